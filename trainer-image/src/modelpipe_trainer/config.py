@@ -1,0 +1,93 @@
+"""The run configuration: what the operator renders from a ModelPipeline spec.
+
+The trainer reads it from ``--config FILE`` (JSON or YAML) or from the
+``MODELPIPE_RUN_CONFIG`` environment variable (JSON). Field names are camelCase
+on the wire, like the CRD they come from.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CONFIG_ENV = "MODELPIPE_RUN_CONFIG"
+DEFAULT_ALLOWED_PREFIXES = ("sklearn.",)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class FeatureKind(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class DatasetRef(_Model):
+    uri: str = Field(description="file://, http(s):// or a plain path")
+    version: str = Field(description="Version label recorded in lineage")
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None, description="Inferred from the URI's extension when omitted"
+    )
+
+
+class FeatureSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: FeatureKind = FeatureKind.NUMERIC
+    minimum: float | None = Field(default=None, alias="min")
+    maximum: float | None = Field(default=None, alias="max")
+    allowed_values: list[str] | None = Field(default=None, alias="allowedValues")
+    max_null_fraction: float = Field(default=0.0, ge=0.0, le=1.0, alias="maxNullFraction")
+
+
+class SchemaSpec(_Model):
+    target: str = Field(min_length=1)
+    features: list[FeatureSpec] = Field(min_length=1)
+    min_rows: int = Field(default=10, ge=1, alias="minRows")
+
+
+class EstimatorSpec(_Model):
+    class_path: str = Field(
+        alias="className", description="Import path, e.g. sklearn.linear_model.LogisticRegression"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    allowed_prefixes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_PREFIXES), alias="allowedPrefixes"
+    )
+
+
+class RunConfig(_Model):
+    pipeline: str = Field(default="local", description="Owning ModelPipeline's name")
+    model_version: str = Field(alias="modelVersion", min_length=1)
+    code_revision: str = Field(default="unknown", alias="codeRevision")
+    task: Task = Task.CLASSIFICATION
+    dataset: DatasetRef
+    eval_dataset: DatasetRef | None = Field(default=None, alias="evalDataset")
+    data_schema: SchemaSpec = Field(alias="schema")
+    estimator: EstimatorSpec
+    seed: int = 0
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0, alias="testSize")
+    # The model is written to <artifactsDir>/<modelVersion>/ (atomically).
+    artifacts_dir: str = Field(alias="artifactsDir")
+    # Directory of the production model, to evaluate on the same holdout.
+    champion_path: str | None = Field(default=None, alias="championPath")
+    max_download_bytes: int = Field(default=1 << 30, gt=0, alias="maxDownloadBytes")
+    termination_message_path: str = Field(
+        default="/dev/termination-log", alias="terminationMessagePath"
+    )
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> RunConfig:
+        names = [f.name for f in self.data_schema.features]
+        if self.data_schema.target in names:
+            raise ValueError(f"target column {self.data_schema.target!r} is also listed as a feature")
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique")
+        return self

@@ -1,0 +1,115 @@
+"""The trainer's result document: the one typed contract between trainer and operator.
+
+The trainer writes it (compact JSON) to the pod's termination-message path and to
+stdout; the operator reads it back from ``state.terminated.message``. Kubernetes
+keeps at most 4096 bytes of that message, so :meth:`TrainerResult.to_message`
+drops validation failures (keeping a count) until the document fits.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal["modelpipe.io/trainer-result/v1"] = "modelpipe.io/trainer-result/v1"
+MAX_MESSAGE_BYTES = 4096
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "Succeeded"
+    INVALID_CONFIG = "InvalidConfig"
+    VALIDATION_FAILED = "ValidationFailed"
+    TRAINING_FAILED = "TrainingFailed"
+    ARTIFACT_WRITE_FAILED = "ArtifactWriteFailed"
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; 1 is left for crashes the trainer did not anticipate."""
+
+    OK = 0
+    INVALID_CONFIG = 2
+    VALIDATION_FAILED = 3
+    TRAINING_FAILED = 4
+    ARTIFACT_WRITE_FAILED = 5
+
+
+EXIT_CODES: dict[Outcome, ExitCode] = {
+    Outcome.SUCCEEDED: ExitCode.OK,
+    Outcome.INVALID_CONFIG: ExitCode.INVALID_CONFIG,
+    Outcome.VALIDATION_FAILED: ExitCode.VALIDATION_FAILED,
+    Outcome.TRAINING_FAILED: ExitCode.TRAINING_FAILED,
+    Outcome.ARTIFACT_WRITE_FAILED: ExitCode.ARTIFACT_WRITE_FAILED,
+}
+
+# Direction of every metric the trainer reports: True when higher is better.
+CLASSIFICATION_METRICS: dict[str, bool] = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "f1_macro": True,
+    "precision_macro": True,
+    "recall_macro": True,
+    "roc_auc": True,
+    "log_loss": False,
+}
+REGRESSION_METRICS: dict[str, bool] = {"rmse": False, "mae": False, "r2": True}
+HIGHER_IS_BETTER: dict[str, bool] = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ValidationFailure(_Model):
+    """One failed check; the report lists every failure, not only the first."""
+
+    check: str = Field(description="Check name, e.g. column_present, max_null_fraction")
+    column: str | None = None
+    message: str
+
+
+class RowCounts(_Model):
+    total: int = 0
+    train: int = 0
+    test: int = 0
+
+
+class TrainerResult(_Model):
+    schema_version: Literal["modelpipe.io/trainer-result/v1"] = Field(
+        default=SCHEMA_VERSION, alias="schemaVersion"
+    )
+    outcome: Outcome
+    message: str = ""
+    model_version: str | None = Field(default=None, alias="modelVersion")
+    # Path of the model directory, as seen inside the training pod.
+    artifact_path: str | None = Field(default=None, alias="artifactPath")
+    code_revision: str | None = Field(default=None, alias="codeRevision")
+    dataset_version: str | None = Field(default=None, alias="datasetVersion")
+    data_hash: str | None = Field(default=None, alias="dataHash", description="sha256 hex")
+    rows: RowCounts | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    # The production model's metrics on the same holdout, when a champion was given.
+    champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
+    failures: list[ValidationFailure] = Field(default_factory=list)
+    failures_truncated: int = Field(default=0, alias="failuresTruncated")
+
+    def to_message(self) -> str:
+        """Compact JSON that fits Kubernetes' termination-message limit."""
+        doc = self.model_copy(deep=True)
+        text = doc._dump()
+        while len(text.encode()) > MAX_MESSAGE_BYTES and doc.failures:
+            doc.failures.pop()
+            doc.failures_truncated += 1
+            text = doc._dump()
+        if len(text.encode()) > MAX_MESSAGE_BYTES:
+            doc.message = doc.message[:512] + "…"
+            text = doc._dump()
+        return text
+
+    def _dump(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_message(cls, text: str) -> TrainerResult:
+        return cls.model_validate_json(text)
