@@ -38,7 +38,8 @@ echo ">>> Building helm ${HELM_VERSION} into $OUT" >&2
 echo ">>> This is a one-time cold build (a few minutes on 2 cores); later calls reuse it." >&2
 
 # Mirror helm's Makefile for a tagged build (no "+unreleased" metadata) so
-# 'helm lint'/'helm template' assume are honest for a tagged release build.
+# 'helm version' and the Kubernetes version that 'helm lint' and 'helm template'
+# assume are honest.
 cd "$HERE"
 kube_minor="$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)"
 pkg=helm.sh/helm/v3
