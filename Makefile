@@ -1,0 +1,56 @@
+# modelpipe: one entry point for humans and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := uv
+RUN := $(UV) run --frozen
+CLUSTER ?= dev
+PYTEST_FAST := -m "not cluster and not e2e and not slow"
+
+.PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
+        cluster-up cluster-down cluster-binaries clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+bootstrap: ## Install uv (pinned) and sync the locked environment
+	@hack/bootstrap.sh
+
+cluster-binaries: bootstrap ## Build the control-plane binaries from Go modules (cached)
+	@hack/localkube/build.sh >/dev/null
+
+test: bootstrap cluster-binaries ## The whole suite, including the local-cluster tests
+	$(RUN) pytest -q
+
+check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check operator hack/localkube/src trainer-image/src
+
+types:
+	$(RUN) mypy operator/modelpipe trainer-image/src/modelpipe_trainer hack/localkube/src/localkube
+
+imports:
+	$(RUN) lint-imports
+
+test-fast:
+	$(RUN) pytest -q $(PYTEST_FAST)
+
+crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
+	$(RUN) python -m modelpipe.api.crdgen
+
+demo: bootstrap cluster-binaries ## Run the demo on a local cluster named "demo"
+	$(RUN) python hack/demo.py
+
+bench: bootstrap cluster-binaries ## Print the performance figures
+	$(RUN) python -m benchmarks
+
+cluster-up: bootstrap cluster-binaries ## Start (or reuse) the local cluster CLUSTER (default: dev)
+	$(RUN) localkube up --name $(CLUSTER)
+
+cluster-down: bootstrap ## Stop every process of the local cluster CLUSTER
+	$(RUN) localkube down --name $(CLUSTER)
+
+clean: ## Stop all local clusters and remove their state
+	@for d in .localkube/*/; do [ -d "$$d" ] && $(RUN) localkube down --name "$$(basename $$d)"; done; true
+	rm -rf .localkube

@@ -1,0 +1,60 @@
+"""``localkube``: start, stop and inspect local clusters.
+
+localkube up [--name NAME]      start (or reuse) a cluster, print its kubeconfig
+localkube down [--name NAME]    stop every process it started
+localkube status [--name NAME]
+localkube kubeconfig [--name NAME]
+localkube build                 build the control-plane binaries (cached)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from localkube import binaries
+from localkube.api import StartupTimeout
+from localkube.cluster import Cluster, ClusterError
+
+DEFAULT_NAME = "dev"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="localkube", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["up", "down", "status", "kubeconfig", "build"])
+    parser.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: dev)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="start-up timeout, seconds")
+    args = parser.parse_args(argv)
+    try:
+        return _run(args.command, args.name, args.timeout)
+    except (ClusterError, StartupTimeout, binaries.MissingToolchain) as err:
+        print(f"localkube: {err}", file=sys.stderr)
+        return 3 if isinstance(err, binaries.MissingToolchain) else 1
+
+
+def _run(command: str, name: str, timeout: float) -> int:
+    if command == "build":
+        print(binaries.ensure(log=lambda m: print(m, file=sys.stderr)))
+        return 0
+    if command == "up":
+        cluster = Cluster.up(name, timeout=timeout)
+        print(cluster.kubeconfig)
+        return 0
+    cluster = Cluster.at(name)
+    if command == "down":
+        cluster.down()
+        return 0
+    if command == "kubeconfig":
+        print(cluster.kubeconfig)
+        return 0
+    if cluster.running():
+        print(f"cluster {name!r}: running at {cluster.server}; KUBECONFIG={cluster.kubeconfig}")
+        return 0
+    print(f"cluster {name!r}: not running")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

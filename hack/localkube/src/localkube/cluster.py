@@ -1,0 +1,457 @@
+"""Start, reuse and stop a local Kubernetes control plane plus our node agent.
+
+Each cluster lives in ``<repo>/.localkube/<name>/``: PKI, kubeconfig, etcd data,
+agent state, logs and ``state.json`` (ports, pids). Several clusters can run at
+once (e.g. ``test`` and ``demo``): ports are picked free, and each cluster gets
+its own pod-IP prefix in 127.0.0.0/8.
+
+Start-up order::
+
+    etcd -> kube-apiserver (/readyz) -> kube-controller-manager, kube-scheduler,
+    provisioner, node agent -> Node Ready + default ServiceAccount present
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localkube import api, binaries, kubeconfig
+from localkube.certs import Pki, ensure_pki
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+CONTROLLERS = (
+    "job-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "garbage-collector-controller",
+    "endpointslice-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "namespace-controller",
+    "ttl-after-finished-controller",
+    # kube-root-ca.crt ConfigMaps feed the projected kube-api-access volumes.
+    "root-ca-certificate-publisher-controller",
+    # Binds the PVs our provisioner creates to their claims.
+    "persistentvolume-binder-controller",
+    "cronjob-controller",
+)
+Log = Callable[[str], None]
+
+
+class ClusterError(RuntimeError):
+    """A cluster could not be started; the message says what to do."""
+
+
+def repo_root() -> Path:
+    env = os.environ.get("LOCALKUBE_ROOT")
+    if env:
+        return Path(env)
+    # hack/localkube/src/localkube/cluster.py -> repository root
+    return Path(__file__).resolve().parents[4]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Cluster:
+    name: str
+    home: Path
+    bin_dir: Path
+    state: dict[str, Any] = field(default_factory=dict)
+
+    # ----- paths and accessors -------------------------------------------------
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "kubeconfig"
+
+    @property
+    def pki(self) -> Pki:
+        return ensure_pki(self.home / "pki")
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.state['ports']['apiserver']}"
+
+    @property
+    def kubectl_path(self) -> Path:
+        return self.bin_dir / "kubectl"
+
+    @property
+    def node_name(self) -> str:
+        return f"localkube-{self.name}"
+
+    @property
+    def ip_prefix(self) -> str:
+        return str(self.state["ipPrefix"])
+
+    @property
+    def agent_state_dir(self) -> Path:
+        return self.home / "agent"
+
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster and return its captured output."""
+        return subprocess.run(
+            [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args],
+            check=check,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
+
+    # ----- lifecycle -----------------------------------------------------------
+    @classmethod
+    def at(cls, name: str) -> Cluster:
+        home = repo_root() / ".localkube" / name
+        state_file = home / "state.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        return cls(name=name, home=home, bin_dir=binaries.cache_dir(), state=state)
+
+    @classmethod
+    def up(cls, name: str = "dev", *, timeout: float = 180.0, log: Log = _stderr) -> Cluster:
+        """Start the cluster, or reuse it when it is already running and healthy."""
+        _check_name(name)
+        cluster = cls.at(name)
+        if cluster.running():
+            log(f"Reused running cluster {name!r} at {cluster.server}")
+            return cluster
+        cluster.bin_dir = binaries.ensure(log=log)
+        cluster.down(quiet=True)
+        cluster._start(timeout=timeout, log=log)
+        return cluster
+
+    def running(self) -> bool:
+        pids = self.state.get("pids", {})
+        if not pids or not all(_alive(p) for p in pids.values()):
+            return False
+        return api.healthy(self.server, self.pki)
+
+    def down(self, *, quiet: bool = False, log: Log = _stderr) -> None:
+        """Stop every process this cluster started and remove its runtime data."""
+        pids = self.state.get("pids", {})
+        # The agent first, so that it stops its pods' processes itself.
+        order = ["agent", "provisioner", "kube-scheduler", "kube-controller-manager"]
+        order += ["kube-apiserver", "etcd"]
+        for comp in order:
+            if comp in pids:
+                _terminate(pids[comp], grace=20.0 if comp == "agent" else 10.0)
+        markers = [str(self.home)]
+        if "apiserver" in self.state.get("ports", {}):
+            markers.append(f"KUBERNETES_SERVICE_PORT={self.state['ports']['apiserver']}")
+        _kill_strays(markers)
+        for sub in ("etcd", "agent", "logs"):
+            shutil.rmtree(self.home / sub, ignore_errors=True)
+        for f in ("state.json", "kubeconfig"):
+            (self.home / f).unlink(missing_ok=True)
+        self.state = {}
+        if pids and not quiet:
+            log(f"Stopped cluster {self.name!r}")
+
+    def _start(self, *, timeout: float, log: Log) -> None:
+        t0 = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        pki = self.pki
+        self.state = {"ports": _free_ports(5), "ipPrefix": _ip_prefix(self.name), "pids": {}}
+        ports = dict(
+            zip(
+                ["etcd", "etcdPeer", "apiserver", "kubelet", "cm"],
+                self.state["ports"],
+                strict=False,
+            )
+        )
+        self.state["ports"] = ports
+        kubeconfig.write_all(self.home, server=self.server, pki=pki)
+        self._spawn("etcd", self._etcd_args())
+        api.wait_etcd(ports["etcd"], deadline=t0 + timeout, alive=self._pid_check("etcd"))
+        self._spawn("kube-apiserver", self._apiserver_args())
+        api.wait_ready(
+            self.server, pki, deadline=t0 + timeout, alive=self._pid_check("kube-apiserver")
+        )
+        log(f"API server ready at {self.server} ({time.monotonic() - t0:.1f}s)")
+        self._spawn("kube-controller-manager", self._controller_manager_args())
+        self._spawn("kube-scheduler", self._scheduler_args())
+        self.start_provisioner()
+        self.start_agent()
+        api.wait_node_ready(self.server, pki, self.node_name, deadline=t0 + timeout)
+        api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
+        self._save()
+        log(
+            f"Cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; "
+            f"KUBECONFIG={self.kubeconfig}"
+        )
+
+    # ----- the node agent and the provisioner (restartable on their own) -------
+    def start_agent(self) -> None:
+        pki = self.pki
+        self._spawn(
+            "agent",
+            [
+                sys.executable,
+                "-m",
+                "localkube.agent",
+                "--kubeconfig",
+                str(self.home / "agent.kubeconfig"),
+                "--node-name",
+                self.node_name,
+                "--state-dir",
+                str(self.agent_state_dir),
+                "--ip-prefix",
+                self.ip_prefix,
+                "--kubelet-port",
+                str(self.state["ports"]["kubelet"]),
+                "--tls-cert",
+                str(pki.kubelet_serving.cert),
+                "--tls-key",
+                str(pki.kubelet_serving.key),
+                "--client-ca",
+                str(pki.ca.cert),
+                "--venv-bin",
+                str(Path(sys.executable).parent),
+            ],
+        )
+        self._save()
+
+    def stop_agent(self, *, kill: bool = False) -> None:
+        """Stop the agent alone; ``kill`` sends SIGKILL, as a crash would."""
+        pid = self.state.get("pids", {}).pop("agent", None)
+        if pid is not None:
+            if kill:
+                _signal(pid, signal.SIGKILL)
+                _wait_gone(pid, 10.0)
+            else:
+                _terminate(pid, grace=20.0)
+        self._save()
+
+    def start_provisioner(self) -> None:
+        self._spawn(
+            "provisioner",
+            [
+                sys.executable,
+                "-m",
+                "localkube.provisioner",
+                "--kubeconfig",
+                str(self.home / "agent.kubeconfig"),
+                "--root",
+                str(self.agent_state_dir / "pvc"),
+            ],
+        )
+
+    # ----- component arguments -------------------------------------------------
+    def _etcd_args(self) -> list[str]:
+        p = self.state["ports"]
+        return [
+            str(self.bin_dir / "etcd"),
+            "--name",
+            "localkube",
+            "--data-dir",
+            str(self.home / "etcd"),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{p['etcd']}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{p['etcd']}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{p['etcdPeer']}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{p['etcdPeer']}",
+            "--initial-cluster",
+            f"localkube=http://127.0.0.1:{p['etcdPeer']}",
+            "--unsafe-no-fsync",  # a throwaway dev/test store: speed over durability
+            "--log-level",
+            "warn",
+        ]
+
+    def _apiserver_args(self) -> list[str]:
+        p, pki = self.state["ports"], self.pki
+        return [
+            str(self.bin_dir / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={p['apiserver']}",
+            f"--tls-cert-file={pki.apiserver.cert}",
+            f"--tls-private-key-file={pki.apiserver.key}",
+            f"--client-ca-file={pki.ca.cert}",
+            "--authorization-mode=RBAC",
+            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.sa_public}",
+            f"--service-account-signing-key-file={pki.sa_private}",
+            f"--kubelet-client-certificate={pki.kubelet_client.cert}",
+            f"--kubelet-client-key={pki.kubelet_client.key}",
+            f"--kubelet-certificate-authority={pki.ca.cert}",
+            "--kubelet-preferred-address-types=InternalIP",
+            "--allow-privileged=false",
+            "--profiling=false",
+            f"--cert-dir={self.home / 'pki' / 'generated'}",
+            "--v=1",
+        ]
+
+    def _controller_manager_args(self) -> list[str]:
+        pki, kc = self.pki, str(self.home / "controller-manager.kubeconfig")
+        return [
+            str(self.bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.state['ports']['cm']}",
+            f"--controllers={','.join(CONTROLLERS)}",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={pki.sa_private}",
+            f"--root-ca-file={pki.ca.cert}",
+            "--leader-elect=false",
+            "--concurrent-gc-syncs=5",
+            "--v=1",
+        ]
+
+    def _scheduler_args(self) -> list[str]:
+        kc = str(self.home / "scheduler.kubeconfig")
+        return [
+            str(self.bin_dir / "kube-scheduler"),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--v=1",
+        ]
+
+    # ----- process helpers -----------------------------------------------------
+    def _spawn(self, comp: str, args: list[str]) -> None:
+        logfile = (self.home / "logs" / f"{comp}.log").open("ab")
+        env = {**os.environ, "LOCALKUBE_CLUSTER": self.name}
+        proc = subprocess.Popen(
+            args,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.home,
+            env=env,
+        )
+        logfile.close()
+        self.state.setdefault("pids", {})[comp] = proc.pid
+        self._save()
+
+    def _pid_check(self, comp: str) -> Callable[[], None]:
+        def check() -> None:
+            pid = self.state["pids"][comp]
+            if not _alive(pid):
+                tail = _tail(self.home / "logs" / f"{comp}.log")
+                raise ClusterError(f"{comp} exited during start-up; its log ends with:\n{tail}")
+
+        return check
+
+    def _save(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "state.json").write_text(json.dumps(self.state, indent=2))
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c == "-" for c in name) or len(name) > 40:
+        raise ClusterError(f"invalid cluster name {name!r}: use letters, digits and '-'")
+
+
+def _ip_prefix(name: str) -> str:
+    """A per-cluster /16 of loopback for pod IPs, stable for a given name."""
+    digest = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+    return f"127.{10 + digest % 240}"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _terminate(pid: int, *, grace: float) -> None:
+    if not _alive(pid):
+        return
+    _signal(pid, signal.SIGTERM)
+    if not _wait_gone(pid, grace):
+        _signal(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+
+
+def _kill_strays(markers: list[str]) -> None:
+    """Kill what is left of this cluster: processes whose cwd or command line
+    names the cluster's directory, or whose environment holds its API port (pods)."""
+    home = markers[0]
+    env_markers = {m.encode() for m in markers[1:]}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = str((proc / "cwd").readlink())
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = set((proc / "environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if cwd.startswith(home) or home.encode() in cmdline or env_markers & environ:
+            _signal(int(proc.name), signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

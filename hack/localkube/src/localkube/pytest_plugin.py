@@ -1,0 +1,46 @@
+"""pytest fixtures for tests that talk to the local cluster.
+
+``cluster`` starts the session's cluster once (or reuses a running one: set
+``LOCALKUBE_NAME`` to pick which). ``namespace`` gives each test a fresh
+namespace and deletes it afterwards. ``kube_client`` is an ApiClient for it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localkube.cluster import Cluster
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    return Cluster.up(os.environ.get("LOCALKUBE_NAME", "test"))
+
+
+@pytest.fixture(scope="session")
+def kube_client(cluster: Cluster) -> Iterator[Any]:
+    kubernetes = pytest.importorskip("kubernetes")
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:5]}"
+    cluster.kubectl("create", "namespace", name)
+    cluster.kubectl(
+        "wait",
+        "--for=jsonpath={.metadata.name}=default",
+        f"--namespace={name}",
+        "serviceaccount/default",
+        "--timeout=30s",
+    )
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1,0 +1,90 @@
+"""The control plane: real etcd, kube-apiserver and controllers, started locally."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from localkube.cluster import Cluster, _alive
+
+BUILD = Path(__file__).resolve().parents[1] / "build.sh"
+
+
+def test_build_without_go_says_what_is_missing(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MODELPIPE_CACHE": str(tmp_path)}
+    proc = subprocess.run(["bash", str(BUILD)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "Go is not installed" in proc.stderr
+    assert "go.dev/dl" in proc.stderr
+
+
+@pytest.mark.cluster
+def test_version_reports_the_pinned_release(cluster: Cluster) -> None:
+    out = json.loads(cluster.kubectl("version", "-o", "json").stdout)
+    assert out["serverVersion"]["gitVersion"] == "v1.35.4"
+    assert out["clientVersion"]["gitVersion"] == "v1.35.4"
+
+
+@pytest.mark.cluster
+def test_rbac_is_enforced_for_service_accounts(cluster: Cluster, namespace: str) -> None:
+    sa = f"system:serviceaccount:{namespace}:default"
+    denied = cluster.kubectl("auth", "can-i", "list", "secrets", "-n", namespace, "--as", sa,
+                             check=False)
+    assert denied.stdout.strip() == "no"
+    cluster.kubectl("create", "role", "reader", "-n", namespace, "--verb=list",
+                    "--resource=configmaps")
+    cluster.kubectl("create", "rolebinding", "reader", "-n", namespace, "--role=reader",
+                    f"--serviceaccount={namespace}:default")
+    allowed = cluster.kubectl("auth", "can-i", "list", "configmaps", "-n", namespace, "--as", sa,
+                              check=False)
+    assert allowed.stdout.strip() == "yes"
+
+
+@pytest.mark.cluster
+def test_default_service_account_and_root_ca_appear(cluster: Cluster, namespace: str) -> None:
+    cluster.kubectl("get", "serviceaccount", "default", "-n", namespace)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = cluster.kubectl("get", "configmap", "kube-root-ca.crt", "-n", namespace, check=False)
+        if got.returncode == 0:
+            return
+        time.sleep(0.2)
+    pytest.fail("kube-root-ca.crt was not published")
+
+
+@pytest.mark.cluster
+def test_claims_are_provisioned_and_bound(cluster: Cluster, namespace: str) -> None:
+    claim = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": namespace},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(claim))
+    cluster.kubectl("wait", "-n", namespace, "pvc/data", "--for=jsonpath={.status.phase}=Bound",
+                    "--timeout=60s")
+    pv = json.loads(cluster.kubectl("get", "pvc", "data", "-n", namespace, "-o", "json").stdout)
+    assert pv["spec"]["volumeName"].startswith("pvc-")
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_second_cluster_runs_beside_and_down_leaves_nothing(cluster: Cluster) -> None:
+    name = f"side{os.getpid() % 10000}"
+    other = Cluster.up(name)
+    try:
+        assert other.server != cluster.server
+        assert other.ip_prefix != cluster.ip_prefix or other.name == cluster.name
+        nodes = json.loads(other.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        assert [n["metadata"]["name"] for n in nodes] == [f"localkube-{name}"]
+        pids = list(other.state["pids"].values())
+        assert all(_alive(p) for p in pids)
+    finally:
+        other.down()
+    assert not any(_alive(p) for p in pids)
+    assert cluster.running()
+    assert not (other.home / "state.json").exists()
