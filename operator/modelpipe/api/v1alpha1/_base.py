@@ -1,0 +1,35 @@
+"""Shared base classes and the CEL helper for the v1alpha1 models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class SpecModel(BaseModel):
+    """Spec types: camelCase on the wire, unknown fields rejected, immutable once parsed."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class StatusModel(BaseModel):
+    """Status types: tolerant of fields written by others (kopf keeps ``status.kopf``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def cel(rule: str, message: str, *, field_path: str | None = None) -> dict[str, Any]:
+    """One ``x-kubernetes-validations`` entry; the message must say what to fix."""
+    entry: dict[str, Any] = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def validations(*rules: dict[str, Any]) -> dict[str, Any]:
+    """``json_schema_extra`` carrying CEL rules into the generated schema."""
+    return {"x-kubernetes-validations": list(rules)}

@@ -1,0 +1,86 @@
+"""The closed vocabularies of status: condition types, reasons, run phases and verdicts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    TRAINING = "Training"
+    EVALUATED = "Evaluated"
+    PROMOTED = "Promoted"
+    DEGRADED = "Degraded"
+
+
+class Reason(StrEnum):
+    """Every reason a condition or an event can carry."""
+
+    # Ready / spec
+    SERVING = "Serving"
+    PROGRESSING = "Progressing"
+    INVALID_SPEC = "InvalidSpec"
+    SUSPENDED = "Suspended"
+    PVC_NOT_FOUND = "PVCNotFound"
+    DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
+    CONTAINER_NOT_FOUND = "ContainerNotFound"
+    NO_MODEL_YET = "NoModelYet"
+    # Training
+    JOB_CREATED = "JobCreated"
+    JOB_RUNNING = "JobRunning"
+    JOB_SUPERSEDED = "JobSuperseded"
+    JOB_SUCCEEDED = "JobSucceeded"
+    IDLE = "Idle"
+    CODE_VALIDATION_FAILED = "CodeValidationFailed"
+    VALIDATION_FAILED = "ValidationFailed"
+    TRAINING_FAILED = "TrainingFailed"
+    # Evaluated
+    GATE_PASSED = "GatePassed"
+    GATE_FAILED = "GateFailed"
+    NOT_EVALUATED = "NotEvaluated"
+    # Promoted / Degraded
+    PROMOTED = "Promoted"
+    ROLLING_OUT = "RollingOut"
+    ROLLOUT_FAILED = "RolloutFailed"
+    ROLLED_BACK = "RolledBack"
+    PINNED = "Pinned"
+    PINNED_VERSION_UNKNOWN = "PinnedVersionUnknown"
+    HEALTHY = "Healthy"
+
+
+class Verdict(StrEnum):
+    """How a run ended (or where it stands)."""
+
+    RUNNING = "Running"
+    PASSED = "Passed"
+    PROMOTED = "Promoted"
+    HELD = "Held"
+    GATE_FAILED = "GateFailed"
+    VALIDATION_FAILED = "ValidationFailed"
+    CODE_VALIDATION_FAILED = "CodeValidationFailed"
+    TRAINING_FAILED = "TrainingFailed"
+    ROLLED_BACK = "RolledBack"
+    SUPERSEDED = "Superseded"
+
+
+# Verdicts after which the same inputs are never trained again (until retrain is requested).
+FINAL_VERDICTS = frozenset(
+    {
+        Verdict.PROMOTED,
+        Verdict.GATE_FAILED,
+        Verdict.VALIDATION_FAILED,
+        Verdict.CODE_VALIDATION_FAILED,
+        Verdict.TRAINING_FAILED,
+        Verdict.ROLLED_BACK,
+    }
+)
+# Verdicts whose run produced a model directory that can be served or pinned.
+TRAINED_VERDICTS = frozenset(
+    {Verdict.PASSED, Verdict.PROMOTED, Verdict.HELD, Verdict.GATE_FAILED, Verdict.ROLLED_BACK}
+)
+
+
+class RunPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    ROLLING_OUT = "RollingOut"

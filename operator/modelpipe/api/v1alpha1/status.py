@@ -1,0 +1,127 @@
+"""``status`` of a ModelPipeline (v1alpha1): rebuilt by every reconcile from what it observes.
+
+It answers "what is serving and why" and records everything needed to reproduce each model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelpipe.api.v1alpha1._base import StatusModel
+from modelpipe.api.v1alpha1.enums import ConditionType, Reason, RunPhase, Verdict
+
+HISTORY_MAX = 50
+
+
+class Condition(StatusModel):
+    """A Kubernetes API convention condition."""
+
+    type: ConditionType
+    status: Literal["True", "False", "Unknown"]
+    reason: Reason
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: str = Field(description="RFC 3339 time of the last status change.")
+    observed_generation: int | None = None
+
+
+class Inputs(StatusModel):
+    """The resolved inputs of the desired model and their hash."""
+
+    code_revision: str
+    dataset_uri: str
+    dataset_version: str
+    retrain_token: str | None = Field(default=None, description="Value of modelpipe.io/retrain.")
+    hash: str = Field(description="sha256 of code, data, schema and training settings.")
+    model_version: str = Field(description="Model version these inputs train to.")
+    observed_at: str | None = Field(default=None, description="When these inputs were first seen.")
+
+
+class ResolvedSources(StatusModel):
+    """Inputs resolved by source polling; when set they override spec.code.revision / dataset."""
+
+    code_revision: str | None = None
+    dataset_uri: str | None = None
+    dataset_version: str | None = None
+    resolved_at: str | None = None
+
+
+class CurrentRun(StatusModel):
+    model_version: str
+    job_name: str
+    input_hash: str
+    phase: RunPhase
+    start_time: str | None = None
+
+
+class GateCheck(StatusModel):
+    """One row of the gate's check table."""
+
+    gate: Literal["threshold", "champion"]
+    metric: str
+    bound: str = Field(description="e.g. '>= 0.9' or '>= champion + 0.01'.")
+    value: float | None = None
+    passed: bool
+    message: str = ""
+
+
+class Failure(StatusModel):
+    """One failed data-validation check reported by the trainer."""
+
+    check: str
+    column: str | None = None
+    message: str
+
+
+class RunRecord(StatusModel):
+    """A training run: inputs, outcome, metrics and gate table."""
+
+    model_version: str
+    job_name: str
+    input_hash: str
+    code_revision: str | None = None
+    dataset_version: str | None = None
+    data_hash: str | None = None
+    verdict: Verdict
+    reason: Reason | None = None
+    message: str = Field(default="", max_length=4096)
+    start_time: str | None = None
+    completion_time: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    champion_metrics: dict[str, float] | None = None
+    checks: list[GateCheck] = Field(default_factory=list, max_length=32)
+    failures: list[Failure] = Field(default_factory=list, max_length=64)
+    failures_truncated: int = 0
+
+
+class Production(StatusModel):
+    """The model serving now, and when and why it got there."""
+
+    model_version: str
+    code_revision: str | None = None
+    dataset_version: str | None = None
+    data_hash: str | None = None
+    input_hash: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    model_dir: str
+    promoted_at: str
+    reason: str = Field(description="Why it serves: gate passed, pinned, or rolled back to.")
+
+
+class ModelPipelineStatus(StatusModel):
+    """Observed state, rebuilt by each reconcile."""
+
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    inputs: Inputs | None = None
+    sources: ResolvedSources | None = None
+    current_run: CurrentRun | None = None
+    production: Production | None = None
+    last_run: RunRecord | None = None
+    history: list[RunRecord] = Field(
+        default_factory=list, max_length=HISTORY_MAX, description="Newest first, bounded."
+    )
