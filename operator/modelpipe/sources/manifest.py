@@ -1,0 +1,109 @@
+"""A manifest data source: a small JSON or YAML file that lists dataset files and their hashes.
+
+This is what data teams already publish (DVC's ``.dvc`` files, a release's
+``SHA256SUMS`` turned into JSON). The version is a hash of the *entries* — path
+and content hash, sorted by path — so reformatting or reordering the manifest
+does not retrain, while any changed, added or removed file does.
+
+Accepted shapes (YAML is parsed with ``safe_load``; JSON is YAML)::
+
+    files: [{path: train.csv, sha256: 9f2c...}, ...]     # generic
+    outs:  [{path: data.csv, md5: 1a2b..., size: 123}]   # a DVC .dvc file
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+import yaml
+
+from modelpipe.sources.httpdata import HTTP_SCHEMES, fetch
+from modelpipe.sources.model import (
+    Credentials,
+    ErrorReason,
+    Observation,
+    Validators,
+    check_url,
+)
+
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_ENTRIES = 100_000
+# Preferred first: a collision-resistant hash beats a server-specific tag.
+_DIGEST_KEYS = ("sha256", "sha512", "sha1", "md5", "hash", "checksum", "etag")
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be understood; the message says what to fix."""
+
+
+def parse_manifest(body: bytes) -> list[tuple[str, str]]:
+    """Return sorted ``(path, "algo:digest")`` entries, or raise ManifestError."""
+    try:
+        document: Any = yaml.safe_load(body.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ManifestError(f"manifest is neither JSON nor YAML: {str(exc)[:200]}") from exc
+    if not isinstance(document, dict):
+        raise ManifestError("manifest must be a mapping with a 'files' (or DVC 'outs') list")
+    listed = document.get("files", document.get("outs"))
+    if not isinstance(listed, list) or not listed:
+        raise ManifestError("manifest needs a non-empty 'files' (or DVC 'outs') list")
+    if len(listed) > MAX_ENTRIES:
+        raise ManifestError(
+            f"manifest lists {len(listed)} files; at most {MAX_ENTRIES} are allowed"
+        )
+    entries = [_entry(item, index) for index, item in enumerate(listed)]
+    paths = [path for path, _ in entries]
+    if len(set(paths)) != len(paths):
+        raise ManifestError("manifest lists the same path more than once")
+    return sorted(entries)
+
+
+def _entry(item: object, index: int) -> tuple[str, str]:
+    if not isinstance(item, dict):
+        raise ManifestError(f"entry {index} must be a mapping with 'path' and a hash")
+    path = item.get("path")
+    if not isinstance(path, str) or not path:
+        raise ManifestError(f"entry {index} has no 'path'")
+    for key in _DIGEST_KEYS:
+        value = item.get(key)
+        if isinstance(value, str | int) and str(value):
+            return path, f"{key}:{value}"
+    raise ManifestError(f"entry {path!r} has no hash (one of: {', '.join(_DIGEST_KEYS)})")
+
+
+def manifest_version(entries: Sequence[tuple[str, str]]) -> str:
+    canonical = json.dumps([list(entry) for entry in entries], separators=(",", ":"))
+    return "manifest:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def resolve_manifest(
+    *,
+    client: httpx.AsyncClient,
+    url: str,
+    credentials: Credentials | None,
+    max_bytes: int,
+    previous: Validators | None,
+    now: datetime,
+) -> Observation:
+    """Fetch (conditionally) and digest a manifest."""
+    problem = check_url(url, schemes=HTTP_SCHEMES)
+    if problem:
+        return Observation.failed(ErrorReason.INVALID_SOURCE, problem)
+    fetched = await fetch(
+        client=client, url=url, credentials=credentials,
+        max_bytes=min(max_bytes, MAX_MANIFEST_BYTES), previous=previous, now=now, keep_body=True,
+    )  # fmt: skip
+    if fetched.error is not None:
+        return Observation(error=fetched.error, retry_after_seconds=fetched.retry_after_seconds)
+    if fetched.not_modified:
+        return Observation(not_modified=True, validators=fetched.validators)
+    try:
+        entries = parse_manifest(fetched.body)
+    except ManifestError as exc:
+        return Observation.failed(ErrorReason.INVALID_MANIFEST, str(exc))
+    return Observation(value=manifest_version(entries), validators=fetched.validators)

@@ -1,0 +1,68 @@
+"""Outbound rate limiting: one token bucket per server host.
+
+Sharing already collapses many pipelines on one source into one request; the
+bucket protects a server from many *different* sources on it (300 pipelines
+each following their own branch of one repository host). Buckets are per host
+because that is what a server's own rate limit counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from modelpipe.sources.clock import Clock
+
+
+@dataclass(frozen=True)
+class TokenBucket:
+    rate_per_second: float
+    burst: float
+    tokens: float
+    updated: float  # clock seconds (monotonic)
+
+    @classmethod
+    def full(cls, *, rate_per_second: float, burst: float, now: float) -> TokenBucket:
+        return cls(rate_per_second=rate_per_second, burst=burst, tokens=burst, updated=now)
+
+    def take(self, *, now: float) -> tuple[TokenBucket, float]:
+        """Take one token: the new bucket and how long to wait before using it (0 = now).
+
+        The token is reserved even when the caller has to wait, so concurrent
+        callers queue up in order instead of all waking at once.
+        """
+        refilled = min(self.burst, self.tokens + (now - self.updated) * self.rate_per_second)
+        left = refilled - 1.0
+        wait = 0.0 if left >= 0 else -left / self.rate_per_second
+        return replace(self, tokens=left, updated=now), wait
+
+
+def host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.hostname or parts.path or url).lower()
+
+
+class RateLimiter:
+    """Async front of the buckets; the arithmetic lives in :class:`TokenBucket`."""
+
+    def __init__(self, *, clock: Clock, rate_per_second: float, burst: float) -> None:
+        if rate_per_second <= 0 or burst < 1:
+            raise ValueError("rate_per_second must be > 0 and burst >= 1")
+        self._clock = clock
+        self._rate = rate_per_second
+        self._burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self.waited_seconds = 0.0
+
+    async def acquire(self, host: str) -> None:
+        now = self._clock.monotonic()
+        bucket = self._buckets.get(host) or TokenBucket.full(
+            rate_per_second=self._rate, burst=self._burst, now=now
+        )
+        self._buckets[host], wait = bucket.take(now=now)
+        if wait > 0:
+            self.waited_seconds += wait
+            await self._clock.sleep(wait)
+        else:
+            await asyncio.sleep(0)

@@ -1,0 +1,230 @@
+"""Shared polling: one asyncio task per followed source, however many pipelines follow it.
+
+Pipelines *follow* sources through :meth:`SourceRegistry.follow`, which replaces
+the pipeline's whole set of followed sources (so a spec that stops following a
+branch releases it). Equal :class:`SourceKey`\\ s share one poller: one request
+per interval, at the shortest interval any follower asked for. A poller with
+no followers left is stopped and forgotten.
+
+Nothing here talks to Kubernetes: the operator reads the Secret and passes
+:class:`Credentials` in; it reads results back with :meth:`snapshot` (cheap,
+cached) and can block on :meth:`wait_changed` in a kopf daemon, or just call
+``snapshot`` from its reconcile. Decisions (what a check means, when the next
+one is due) are the pure functions of ``polling.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from modelpipe.sources.clock import Clock
+from modelpipe.sources.gitref import resolve_git_ref
+from modelpipe.sources.httpdata import resolve_http_dataset
+from modelpipe.sources.manifest import resolve_manifest
+from modelpipe.sources.model import Credentials, Observation, SourceKey, SourceKind
+from modelpipe.sources.polling import Backoff, PollState, advance, next_due, reschedule
+from modelpipe.sources.ratelimit import RateLimiter, host_of
+
+logger = logging.getLogger("modelpipe.sources")
+
+
+@dataclass(frozen=True)
+class Follow:
+    """One pipeline's wish to follow one source."""
+
+    key: SourceKey
+    interval_seconds: float
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    key: SourceKey
+    state: PollState
+
+
+@dataclass
+class _Poller:
+    key: SourceKey
+    credentials: Credentials | None
+    followers: dict[str, float] = field(default_factory=dict)
+    state: PollState = field(default_factory=PollState)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def interval(self) -> float:
+        return min(self.followers.values())
+
+
+class SourceRegistry:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        limiter: RateLimiter,
+        backoff: Backoff | None = None,
+        timeout_seconds: float = 30.0,
+        random_unit: Callable[[], float] = random.random,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._clock = clock
+        self._limiter = limiter
+        self._backoff = backoff or Backoff()
+        self._timeout = timeout_seconds
+        self._random_unit = random_unit
+        # trust_env=False: no proxy/netrc of the operator's own is used for user URLs.
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout_seconds, follow_redirects=True, max_redirects=5, trust_env=False
+        )
+        self._pollers: dict[SourceKey, _Poller] = {}
+        self._follows: dict[str, dict[str, Follow]] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self.checks: Counter[SourceKey] = Counter()
+
+    def follow(self, subscriber: str, follows: Mapping[str, Follow]) -> None:
+        """Make ``subscriber`` follow exactly ``follows`` (role -> source); must run in the loop."""
+        self._follows[subscriber] = dict(follows)
+        self._changed.setdefault(subscriber, asyncio.Event())
+        wanted = {f.key: f for f in follows.values()}
+        for key, poller in list(self._pollers.items()):
+            if key not in wanted and subscriber in poller.followers:
+                self._release(poller, subscriber)
+        for key, wish in wanted.items():
+            self._attach(key, wish, subscriber)
+
+    def forget(self, subscriber: str) -> None:
+        self.follow(subscriber, {})
+        self._follows.pop(subscriber, None)
+        self._changed.pop(subscriber, None)
+
+    def snapshot(self, subscriber: str) -> dict[str, Snapshot]:
+        """The latest known state of each source ``subscriber`` follows, by role."""
+        result = {}
+        for role, wish in self._follows.get(subscriber, {}).items():
+            poller = self._pollers.get(wish.key)
+            result[role] = Snapshot(wish.key, poller.state if poller else PollState())
+        return result
+
+    async def wait_changed(self, subscriber: str, *, timeout_seconds: float) -> bool:
+        """Wait until a source of ``subscriber`` changed value or health; False on timeout."""
+        event = self._changed.setdefault(subscriber, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout_seconds)
+        except TimeoutError:
+            return False
+        event.clear()
+        return True
+
+    async def close(self) -> None:
+        tasks = [p.task for p in self._pollers.values() if p.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pollers.clear()
+        await self._client.aclose()
+
+    def _attach(self, key: SourceKey, wish: Follow, subscriber: str) -> None:
+        poller = self._pollers.get(key)
+        if poller is None:
+            poller = self._pollers[key] = _Poller(key=key, credentials=wish.credentials)
+            poller.task = asyncio.get_running_loop().create_task(
+                self._run(poller), name=f"poll {key.describe()}"
+            )
+        shorter = subscriber not in poller.followers or wish.interval_seconds < poller.interval
+        poller.followers[subscriber] = wish.interval_seconds
+        if wish.credentials != poller.credentials:
+            # Rotated or fixed credentials: check now rather than after the back-off.
+            poller.credentials = wish.credentials
+            poller.state = reschedule(poller.state, now=self._clock.now())
+        if shorter:
+            poller.wakeup.set()
+
+    def _release(self, poller: _Poller, subscriber: str) -> None:
+        poller.followers.pop(subscriber, None)
+        if not poller.followers:
+            del self._pollers[poller.key]
+            if poller.task is not None:
+                poller.task.cancel()
+
+    async def _run(self, poller: _Poller) -> None:
+        while poller.followers:
+            now = self._clock.now()
+            due = next_due(poller.state, interval_seconds=poller.interval, now=now)
+            if due > now:
+                await self._sleep(poller, (due - now).total_seconds())
+                continue
+            await self._limiter.acquire(host_of(poller.key.url))
+            observation = await self._check(poller)
+            self.checks[poller.key] += 1
+            before = poller.state
+            poller.state = advance(
+                before, observation, now=self._clock.now(), interval_seconds=poller.interval,
+                backoff=self._backoff, random_unit=self._random_unit(),
+            )  # fmt: skip
+            if _visible_change(before, poller.state):
+                self._log(poller)
+                self._notify(poller)
+
+    async def _sleep(self, poller: _Poller, seconds: float) -> None:
+        poller.wakeup.clear()
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        waker = asyncio.ensure_future(poller.wakeup.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _check(self, poller: _Poller) -> Observation:
+        key, credentials, now = poller.key, poller.credentials, self._clock.now()
+        if key.kind is SourceKind.GIT:
+            return await resolve_git_ref(
+                url=key.url, ref=key.ref, credentials=credentials, timeout_seconds=self._timeout
+            )
+        resolve = resolve_manifest if key.kind is SourceKind.MANIFEST else resolve_http_dataset
+        return await resolve(
+            client=self._client, url=key.url, credentials=credentials,
+            max_bytes=key.max_bytes, previous=poller.state.validators, now=now,
+        )  # fmt: skip
+
+    def _notify(self, poller: _Poller) -> None:
+        for subscriber in poller.followers:
+            event = self._changed.get(subscriber)
+            if event is not None:
+                event.set()
+
+    def _log(self, poller: _Poller) -> None:
+        state, what = poller.state, poller.key.describe()
+        if state.error is not None:
+            logger.warning(
+                "Failed to check %s (%d in a row): %s: %s",
+                what, state.consecutive_failures, state.error.reason.value, state.error.message,
+            )  # fmt: skip
+        else:
+            logger.info("Resolved %s to %s", what, state.value)
+
+
+def _visible_change(before: PollState, after: PollState) -> bool:
+    """A new value, a new error, or recovery — not a routine identical check."""
+    if before.value != after.value:
+        return True
+    reason_before = before.error.reason if before.error else None
+    reason_after = after.error.reason if after.error else None
+    return reason_before != reason_after or before.last_check_time is None
+
+
+def resolved_times(snapshots: Mapping[str, Snapshot]) -> dict[str, datetime | None]:
+    """When each followed value last changed — the input debouncing needs."""
+    return {role: snap.state.resolved_time for role, snap in snapshots.items()}
