@@ -92,7 +92,9 @@ def wait_ready(
     _poll("kube-apiserver /readyz", lambda: healthy(server, pki), deadline=deadline, alive=alive)
 
 
-def wait_node_ready(server: str, pki: Pki, node: str, *, deadline: float) -> None:
+def wait_node_ready(
+    server: str, pki: Pki, node: str, *, deadline: float, alive: Callable[[], None] = _nothing
+) -> None:
     def probe() -> bool:
         status, body = get(server, pki, f"/api/v1/nodes/{node}")
         if status != 200:
@@ -100,7 +102,7 @@ def wait_node_ready(server: str, pki: Pki, node: str, *, deadline: float) -> Non
         conds = body.get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
-    _poll(f"node {node} to be Ready (see the agent log)", probe, deadline=deadline, alive=_nothing)
+    _poll(f"node {node} to be Ready (see the agent log)", probe, deadline=deadline, alive=alive)
 
 
 def wait_default_sa(server: str, pki: Pki, *, deadline: float) -> None:

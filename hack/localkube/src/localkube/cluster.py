@@ -190,7 +190,9 @@ class Cluster:
         self._spawn("kube-scheduler", self._scheduler_args())
         self.start_provisioner()
         self.start_agent()
-        api.wait_node_ready(self.server, pki, self.node_name, deadline=t0 + timeout)
+        api.wait_node_ready(
+            self.server, pki, self.node_name, deadline=t0 + timeout, alive=self._pid_check("agent")
+        )
         api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
         self._save()
         log(
@@ -299,6 +301,14 @@ class Cluster:
             f"--kubelet-client-key={pki.kubelet_client.key}",
             f"--kubelet-certificate-authority={pki.ca.cert}",
             "--kubelet-preferred-address-types=InternalIP",
+            # The kubernetes Service cannot point at loopback; pods reach the API
+            # server through KUBERNETES_SERVICE_HOST/PORT, which the agent sets.
+            "--endpoint-reconciler-type=none",
+            f"--requestheader-client-ca-file={pki.ca.cert}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             "--allow-privileged=false",
             "--profiling=false",
             f"--cert-dir={self.home / 'pki' / 'generated'}",
