@@ -87,7 +87,9 @@ class RunConfig(_Model):
     def _target_not_a_feature(self) -> RunConfig:
         names = [f.name for f in self.data_schema.features]
         if self.data_schema.target in names:
-            raise ValueError(f"target column {self.data_schema.target!r} is also listed as a feature")
+            raise ValueError(
+                f"target column {self.data_schema.target!r} is also listed as a feature"
+            )
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
         return self

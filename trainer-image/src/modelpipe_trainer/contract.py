@@ -33,6 +33,8 @@ class ExitCode(IntEnum):
     VALIDATION_FAILED = 3
     TRAINING_FAILED = 4
     ARTIFACT_WRITE_FAILED = 5
+    # ``serve`` only: the model directory is missing, corrupt or holds untrusted types.
+    MODEL_REJECTED = 6
 
 
 EXIT_CODES: dict[Outcome, ExitCode] = {

@@ -1,0 +1,123 @@
+"""``modelpipe-trainer``: the command line the pipeline's Jobs and Deployments run.
+
+    modelpipe-trainer validate [--config FILE]
+    modelpipe-trainer train    [--config FILE]
+    modelpipe-trainer serve    --model-dir DIR [--host H] [--port P] [--model-name NAME]
+
+Without ``--config`` the run config is read from ``MODELPIPE_RUN_CONFIG``. Exit
+codes are ``contract.ExitCode``; the result document goes to stdout and to the
+termination-message path. Logs go to stderr so stdout stays one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from modelpipe_trainer import training
+from modelpipe_trainer.config import RunConfig
+from modelpipe_trainer.configsource import load_run_config
+from modelpipe_trainer.contract import EXIT_CODES, ExitCode, Outcome, TrainerResult
+from modelpipe_trainer.errors import TrainerError
+from modelpipe_trainer.reporting import DEFAULT_TERMINATION_PATH, emit_result
+
+log = logging.getLogger("modelpipe_trainer")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    if args.command == "serve":
+        return _serve(args, os.environ)
+    return _run(args.command, config_path=args.config, environ=os.environ)
+
+
+def _run(command: str, *, config_path: str | None, environ: Mapping[str, str]) -> int:
+    termination_path = DEFAULT_TERMINATION_PATH
+    try:
+        config = load_run_config(path=config_path, environ=environ)
+    except TrainerError as exc:
+        result = TrainerResult(outcome=exc.outcome, message=exc.message, failures=exc.failures)
+        emit_result(result, termination_path=termination_path)
+        return int(EXIT_CODES[exc.outcome])
+    termination_path = config.termination_message_path
+    try:
+        result = _execute(command, config)
+    except Exception as exc:  # last resort: the operator still gets a message
+        log.exception("The trainer crashed; this is a bug in modelpipe-trainer")
+        crash = TrainerResult(
+            outcome=Outcome.TRAINING_FAILED,
+            message=f"internal error in modelpipe-trainer: {type(exc).__name__}: {exc}",
+            model_version=config.model_version,
+        )
+        emit_result(crash, termination_path=termination_path)
+        return 1
+    emit_result(result, termination_path=termination_path)
+    return int(EXIT_CODES[result.outcome])
+
+
+def _execute(command: str, config: RunConfig) -> TrainerResult:
+    if command == "validate":
+        return training.validate(config)
+    return training.train(config)
+
+
+def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    # Imported here so validate/train do not pay for the web stack.
+    from modelpipe_trainer.serving.server import ServeOptions, run_server
+
+    model_dir = args.model_dir or environ.get("MODEL_DIR")
+    if not model_dir:
+        print("modelpipe-trainer serve: give --model-dir DIR or set MODEL_DIR", file=sys.stderr)
+        return int(ExitCode.INVALID_CONFIG)
+    options = ServeOptions(
+        model_dir=Path(model_dir),
+        host=args.host or environ.get("POD_IP") or "127.0.0.1",
+        port=args.port if args.port is not None else _env_port(environ),
+        model_name=args.model_name or environ.get("MODEL_NAME"),
+        trusted_prefixes=_split_prefixes(environ.get("MODELPIPE_TRUSTED_PREFIXES", "")),
+    )
+    if options.port is None:
+        print("modelpipe-trainer serve: $PORT is not a port number", file=sys.stderr)
+        return int(ExitCode.INVALID_CONFIG)
+    return run_server(options)
+
+
+def _env_port(environ: Mapping[str, str]) -> int | None:
+    text = environ.get("PORT", "8080")
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def _split_prefixes(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelpipe-trainer", description="Validate, train and serve modelpipe models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("validate", "check the config, the estimator and the data; train nothing"),
+        ("train", "validate, train, evaluate against the champion, write the model directory"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument(
+            "--config", help="run config file (JSON or YAML); default: $MODELPIPE_RUN_CONFIG"
+        )
+    serve = commands.add_parser(
+        "serve", help="serve a model directory over HTTP (Open Inference V2)"
+    )
+    serve.add_argument("--model-dir", help="model directory; default: $MODEL_DIR")
+    serve.add_argument("--host", help="address to bind; default: $POD_IP, else 127.0.0.1")
+    serve.add_argument("--port", type=int, help="port; default: $PORT, else 8080")
+    serve.add_argument(
+        "--model-name", help="name in /v2/models/{name}; default: $MODEL_NAME, else the pipeline"
+    )
+    return parser

@@ -1,0 +1,83 @@
+"""Where the run configuration comes from: ``--config FILE`` or ``MODELPIPE_RUN_CONFIG``.
+
+The operator renders the config as JSON into the environment; people running the
+trainer by hand usually prefer a YAML file. Both go through the same pydantic
+model, and every problem is reported at once as a list of failures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modelpipe_trainer.config import CONFIG_ENV, RunConfig
+from modelpipe_trainer.contract import Outcome, ValidationFailure
+from modelpipe_trainer.errors import TrainerError, failure
+
+# modelVersion becomes a directory name under artifactsDir, so it must be one path segment.
+_SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def load_run_config(*, path: str | None, environ: Mapping[str, str]) -> RunConfig:
+    """Read, parse and validate the config; raise ``TrainerError(INVALID_CONFIG)``."""
+    document = _read_document(path=path, environ=environ)
+    try:
+        config = RunConfig.model_validate(document)
+    except ValidationError as exc:
+        raise _invalid("the run configuration is invalid", _pydantic_failures(exc)) from None
+    if not _SAFE_VERSION.fullmatch(config.model_version):
+        raise _invalid(
+            "the run configuration is invalid",
+            [
+                failure(
+                    "config",
+                    f"modelVersion {config.model_version!r} must be one path segment of "
+                    "letters, digits, '.', '_' or '-' (it names the model directory)",
+                    "modelVersion",
+                )
+            ],
+        )
+    return config
+
+
+def _read_document(*, path: str | None, environ: Mapping[str, str]) -> Any:
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _invalid(f"cannot read config file {path}: {exc}") from None
+        return _parse(text, source=path, yaml_allowed=True)
+    env_text = environ.get(CONFIG_ENV)
+    if env_text is None:
+        raise _invalid(f"no run configuration: pass --config FILE or set {CONFIG_ENV} (JSON)")
+    return _parse(env_text, source=CONFIG_ENV, yaml_allowed=False)
+
+
+def _parse(text: str, *, source: str, yaml_allowed: bool) -> Any:
+    try:
+        if yaml_allowed and not source.endswith(".json"):
+            # YAML is a superset of JSON, so one parser serves both file kinds.
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise _invalid(
+            f"{source} is not valid {'YAML' if yaml_allowed else 'JSON'}: {exc}"
+        ) from None
+
+
+def _pydantic_failures(exc: ValidationError) -> list[ValidationFailure]:
+    out = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or None
+        out.append(failure("config", f"{where or 'config'}: {error['msg']}", where))
+    return out
+
+
+def _invalid(message: str, failures: list[ValidationFailure] | None = None) -> TrainerError:
+    return TrainerError(Outcome.INVALID_CONFIG, message, failures or [])

@@ -1,0 +1,77 @@
+"""The JSON documents in a model directory, beside the skops file.
+
+    <artifactsDir>/<modelVersion>/
+        model.skops    the fitted Pipeline (skops, never pickle)
+        schema.json    what a request must look like: the server validates against it
+        metrics.json   holdout metrics of this model and of the champion it was compared with
+        lineage.json   where the model came from: code, data hash, params, versions, times
+
+They are typed here so that the trainer that writes them and the server that
+reads them cannot disagree about a field name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelpipe_trainer.config import FeatureSpec, Task
+
+MODEL_FILE = "model.skops"
+SCHEMA_FILE = "schema.json"
+METRICS_FILE = "metrics.json"
+LINEAGE_FILE = "lineage.json"
+
+
+class Document(BaseModel):
+    # Unknown fields are ignored so an older server can read a newer trainer's files.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, indent=2).encode() + b"\n"
+
+
+class ModelSchema(Document):
+    task: Task
+    target: str
+    features: list[FeatureSpec]
+    # Class labels in the order of predict_proba's columns; empty for regression.
+    classes: list[Any] = Field(default_factory=list)
+
+
+class DatasetLineage(Document):
+    uri: str
+    version: str
+    format: str
+    sha256: str
+    size_bytes: int = Field(alias="sizeBytes")
+    rows: int
+
+
+class Lineage(Document):
+    pipeline: str
+    model_version: str = Field(alias="modelVersion")
+    code_revision: str = Field(alias="codeRevision")
+    task: Task
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    test_size: float = Field(alias="testSize")
+    dataset: DatasetLineage
+    eval_dataset: DatasetLineage | None = Field(default=None, alias="evalDataset")
+    rows: dict[str, int]
+    libraries: dict[str, str]
+    started_at: str = Field(alias="startedAt")
+    finished_at: str = Field(alias="finishedAt")
+    duration_seconds: float = Field(alias="durationSeconds")
+
+
+class MetricsDocument(Document):
+    model_version: str = Field(alias="modelVersion")
+    task: Task
+    holdout_rows: int = Field(alias="holdoutRows")
+    holdout_source: str = Field(alias="holdoutSource", description="split or evalDataset")
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
+    champion_path: str | None = Field(default=None, alias="championPath")

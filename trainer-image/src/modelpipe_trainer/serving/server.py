@@ -1,0 +1,64 @@
+"""Running the server: load and check the model first, then bind and serve with uvicorn.
+
+The model is loaded before the socket is bound, so a refused model is a prompt
+non-zero exit with the reason on stderr (the pod crash-loops visibly) rather than
+a server that is up but cannot answer. uvicorn handles SIGTERM: it stops
+accepting connections, lets in-flight requests finish (up to the grace period),
+then exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from modelpipe_trainer.bundle import load_bundle
+from modelpipe_trainer.contract import ExitCode
+from modelpipe_trainer.errors import ModelRejectedError
+from modelpipe_trainer.serving.app import create_app
+
+# Kubernetes' default terminationGracePeriodSeconds is 30; finish well inside it.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    model_dir: Path
+    host: str
+    port: int | None
+    model_name: str | None = None
+    trusted_prefixes: Sequence[str] = field(default_factory=list)
+
+
+def run_server(options: ServeOptions) -> int:
+    """Serve until SIGTERM/SIGINT; return the process exit code."""
+    try:
+        bundle = load_bundle(options.model_dir, extra_prefixes=options.trusted_prefixes)
+    except ModelRejectedError as exc:
+        print(f"modelpipe-trainer serve: refused to serve the model: {exc}", file=sys.stderr)
+        return int(ExitCode.MODEL_REJECTED)
+    name = options.model_name or bundle.lineage.pipeline
+    log.info(
+        "Loaded model %s version %s from %s", name, bundle.lineage.model_version, options.model_dir
+    )
+    config = uvicorn.Config(
+        create_app(bundle, name=name),
+        host=options.host,
+        port=options.port or 8080,
+        http="h11",
+        loop="asyncio",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,241 @@
+"""The ``validate`` and ``train`` runs: gather, check, fit, evaluate, write, report.
+
+    config ─▶ estimator built ─▶ data fetched+checked ─▶ champion loaded ─▶ fitted
+           ─▶ holdout scored (candidate and champion) ─▶ artifacts written ─▶ result
+
+Each arrow can fail with a ``TrainerError`` whose outcome becomes the result;
+everything expensive comes after everything that can be checked cheaply, and no
+file is written until the metrics are known to be finite.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from modelpipe_trainer.artifacts import write_model_dir
+from modelpipe_trainer.bundle import serialize_model
+from modelpipe_trainer.config import RunConfig, Task
+from modelpipe_trainer.contract import Outcome, RowCounts, TrainerResult
+from modelpipe_trainer.datasets import RunData, gather_data
+from modelpipe_trainer.documents import (
+    LINEAGE_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SCHEMA_FILE,
+    MetricsDocument,
+)
+from modelpipe_trainer.errors import ModelRejectedError, TrainerError, failure
+from modelpipe_trainer.estimators import build_estimator
+from modelpipe_trainer.evaluation import (
+    Holdout,
+    extra_trusted_prefixes,
+    load_champion,
+    score_candidate,
+    score_champion,
+)
+from modelpipe_trainer.lineage import build_lineage, build_schema
+from modelpipe_trainer.modeling import build_pipeline
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Facts:
+    """What the run learned so far, so a failure late in the run still reports it."""
+
+    data_hash: str | None = None
+    rows: RowCounts | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    champion_metrics: dict[str, float] | None = None
+    artifact_path: str | None = None
+
+
+def validate(config: RunConfig) -> TrainerResult:
+    """Check the estimator and every dataset without training anything."""
+    facts = _Facts()
+    try:
+        build_estimator(config.estimator, task=config.task, seed=config.seed)
+        data = gather_data(config)
+    except TrainerError as exc:
+        return _result(config, facts, exc.outcome, exc.message, exc)
+    _record_data(facts, data)
+    message = (
+        f"validation passed: {len(data.train.frame)} rows, "
+        f"{len(config.data_schema.features)} features"
+    )
+    return _result(config, facts, Outcome.SUCCEEDED, message)
+
+
+def train(config: RunConfig, *, clock: Clock = _utcnow) -> TrainerResult:
+    """Validate, fit, evaluate against the champion, and write the model directory."""
+    facts = _Facts()
+    started = clock()
+    try:
+        _train(config, facts, started=started, clock=clock)
+    except TrainerError as exc:
+        return _result(config, facts, exc.outcome, exc.message, exc)
+    message = (
+        f"trained {config.estimator.class_path} on {facts.rows.train if facts.rows else 0} rows"
+    )
+    return _result(config, facts, Outcome.SUCCEEDED, message)
+
+
+def _train(config: RunConfig, facts: _Facts, *, started: datetime, clock: Clock) -> None:
+    estimator = build_estimator(config.estimator, task=config.task, seed=config.seed)
+    data = gather_data(config)
+    _record_data(facts, data)
+    log.info("Validated dataset %s (sha256 %s)", config.dataset.uri, facts.data_hash)
+    champion = load_champion(config) if config.champion_path else None
+    _seed_everything(config.seed)
+    train_frame, holdout = _split(config, data)
+    facts.rows = RowCounts(
+        total=len(data.train.frame), train=len(train_frame), test=len(holdout.target)
+    )
+    model = build_pipeline(config.data_schema, estimator)
+    _fit(model, train_frame, config)
+    facts.metrics = score_candidate(model, holdout, task=config.task)
+    log.info("Scored candidate on %d holdout rows: %s", len(holdout.target), facts.metrics)
+    if champion is not None:
+        facts.champion_metrics = score_champion(champion, holdout, config=config)
+        log.info("Scored champion on the same holdout: %s", facts.champion_metrics)
+    files = _artifact_files(config, model, data, facts, holdout, started=started, finished=clock())
+    final = write_model_dir(
+        artifacts_dir=Path(config.artifacts_dir), version=config.model_version, files=files
+    )
+    facts.artifact_path = str(final)
+    log.info("Wrote model %s to %s", config.model_version, final)
+
+
+def _split(config: RunConfig, data: RunData) -> tuple[pd.DataFrame, Holdout]:
+    features = [f.name for f in config.data_schema.features]
+    target = config.data_schema.target
+    if data.evaluation is not None:
+        held = data.evaluation.frame
+        return data.train.frame, Holdout(held[features], held[target], source="evalDataset")
+    frame = data.train.frame
+    stratify = frame[target] if config.task is Task.CLASSIFICATION else None
+    train_part, held = train_test_split(
+        frame, test_size=config.test_size, random_state=config.seed, stratify=stratify
+    )
+    return train_part, Holdout(held[features], held[target], source="split")
+
+
+def _fit(model: Pipeline, frame: pd.DataFrame, config: RunConfig) -> None:
+    features = [f.name for f in config.data_schema.features]
+    try:
+        model.fit(frame[features], frame[config.data_schema.target])
+    except Exception as exc:  # estimator code can raise anything
+        raise TrainerError(
+            Outcome.TRAINING_FAILED,
+            f"{config.estimator.class_path} failed to fit: {type(exc).__name__}: {exc}",
+        ) from None
+
+
+def _artifact_files(
+    config: RunConfig,
+    model: Pipeline,
+    data: RunData,
+    facts: _Facts,
+    holdout: Holdout,
+    *,
+    started: datetime,
+    finished: datetime,
+) -> dict[str, bytes]:
+    classes = _json_safe(list(getattr(model, "classes_", [])))
+    lineage = build_lineage(
+        config=config,
+        params=_json_safe(model.named_steps["estimator"].get_params(deep=False)),
+        train=data.train,
+        evaluation=data.evaluation,
+        rows=facts.rows.model_dump() if facts.rows else {},
+        started=started,
+        finished=finished,
+    )
+    metrics = MetricsDocument(
+        model_version=config.model_version,
+        task=config.task,
+        holdout_rows=len(holdout.target),
+        holdout_source=holdout.source,
+        metrics=facts.metrics,
+        champion_metrics=facts.champion_metrics,
+        champion_path=config.champion_path,
+    )
+    return {
+        MODEL_FILE: _serialize(model, config),
+        SCHEMA_FILE: build_schema(config, classes).to_json(),
+        METRICS_FILE: metrics.to_json(),
+        LINEAGE_FILE: lineage.to_json(),
+    }
+
+
+def _serialize(model: Pipeline, config: RunConfig) -> bytes:
+    try:
+        return serialize_model(model, extra_prefixes=extra_trusted_prefixes(config))
+    except ModelRejectedError as exc:
+        raise TrainerError(
+            Outcome.ARTIFACT_WRITE_FAILED,
+            "the trained model cannot be written as a loadable skops file",
+            [failure("artifact_write", str(exc))],
+        ) from None
+
+
+def _record_data(facts: _Facts, data: RunData) -> None:
+    facts.data_hash = data.train.sha256
+    facts.rows = RowCounts(total=len(data.train.frame))
+
+
+def _seed_everything(seed: int) -> None:
+    # The estimator and the split get the seed explicitly; these cover code that
+    # draws from the global generators (some third-party estimators do).
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy scalars become Python ones, unknown objects their repr."""
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
+
+
+def _result(
+    config: RunConfig,
+    facts: _Facts,
+    outcome: Outcome,
+    message: str,
+    error: TrainerError | None = None,
+) -> TrainerResult:
+    return TrainerResult(
+        outcome=outcome,
+        message=message,
+        model_version=config.model_version,
+        artifact_path=facts.artifact_path,
+        code_revision=config.code_revision,
+        dataset_version=config.dataset.version,
+        data_hash=facts.data_hash,
+        rows=facts.rows,
+        metrics=facts.metrics if outcome is Outcome.SUCCEEDED else {},
+        champion_metrics=facts.champion_metrics if outcome is Outcome.SUCCEEDED else None,
+        failures=error.failures if error else [],
+    )
