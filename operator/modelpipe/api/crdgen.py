@@ -1,8 +1,8 @@
 """Generate the ModelPipeline CRD from the pydantic models.
 
-    uv run python -m modelpipe.api.crdgen                 # write crds/modelpipe.io_...yaml
-    uv run python -m modelpipe.api.crdgen -o a -o b       # write several copies (the chart's)
-    uv run python -m modelpipe.api.crdgen --check -o ...  # exit 1 when a file has drifted
+uv run python -m modelpipe.api.crdgen                 # write crds/modelpipe.io_...yaml
+uv run python -m modelpipe.api.crdgen -o a -o b       # write several copies (the chart's)
+uv run python -m modelpipe.api.crdgen --check -o ...  # exit 1 when a file has drifted
 """
 
 from __future__ import annotations

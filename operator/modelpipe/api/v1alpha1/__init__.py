@@ -21,7 +21,6 @@ from modelpipe.api.v1alpha1.status import (
     Inputs,
     ModelPipelineStatus,
     Production,
-    ResolvedSources,
     RunRecord,
 )
 
@@ -84,7 +83,6 @@ __all__ = [
     "ModelPipelineStatus",
     "Production",
     "Reason",
-    "ResolvedSources",
     "RunPhase",
     "RunRecord",
     "Verdict",

@@ -10,17 +10,24 @@ from typing import Literal
 from pydantic import Field
 
 from modelpipe.api.v1alpha1._base import StatusModel
-from modelpipe.api.v1alpha1.enums import ConditionType, Reason, RunPhase, Verdict
+from modelpipe.api.v1alpha1.enums import Reason, RunPhase, Verdict
 
 HISTORY_MAX = 50
 
 
-class Condition(StatusModel):
-    """A Kubernetes API convention condition."""
+_CAMEL = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
-    type: ConditionType
+
+class Condition(StatusModel):
+    """A Kubernetes API convention condition.
+
+    The operator writes types from ConditionType and reasons from Reason; the schema
+    accepts any CamelCase word so other controllers (source polling) can add theirs.
+    """
+
+    type: str = Field(max_length=316, pattern=_CAMEL)
     status: Literal["True", "False", "Unknown"]
-    reason: Reason
+    reason: str = Field(max_length=1024, pattern=_CAMEL)
     message: str = Field(default="", max_length=32768)
     last_transition_time: str = Field(description="RFC 3339 time of the last status change.")
     observed_generation: int | None = None
@@ -36,15 +43,6 @@ class Inputs(StatusModel):
     hash: str = Field(description="sha256 of code, data, schema and training settings.")
     model_version: str = Field(description="Model version these inputs train to.")
     observed_at: str | None = Field(default=None, description="When these inputs were first seen.")
-
-
-class ResolvedSources(StatusModel):
-    """Inputs resolved by source polling; when set they override spec.code.revision / dataset."""
-
-    code_revision: str | None = None
-    dataset_uri: str | None = None
-    dataset_version: str | None = None
-    resolved_at: str | None = None
 
 
 class CurrentRun(StatusModel):
@@ -118,7 +116,6 @@ class ModelPipelineStatus(StatusModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     inputs: Inputs | None = None
-    sources: ResolvedSources | None = None
     current_run: CurrentRun | None = None
     production: Production | None = None
     last_run: RunRecord | None = None

@@ -1,0 +1,126 @@
+"""The promotion gate: thresholds plus an optional champion comparison.
+
+Pure: metrics in, a check table out. A metric that is missing or NaN never passes,
+and the champion comparison uses each metric's own direction from the trainer contract.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from modelpipe.api.v1alpha1 import GateCheck
+from modelpipe.api.v1alpha1.spec import Champion, EvaluationSpec, Threshold
+from modelpipe_trainer.contract import HIGHER_IS_BETTER
+
+
+def evaluate(
+    *,
+    evaluation: EvaluationSpec,
+    metrics: Mapping[str, float],
+    champion_metrics: Mapping[str, float] | None,
+    champion_expected: bool = False,
+) -> list[GateCheck]:
+    """Every check of the gate, passed or not, in spec order.
+
+    ``champion_expected`` says a production model existed when the run started, so
+    missing champion metrics are a failure rather than "no production model yet".
+    """
+    checks = [check_threshold(t, metrics.get(t.metric)) for t in evaluation.thresholds]
+    if evaluation.champion is not None:
+        if champion_expected and champion_metrics is None:
+            champion_metrics = {}
+        checks.append(check_champion(evaluation.champion, metrics, champion_metrics))
+    return checks
+
+
+def passed(checks: list[GateCheck]) -> bool:
+    return all(c.passed for c in checks)
+
+
+def failing_summary(checks: list[GateCheck]) -> str:
+    """One line naming each failed check with its value, e.g. ``accuracy=0.61 (needs >= 0.9)``."""
+    parts = [f"{c.metric}={_fmt(c.value)} (needs {c.bound})" for c in checks if not c.passed]
+    return "; ".join(parts)
+
+
+def check_threshold(threshold: Threshold, value: float | None) -> GateCheck:
+    bounds = []
+    if threshold.min is not None:
+        bounds.append(f">= {threshold.min:g}")
+    if threshold.max is not None:
+        bounds.append(f"<= {threshold.max:g}")
+    bound = " and ".join(bounds)
+    if not _usable(value):
+        return GateCheck(
+            gate="threshold",
+            metric=threshold.metric,
+            bound=bound,
+            value=None,
+            passed=False,
+            message=_missing(threshold.metric, value),
+        )
+    assert value is not None
+    ok = (threshold.min is None or value >= threshold.min) and (
+        threshold.max is None or value <= threshold.max
+    )
+    return GateCheck(gate="threshold", metric=threshold.metric, bound=bound, value=value, passed=ok)
+
+
+def check_champion(
+    champion: Champion,
+    metrics: Mapping[str, float],
+    champion_metrics: Mapping[str, float] | None,
+) -> GateCheck:
+    higher = HIGHER_IS_BETTER.get(champion.metric, True)
+    sign = ">=" if higher else "<="
+    delta = (
+        f" {'+' if higher else '-'} {champion.min_improvement:g}"
+        if champion.min_improvement
+        else ""
+    )
+    bound = f"{sign} champion{delta}"
+    value = metrics.get(champion.metric)
+    if champion_metrics is None:
+        ok = _usable(value)
+        return GateCheck(
+            gate="champion",
+            metric=champion.metric,
+            bound=bound,
+            value=value if ok else None,
+            passed=ok,
+            message="no production model yet" if ok else _missing(champion.metric, value),
+        )
+    best = champion_metrics.get(champion.metric)
+    if not _usable(value) or not _usable(best):
+        return GateCheck(
+            gate="champion",
+            metric=champion.metric,
+            bound=bound,
+            value=value if _usable(value) else None,
+            passed=False,
+            message="candidate or champion value missing or NaN",
+        )
+    assert value is not None and best is not None
+    need = best + champion.min_improvement if higher else best - champion.min_improvement
+    ok = value >= need if higher else value <= need
+    return GateCheck(
+        gate="champion",
+        metric=champion.metric,
+        bound=f"{sign} {need:g} ({bound})",
+        value=value,
+        passed=ok,
+        message=f"champion {champion.metric}={best:g}",
+    )
+
+
+def _usable(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def _missing(metric: str, value: float | None) -> str:
+    return f"{metric} is NaN" if value is not None else f"{metric} was not reported by the trainer"
+
+
+def _fmt(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.4g}"

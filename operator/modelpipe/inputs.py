@@ -1,0 +1,77 @@
+"""Resolve a pipeline's inputs and hash them into a model version.
+
+The hash covers everything that changes the trained model: code (revision, image, git
+checkout, code test), data (URI, version, format, evaluation set, schema) and the
+model-shaping training settings (estimator, task, seed, split), plus the value of the
+``modelpipe.io/retrain`` annotation so a retrain request is a new input. It leaves out
+runtime settings (resources, deadlines, service account) and every other annotation or
+label, so metadata edits — Argo CD's tracking annotations included — never retrain.
+
+Followed sources (``modelpipe.sources``) are the seam: the gatherer may pass the values
+they resolved as :class:`Followed`. As in the sources' precedence rule, a value pinned
+in the spec wins and a followed value fills in where the spec leaves one out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from modelpipe.api.v1alpha1 import Inputs, ModelPipelineSpec
+from modelpipe.layout import model_version
+
+
+@dataclass(frozen=True)
+class Followed:
+    """Input values resolved by followed sources (git branch head, dataset manifest)."""
+
+    code_revision: str | None = None
+    dataset_uri: str | None = None
+    dataset_version: str | None = None
+
+
+def resolve(
+    *,
+    spec: ModelPipelineSpec,
+    followed: Followed | None,
+    retrain_token: str | None,
+    previous: Inputs | None,
+    now: str,
+) -> Inputs:
+    """The inputs the desired model trains from; ``observedAt`` only moves when they change."""
+    followed = followed or Followed()
+    revision = spec.code.revision or followed.code_revision or ""
+    uri = spec.dataset.uri or followed.dataset_uri or ""
+    version = spec.dataset.version or followed.dataset_version or ""
+    digest = input_hash(spec=spec, revision=revision, uri=uri, version=version, token=retrain_token)
+    observed_at = previous.observed_at if previous and previous.hash == digest else now
+    return Inputs(
+        code_revision=revision,
+        dataset_uri=uri,
+        dataset_version=version,
+        retrain_token=retrain_token or None,
+        hash=digest,
+        model_version=model_version(digest),
+        observed_at=observed_at,
+    )
+
+
+def input_hash(
+    *, spec: ModelPipelineSpec, revision: str, uri: str, version: str, token: str | None
+) -> str:
+    """sha256 over a canonical JSON rendering of the model-shaping inputs."""
+    code = spec.code.model_dump(mode="json", by_alias=True, exclude_none=True)
+    dataset = spec.dataset.model_dump(mode="json", by_alias=True, exclude_none=True)
+    training = spec.training.model_dump(
+        mode="json", by_alias=True, include={"estimator", "task", "seed", "test_split"}
+    )
+    document: dict[str, Any] = {
+        "code": {**code, "revision": revision},
+        "dataset": {**dataset, "uri": uri, "version": version},
+        "training": training,
+        "retrain": token or None,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,44 @@
+"""Names, labels and paths shared by the planner, the manifests and the gatherer.
+
+Deterministic names are what make reconciles idempotent: the same inputs always
+map to the same Job, so a restarted operator finds its Job instead of making another.
+"""
+
+from __future__ import annotations
+
+PIPELINE_LABEL = "modelpipe.io/pipeline"
+MODEL_VERSION_LABEL = "modelpipe.io/model-version"
+INPUT_HASH_LABEL = "modelpipe.io/input-hash"
+MODEL_VERSION_ANNOTATION = "modelpipe.io/model-version"
+RETRAIN_ANNOTATION = "modelpipe.io/retrain"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "modelpipe-operator"
+
+ARTIFACTS_MOUNT = "/artifacts"
+ARTIFACTS_VOLUME = "artifacts"
+TRAIN_CONTAINER = "train"
+GIT_CONTAINER = "git-clone"
+CODE_TEST_CONTAINER = "code-test"
+SERVE_CONTAINER = "serve"
+MODEL_DIR_ENV = "MODEL_DIR"
+MODEL_VERSION_ENV = "MODEL_VERSION"
+MODEL_NAME_ENV = "MODEL_NAME"
+HASH_LENGTH = 8
+
+
+def model_version(input_hash: str) -> str:
+    """The model version for a set of inputs: the first 8 hex digits of their hash."""
+    return input_hash[:HASH_LENGTH]
+
+
+def job_name(*, pipeline: str, version: str) -> str:
+    return f"{pipeline}-{version}"
+
+
+def pipeline_artifacts_dir(pipeline: str) -> str:
+    return f"{ARTIFACTS_MOUNT}/{pipeline}"
+
+
+def model_dir(*, pipeline: str, version: str) -> str:
+    """Where the trainer writes a model and where serving reads it: <pipeline>/<version>/."""
+    return f"{pipeline_artifacts_dir(pipeline)}/{version}"

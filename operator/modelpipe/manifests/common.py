@@ -1,0 +1,70 @@
+"""Pieces shared by the training and serving manifests: owner references and Pod Security."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelpipe.api.v1alpha1 import API_VERSION, KIND, Metadata
+from modelpipe.api.v1alpha1.spec import Resources
+from modelpipe.layout import ARTIFACTS_VOLUME, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
+
+NONROOT_UID = 65532
+# Non-root pods have no home directory of their own; /tmp is the scratch space inside the pod.
+HOME_ENV = {"name": "HOME", "value": "/tmp"}  # noqa: S108
+
+Manifest = dict[str, Any]
+
+
+def owner_reference(meta: Metadata) -> Manifest:
+    """The pipeline as controller owner: garbage collection, and Argo CD sees a child, not drift."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": meta.name,
+        "uid": meta.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def base_labels(pipeline: str) -> dict[str, str]:
+    return {PIPELINE_LABEL: pipeline, MANAGED_BY_LABEL: MANAGED_BY}
+
+
+def pod_security_context() -> Manifest:
+    """Pod Security Standard "restricted" at pod level."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NONROOT_UID,
+        "runAsGroup": NONROOT_UID,
+        "fsGroup": NONROOT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> Manifest:
+    """Pod Security Standard "restricted" at container level."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def artifacts_volume(pvc: str, *, read_only: bool) -> Manifest:
+    return {
+        "name": ARTIFACTS_VOLUME,
+        "persistentVolumeClaim": {"claimName": pvc, "readOnly": read_only},
+    }
+
+
+def resources(spec: Resources | None) -> Manifest:
+    if spec is None:
+        return {}
+    out: Manifest = {}
+    if spec.requests:
+        out["requests"] = {k: str(v) for k, v in spec.requests.items()}
+    if spec.limits:
+        out["limits"] = {k: str(v) for k, v in spec.limits.items()}
+    return out

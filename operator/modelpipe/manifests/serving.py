@@ -1,0 +1,171 @@
+"""The serving Deployment and Service, and the patch that promotes a model version.
+
+A created Deployment rolls with ``maxUnavailable: 0`` so the old model keeps answering
+until the new pods are Ready; the promotion patch only touches the model path, the
+version env and the version annotation, so it works on user-owned Deployments too.
+"""
+
+from __future__ import annotations
+
+from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Metadata, ModelPipelineSpec
+from modelpipe.api.v1alpha1.spec import ServingTemplate
+from modelpipe.layout import (
+    ARTIFACTS_MOUNT,
+    ARTIFACTS_VOLUME,
+    MODEL_DIR_ENV,
+    MODEL_NAME_ENV,
+    MODEL_VERSION_ANNOTATION,
+    MODEL_VERSION_ENV,
+    MODEL_VERSION_LABEL,
+    PIPELINE_LABEL,
+    SERVE_CONTAINER,
+)
+from modelpipe.manifests.common import (
+    HOME_ENV,
+    Manifest,
+    artifacts_volume,
+    base_labels,
+    container_security_context,
+    owner_reference,
+    pod_security_context,
+    resources,
+)
+
+SERVE_COMMAND = ["modelpipe-trainer", "serve"]
+READY_PATH = "/v2/health/ready"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+def selector_labels(pipeline: str) -> dict[str, str]:
+    return {PIPELINE_LABEL: pipeline, COMPONENT_LABEL: "serving"}
+
+
+def model_name(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
+    return spec.serving.model_name or meta.name
+
+
+def serving_deployment(
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+) -> Manifest:
+    """A Deployment named after the pipeline serving ``version``, owned by the pipeline."""
+    template = spec.serving.template or ServingTemplate()
+    annotations = {MODEL_VERSION_ANNOTATION: version}
+    pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
+    pod: Manifest = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True)],
+        "containers": [
+            _serve_container(meta=meta, spec=spec, version=version, model_dir=model_dir)
+        ],
+    }
+    if template.service_account_name:
+        pod["serviceAccountName"] = template.service_account_name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "labels": {**base_labels(meta.name), COMPONENT_LABEL: "serving"},
+            "annotations": annotations,
+            "ownerReferences": [owner_reference(meta)],
+        },
+        "spec": {
+            "replicas": spec.serving.replicas,
+            "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(meta.name)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": annotations},
+                "spec": pod,
+            },
+        },
+    }
+
+
+def _serve_container(
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+) -> Manifest:
+    template = spec.serving.template or ServingTemplate()
+    probe = spec.serving.readiness_probe
+    return {
+        "name": SERVE_CONTAINER,
+        "image": template.image or spec.code.image or DEFAULT_TRAINER_IMAGE,
+        "command": list(template.command or SERVE_COMMAND),
+        "env": [
+            {"name": MODEL_DIR_ENV, "value": model_dir},
+            {"name": MODEL_VERSION_ENV, "value": version},
+            {"name": MODEL_NAME_ENV, "value": model_name(meta=meta, spec=spec)},
+            {"name": "PORT", "value": str(template.port)},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            HOME_ENV,
+        ],
+        "ports": [{"name": "http", "containerPort": template.port, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": READY_PATH, "port": "http"},
+            "initialDelaySeconds": probe.initial_delay_seconds,
+            "periodSeconds": probe.period_seconds,
+            "timeoutSeconds": probe.timeout_seconds,
+            "failureThreshold": probe.failure_threshold,
+        },
+        "volumeMounts": [
+            {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT, "readOnly": True}
+        ],
+        "resources": resources(template.resources),
+        "securityContext": container_security_context(),
+    }
+
+
+def serving_service(*, meta: Metadata, spec: ModelPipelineSpec) -> Manifest:
+    """A ClusterIP Service in front of the created Deployment, owned by the pipeline."""
+    template = spec.serving.template or ServingTemplate()
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "labels": base_labels(meta.name),
+            "ownerReferences": [owner_reference(meta)],
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(meta.name),
+            "ports": [
+                {"name": "http", "port": template.port, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def promotion_patch(*, pipeline: str, container: str, version: str, model_dir: str) -> Manifest:
+    """Strategic-merge patch pointing one container at a model version.
+
+    The pipeline label lets the operator's label-selected Deployment watch see
+    rollouts of Deployments it did not create.
+    """
+    annotations = {MODEL_VERSION_ANNOTATION: version}
+    return {
+        "metadata": {"labels": {PIPELINE_LABEL: pipeline}, "annotations": annotations},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": annotations},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": container,
+                            "env": [
+                                {"name": MODEL_DIR_ENV, "value": model_dir},
+                                {"name": MODEL_VERSION_ENV, "value": version},
+                            ],
+                        }
+                    ]
+                },
+            }
+        },
+    }

@@ -1,0 +1,95 @@
+"""The world as one frozen value: what the gatherer read and the planner decides from.
+
+The gatherer (``modelpipe.k8s.observe``) builds it; tests build it by hand. Nothing here
+knows about kopf or a Kubernetes client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
+from modelpipe.inputs import Followed
+from modelpipe_trainer.contract import TrainerResult
+
+
+class JobPhase(StrEnum):
+    ACTIVE = "Active"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    """A training Job owned by the pipeline, with what its pods reported."""
+
+    name: str
+    input_hash: str
+    model_version: str
+    phase: JobPhase
+    start_time: str | None = None
+    completion_time: str | None = None
+    deleting: bool = False
+    # Job condition message when it failed (BackoffLimitExceeded, DeadlineExceeded, ...).
+    failure_message: str = ""
+    # The trainer's result document from the train container's termination message.
+    result: TrainerResult | None = None
+    # Why the termination message could not be read as a result document.
+    result_error: str | None = None
+    exit_code: int | None = None
+    # The production version the Job compared against (the champion), if any.
+    champion_version: str | None = None
+    code_test_failed: bool = False
+    code_test_message: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedDeployment:
+    """The serving Deployment's template version and rollout state."""
+
+    name: str
+    owned: bool
+    generation: int
+    observed_generation: int
+    replicas: int
+    updated_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    template_version: str | None = None
+    containers: tuple[str, ...] = ()
+    progress_deadline_exceeded: bool = False
+
+    @property
+    def rolled_out(self) -> bool:
+        """The controller saw the latest template and every replica is updated and available."""
+        return (
+            self.observed_generation >= self.generation
+            and self.updated_replicas >= self.replicas
+            and self.available_replicas >= self.replicas
+            and self.ready_replicas >= self.replicas
+        )
+
+    @property
+    def rollout_failed(self) -> bool:
+        return self.observed_generation >= self.generation and self.progress_deadline_exceeded
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything one reconcile of one pipeline needs to decide."""
+
+    metadata: Metadata
+    status: ModelPipelineStatus
+    spec: ModelPipelineSpec | None
+    # Set when the stored spec does not parse (e.g. written before a CRD upgrade).
+    spec_error: str | None = None
+    jobs: tuple[ObservedJob, ...] = ()
+    deployment: ObservedDeployment | None = None
+    service_exists: bool = False
+    pvc_exists: bool = True
+    # Inputs resolved by followed sources, when the spec leaves them to a source.
+    followed: Followed | None = None
+
+    def job(self, name: str) -> ObservedJob | None:
+        return next((j for j in self.jobs if j.name == name), None)

@@ -1,0 +1,111 @@
+"""Turn a finished training Job into a run record: its verdict, metrics and gate table."""
+
+from __future__ import annotations
+
+from modelpipe import gate
+from modelpipe.api.v1alpha1 import Failure, ModelPipelineSpec, Reason, RunRecord, Verdict
+from modelpipe.observed import JobPhase, ObservedJob
+from modelpipe_trainer.contract import Outcome, TrainerResult
+
+_FAILED_OUTCOMES = {
+    Outcome.VALIDATION_FAILED: (Verdict.VALIDATION_FAILED, Reason.VALIDATION_FAILED),
+    Outcome.INVALID_CONFIG: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
+    Outcome.TRAINING_FAILED: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
+    Outcome.ARTIFACT_WRITE_FAILED: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
+}
+
+
+def judge(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunRecord:
+    """The record of a finished Job; ``base`` carries the identity and start time."""
+    if job.phase == JobPhase.FAILED:
+        return _failed(job=job, spec=spec, base=base)
+    result = job.result
+    if result is None or result.outcome != Outcome.SUCCEEDED:
+        why = job.result_error or "no result document in the termination message"
+        return _update(
+            base,
+            job,
+            Verdict.TRAINING_FAILED,
+            Reason.TRAINING_FAILED,
+            f"Job succeeded but the trainer's result is unusable: {why}",
+            result,
+        )
+    checks = gate.evaluate(
+        evaluation=spec.evaluation,
+        metrics=result.metrics,
+        champion_metrics=result.champion_metrics,
+        champion_expected=job.champion_version is not None,
+    )
+    record = _update(
+        base, job, Verdict.PASSED, Reason.GATE_PASSED, "all gate checks passed", result
+    )
+    record.checks = checks
+    if not gate.passed(checks):
+        record.verdict, record.reason = Verdict.GATE_FAILED, Reason.GATE_FAILED
+        record.message = gate.failing_summary(checks)
+    return record
+
+
+def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunRecord:
+    if job.code_test_failed:
+        command = " ".join(spec.code.test.command) if spec.code.test else "code test"
+        detail = job.code_test_message or "non-zero exit"
+        return _update(
+            base,
+            job,
+            Verdict.CODE_VALIDATION_FAILED,
+            Reason.CODE_VALIDATION_FAILED,
+            f"code test `{command}` failed: {detail}",
+            None,
+        )
+    result = job.result
+    if result is not None and result.outcome in _FAILED_OUTCOMES:
+        verdict, reason = _FAILED_OUTCOMES[result.outcome]
+        return _update(
+            base, job, verdict, reason, f"{result.outcome.value}: {result.message}", result
+        )
+    exit_note = f"exit code {job.exit_code}" if job.exit_code is not None else "no exit code"
+    detail = job.failure_message or "the Job failed"
+    return _update(
+        base,
+        job,
+        Verdict.TRAINING_FAILED,
+        Reason.TRAINING_FAILED,
+        f"trainer crashed ({exit_note}, no result document): {detail}",
+        None,
+    )
+
+
+def _update(
+    base: RunRecord,
+    job: ObservedJob,
+    verdict: Verdict,
+    reason: Reason,
+    message: str,
+    result: TrainerResult | None,
+) -> RunRecord:
+    record = base.model_copy(deep=True)
+    record.verdict, record.reason, record.message = verdict, reason, message[:4000]
+    record.start_time = job.start_time or record.start_time
+    record.completion_time = job.completion_time
+    if result is not None:
+        record.data_hash = result.data_hash
+        record.metrics = dict(result.metrics)
+        record.champion_metrics = dict(result.champion_metrics) if result.champion_metrics else None
+        record.failures = [
+            Failure(check=f.check, column=f.column, message=f.message[:500])
+            for f in result.failures
+        ][:64]
+        record.failures_truncated = result.failures_truncated + max(0, len(result.failures) - 64)
+    return record
+
+
+def describe_failures(record: RunRecord, *, limit: int = 5) -> str:
+    """A one-line summary of a validation report for events."""
+    shown = [
+        f"{f.check}({f.column}): {f.message}" if f.column else f"{f.check}: {f.message}"
+        for f in record.failures[:limit]
+    ]
+    hidden = len(record.failures) - len(shown) + record.failures_truncated
+    more = f"; and {hidden} more" if hidden > 0 else ""
+    return "; ".join(shown) + more

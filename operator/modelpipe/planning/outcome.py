@@ -1,0 +1,91 @@
+"""What a plan asks for: actions for the executor, events, metric samples and the new status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from modelpipe.api.v1alpha1 import ModelPipelineStatus, Reason, Verdict
+
+Manifest = dict[str, Any]
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    manifest: Manifest
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["metadata"]["name"])
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class CreateDeployment:
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class CreateService:
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class PatchDeployment:
+    """Point the serving Deployment at a model version (a strategic-merge patch)."""
+
+    name: str
+    version: str
+    patch: Manifest
+
+
+Action = CreateJob | DeleteJob | CreateDeployment | CreateService | PatchDeployment
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    metric: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    version: str
+    metrics: dict[str, float]
+    # From the first sight of the inputs to serving; None for pins and rollbacks.
+    lead_time_seconds: float | None
+
+
+Sample = RunFinished | GateFailure | Promotion
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: ModelPipelineStatus
+    actions: tuple[Action, ...] = ()
+    events: tuple[Event, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    # Look again after this many seconds even if nothing changes (missing PVC or Deployment).
+    requeue_after: float | None = None

@@ -1,0 +1,298 @@
+"""Checks that decide what serves: promotion, rollout, automatic rollback and pinning.
+
+    candidate passed the gate ──patch template──▶ rolling out ──all replicas ready──▶ production
+                                                      │
+                                        progress deadline exceeded
+                                                      ▼
+                           candidate RolledBack ──patch template──▶ previous production
+
+The serving target is, in order: ``spec.serving.pinnedVersion`` (automatic promotion
+paused); else the newest run that passed the gate or was promoted and not rolled back;
+else the current production model. Production only changes once a rollout completes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelpipe.api.v1alpha1 import (
+    ConditionType,
+    CurrentRun,
+    Production,
+    Reason,
+    RunPhase,
+    RunRecord,
+    Verdict,
+)
+from modelpipe.layout import SERVE_CONTAINER, model_dir
+from modelpipe.manifests import promotion_patch, serving_deployment, serving_service
+from modelpipe.observed import ObservedDeployment
+from modelpipe.planning.clock import seconds_between
+from modelpipe.planning.draft import Draft
+from modelpipe.planning.outcome import (
+    CreateDeployment,
+    CreateService,
+    EventType,
+    PatchDeployment,
+    Promotion,
+)
+
+_CANDIDATES = (Verdict.PASSED, Verdict.HELD, Verdict.PROMOTED)
+
+
+@dataclass(frozen=True)
+class Target:
+    version: str
+    record: RunRecord | None
+    why: Reason  # PROMOTED (gate passed), PINNED, or ROLLED_BACK (keep / return to production)
+
+
+def choose_target(d: Draft) -> Target | None:
+    pinned = d.spec.serving.pinned_version
+    if pinned:
+        return _pinned_target(d, pinned)
+    production = d.status.production
+    if not d.spec.suspend:
+        for record in d.status.history:
+            if record.verdict == Verdict.HELD:
+                record.verdict, record.reason, record.message = (
+                    Verdict.PASSED,
+                    Reason.GATE_PASSED,
+                    "",
+                )
+            if record.verdict in _CANDIDATES:
+                return Target(record.model_version, record, Reason.PROMOTED)
+    if production is not None:
+        return Target(
+            production.model_version, d.find(production.model_version), Reason.ROLLED_BACK
+        )
+    return None
+
+
+def _pinned_target(d: Draft, pinned: str) -> Target | None:
+    production = d.status.production
+    for run in d.status.history:
+        if run.verdict == Verdict.PASSED:
+            run.verdict, run.reason = Verdict.HELD, Reason.PINNED
+            run.message = f"passed the gate; held while pinned to {pinned}"
+    record = d.find(pinned)
+    trained = record is not None and (record.metrics or record.verdict == Verdict.PROMOTED)
+    if trained or (production is not None and production.model_version == pinned):
+        d.condition(
+            ConditionType.PROMOTED,
+            "False",
+            Reason.PINNED,
+            f"automatic promotion paused: spec.serving.pinnedVersion is {pinned}",
+        )
+        return Target(pinned, record, Reason.PINNED)
+    known = ", ".join(r.model_version for r in d.status.history if r.metrics) or "none"
+    d.block(
+        Reason.PINNED_VERSION_UNKNOWN,
+        f"spec.serving.pinnedVersion {pinned} is not a trained version in status.history "
+        f"(known: {known})",
+        requeue_after=None,
+    )
+    return Target(production.model_version, None, Reason.ROLLED_BACK) if production else None
+
+
+def converge_serving(d: Draft) -> None:
+    """Bring the serving Deployment to the target version, or judge the rollout under way."""
+    target = choose_target(d)
+    if target is None:
+        return
+    deployment = d.obs.deployment
+    if deployment is None:
+        _create_or_block(d, target)
+        return
+    container = d.spec.serving.container_name or (
+        deployment.containers[0] if deployment.containers else SERVE_CONTAINER
+    )
+    if container not in deployment.containers:
+        d.block(
+            Reason.CONTAINER_NOT_FOUND,
+            f"Deployment {deployment.name} has no container {container}: "
+            "fix spec.serving.containerName",
+        )
+        return
+    if d.spec.serving.template is not None and not d.obs.service_exists:
+        d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
+    if deployment.template_version != target.version:
+        _roll(d, deployment, target, container)
+    elif deployment.rollout_failed:
+        _rollback(d, deployment, target, container)
+    elif deployment.rolled_out:
+        _settle_production(d, target)
+    else:
+        _mark_rolling(d, target)
+
+
+def _create_or_block(d: Draft, target: Target) -> None:
+    if d.spec.serving.template is None:
+        d.block(
+            Reason.DEPLOYMENT_NOT_FOUND,
+            f"Deployment {d.spec.serving.deployment_name} not found in namespace "
+            f"{d.obs.metadata.namespace}: create it or use spec.serving.template",
+        )
+        return
+    path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
+    manifest = serving_deployment(
+        meta=d.obs.metadata, spec=d.spec, version=target.version, model_dir=path
+    )
+    d.actions.append(CreateDeployment(manifest))
+    if not d.obs.service_exists:
+        d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
+    d.emit(
+        EventType.NORMAL,
+        Reason.ROLLING_OUT,
+        f"Created Deployment {d.obs.metadata.name} serving model {target.version}",
+    )
+    _mark_rolling(d, target)
+
+
+def _roll(
+    d: Draft,
+    deployment: ObservedDeployment,
+    target: Target,
+    container: str,
+    *,
+    announce: bool = True,
+) -> None:
+    path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
+    patch = promotion_patch(
+        pipeline=d.obs.metadata.name, container=container, version=target.version, model_dir=path
+    )
+    d.actions.append(PatchDeployment(deployment.name, target.version, patch))
+    if announce:
+        d.emit(
+            EventType.NORMAL,
+            Reason.ROLLING_OUT,
+            f"Rolling out model {target.version} to Deployment {deployment.name}",
+        )
+    _mark_rolling(d, target)
+
+
+def _mark_rolling(d: Draft, target: Target) -> None:
+    record = target.record
+    if record is not None and target.why == Reason.PROMOTED and record.verdict != Verdict.PROMOTED:
+        d.status.current_run = CurrentRun(
+            model_version=record.model_version,
+            job_name=record.job_name,
+            input_hash=record.input_hash,
+            phase=RunPhase.ROLLING_OUT,
+            start_time=record.start_time,
+        )
+    d.condition(
+        ConditionType.PROMOTED, "False", Reason.ROLLING_OUT, f"rolling out model {target.version}"
+    )
+    if d.spec.serving.pinned_version:
+        d.condition(
+            ConditionType.PROMOTED,
+            "False",
+            Reason.PINNED,
+            f"rolling out pinned model {target.version}; automatic promotion paused",
+        )
+
+
+def _rollback(d: Draft, deployment: ObservedDeployment, target: Target, container: str) -> None:
+    production = d.status.production
+    deadline = d.spec.serving.progress_deadline_seconds
+    if production is not None and production.model_version == target.version:
+        d.condition(
+            ConditionType.DEGRADED,
+            "True",
+            Reason.ROLLOUT_FAILED,
+            f"model {target.version} in production is not becoming ready "
+            "(ProgressDeadlineExceeded)",
+        )
+        return
+    if target.record is not None:
+        target.record.verdict, target.record.reason = Verdict.ROLLED_BACK, Reason.ROLLOUT_FAILED
+        target.record.message = (
+            f"serving pods not ready within {deadline}s (ProgressDeadlineExceeded)"
+        )
+    d.emit(
+        EventType.WARNING,
+        Reason.ROLLOUT_FAILED,
+        f"Model {target.version} did not become ready on Deployment {deployment.name} "
+        f"within {deadline}s",
+    )
+    if production is None:
+        return
+    back = Target(production.model_version, None, Reason.ROLLED_BACK)
+    _roll(d, deployment, back, container, announce=False)
+    d.emit(
+        EventType.WARNING,
+        Reason.ROLLED_BACK,
+        f"Rolled back Deployment {deployment.name} to model {production.model_version}",
+    )
+
+
+def _settle_production(d: Draft, target: Target) -> None:
+    production = d.status.production
+    if production is None or production.model_version != target.version:
+        d.status.production = _production(d, target)
+        reason = Reason.PINNED if target.why == Reason.PINNED else Reason.PROMOTED
+        d.emit(
+            EventType.NORMAL,
+            reason,
+            f"Model {target.version} is serving ({d.status.production.reason})",
+        )
+        inputs = d.status.inputs
+        lead = None
+        if (
+            target.record is not None
+            and inputs is not None
+            and inputs.hash == target.record.input_hash
+        ):
+            lead = seconds_between(inputs.observed_at, d.now)
+        metrics = dict(target.record.metrics) if target.record else {}
+        d.samples.append(
+            Promotion(target.version, metrics, lead if target.why == Reason.PROMOTED else None)
+        )
+    if target.record is not None and target.why == Reason.PROMOTED:
+        target.record.verdict, target.record.reason = Verdict.PROMOTED, Reason.PROMOTED
+        target.record.message = "serving"
+    if target.why != Reason.PINNED:
+        d.condition(
+            ConditionType.PROMOTED, "True", Reason.PROMOTED, f"model {target.version} is serving"
+        )
+
+
+def _production(d: Draft, target: Target) -> Production:
+    record = target.record
+    why = {
+        Reason.PROMOTED: "passed the gate",
+        Reason.PINNED: "pinned by spec.serving.pinnedVersion",
+        Reason.ROLLED_BACK: "restored as the last good model",
+    }[target.why]
+    return Production(
+        model_version=target.version,
+        code_revision=record.code_revision if record else None,
+        dataset_version=record.dataset_version if record else None,
+        data_hash=record.data_hash if record else None,
+        input_hash=record.input_hash if record else None,
+        metrics=dict(record.metrics) if record else {},
+        model_dir=model_dir(pipeline=d.obs.metadata.name, version=target.version),
+        promoted_at=d.now,
+        reason=why,
+    )
+
+
+def degraded_condition(d: Draft) -> None:
+    if ConditionType.DEGRADED in d.conditions:
+        return
+    serving = d.status.production.model_version if d.status.production else None
+    for record in d.status.history:
+        if record.model_version == serving:
+            break
+        if record.verdict == Verdict.ROLLED_BACK:
+            d.condition(
+                ConditionType.DEGRADED,
+                "True",
+                Reason.ROLLED_BACK,
+                f"model {record.model_version} was rolled back: {record.message}",
+            )
+            return
+    d.condition(
+        ConditionType.DEGRADED, "False", Reason.HEALTHY, "no failed rollout since the serving model"
+    )

@@ -1,0 +1,218 @@
+"""Checks that decide about training runs: which Job should exist, and what a finished one means.
+
+Concurrency policy: at most one training Job runs per pipeline, the one for the current
+inputs. When the inputs change while a Job runs, that Job is superseded: it is deleted
+(its pods stop) and the Job for the new inputs starts. The latest inputs always win;
+a superseded run is recorded as Superseded and is started again only if its inputs
+come back.
+"""
+
+from __future__ import annotations
+
+from modelpipe import inputs as inputs_
+from modelpipe.api.v1alpha1 import (
+    FINAL_VERDICTS,
+    ConditionType,
+    CurrentRun,
+    Reason,
+    RunPhase,
+    RunRecord,
+    Verdict,
+)
+from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
+from modelpipe.manifests import training_job
+from modelpipe.observed import JobPhase, ObservedJob
+from modelpipe.planning.draft import Draft
+from modelpipe.planning.judgement import describe_failures, judge
+from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
+
+_SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
+_WARNINGS = {
+    Verdict.GATE_FAILED: Reason.GATE_FAILED,
+    Verdict.VALIDATION_FAILED: Reason.VALIDATION_FAILED,
+    Verdict.CODE_VALIDATION_FAILED: Reason.CODE_VALIDATION_FAILED,
+    Verdict.TRAINING_FAILED: Reason.TRAINING_FAILED,
+}
+
+
+def resolve_inputs(d: Draft) -> None:
+    """Fix the desired inputs, their hash and model version for this pass."""
+    d.status.inputs = inputs_.resolve(
+        spec=d.spec,
+        followed=d.obs.followed,
+        retrain_token=d.obs.metadata.annotations.get(RETRAIN_ANNOTATION),
+        previous=d.previous.inputs,
+        now=d.now,
+    )
+
+
+def _desired(d: Draft) -> str:
+    assert d.status.inputs is not None
+    return d.status.inputs.model_version
+
+
+def stop_superseded_jobs(d: Draft) -> None:
+    """Delete running Jobs for inputs that are no longer desired (latest inputs win)."""
+    version = _desired(d)
+    for job in d.obs.jobs:
+        if job.phase != JobPhase.ACTIVE or job.deleting or job.model_version == version:
+            continue
+        d.actions.append(DeleteJob(job.name, why="superseded"))
+        d.emit(
+            EventType.NORMAL,
+            Reason.JOB_SUPERSEDED,
+            f"Stopped Job {job.name}: inputs changed, model {version} is now desired",
+        )
+        record = d.find(job.model_version)
+        if record is not None and record.verdict == Verdict.RUNNING:
+            record.verdict, record.reason = Verdict.SUPERSEDED, Reason.JOB_SUPERSEDED
+            record.message = f"superseded by model {version}"
+
+
+def settle_current_run(d: Draft) -> None:
+    """Follow the desired Job: running, or finished and judged exactly once."""
+    version = _desired(d)
+    job = d.obs.job(job_name(pipeline=d.obs.metadata.name, version=version))
+    if job is None or job.deleting:
+        return
+    record = d.find(version) or _new_record(d, job.name)
+    if job.phase == JobPhase.ACTIVE:
+        if record.verdict in (Verdict.RUNNING, Verdict.SUPERSEDED):
+            record.verdict, record.reason = Verdict.RUNNING, Reason.JOB_RUNNING
+            record.start_time = job.start_time or record.start_time
+            d.record(record)
+            phase = RunPhase.RUNNING if job.start_time else RunPhase.PENDING
+            d.status.current_run = CurrentRun(
+                model_version=version,
+                job_name=job.name,
+                input_hash=record.input_hash,
+                phase=phase,
+                start_time=record.start_time,
+            )
+        return
+    if record.verdict in _SETTLED:
+        return
+    _finish(d, job, judge(job=job, spec=d.spec, base=record))
+
+
+def _finish(d: Draft, job: ObservedJob, record: RunRecord) -> None:
+    d.record(record)
+    d.samples.append(RunFinished(record.verdict))
+    d.samples.extend(GateFailure(c.metric) for c in record.checks if not c.passed)
+    serving = d.status.production.model_version if d.status.production else "nothing"
+    if record.verdict == Verdict.PASSED:
+        d.emit(
+            EventType.NORMAL,
+            Reason.GATE_PASSED,
+            f"Model {record.model_version} from Job {job.name} passed the gate",
+        )
+        return
+    detail = describe_failures(record) if record.failures else record.message
+    d.emit(
+        EventType.WARNING,
+        _WARNINGS[record.verdict],
+        f"Model {record.model_version} rejected ({record.verdict.value}): {detail}; "
+        f"production keeps serving {serving}",
+    )
+
+
+def _new_record(d: Draft, name: str) -> RunRecord:
+    inputs = d.status.inputs
+    assert inputs is not None
+    return RunRecord(
+        model_version=inputs.model_version,
+        job_name=name,
+        input_hash=inputs.hash,
+        code_revision=inputs.code_revision,
+        dataset_version=inputs.dataset_version,
+        verdict=Verdict.RUNNING,
+        reason=Reason.JOB_CREATED,
+        start_time=d.now,
+    )
+
+
+def start_run(d: Draft) -> None:
+    """Create the Job for the desired inputs unless it exists or these inputs were decided."""
+    version = _desired(d)
+    name = job_name(pipeline=d.obs.metadata.name, version=version)
+    job = d.obs.job(name)
+    record = d.find(version)
+    if job is not None and job.deleting:
+        d.requeue_after = 2.0  # the old Job of these inputs is still going away
+        return
+    if job is not None or (
+        record is not None and record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED)
+    ):
+        return
+    if d.spec.suspend:
+        return
+    if not d.obs.pvc_exists:
+        d.block(
+            Reason.PVC_NOT_FOUND,
+            f"PersistentVolumeClaim {d.spec.artifacts.pvc} not found in namespace "
+            f"{d.obs.metadata.namespace}: create it or fix spec.artifacts.pvc",
+        )
+        return
+    _create_job(d, name)
+
+
+def _create_job(d: Draft, name: str) -> None:
+    inputs = d.status.inputs
+    assert inputs is not None
+    production = d.status.production
+    champion = production.model_version if production and d.spec.evaluation.champion else None
+    champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
+    manifest = training_job(
+        meta=d.obs.metadata, spec=d.spec, inputs=inputs, champion_dir=champion_dir
+    )
+    if champion:
+        manifest["metadata"]["annotations"]["modelpipe.io/champion-version"] = champion
+    d.actions.append(CreateJob(manifest))
+    record = _new_record(d, name)
+    d.record(record)
+    d.status.current_run = CurrentRun(
+        model_version=inputs.model_version,
+        job_name=name,
+        input_hash=inputs.hash,
+        phase=RunPhase.PENDING,
+        start_time=d.now,
+    )
+    d.emit(
+        EventType.NORMAL,
+        Reason.JOB_CREATED,
+        f"Created Job {name} for code {inputs.code_revision}, dataset {inputs.dataset_version}",
+    )
+
+
+def prune_jobs(d: Draft) -> None:
+    """Keep finished Jobs only for runs still in history; trim history to historyLimit."""
+    d.status.history = d.status.history[: d.spec.history_limit]
+    kept = {r.model_version for r in d.status.history} | {_desired(d)}
+    for job in d.obs.jobs:
+        if job.phase != JobPhase.ACTIVE and not job.deleting and job.model_version not in kept:
+            d.actions.append(DeleteJob(job.name, why="history limit"))
+
+
+def training_condition(d: Draft) -> None:
+    run = d.status.current_run
+    if run is not None and run.phase in (RunPhase.PENDING, RunPhase.RUNNING):
+        d.condition(
+            ConditionType.TRAINING, "True", Reason.JOB_RUNNING, f"Job {run.job_name} is running"
+        )
+        return
+    if d.spec.suspend:
+        d.condition(ConditionType.TRAINING, "False", Reason.SUSPENDED, "spec.suspend is true")
+        return
+    last = d.status.history[0] if d.status.history else None
+    if last is None:
+        d.condition(ConditionType.TRAINING, "False", Reason.IDLE, "no run yet")
+        return
+    reason = _WARNINGS.get(last.verdict, Reason.JOB_SUCCEEDED)
+    if reason == Reason.GATE_FAILED:
+        reason = Reason.JOB_SUCCEEDED
+    d.condition(
+        ConditionType.TRAINING,
+        "False",
+        reason,
+        f"Job {last.job_name}: {last.verdict.value}: {last.message}"[:1024],
+    )

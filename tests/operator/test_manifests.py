@@ -1,0 +1,142 @@
+"""Manifests: names, ownership, labels, Pod Security "restricted", spelled-out commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.operator.builders import meta, spec
+
+from modelpipe.api.v1alpha1 import Inputs
+from modelpipe.inputs import resolve
+from modelpipe.manifests import promotion_patch, serving_deployment, serving_service, training_job
+from modelpipe_trainer.config import CONFIG_ENV, RunConfig
+
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def inputs_for(the_spec: Any) -> Inputs:
+    return resolve(
+        spec=the_spec, followed=None, retrain_token=None, previous=None, now="2026-01-01T00:00:00Z"
+    )
+
+
+def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pod.get("initContainers", [])) + list(pod["containers"])
+
+
+def assert_restricted(pod: dict[str, Any]) -> None:
+    assert RESTRICTED_POD.items() <= pod["securityContext"].items()
+    assert "fsGroup" in pod["securityContext"]
+    for container in containers(pod):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert container["command"], f"{container['name']} must spell out its command"
+
+
+def test_training_job_identity_and_run_config() -> None:
+    the_spec = spec()
+    inputs = inputs_for(the_spec)
+    job = training_job(
+        meta=meta(), spec=the_spec, inputs=inputs, champion_dir="/artifacts/iris/0000aaaa"
+    )
+    metadata = job["metadata"]
+    assert metadata["name"] == f"iris-{inputs.model_version}"
+    assert (
+        metadata["ownerReferences"][0]["uid"] == "uid-1"
+        and metadata["ownerReferences"][0]["controller"]
+    )
+    assert metadata["labels"]["modelpipe.io/pipeline"] == "iris"
+    assert metadata["labels"]["modelpipe.io/model-version"] == inputs.model_version
+    assert inputs.hash.startswith(metadata["labels"]["modelpipe.io/input-hash"])
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert_restricted(pod)
+    train = pod["containers"][0]
+    assert train["command"] == ["modelpipe-trainer", "train"]
+    env = {e["name"]: e.get("value") for e in train["env"]}
+    config = RunConfig.model_validate(json.loads(env[CONFIG_ENV]))
+    assert (
+        config.artifacts_dir == "/artifacts/iris" and config.model_version == inputs.model_version
+    )
+    assert config.champion_path is None  # no champion gate in this spec
+    assert {"name": "artifacts", "mountPath": "/artifacts"} in train["volumeMounts"]
+    assert job["spec"]["template"]["metadata"]["labels"] == metadata["labels"]
+
+
+def test_champion_path_is_the_production_model_dir() -> None:
+    the_spec = spec(evaluation={"champion": {"metric": "accuracy"}})
+    job = training_job(
+        meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir="/artifacts/iris/prod"
+    )
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    config = json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+    assert config["championPath"] == "/artifacts/iris/prod"
+
+
+def test_git_clone_and_code_test_init_containers() -> None:
+    the_spec = spec(
+        code={
+            "revision": "abc",
+            "git": {"url": "file:///repo", "path": "ml"},
+            "test": {"command": ["python", "-m", "pytest", "-q"]},
+        }
+    )
+    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    pod = job["spec"]["template"]["spec"]
+    names = [c["name"] for c in pod["initContainers"]]
+    assert names == ["git-clone", "code-test"]
+    clone = pod["initContainers"][0]
+    assert {"name": "GIT_URL", "value": "file:///repo"} in clone[
+        "env"
+    ]  # passed as data, never as shell text
+    assert "file:///repo" not in " ".join(clone["command"])
+    assert pod["initContainers"][1]["workingDir"] == "/workspace/src/ml"
+    assert pod["containers"][0]["workingDir"] == "/workspace/src/ml"
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    assert any(r.get("onExitCodes", {}).get("containerName") == "code-test" for r in rules)
+    assert_restricted(pod)
+
+
+def test_serving_deployment_and_service() -> None:
+    the_spec = spec(
+        serving={"template": {"port": 9000}, "replicas": 2, "progressDeadlineSeconds": 30}
+    )
+    deployment = serving_deployment(
+        meta=meta(), spec=the_spec, version="1234abcd", model_dir="/artifacts/iris/1234abcd"
+    )
+    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "ModelPipeline"
+    assert (
+        deployment["spec"]["replicas"] == 2 and deployment["spec"]["progressDeadlineSeconds"] == 30
+    )
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"]["modelpipe.io/model-version"] == "1234abcd"
+    pod = template["spec"]
+    assert_restricted(pod)
+    serve = pod["containers"][0]
+    assert serve["command"] == ["modelpipe-trainer", "serve"]
+    env = {e["name"]: e for e in serve["env"]}
+    assert env["MODEL_DIR"]["value"] == "/artifacts/iris/1234abcd"
+    assert env["MODEL_VERSION"]["value"] == "1234abcd" and env["MODEL_NAME"]["value"] == "iris"
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert serve["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    service = serving_service(meta=meta(), spec=the_spec)
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["port"] == 9000
+
+
+def test_promotion_patch_touches_only_model_fields() -> None:
+    patch = promotion_patch(
+        pipeline="iris", container="web", version="v9", model_dir="/artifacts/iris/v9"
+    )
+    container = patch["spec"]["template"]["spec"]["containers"][0]
+    assert set(container) == {"name", "env"} and container["name"] == "web"
+    assert patch["metadata"]["labels"] == {"modelpipe.io/pipeline": "iris"}
+    assert patch["spec"]["template"]["metadata"]["annotations"] == {
+        "modelpipe.io/model-version": "v9"
+    }
