@@ -18,6 +18,7 @@ Json = dict[str, Any]
 log = logging.getLogger(__name__)
 HEARTBEAT = 10.0
 LEASE_SECONDS = 40
+CONDITION_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 CONDITIONS = (
     (
         "MemoryPressure",
@@ -126,12 +127,13 @@ class NodeKeeper:
         await self.heartbeat()
 
     async def heartbeat(self) -> None:
-        await self.api.request(
+        node = await self.api.request(
             "PATCH",
             f"/api/v1/nodes/{self.name}/status",
             body={"status": self._status()},
             content_type=SMP,
         )
+        await self._untaint(node)
         path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
         lease = lease_object(self.name, now=time.time())
         try:
@@ -142,6 +144,23 @@ class NodeKeeper:
             await self.api.request(
                 "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", body=lease
             )
+
+    async def _untaint(self, node: Json) -> None:
+        """Drop the not-ready/unreachable taints once Ready.
+
+        The TaintNodesByCondition admission plugin puts ``not-ready`` on every new
+        Node; the node-lifecycle controller, which would lift it, is not run here.
+        """
+        taints = node.get("spec", {}).get("taints") or []
+        keep = [t for t in taints if t.get("key") not in CONDITION_TAINTS]
+        if len(keep) != len(taints):
+            await self.api.request(
+                "PATCH",
+                f"/api/v1/nodes/{self.name}",
+                body={"spec": {"taints": keep or None}},
+                content_type=MERGE,
+            )
+            log.info("Removed condition taints from node %s", self.name)
 
     async def run(self) -> None:
         while True:
