@@ -14,7 +14,7 @@ portal never triggers a retrain.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -150,50 +150,55 @@ class Fetched:
     retry_after_seconds: float | None = None
 
 
-async def resolve_http_dataset(
-    *,
-    client: httpx.AsyncClient,
-    url: str,
-    credentials: Credentials | None,
-    max_bytes: int,
-    previous: Validators | None,
-    now: datetime,
-) -> Observation:
+@dataclass(frozen=True)
+class HttpCheck:
+    """Everything one conditional GET needs."""
+
+    client: httpx.AsyncClient
+    url: str
+    credentials: Credentials | None
+    max_bytes: int
+    previous: Validators | None
+    now: datetime
+
+
+async def resolve_http_dataset(check: HttpCheck) -> Observation:
     """One conditional GET; hashes the body only when the server gives no validator."""
-    problem = check_url(url, schemes=HTTP_SCHEMES)
-    if problem:
-        return Observation.failed(ErrorReason.INVALID_SOURCE, problem)
-    fetched = await fetch(
-        client=client, url=url, credentials=credentials, max_bytes=max_bytes,
-        previous=previous, now=now, keep_body=False,
-    )  # fmt: skip
-    if fetched.error is not None:
-        return Observation(error=fetched.error, retry_after_seconds=fetched.retry_after_seconds)
-    if fetched.not_modified:
-        return Observation(not_modified=True, validators=fetched.validators)
+    return await resolve_document(check, keep_body=False, interpret=_dataset_version)
+
+
+def _dataset_version(fetched: Fetched) -> Observation:
     version = version_from_validators(fetched.validators) or f"sha256:{fetched.sha256}"
     return Observation(value=version, validators=fetched.validators)
 
 
-async def fetch(
-    *,
-    client: httpx.AsyncClient,
-    url: str,
-    credentials: Credentials | None,
-    max_bytes: int,
-    previous: Validators | None,
-    now: datetime,
-    keep_body: bool,
-) -> Fetched:
-    """GET ``url`` within ``max_bytes``.
+async def resolve_document(
+    check: HttpCheck, *, keep_body: bool, interpret: Callable[[Fetched], Observation]
+) -> Observation:
+    """Validate the URL, GET it conditionally, and let ``interpret`` turn a 200 into a value."""
+    problem = check_url(check.url, schemes=HTTP_SCHEMES)
+    if problem:
+        return Observation.failed(ErrorReason.INVALID_SOURCE, problem)
+    fetched = await fetch(check, keep_body=keep_body)
+    if fetched.error is not None:
+        return Observation(error=fetched.error, retry_after_seconds=fetched.retry_after_seconds)
+    if fetched.not_modified:
+        return Observation(not_modified=True, validators=fetched.validators)
+    return interpret(fetched)
+
+
+async def fetch(check: HttpCheck, *, keep_body: bool) -> Fetched:
+    """GET ``check.url`` within ``check.max_bytes``.
 
     With ``keep_body`` the body is returned; without it the body is read (and
     hashed into ``Fetched.sha256``) only when the server sent no validator.
     """
-    headers = request_headers(validators=previous, credentials=credentials)
+    headers = request_headers(validators=check.previous, credentials=check.credentials)
     try:
-        async with client.stream("GET", url, headers=headers) as response:
-            return await _read_response(response, max_bytes=max_bytes, now=now, keep_body=keep_body)
+        async with check.client.stream("GET", check.url, headers=headers) as response:
+            return await _read_response(
+                response, max_bytes=check.max_bytes, now=check.now, keep_body=keep_body
+            )
     except httpx.TimeoutException as exc:
         return Fetched(
             error=SourceError(ErrorReason.TIMEOUT, f"request timed out ({type(exc).__name__})")

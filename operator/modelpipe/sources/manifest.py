@@ -16,20 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
-import httpx
 import yaml
 
-from modelpipe.sources.httpdata import HTTP_SCHEMES, fetch
-from modelpipe.sources.model import (
-    Credentials,
-    ErrorReason,
-    Observation,
-    Validators,
-    check_url,
-)
+from modelpipe.sources.httpdata import Fetched, HttpCheck, resolve_document
+from modelpipe.sources.model import ErrorReason, Observation
 
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_ENTRIES = 100_000
@@ -81,27 +74,13 @@ def manifest_version(entries: Sequence[tuple[str, str]]) -> str:
     return "manifest:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def resolve_manifest(
-    *,
-    client: httpx.AsyncClient,
-    url: str,
-    credentials: Credentials | None,
-    max_bytes: int,
-    previous: Validators | None,
-    now: datetime,
-) -> Observation:
+async def resolve_manifest(check: HttpCheck) -> Observation:
     """Fetch (conditionally) and digest a manifest."""
-    problem = check_url(url, schemes=HTTP_SCHEMES)
-    if problem:
-        return Observation.failed(ErrorReason.INVALID_SOURCE, problem)
-    fetched = await fetch(
-        client=client, url=url, credentials=credentials,
-        max_bytes=min(max_bytes, MAX_MANIFEST_BYTES), previous=previous, now=now, keep_body=True,
-    )  # fmt: skip
-    if fetched.error is not None:
-        return Observation(error=fetched.error, retry_after_seconds=fetched.retry_after_seconds)
-    if fetched.not_modified:
-        return Observation(not_modified=True, validators=fetched.validators)
+    limited = replace(check, max_bytes=min(check.max_bytes, MAX_MANIFEST_BYTES))
+    return await resolve_document(limited, keep_body=True, interpret=_digest)
+
+
+def _digest(fetched: Fetched) -> Observation:
     try:
         entries = parse_manifest(fetched.body)
     except ManifestError as exc:

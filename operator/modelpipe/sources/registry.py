@@ -28,7 +28,7 @@ import httpx
 
 from modelpipe.sources.clock import Clock
 from modelpipe.sources.gitref import resolve_git_ref
-from modelpipe.sources.httpdata import resolve_http_dataset
+from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
 from modelpipe.sources.manifest import resolve_manifest
 from modelpipe.sources.model import Credentials, Observation, SourceKey, SourceKind
 from modelpipe.sources.polling import Backoff, PollState, advance, next_due, reschedule
@@ -142,13 +142,14 @@ class SourceRegistry:
             poller.task = asyncio.get_running_loop().create_task(
                 self._run(poller), name=f"poll {key.describe()}"
             )
-        shorter = subscriber not in poller.followers or wish.interval_seconds < poller.interval
+        wake = subscriber not in poller.followers or wish.interval_seconds < poller.interval
         poller.followers[subscriber] = wish.interval_seconds
         if wish.credentials != poller.credentials:
             # Rotated or fixed credentials: check now rather than after the back-off.
             poller.credentials = wish.credentials
             poller.state = reschedule(poller.state, now=self._clock.now())
-        if shorter:
+            wake = True
+        if wake:
             poller.wakeup.set()
 
     def _release(self, poller: _Poller, subscriber: str) -> None:
@@ -194,10 +195,11 @@ class SourceRegistry:
                 url=key.url, ref=key.ref, credentials=credentials, timeout_seconds=self._timeout
             )
         resolve = resolve_manifest if key.kind is SourceKind.MANIFEST else resolve_http_dataset
-        return await resolve(
+        check = HttpCheck(
             client=self._client, url=key.url, credentials=credentials,
             max_bytes=key.max_bytes, previous=poller.state.validators, now=now,
         )  # fmt: skip
+        return await resolve(check)
 
     def _notify(self, poller: _Poller) -> None:
         for subscriber in poller.followers:

@@ -1,0 +1,85 @@
+"""Fixtures for the sources tests: loopback servers and a clock the test drives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tests.sources.servers import DataServer, GitServer, Repo
+
+START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock that only moves when the test says so; sleepers wake when their time comes."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._now = start
+        self._start = start
+        self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return (self._now - self._start).total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + timedelta(seconds=seconds), future))
+        await future
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        due = [(t, f) for t, f in self._sleepers if t <= self._now]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self._now]
+        for _, future in due:
+            if not future.done():
+                future.set_result(None)
+
+
+async def eventually(predicate: object, *, seconds: float = 10.0) -> None:
+    """Wait (bounded, in real time) for I/O started by the code under test to land."""
+    assert callable(predicate)
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"condition not met within {seconds}s")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path)
+
+
+@pytest.fixture
+def git_server(repo: Repo) -> Iterator[GitServer]:
+    server = GitServer(repo.bare.parent)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def auth_git_server(repo: Repo) -> Iterator[GitServer]:
+    server = GitServer(repo.bare.parent, auth=("alice", "s3cret-pass"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def data_server() -> Iterator[DataServer]:
+    server = DataServer()
+    server.start()
+    yield server
+    server.stop()
