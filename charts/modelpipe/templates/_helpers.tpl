@@ -1,0 +1,63 @@
+{{/* Names, labels and the checks that values.schema.json cannot express. */}}
+
+{{- define "modelpipe.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "modelpipe.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelpipe.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "modelpipe.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "modelpipe.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: modelpipe
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "modelpipe.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "modelpipe.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false: name an existing ServiceAccount" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelpipe.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelpipe.clusterwide" -}}
+{{- if eq .Values.watch.scope "cluster" -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Checks across values. They fail the render with a message that says what to
+change, because a chart that installs and then does nothing is worse.
+*/}}
+{{- define "modelpipe.validate" -}}
+{{- if and (eq .Values.watch.scope "namespaces") (empty .Values.watch.namespaces) -}}
+{{- fail "watch.scope is \"namespaces\" but watch.namespaces is empty: list the namespaces to watch, e.g. --set 'watch.namespaces={team-a,team-b}', or use --set watch.scope=cluster to watch every namespace." -}}
+{{- end -}}
+{{- if and (eq .Values.watch.scope "cluster") (not (empty .Values.watch.namespaces)) -}}
+{{- fail (printf "watch.namespaces is set (%s) but watch.scope is \"cluster\", which watches every namespace: set --set watch.scope=namespaces to watch only those, or empty watch.namespaces." (join ", " .Values.watch.namespaces)) -}}
+{{- end -}}
+{{- if and (gt (int .Values.replicaCount) 1) (ne .Values.leader.strategy "peering") -}}
+{{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use --set leader.strategy=peering, or replicaCount=1." (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,287 @@
+"""The Helm chart without a cluster: lint, bad values, and what each mode renders.
+
+The same manifests go through server-side dry-run against the real apiserver in
+test_chart_cluster.py; here we pin down the chart's own decisions.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "modelpipe"
+HelmRun = Any  # conftest.HelmRun; test modules cannot import conftest
+Render = Any
+
+NAMESPACED = ["--set", "watch.scope=namespaces", "--set", "watch.namespaces={team-a,team-b}"]
+PEERING = ["--set", "leader.strategy=peering"]
+MODES = {
+    "cluster": [],
+    "namespaces": NAMESPACED,
+    "cluster-peering": [*PEERING, "--set", "replicaCount=2"],
+    "namespaces-peering": [*NAMESPACED, *PEERING],
+}
+
+
+def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = kinds(docs, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert isinstance(container, dict)
+    return container
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_helm_lint_is_clean(helm: HelmRun, mode: str) -> None:
+    result = helm("lint", "--strict", str(CHART), *MODES[mode])
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            "watch.scope=everything",
+            "at '/watch/scope': value must be one of 'cluster', 'namespaces'",
+        ),
+        ("replicaCount=-1", "at '/replicaCount': minimum: got -1, want 0"),
+        ("replicaCount=two", "at '/replicaCount': got string, want integer"),
+        ("logging.format=xml", "at '/logging/format': value must be one of 'json', 'plain'"),
+        ("logging.level=verbose", "at '/logging/level': value must be one of"),
+        ("leader.strategy=election", "at '/leader/strategy': value must be one of"),
+        ("image.digest=latest", "at '/image/digest': 'latest' does not match pattern"),
+        ("watch.namespaces={Team_A}", "at '/watch/namespaces/0': 'Team_A' does not match"),
+        ("replicas=2", "additional properties 'replicas' not allowed"),
+        ("metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"),
+        ("metrics.serviceMonitor.interval=soon", "at '/metrics/serviceMonitor/interval'"),
+    ],
+)
+def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, message: str) -> None:
+    result = helm("template", "mp", str(CHART), "--set", values, check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            ["--set", "watch.scope=namespaces"],
+            'watch.scope is "namespaces" but watch.namespaces is empty: list the namespaces',
+        ),
+        (
+            ["--set", "watch.namespaces={team-a}"],
+            'watch.namespaces is set (team-a) but watch.scope is "cluster"',
+        ),
+        (
+            ["--set", "replicaCount=3"],
+            'replicaCount is 3 but leader.strategy is "standalone"',
+        ),
+        (
+            [
+                "--set",
+                "metrics.serviceMonitor.enabled=true",
+                "--set",
+                "metrics.service.enabled=false",
+            ],
+            "metrics.serviceMonitor.enabled needs metrics.service.enabled",
+        ),
+        (
+            ["--set", "serviceAccount.create=false"],
+            "serviceAccount.name is required when serviceAccount.create is false",
+        ),
+    ],
+)
+def test_inconsistent_values_fail_with_a_clear_message(
+    helm: HelmRun, values: list[str], message: str
+) -> None:
+    result = helm("template", "mp", str(CHART), *values, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "goroutine" not in result.stderr  # a message, not a crash
+
+
+def test_cluster_mode_grants_one_cluster_role_and_watches_everything(render: Render) -> None:
+    docs = render()
+    assert [d["metadata"]["name"] for d in kinds(docs, "ClusterRole")] == ["mp-modelpipe"]
+    (binding,) = kinds(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "mp-modelpipe", "namespace": "modelpipe-system"}
+    ]
+    assert not kinds(docs, "Role") and not kinds(docs, "RoleBinding")
+    args = operator_container(docs)["args"]
+    assert "--all-namespaces" in args and "--standalone" in args
+    assert not [a for a in args if a.startswith("--namespace")]
+
+
+def test_namespaced_mode_grants_a_role_per_namespace_and_nothing_cluster_wide(
+    render: Render,
+) -> None:
+    docs = render(*NAMESPACED)
+    assert {d["metadata"]["namespace"] for d in kinds(docs, "Role")} == {"team-a", "team-b"}
+    bindings = kinds(docs, "RoleBinding")
+    assert {b["metadata"]["namespace"] for b in bindings} == {"team-a", "team-b"}
+    for binding in bindings:
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["subjects"][0]["namespace"] == "modelpipe-system"
+    assert not kinds(docs, "ClusterRole") and not kinds(docs, "ClusterRoleBinding")
+    args = operator_container(docs)["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+
+
+def test_roles_hold_the_same_rules_as_the_cluster_role(render: Render) -> None:
+    (cluster_role,) = kinds(render(), "ClusterRole")
+    for role in kinds(render(*NAMESPACED), "Role"):
+        assert role["rules"] == cluster_role["rules"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "peering_kind", "rule_resource"),
+    [
+        ("cluster-peering", "ClusterKopfPeering", "clusterkopfpeerings"),
+        ("namespaces-peering", "KopfPeering", "kopfpeerings"),
+    ],
+)
+def test_peering_creates_its_object_and_grants_only_its_resource(
+    render: Render, mode: str, peering_kind: str, rule_resource: str
+) -> None:
+    docs = render(*MODES[mode])
+    peerings = kinds(docs, peering_kind)
+    assert peerings and all(p["metadata"]["name"] == "modelpipe" for p in peerings)
+    roles = kinds(docs, "ClusterRole") + kinds(docs, "Role")
+    resources = {r for role in roles for rule in role["rules"] for r in rule["resources"]}
+    assert rule_resource in resources
+    assert {"clusterkopfpeerings", "kopfpeerings"} - {rule_resource} - resources
+    args = operator_container(docs)["args"]
+    assert "--peering=modelpipe" in args and "--standalone" not in args
+    (deployment,) = kinds(docs, "Deployment")
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_standalone_never_runs_two_operators_at_once(render: Render) -> None:
+    docs = render()
+    (deployment,) = kinds(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not kinds(docs, "ClusterKopfPeering") and not kinds(docs, "KopfPeering")
+    (cluster_role,) = kinds(docs, "ClusterRole")
+    assert "kopf.dev" not in {g for rule in cluster_role["rules"] for g in rule["apiGroups"]}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_rbac_rule_says_which_code_needs_it(helm: HelmRun, mode: str) -> None:
+    """A comment directly above each rule, in the rendered manifest users read."""
+    out = helm("template", "mp", str(CHART), *MODES[mode]).stdout
+    roles = [d for d in out.split("\n---") if re.search(r"^kind: (Cluster)?Role$", d, re.M)]
+    assert roles
+    for role in roles:
+        lines = role.splitlines()
+        rule_lines = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
+        assert rule_lines
+        for i in rule_lines:
+            assert lines[i - 1].strip().startswith("#"), f"uncommented rule: {lines[i]}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rules_name_exact_verbs_and_resources(render: Render, mode: str) -> None:
+    allowed_verbs = {"get", "list", "watch", "create", "patch", "delete"}
+    for role in kinds(render(*MODES[mode]), "ClusterRole") + kinds(render(*MODES[mode]), "Role"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+            assert set(rule["verbs"]) <= allowed_verbs, rule
+            assert "secrets" not in rule["resources"], "no secret access without a named need"
+
+
+def test_pod_meets_pod_security_restricted(render: Render) -> None:
+    (deployment,) = kinds(render(), "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
+    assert all("hostPath" not in v for v in pod.get("volumes", []))
+    container = operator_container(render())
+    context = container["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["readOnlyRootFilesystem"] is True
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+
+
+def test_operator_command_is_spelled_out_and_probed_on_kopf_liveness(render: Render) -> None:
+    container = operator_container(render())
+    assert container["command"] == ["modelpipe-operator"]
+    assert container["args"][0] == "run"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert f"--liveness=http://$(POD_IP):{ports['healthz']}/healthz" in container["args"]
+    assert f"--metrics-port={ports['metrics']}" in container["args"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+
+
+def test_log_and_image_values_reach_the_operator(render: Render) -> None:
+    container = operator_container(
+        render(
+            "--set", "logging.level=debug",
+            "--set", "logging.format=plain",
+            "--set", "trainer.image=registry.local/trainer:1",
+            "--set", "server.image=registry.local/server:1",
+            "--set", "image.digest=sha256:" + "a" * 64,
+        )
+    )  # fmt: skip
+    assert "--log-level=debug" in container["args"]
+    assert "--log-format=plain" in container["args"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELPIPE_TRAINER_IMAGE"] == "registry.local/trainer:1"
+    assert env["MODELPIPE_SERVER_IMAGE"] == "registry.local/server:1"
+    assert container["image"] == "ghcr.io/modelpipe/modelpipe-operator@sha256:" + "a" * 64
+
+
+def test_metrics_service_and_optional_service_monitor(render: Render) -> None:
+    docs = render()
+    (service,) = kinds(docs, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert not kinds(docs, "ServiceMonitor")
+    monitored = render(
+        "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "metrics.serviceMonitor.labels.release=prometheus",
+    )  # fmt: skip
+    (monitor,) = kinds(monitored, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_chart_crds_are_the_generated_ones() -> None:
+    """The chart's copy is generated from the API models too; the drift check covers it."""
+    copy = CHART / "crds" / "modelpipe.io_modelpipelines.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "modelpipe.api.crdgen", "--check", "-o", str(copy)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_chart_ships_kopf_peering_crds() -> None:
+    docs = list(yaml.safe_load_all((CHART / "crds" / "kopf.dev_peerings.yaml").read_text()))
+    names = {d["metadata"]["name"]: d["spec"]["scope"] for d in docs}
+    assert names == {
+        "clusterkopfpeerings.kopf.dev": "Cluster",
+        "kopfpeerings.kopf.dev": "Namespaced",
+    }
