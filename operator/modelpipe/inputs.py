@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from modelpipe.api.v1alpha1 import Inputs, ModelPipelineSpec
 from modelpipe.layout import model_version
@@ -45,6 +47,7 @@ def resolve(
     revision = spec.code.revision or followed.code_revision or ""
     uri = spec.dataset.uri or followed.dataset_uri or ""
     version = spec.dataset.version or followed.dataset_version or ""
+    uri = redact(uri)
     digest = input_hash(spec=spec, revision=revision, uri=uri, version=version, token=retrain_token)
     observed_at = previous.observed_at if previous and previous.hash == digest else now
     return Inputs(
@@ -75,3 +78,32 @@ def input_hash(
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_SECRET_PARAM = re.compile(
+    r"(token|secret|sig|signature|password|passwd|key|credential|auth)", re.I
+)
+
+
+def redact(uri: str) -> str:
+    """The URI without credentials: no user info, secret-looking query values masked.
+
+    Status, events and logs show this form; only the training pod gets the real URI.
+    It is also what the hash covers, so rotating a token does not retrain.
+    """
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.netloc:
+        return uri
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = urlencode(
+        [
+            (k, "REDACTED" if _SECRET_PARAM.search(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def dataset_uri(*, spec: ModelPipelineSpec, followed: Followed | None) -> str:
+    """The real dataset URI, credentials included, for the training pod only."""
+    return spec.dataset.uri or (followed.dataset_uri if followed else None) or ""

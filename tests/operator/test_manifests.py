@@ -140,3 +140,17 @@ def test_promotion_patch_touches_only_model_fields() -> None:
     assert patch["spec"]["template"]["metadata"]["annotations"] == {
         "modelpipe.io/model-version": "v9"
     }
+
+
+def test_credentials_stay_out_of_status_but_reach_the_pod() -> None:
+    secret_uri = "https://user:hunter2@data.example/iris.csv?version=3&token=abc"
+    the_spec = spec(dataset={"uri": secret_uri})
+    inputs = inputs_for(the_spec)
+    assert "hunter2" not in inputs.dataset_uri and "abc" not in inputs.dataset_uri
+    assert inputs.dataset_uri == "https://data.example/iris.csv?version=3&token=REDACTED"
+    job = training_job(meta=meta(), spec=the_spec, inputs=inputs, champion_dir=None)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    config = json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+    assert config["dataset"]["uri"] == secret_uri
+    rotated = inputs_for(spec(dataset={"uri": secret_uri.replace("abc", "xyz")}))
+    assert rotated.hash == inputs.hash

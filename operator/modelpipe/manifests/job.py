@@ -49,15 +49,26 @@ _DETERMINISTIC_EXITS = sorted(int(c) for c in ExitCode if c != ExitCode.OK)
 
 
 def training_job(
-    *, meta: Metadata, spec: ModelPipelineSpec, inputs: Inputs, champion_dir: str | None
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    inputs: Inputs,
+    champion_dir: str | None,
+    dataset_uri: str | None = None,
 ) -> Manifest:
-    """The Job manifest for these inputs."""
+    """The Job manifest for these inputs; ``dataset_uri`` is the unredacted URI."""
     labels = {
         **base_labels(meta.name),
         MODEL_VERSION_LABEL: inputs.model_version,
         INPUT_HASH_LABEL: inputs.hash[:63],
     }
-    config = run_config(pipeline=meta.name, spec=spec, inputs=inputs, champion_dir=champion_dir)
+    config = run_config(
+        pipeline=meta.name,
+        spec=spec,
+        inputs=inputs,
+        dataset_uri=dataset_uri or spec.dataset.uri,
+        champion_dir=champion_dir,
+    )
     training = spec.training
     job_spec: Manifest = {
         "backoffLimit": training.backoff_limit,

@@ -12,6 +12,7 @@ def run_config(
     pipeline: str,
     spec: ModelPipelineSpec,
     inputs: Inputs,
+    dataset_uri: str,
     champion_dir: str | None,
 ) -> RunConfig:
     """The typed contract the trainer reads from MODELPIPE_RUN_CONFIG."""
@@ -22,7 +23,7 @@ def run_config(
         "codeRevision": inputs.code_revision,
         "task": spec.training.task.value,
         "dataset": {
-            "uri": inputs.dataset_uri,
+            "uri": dataset_uri,
             "version": inputs.dataset_version,
             "format": dataset.format,
         },

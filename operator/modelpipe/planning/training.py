@@ -163,7 +163,11 @@ def _create_job(d: Draft, name: str) -> None:
     champion = production.model_version if production and d.spec.evaluation.champion else None
     champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
     manifest = training_job(
-        meta=d.obs.metadata, spec=d.spec, inputs=inputs, champion_dir=champion_dir
+        meta=d.obs.metadata,
+        spec=d.spec,
+        inputs=inputs,
+        champion_dir=champion_dir,
+        dataset_uri=inputs_.dataset_uri(spec=d.spec, followed=d.obs.followed),
     )
     if champion:
         manifest["metadata"]["annotations"]["modelpipe.io/champion-version"] = champion

@@ -1,0 +1,78 @@
+"""kopf handlers: thin glue from watch events to ``Reconciler.reconcile``.
+
+Persistence is chosen so GitOps tools see no drift and no finalizers appear:
+
+- diff base in ``status.kopf.lastHandledConfiguration`` (StatusDiffBaseStorage): Argo CD
+  does not compare a custom resource's status, while kopf's default annotation
+  (``kopf.zalando.org/last-handled-configuration``) is a metadata change on an object
+  Argo CD owns;
+- handler progress in ``status.kopf.progress`` (StatusProgressStorage), written only while
+  a handler is being retried after an error;
+- no delete handlers, timers or daemons, hence no kopf finalizer on ModelPipelines.
+
+Metadata edits still reach ``on.update`` (kopf diffs labels and annotations), but the
+reconcile is level-triggered and the input hash ignores metadata other than
+``modelpipe.io/retrain``, so an Argo CD tracking annotation never retrains.
+
+Jobs and Deployments are watched through a server-side label selector
+(``modelpipe.io/pipeline``), so the operator never streams every Job in the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
+from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.reconciler import Reconciler
+from modelpipe.k8s.rest import Rest, connect
+from modelpipe.layout import PIPELINE_LABEL
+
+logger = logging.getLogger("modelpipe.handlers")
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+        field="status.kopf.lastHandledConfiguration"
+    )
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.finalizer = (
+        "modelpipe.io/kopf-finalizer"  # never added: no delete handlers
+    )
+    settings.watching.label_selectors["batch", "jobs"] = PIPELINE_LABEL
+    settings.watching.label_selectors["apps", "deployments"] = PIPELINE_LABEL
+    settings.posting.level = logging.WARNING  # our own Events describe decisions
+    settings.execution.max_workers = 4
+    memo.reconciler = Reconciler(KubeApi(Rest(connect())))
+
+
+@kopf.on.cleanup()
+def stop(memo: kopf.Memo, **_: Any) -> None:
+    memo.reconciler.stop()
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+def pipeline_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    memo.reconciler.reconcile(namespace or "default", name)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def pipeline_event(type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        memo.reconciler.forget(namespace or "default", name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={PIPELINE_LABEL: kopf.PRESENT})
+def job_event(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    memo.reconciler.reconcile(namespace or "default", labels[PIPELINE_LABEL])
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={PIPELINE_LABEL: kopf.PRESENT})
+def deployment_event(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    memo.reconciler.reconcile(namespace or "default", labels[PIPELINE_LABEL])

@@ -1,0 +1,139 @@
+"""Every Kubernetes API call the operator makes, and the RBAC rule each one needs.
+
+The Helm chart's ClusterRole/Role is written from :data:`RBAC_RULES`: each rule names
+the methods below that need it. kopf itself additionally watches (list, watch) the
+ModelPipelines, Jobs and Deployments and patches ModelPipeline status for its own
+bookkeeping; those verbs are included in the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
+from modelpipe.k8s.rest import JSON, MERGE_PATCH, STRATEGIC_MERGE_PATCH, ApiError, Rest
+
+
+@dataclass(frozen=True)
+class RbacRule:
+    api_group: str
+    resource: str
+    verbs: tuple[str, ...]
+    used_by: str
+
+
+RBAC_RULES: tuple[RbacRule, ...] = (
+    RbacRule(
+        GROUP,
+        PLURAL,
+        ("get", "list", "watch", "patch"),
+        "kopf watch + KubeApi.get_pipeline; kopf diff-base/progress storage patches",
+    ),
+    RbacRule(
+        GROUP,
+        f"{PLURAL}/status",
+        ("get", "patch"),
+        "KubeApi.patch_pipeline_status; kopf StatusDiffBaseStorage/StatusProgressStorage",
+    ),
+    RbacRule(
+        "batch",
+        "jobs",
+        ("get", "list", "watch", "create", "delete"),
+        "kopf Job watch; KubeApi.list_jobs, create_job, delete_job",
+    ),
+    RbacRule("", "pods", ("list",), "KubeApi.list_job_pods (termination messages)"),
+    RbacRule(
+        "apps",
+        "deployments",
+        ("get", "list", "watch", "create", "patch"),
+        "kopf Deployment watch; KubeApi.get_deployment, create_deployment, patch_deployment",
+    ),
+    RbacRule("", "services", ("get", "create"), "KubeApi.get_service, create_service"),
+    RbacRule("", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing-PVC condition)"),
+    RbacRule("", "events", ("create",), "KubeApi.create_event; kopf's own warning events"),
+    RbacRule("events.k8s.io", "events", ("create",), "kopf's own warning events"),
+    RbacRule(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        ("get", "list", "watch"),
+        "kopf resource discovery",
+    ),
+    RbacRule("", "namespaces", ("get", "list", "watch"), "kopf namespace discovery"),
+    RbacRule(
+        "kopf.dev",
+        "kopfpeerings",
+        ("get", "list", "watch", "patch"),
+        "kopf peering (only with --peering)",
+    ),
+    RbacRule(
+        "kopf.dev",
+        "clusterkopfpeerings",
+        ("get", "list", "watch", "patch"),
+        "kopf peering (only with --peering --all-namespaces)",
+    ),
+)
+
+
+def _ns(group_version: str, namespace: str, plural: str) -> str:
+    prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}"
+
+
+class KubeApi:
+    """Typed-enough wrappers; ``None`` means the object does not exist."""
+
+    def __init__(self, rest: Rest) -> None:
+        self.rest = rest
+
+    def get_pipeline(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns(f'{GROUP}/{VERSION}', namespace, PLURAL)}/{name}")
+
+    def patch_pipeline_status(self, namespace: str, name: str, status_patch: JSON) -> None:
+        path = f"{_ns(f'{GROUP}/{VERSION}', namespace, PLURAL)}/{name}/status"
+        self.rest.request("PATCH", path, body={"status": status_patch}, content_type=MERGE_PATCH)
+
+    def list_jobs(self, namespace: str, selector: str) -> list[JSON]:
+        return self.rest.list_items(_ns("batch/v1", namespace, "jobs"), selector=selector)
+
+    def create_job(self, namespace: str, manifest: JSON) -> bool:
+        """Create; ``False`` if a Job of that name already exists (adopted, not duplicated)."""
+        return self._create(_ns("batch/v1", namespace, "jobs"), manifest)
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        path = f"{_ns('batch/v1', namespace, 'jobs')}/{name}"
+        self.rest.request("DELETE", path, body={"propagationPolicy": "Background"})
+
+    def list_job_pods(self, namespace: str, job: str) -> list[JSON]:
+        return self.rest.list_items(_ns("v1", namespace, "pods"), selector=f"job-name={job}")
+
+    def get_deployment(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns('apps/v1', namespace, 'deployments')}/{name}")
+
+    def create_deployment(self, namespace: str, manifest: JSON) -> bool:
+        return self._create(_ns("apps/v1", namespace, "deployments"), manifest)
+
+    def patch_deployment(self, namespace: str, name: str, patch: JSON) -> None:
+        path = f"{_ns('apps/v1', namespace, 'deployments')}/{name}"
+        self.rest.request("PATCH", path, body=patch, content_type=STRATEGIC_MERGE_PATCH)
+
+    def get_service(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns('v1', namespace, 'services')}/{name}")
+
+    def create_service(self, namespace: str, manifest: JSON) -> bool:
+        return self._create(_ns("v1", namespace, "services"), manifest)
+
+    def get_pvc(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")
+
+    def create_event(self, namespace: str, event: JSON) -> None:
+        self.rest.request("POST", _ns("v1", namespace, "events"), body=event)
+
+    def _create(self, path: str, manifest: dict[str, Any]) -> bool:
+        try:
+            self.rest.request("POST", path, body=manifest)
+        except ApiError as error:
+            if error.status == 409 and error.reason == "AlreadyExists":
+                return False
+            raise
+        return True

@@ -1,0 +1,189 @@
+"""Read one pipeline's world into an :class:`~modelpipe.observed.Observed` value.
+
+Reads only: the pipeline, its Jobs (by label, filtered by owner uid), the pods of
+finished Jobs not yet judged (for the trainer's termination message), the serving
+Deployment and Service, and the artifacts PVC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelpipe.api.v1alpha1 import (
+    TRAINED_VERDICTS,
+    Metadata,
+    ModelPipelineSpec,
+    ModelPipelineStatus,
+    Verdict,
+)
+from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.rest import JSON
+from modelpipe.layout import (
+    CODE_TEST_CONTAINER,
+    MODEL_VERSION_ANNOTATION,
+    MODEL_VERSION_LABEL,
+    PIPELINE_LABEL,
+    TRAIN_CONTAINER,
+)
+from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
+from modelpipe_trainer.contract import TrainerResult
+
+_JUDGED = TRAINED_VERDICTS | {
+    Verdict.VALIDATION_FAILED,
+    Verdict.CODE_VALIDATION_FAILED,
+    Verdict.TRAINING_FAILED,
+}
+
+
+def observe(api: KubeApi, *, namespace: str, name: str) -> Observed | None:
+    """Everything plan() needs, or ``None`` when the pipeline is gone."""
+    body = api.get_pipeline(namespace, name)
+    if body is None:
+        return None
+    metadata = Metadata.model_validate(body.get("metadata", {}))
+    status = _status(body)
+    spec, error = _spec(body)
+    judged = {r.model_version for r in status.history if r.verdict in _JUDGED}
+    jobs = tuple(
+        _job(
+            api, job, namespace=namespace, read_pods=_label(job, MODEL_VERSION_LABEL) not in judged
+        )
+        for job in api.list_jobs(namespace, f"{PIPELINE_LABEL}={name}")
+        if _owned_by(job, metadata.uid)
+    )
+    if spec is None:
+        return Observed(metadata=metadata, status=status, spec=None, spec_error=error, jobs=jobs)
+    deployment_name = spec.serving.deployment_name or name
+    deployment = api.get_deployment(namespace, deployment_name)
+    service = api.get_service(namespace, name) if spec.serving.template is not None else None
+    return Observed(
+        metadata=metadata,
+        status=status,
+        spec=spec,
+        jobs=jobs,
+        deployment=_deployment(deployment, uid=metadata.uid) if deployment else None,
+        service_exists=service is not None,
+        pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
+    )
+
+
+def _spec(body: JSON) -> tuple[ModelPipelineSpec | None, str | None]:
+    try:
+        return ModelPipelineSpec.model_validate(body.get("spec") or {}), None
+    except ValidationError as error:
+        problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]]
+        return None, "; ".join(problems)
+
+
+def _status(body: JSON) -> ModelPipelineStatus:
+    """The last written status; unreadable status (an older schema) starts afresh."""
+    try:
+        return ModelPipelineStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        return ModelPipelineStatus()
+
+
+def _label(obj: JSON, key: str) -> str:
+    return str((obj.get("metadata", {}).get("labels") or {}).get(key, ""))
+
+
+def _owned_by(obj: JSON, uid: str) -> bool:
+    return any(
+        ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or []
+    )
+
+
+def _job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> ObservedJob:
+    meta, status = job.get("metadata", {}), job.get("status") or {}
+    conditions = {
+        c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
+    }
+    phase = (
+        JobPhase.SUCCEEDED
+        if "Complete" in conditions
+        else (JobPhase.FAILED if "Failed" in conditions else JobPhase.ACTIVE)
+    )
+    failed = conditions.get("Failed", {})
+    observed = ObservedJob(
+        name=meta["name"],
+        input_hash=_label(job, "modelpipe.io/input-hash"),
+        model_version=_label(job, MODEL_VERSION_LABEL),
+        phase=phase,
+        start_time=status.get("startTime"),
+        completion_time=status.get("completionTime") or failed.get("lastTransitionTime"),
+        deleting=bool(meta.get("deletionTimestamp")),
+        failure_message=f"{failed.get('reason', '')}: {failed.get('message', '')}".strip(": "),
+        champion_version=(meta.get("annotations") or {}).get("modelpipe.io/champion-version"),
+    )
+    if phase == JobPhase.ACTIVE or not read_pods:
+        return observed
+    return _with_pod_report(observed, api.list_job_pods(namespace, meta["name"]))
+
+
+def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
+    """Fold in the newest pod's trainer result and the code test's outcome."""
+    pods = sorted(
+        pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "", reverse=True
+    )
+    for pod in pods:
+        status = pod.get("status") or {}
+        test = _terminated(status.get("initContainerStatuses"), CODE_TEST_CONTAINER)
+        if test is not None and test.get("exitCode", 0) != 0:
+            message = (test.get("message") or test.get("reason") or "").strip()[-500:]
+            return replace(
+                job,
+                code_test_failed=True,
+                code_test_message=f"exit code {test.get('exitCode')}"
+                + (f": {message}" if message else ""),
+            )
+        train = _terminated(status.get("containerStatuses"), TRAIN_CONTAINER)
+        if train is None:
+            continue
+        result, error = _result(train.get("message") or "")
+        return replace(job, result=result, result_error=error, exit_code=train.get("exitCode"))
+    return job
+
+
+def _terminated(statuses: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
+    for status in statuses or []:
+        if status.get("name") == name:
+            state = status.get("state") or {}
+            last = status.get("lastState") or {}
+            return state.get("terminated") or last.get("terminated")
+    return None
+
+
+def _result(message: str) -> tuple[TrainerResult | None, str | None]:
+    if not message.strip():
+        return None, "the trainer wrote no termination message"
+    try:
+        return TrainerResult.from_message(message), None
+    except ValidationError as error:
+        return None, f"termination message is not a trainer result: {error.errors()[0]['msg']}"
+
+
+def _deployment(body: JSON, *, uid: str) -> ObservedDeployment:
+    meta, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
+    template = spec.get("template") or {}
+    conditions = status.get("conditions") or []
+    return ObservedDeployment(
+        name=meta["name"],
+        owned=_owned_by(body, uid),
+        generation=int(meta.get("generation") or 0),
+        observed_generation=int(status.get("observedGeneration") or 0),
+        replicas=int(spec.get("replicas", 1)),
+        updated_replicas=int(status.get("updatedReplicas") or 0),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        available_replicas=int(status.get("availableReplicas") or 0),
+        template_version=((template.get("metadata") or {}).get("annotations") or {}).get(
+            MODEL_VERSION_ANNOTATION
+        ),
+        containers=tuple(c["name"] for c in (template.get("spec") or {}).get("containers") or []),
+        progress_deadline_exceeded=any(
+            c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+            for c in conditions
+        ),
+    )

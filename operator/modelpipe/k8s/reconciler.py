@@ -1,0 +1,90 @@
+"""observe → plan → execute for one pipeline, serialized per pipeline.
+
+Several triggers (the pipeline itself, its Jobs, its Deployment, a requeue timer) may
+fire together; a per-pipeline lock makes their reconciles run one after another, and
+each reads the world afresh, so the last one always decides from the latest state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from modelpipe import metrics
+from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.execute import execute
+from modelpipe.k8s.gather import observe
+from modelpipe.planning import plan
+from modelpipe.planning.clock import rfc3339
+
+logger = logging.getLogger("modelpipe.reconciler")
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reconciler:
+    def __init__(self, api: KubeApi, *, clock: Clock = utcnow) -> None:
+        self.api = api
+        self.clock = clock
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._timers: dict[tuple[str, str], threading.Timer] = {}
+
+    def reconcile(self, namespace: str, name: str) -> None:
+        """One full pass; schedules a later pass if the plan asks for one."""
+        metrics.RECONCILES.labels(namespace).inc()
+        with self._lock(namespace, name):
+            try:
+                observed = observe(self.api, namespace=namespace, name=name)
+                if observed is None:
+                    return
+                now = self.clock()
+                decided = plan(observed, now)
+                execute(self.api, observed, decided, now=rfc3339(now))
+            except Exception as error:
+                metrics.RECONCILE_ERRORS.labels(namespace, type(error).__name__).inc()
+                raise
+        if decided.requeue_after is not None:
+            self.requeue(namespace, name, decided.requeue_after)
+
+    def requeue(self, namespace: str, name: str, delay: float) -> None:
+        """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only."""
+        key = (namespace, name)
+        with self._guard:
+            if key in self._timers:
+                return
+            timer = threading.Timer(delay, self._fire, args=(namespace, name))
+            timer.daemon = True
+            self._timers[key] = timer
+        timer.start()
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._guard:
+            timer = self._timers.pop((namespace, name), None)
+            self._locks.pop((namespace, name), None)
+        if timer is not None:
+            timer.cancel()
+        metrics.forget(namespace, name)
+
+    def stop(self) -> None:
+        with self._guard:
+            timers, self._timers = list(self._timers.values()), {}
+        for timer in timers:
+            timer.cancel()
+
+    def _fire(self, namespace: str, name: str) -> None:
+        with self._guard:
+            self._timers.pop((namespace, name), None)
+        try:
+            self.reconcile(namespace, name)
+        except Exception:
+            logger.exception("Requeued reconcile of %s/%s failed", namespace, name)
+
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())

@@ -1,0 +1,96 @@
+"""A small JSON-over-HTTP client on top of the kubernetes package's transport and auth.
+
+The generated typed API of the kubernetes package validates bodies as its own models;
+the operator builds plain dicts (manifests, patches), so it sends them as JSON here,
+with the content type each call needs. Every request has a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+JSON = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+TIMEOUT_SECONDS = 30.0
+
+
+class ApiError(Exception):
+    """A non-2xx answer; ``status`` is the HTTP status, ``reason`` Kubernetes' reason word."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
+def connect(kubeconfig: Path | None = None) -> client.ApiClient:
+    """An authenticated ApiClient: the given kubeconfig, $KUBECONFIG, or in-cluster."""
+    path = kubeconfig or (Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None)
+    if path is not None or Path("~/.kube/config").expanduser().exists():
+        made = config.new_client_from_config(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
+        return cast(client.ApiClient, made)
+    configuration = client.Configuration()
+    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return client.ApiClient(configuration)
+
+
+class Rest:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._client = api_client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> JSON | None:
+        """Send one request; ``None`` for 404, :class:`ApiError` for other failures."""
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        method, url, headers, body, _ = self._client.param_serialize(
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._client.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=TIMEOUT_SECONDS
+            )
+            data = response.read()  # type: ignore[no-untyped-call]
+            status = response.status
+        except ApiException as error:
+            data, status = (error.body or b""), int(error.status or 0)
+        if status == 404 and method in ("GET", "DELETE"):
+            return None
+        document = _decode(data)
+        if status >= 400:
+            raise ApiError(
+                status, str(document.get("reason", "")), str(document.get("message", ""))
+            )
+        return document
+
+    def list_items(self, path: str, *, selector: str) -> list[JSON]:
+        found = self.request("GET", path, query={"labelSelector": selector}) or {}
+        return cast(list[JSON], found.get("items") or [])
+
+
+def _decode(data: bytes | str | None) -> JSON:
+    if not data:
+        return {}
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return {"message": str(data)[:500]}
+    return document if isinstance(document, dict) else {}

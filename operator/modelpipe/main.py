@@ -1,0 +1,79 @@
+"""``modelpipe-operator``: run the ModelPipeline operator.
+
+    modelpipe-operator run --namespace ml [--namespace ...] | --all-namespaces
+                           [--standalone | --peering NAME] [--liveness URL]
+                           [--metrics-port N] [--log-format json|plain]
+
+Replicas: with ``--standalone`` (the default) run exactly one replica with the
+Recreate strategy. With ``--peering NAME`` (needs crds/kopf-peering.yaml) several
+replicas may run; kopf peering keeps all but the highest-priority one paused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import kopf
+from prometheus_client import start_http_server
+
+_FORMATS = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="modelpipe-operator", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator until interrupted")
+    scope = run.add_mutually_exclusive_group(required=True)
+    scope.add_argument("-n", "--namespace", action="append", help="namespace to serve (repeatable)")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="serve the whole cluster"
+    )
+    peering = run.add_mutually_exclusive_group()
+    peering.add_argument(
+        "--standalone", action="store_true", help="no peering: one replica (default)"
+    )
+    peering.add_argument(
+        "--peering", metavar="NAME", help="kopf peering object for several replicas"
+    )
+    run.add_argument("--liveness", metavar="URL", help="e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on N")
+    run.add_argument("--metrics-address", default="0.0.0.0", help="bind address for metrics")  # noqa: S104
+    run.add_argument("--log-format", choices=sorted(_FORMATS), default="plain")
+    run.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file; default $KUBECONFIG or in-cluster"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.kubeconfig is not None:
+        if not args.kubeconfig.is_file():
+            print(
+                f"modelpipe-operator: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr
+            )
+            return 2
+        os.environ["KUBECONFIG"] = str(args.kubeconfig)
+    kopf.configure(verbose=args.verbose, log_format=_FORMATS[args.log_format])
+    logging.getLogger("modelpipe").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.metrics_port is not None:
+        start_http_server(args.metrics_port, addr=args.metrics_address)
+    import modelpipe.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.run(
+        clusterwide=args.all_namespaces,
+        namespaces=args.namespace or (),
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
