@@ -3,12 +3,12 @@
 Used only by the shim, inside its own mount namespace, so nothing here changes the
 host's view of the filesystem.
 
-A bind mount needs its target to exist. When a ``mountPath`` (or
-``/dev/termination-log``) does not exist on the host, the deepest existing ancestor
-is covered with an overlayfs whose upper layer lives in the container's scratch
-directory; the missing path is created in that upper layer. The ancestor's own
-sub-mounts (``/dev/pts``, ``/dev/shm``, ...) are bound back on top of the overlay, so
-nothing the process relies on disappears.
+Each container gets a private root (:func:`private_root`): an overlay of ``/`` with
+the host's top-level mounts bound back in; the process ``chroot``s into it. A bind
+mount needs its target to exist, so a missing ``mountPath`` is created in that
+overlay. Inside a bound-in mount such as ``/dev`` (for ``/dev/termination-log``) the
+directory is overlaid once more (:func:`overlay`), its own sub-mounts (``/dev/pts``,
+``/dev/shm``, ...) bound back on top, so nothing the process relies on disappears.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def submounts(directory: str) -> list[str]:
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split(" ")[4].replace("\\040", " ")
-        if point.startswith(prefix):
+        if point.startswith(prefix) and point.rstrip("/") != directory.rstrip("/"):
             points.append(point)
     points = sorted(set(points), key=len)
     top: list[str] = []
@@ -82,15 +82,50 @@ def submounts(directory: str) -> list[str]:
     return top
 
 
-def deepest_existing(path: Path) -> Path:
-    current = path
-    while not current.exists():
-        current = current.parent
+def private_root(scratch: Path) -> Path:
+    """A writable copy-on-write view of ``/`` for the container to ``chroot`` into.
+
+    The root filesystem is overlaid (upper layer in ``scratch``, removed with the
+    pod) and every top-level mount (``/proc``, ``/sys``, ``/dev``, ...) is bound back
+    into it. New directories such as ``/data`` or ``/etc/app`` can then be created
+    for mount points, and whatever the process writes outside its volumes stays in
+    the pod's own layer, as in a container, instead of landing on the host.
+    """
+    subs = submounts("/")
+    root, lower, upper, work = (scratch / k for k in ("root", "rootlower", "rootupper", "rootwork"))
+    for d in (root, lower, upper, work):
+        d.mkdir(parents=True, exist_ok=True)
+    _mount("/", str(lower), None, MS_BIND, None)
+    _mount("overlay", str(root), "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+    if root.stat().st_dev == Path("/").stat().st_dev:  # never let a pod write to the host root
+        raise MountError(f"{root} is not a private overlay of /")
+    for sub in subs:
+        target = root / sub.lstrip("/")
+        if target.is_dir():
+            bind(sub, str(target), read_only=False)
+    return root
+
+
+def resolve_in(root: Path, path: str) -> Path:
+    """``path`` as seen from inside ``root``: absolute symlinks restart at ``root``."""
+    current = root
+    parts = list(Path(path).parts[1:])
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        candidate = current / part
+        if candidate.is_symlink() and hops < 40:
+            hops += 1
+            link = os.readlink(candidate)
+            parts = list(Path(link).parts[1:] if link.startswith("/") else Path(link).parts) + parts
+            current = root if link.startswith("/") else current
+            continue
+        current = candidate.parent if part == ".." else candidate
     return current
 
 
 def overlay(directory: Path, scratch: Path) -> None:
-    """Cover ``directory`` with a writable overlay (see the module docstring)."""
+    """Cover ``directory`` with a writable overlay, keeping its sub-mounts."""
     index = len(list(scratch.glob("lower-*")))
     lower, upper, work = (scratch / f"{k}-{index}" for k in ("lower", "upper", "work"))
     for d in (lower, upper, work):
@@ -105,30 +140,39 @@ def overlay(directory: Path, scratch: Path) -> None:
         bind(str(lower / rel), sub, read_only=False)
 
 
-def ensure_target(target: str, *, is_dir: bool, scratch: Path) -> None:
-    """Make ``target`` exist in this namespace only, overlaying an ancestor if needed."""
-    path = Path(os.path.realpath(target))
+def _writable(path: Path, *, root: Path, scratch: Path) -> None:
+    """Make ``path`` (an existing directory) writable: on a bound-in mount, overlay it."""
+    if path.stat().st_dev != root.stat().st_dev:
+        overlay(path, scratch)
+
+
+def ensure_target(target: str, *, is_dir: bool, root: Path, scratch: Path) -> Path:
+    """Create ``target`` inside ``root`` if missing; returns its path as seen from here."""
+    path = resolve_in(root, target)
     if path.exists():
-        return
-    ancestor = deepest_existing(path)
-    if ancestor == Path("/"):
-        raise MountError(f"mount path {target}: a new top-level directory is not supported")
-    overlay(ancestor, scratch)
+        return path
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    _writable(ancestor, root=root, scratch=scratch)
     if is_dir:
         path.mkdir(parents=True, exist_ok=True)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
+    return path
 
 
-def make_traversable(path: Path, scratch: Path) -> None:
-    """Overlay each ancestor of ``path`` that others cannot enter (e.g. ``/root``).
+def make_traversable(path: str, *, root: Path, scratch: Path) -> None:
+    """Let other uids enter each ancestor of ``path`` (e.g. ``/root``), in ``root`` only.
 
     The venv's interpreter may live under ``/root``; a pod running as a non-root uid
-    still needs to execute it. Only this namespace sees the relaxed directory mode.
+    still needs to execute it. The host directory keeps its mode.
     """
-    for ancestor in reversed(path.parents):
-        if ancestor != Path("/") and not ancestor.stat().st_mode & 0o001:
-            overlay(ancestor, scratch)
-            # Only this namespace's overlay copy changes; the host dir keeps its mode.
-            ancestor.chmod(ancestor.stat().st_mode | 0o111)
+    inside = resolve_in(root, path)
+    for ancestor in reversed(inside.parents):
+        if ancestor.is_relative_to(root) and ancestor != root:
+            mode = ancestor.stat().st_mode
+            if not mode & 0o001:
+                _writable(ancestor, root=root, scratch=scratch)
+                ancestor.chmod(mode | 0o111)

@@ -76,7 +76,8 @@ async def _exec(spec: ProbeSpec, *, pid: int | None, env: Mapping[str, str]) -> 
     command = [str(c) for c in spec.detail.get("command") or []]
     if not command:
         return False, "exec probe has no command"
-    prefix = ["nsenter", "--target", str(pid), "--mount", "--"] if pid else []
+    # The container's mount namespace, root and working directory.
+    prefix = ["nsenter", "--target", str(pid), "--mount", "--root", "--wd", "--"] if pid else []
     proc = await asyncio.create_subprocess_exec(
         *prefix,
         *command,

@@ -63,32 +63,45 @@ def _exit_record(code: int, reason: str, message: str, started: float, **extra: 
     }
 
 
-def setup_mounts(spec: Json, run: Path) -> None:
+def setup_mounts(spec: Json, run: Path) -> Path:
+    """Build the container's private root and mounts; returns the root to chroot into."""
     nsmount.enter_private_namespace()
     scratch = run / "ns"
+    root = nsmount.private_root(scratch)
     if spec.get("uid"):
         for path in spec.get("traversable", []):
-            nsmount.make_traversable(Path(path), scratch)
+            nsmount.make_traversable(path, root=root, scratch=scratch)
     for m in sorted(spec.get("mounts", []), key=lambda m: len(Path(m["target"]).parts)):
-        nsmount.ensure_target(m["target"], is_dir=m["is_dir"], scratch=scratch)
-        nsmount.bind(m["source"], m["target"], read_only=m["read_only"])
-    if spec.get("cwd"):  # like containerd, create a missing workingDir (here: privately)
-        nsmount.ensure_target(spec["cwd"], is_dir=True, scratch=scratch)
+        target = nsmount.ensure_target(m["target"], is_dir=m["is_dir"], root=root, scratch=scratch)
+        nsmount.bind(m["source"], str(target), read_only=m["read_only"])
+    # Like containerd, create a missing workingDir (here: in the private root only).
+    nsmount.ensure_target(spec.get("cwd") or "/", is_dir=True, root=root, scratch=scratch)
+    return root
 
 
-def start(spec: Json) -> subprocess.Popen[bytes]:
+def start(spec: Json, root: Path) -> subprocess.Popen[bytes]:
+    """Start the process: chroot, chdir, drop to the pod's uid/gid, exec."""
     uid, gid = spec.get("uid"), spec.get("gid")
+    groups = [int(g) for g in spec.get("groups") or []]
+
+    def enter() -> None:  # runs in the child between fork and exec
+        os.chroot(root)
+        os.chdir(spec.get("cwd") or "/")
+        if uid is not None or groups:
+            os.setgroups(groups)
+        if uid is not None or gid is not None:
+            os.setgid(gid if gid is not None else 0)
+        if uid is not None:
+            os.setuid(uid)
+
     return subprocess.Popen(
         spec["argv"],
         env=spec["env"],
-        cwd=spec.get("cwd") or "/",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         process_group=0,
-        user=uid,
-        group=gid if gid is not None else (0 if uid is not None else None),
-        extra_groups=spec.get("groups") if uid is not None or spec.get("groups") else None,
+        preexec_fn=enter,  # noqa: PLW1509 (the shim has no threads)
         close_fds=True,
     )
 
@@ -165,7 +178,7 @@ def run(run_dir: Path) -> int:
     write_json(run_dir / "shim.json", {"pid": os.getpid()})
     started = time.time()
     try:
-        setup_mounts(spec, run_dir)
+        root = setup_mounts(spec, run_dir)
     except (nsmount.MountError, OSError) as err:
         write_json(
             run_dir / "exit.json", _exit_record(START_ERROR, "StartError", str(err), started)
@@ -173,9 +186,10 @@ def run(run_dir: Path) -> int:
         return 0
     log_fd = os.open(run_dir / "container.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     try:
-        proc = start(spec)
-    except OSError as err:
-        msg = f'failed to start container process: exec: "{spec["argv"][0]}": {err.strerror}'
+        proc = start(spec, root)
+    except (OSError, subprocess.SubprocessError) as err:
+        why = err.strerror if isinstance(err, OSError) else str(err)
+        msg = f'failed to start container process: exec: "{spec["argv"][0]}": {why}'
         write_json(run_dir / "exit.json", _exit_record(START_ERROR, "StartError", msg, started))
         return 0
     _child.append(proc.pid)
