@@ -47,18 +47,18 @@ class InputOrigin(StrEnum):
 
 
 class SourceStatus(BaseModel):
-    """One followed source as ``status.sources[]`` shows it."""
+    """One followed source: what it resolved to, when it was checked, and its last error."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     name: str = Field(description="Which input it feeds: code, dataset or manifest.")
     kind: str = Field(description="git, http or manifest.")
-    url: str
+    url: str = Field(description="Repository or file URL (never with credentials).")
     ref: str | None = Field(default=None, description="Followed branch or tag (git).")
     resolved: str | None = Field(default=None, description="Last resolved value (SHA, version).")
     resolved_time: str | None = Field(default=None, description="When that value was first seen.")
-    last_check_time: str | None = None
-    next_check_time: str | None = None
+    last_check_time: str | None = Field(default=None, description="When it was last checked.")
+    next_check_time: str | None = Field(default=None, description="When it is checked next.")
     reason: str | None = Field(default=None, description="Why the last check failed.")
     error: str | None = Field(default=None, description="The last check's error, if it failed.")
     consecutive_failures: int = 0

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from modelpipe.api.v1alpha1._base import SpecModel, cel, validations
+from modelpipe.sources.durations import DURATION_PATTERN, cel_minimum
+from modelpipe.sources.schedule import CRON_CEL_RULE, MAX_SCHEDULE_LENGTH
 from modelpipe_trainer.config import FeatureKind, Task
 from modelpipe_trainer.contract import HIGHER_IS_BETTER
 
@@ -19,6 +21,9 @@ KNOWN_METRICS: tuple[str, ...] = tuple(sorted(HIGHER_IS_BETTER))
 _METRICS_CEL = "[" + ", ".join(f"'{m}'" for m in KNOWN_METRICS) + "]"
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Quantity = int | str
+DEFAULT_POLL = "1m"
+MIN_POLL = "1s"
+DEFAULT_MAX_BYTES = 1 << 30
 
 
 class GitSource(SpecModel):
@@ -35,7 +40,22 @@ class GitSource(SpecModel):
     ref: str | None = Field(
         default=None,
         max_length=256,
-        description="Branch or tag the revision belongs to (informational).",
+        description="Branch or tag to follow: its head commit becomes the revision "
+        "unless spec.code.revision pins one. A new commit starts a run.",
+    )
+    poll_interval: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description=f"How often the ref is checked, e.g. 30s or 5m. Default {DEFAULT_POLL}.",
+        json_schema_extra=validations(cel_minimum(MIN_POLL, "git.pollInterval")),
+    )
+    credentials_secret: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=_NAME,
+        description="Secret in the pipeline's namespace with username and password, or token "
+        "(sent as the password), for an https URL. Never logged.",
     )
 
 
@@ -55,10 +75,12 @@ class CodeTest(SpecModel):
 class CodeSpec(SpecModel):
     """The training code: a revision, the image that runs it and optionally a git checkout."""
 
-    revision: str = Field(
+    revision: str | None = Field(
+        default=None,
         min_length=1,
         max_length=128,
-        description="Git SHA or any version string; part of the input hash.",
+        description="Git SHA or any version string; part of the input hash. Pinned: wins "
+        "over the commit resolved from git.ref. Required unless git.ref is set.",
     )
     image: str = Field(
         default=DEFAULT_TRAINER_IMAGE,
@@ -70,6 +92,15 @@ class CodeSpec(SpecModel):
         default=None, description="Clone this repository at the revision."
     )
     test: CodeTest | None = Field(default=None, description="Validate the code before training.")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.revision) || (has(self.git) && has(self.git.ref))",
+                "set code.revision (a pinned version) or code.git.ref (a branch or tag to follow)",
+            ),
+        )
+    )
 
 
 class DatasetFile(SpecModel):
@@ -134,16 +165,48 @@ class DatasetSpec(SpecModel):
     """The training data: where it is, which version, and what it must look like."""
 
     uri: str = Field(min_length=1, max_length=2048, description="file://, http(s):// or a path.")
-    version: str = Field(
+    version: str | None = Field(
+        default=None,
         min_length=1,
         max_length=128,
-        description="Dataset version; a new version trains a new model.",
+        description="Dataset version; a new version trains a new model. Pinned: wins over the "
+        "version resolved from an http(s) URI or manifestUri, which is followed when unset.",
     )
     format: Literal["csv", "parquet"] | None = Field(
         default=None, description="File format; inferred from the URI's extension when omitted."
     )
     evaluation: DatasetFile | None = Field(default=None, description="Separate evaluation dataset.")
     schema_: DataSchema = Field(alias="schema", description="Target and feature columns.")
+    manifest_uri: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="http(s) URL of a JSON/YAML manifest listing the data files and their "
+        "hashes (or a DVC .dvc file); when set, its entries' hash is the followed version.",
+    )
+    poll_interval: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description=f"How often a followed dataset is checked. Default {DEFAULT_POLL}.",
+        json_schema_extra=validations(cel_minimum(MIN_POLL, "dataset.pollInterval")),
+    )
+    max_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest dataset accepted, in bytes; larger files are refused rather than "
+        f"downloaded. Default {DEFAULT_MAX_BYTES}.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.version) || has(self.manifestUri) || self.uri.startsWith('http://') "
+                "|| self.uri.startsWith('https://')",
+                "dataset.version is required unless dataset.uri is http(s) or manifestUri is "
+                "set (then the version is followed)",
+            ),
+        )
+    )
 
 
 class Estimator(SpecModel):
@@ -353,6 +416,24 @@ class ArtifactsSpec(SpecModel):
     )
 
 
+class TriggersSpec(SpecModel):
+    """Debouncing of automatic runs (followed sources and the schedule); spec edits run at once."""
+
+    min_interval: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description="Least time between the starts of two automatic runs, e.g. 10m.",
+    )
+    quiet_period: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description="Wait until no new change was seen for this long, so a burst of pushes "
+        "or files starts one run (at most ten quiet periods after the first change).",
+    )
+
+
 class ModelPipelineSpec(SpecModel):
     """Train on every code or data change, gate on metrics, promote to serving."""
 
@@ -363,6 +444,14 @@ class ModelPipelineSpec(SpecModel):
     serving: ServingSpec
     artifacts: ArtifactsSpec
     suspend: bool = Field(default=False, description="Start no new runs and promote nothing.")
+    schedule: str | None = Field(
+        default=None,
+        max_length=MAX_SCHEDULE_LENGTH,
+        description="Cron schedule (5 fields, UTC, or @daily etc.) that retrains on the current "
+        "inputs, e.g. '0 2 * * *'.",
+        json_schema_extra=validations(CRON_CEL_RULE),
+    )
+    triggers: TriggersSpec | None = Field(default=None, description="Debouncing of automatic runs.")
     history_limit: int = Field(
         default=10, ge=1, le=50, description="Runs kept in status.history and finished Jobs kept."
     )

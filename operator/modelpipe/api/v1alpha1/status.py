@@ -11,6 +11,7 @@ from pydantic import Field
 
 from modelpipe.api.v1alpha1._base import StatusModel
 from modelpipe.api.v1alpha1.enums import Reason, RunPhase, Verdict
+from modelpipe.sources.status import SourceStatus
 
 HISTORY_MAX = 50
 
@@ -43,6 +44,21 @@ class Inputs(StatusModel):
     hash: str = Field(description="sha256 of code, data, schema and training settings.")
     model_version: str = Field(description="Model version these inputs train to.")
     observed_at: str | None = Field(default=None, description="When these inputs were first seen.")
+    code_revision_from: Literal["Pinned", "Followed"] | None = Field(
+        default=None, description="Pinned (spec.code.revision) or Followed (git.ref)."
+    )
+    code_resolved_at: str | None = Field(
+        default=None, description="When the followed ref was first seen at this commit."
+    )
+    dataset_version_from: Literal["Pinned", "Followed"] | None = Field(
+        default=None, description="Pinned (spec.dataset.version) or Followed (uri/manifestUri)."
+    )
+    dataset_resolved_at: str | None = Field(
+        default=None, description="When the followed dataset was first seen at this version."
+    )
+    schedule_slot: str | None = Field(
+        default=None, description="The cron slot these inputs were run for, if scheduled."
+    )
 
 
 class CurrentRun(StatusModel):
@@ -116,6 +132,12 @@ class ModelPipelineStatus(StatusModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     inputs: Inputs | None = None
+    sources: list[SourceStatus] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Followed sources: last check, resolved value, error.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     current_run: CurrentRun | None = None
     production: Production | None = None
     last_run: RunRecord | None = None
