@@ -65,8 +65,17 @@ def input_hash(
     *, spec: ModelPipelineSpec, revision: str, uri: str, version: str, token: str | None
 ) -> str:
     """sha256 over a canonical JSON rendering of the model-shaping inputs."""
-    code = spec.code.model_dump(mode="json", by_alias=True, exclude_none=True)
-    dataset = spec.dataset.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # How often sources are polled, how credentials are found and size limits do not
+    # change the model, so they stay out of the hash.
+    code = spec.code.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_none=True,
+        exclude={"git": {"poll_interval", "credentials_secret"}},
+    )
+    dataset = spec.dataset.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"poll_interval", "max_bytes"}
+    )
     training = spec.training.model_dump(
         mode="json", by_alias=True, include={"estimator", "task", "seed", "test_split"}
     )

@@ -425,3 +425,15 @@ def test_history_is_bounded_and_old_jobs_pruned() -> None:
     assert len(planned.status.history) == 1
     assert any(isinstance(a, DeleteJob) and a.name == f"iris-{old}" for a in planned.actions)
     assert not any(isinstance(a, CreateService) for a in planned.actions)
+
+
+def test_followed_inputs_wait_until_resolved() -> None:
+    followed = spec(dataset={"version": None, "uri": "https://data.example/iris.csv"})
+    planned = step(observe(followed))
+    assert planned.actions == ()
+    assert condition(planned, ConditionType.READY) == ("False", Reason.WAITING_FOR_INPUTS)
+
+
+def test_polling_settings_do_not_retrain() -> None:
+    polled = spec(dataset={"pollInterval": "5m", "maxBytes": 1000})
+    assert desired_version(polled) == desired_version()

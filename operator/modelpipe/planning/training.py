@@ -146,6 +146,14 @@ def start_run(d: Draft) -> None:
         return
     if d.spec.suspend:
         return
+    inputs = d.status.inputs
+    if inputs is None or not inputs.code_revision or not inputs.dataset_version:
+        d.block(
+            Reason.WAITING_FOR_INPUTS,
+            "waiting for followed sources to resolve the code revision and dataset version",
+            requeue_after=None,
+        )
+        return
     if not d.obs.pvc_exists:
         d.block(
             Reason.PVC_NOT_FOUND,

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     JOB_SUPERSEDED = "JobSuperseded"
     JOB_SUCCEEDED = "JobSucceeded"
     IDLE = "Idle"
+    WAITING_FOR_INPUTS = "WaitingForInputs"
     CODE_VALIDATION_FAILED = "CodeValidationFailed"
     VALIDATION_FAILED = "ValidationFailed"
     TRAINING_FAILED = "TrainingFailed"
