@@ -162,7 +162,12 @@ def test_deployment_rolls_out_and_rolls_again(cluster: Cluster, namespace: str) 
     assert len(ips) == 2, "each pod has its own IP, so both bind port 8080"
     apply(cluster, namespace, web_deployment("v2"))
     cluster.kubectl("rollout", "status", "-n", namespace, "deploy/web", "--timeout=90s")
-    wait_for("old pods gone", lambda: not set(first) & {p["metadata"]["name"] for p in pods(cluster, namespace, "app=web")})
+    wait_for(
+        "old pods gone",
+        lambda: (
+            not set(first) & {p["metadata"]["name"] for p in pods(cluster, namespace, "app=web")}
+        ),
+    )
     second = answers(cluster, namespace)
     assert sorted(second.values()) == ["v2", "v2"]
 
@@ -202,9 +207,16 @@ def test_service_account_token_enforces_rbac(cluster: Cluster, namespace: str) -
     apply(
         cluster,
         namespace,
-        pod("rbac", py("check", RBAC_CHECK), serviceAccountName="reader", securityContext=restricted),
+        pod(
+            "rbac", py("check", RBAC_CHECK), serviceAccountName="reader", securityContext=restricted
+        ),
     )
-    wait_for("pod done", lambda: get(cluster, namespace, "pod", "rbac").get("status", {}).get("phase") == "Succeeded")
+    wait_for(
+        "pod done",
+        lambda: (
+            get(cluster, namespace, "pod", "rbac").get("status", {}).get("phase") == "Succeeded"
+        ),
+    )
     out = cluster.kubectl("logs", "-n", namespace, "rbac").stdout.split("\n")
     assert "configmaps 200" in out
     assert "secrets 403" in out
@@ -213,8 +225,17 @@ def test_service_account_token_enforces_rbac(cluster: Cluster, namespace: str) -
 def test_kubectl_logs_of_current_and_previous_run(cluster: Cluster, namespace: str) -> None:
     code = "import os, time\nn = len(os.listdir('/data'))\nopen(f'/data/{n}', 'w').close()\nprint('run', n)\nraise SystemExit(0 if n else 1)"
     container = py("c", code, volumeMounts=[{"name": "data", "mountPath": "/data"}])
-    apply(cluster, namespace, pod("twice", container, restart="OnFailure", volumes=[{"name": "data", "emptyDir": {}}]))
-    wait_for("pod done", lambda: get(cluster, namespace, "pod", "twice").get("status", {}).get("phase") == "Succeeded")
+    apply(
+        cluster,
+        namespace,
+        pod("twice", container, restart="OnFailure", volumes=[{"name": "data", "emptyDir": {}}]),
+    )
+    wait_for(
+        "pod done",
+        lambda: (
+            get(cluster, namespace, "pod", "twice").get("status", {}).get("phase") == "Succeeded"
+        ),
+    )
     assert cluster.kubectl("logs", "-n", namespace, "twice").stdout == "run 1\n"
     assert cluster.kubectl("logs", "-n", namespace, "twice", "--previous").stdout == "run 0\n"
     stamped = cluster.kubectl("logs", "-n", namespace, "twice", "--timestamps").stdout
@@ -225,8 +246,18 @@ def test_kubectl_logs_of_current_and_previous_run(cluster: Cluster, namespace: s
 
 
 def test_namespace_deletion_completes(cluster: Cluster, namespace: str) -> None:
-    apply(cluster, namespace, web_deployment("v1"), job("sleepy", py("s", "import time; time.sleep(600)")))
-    wait_for("pods running", lambda: len([p for p in pods(cluster, namespace) if p["status"].get("phase") == "Running"]) == 3)
+    apply(
+        cluster,
+        namespace,
+        web_deployment("v1"),
+        job("sleepy", py("s", "import time; time.sleep(600)")),
+    )
+    wait_for(
+        "pods running",
+        lambda: (
+            len([p for p in pods(cluster, namespace) if p["status"].get("phase") == "Running"]) == 3
+        ),
+    )
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
     wait_for(
         "namespace gone",
@@ -238,11 +269,19 @@ def test_namespace_deletion_completes(cluster: Cluster, namespace: str) -> None:
 def test_agent_restart_loses_no_pod_and_runs_none_twice(cluster: Cluster, namespace: str) -> None:
     starts = "import os, time\nopen('/data/starts', 'a').write('x')\n"
     vol = {"volumeMounts": [{"name": "data", "mountPath": "/data"}]}
-    long = pod("long", py("c", starts + "time.sleep(600)", **vol), restart="Always",
-               volumes=[{"name": "data", "emptyDir": {}}])
-    short = pod("short", py("c", "import time; time.sleep(4); open('/dev/termination-log','w').write('ok')"))
+    long = pod(
+        "long",
+        py("c", starts + "time.sleep(600)", **vol),
+        restart="Always",
+        volumes=[{"name": "data", "emptyDir": {}}],
+    )
+    short = pod(
+        "short", py("c", "import time; time.sleep(4); open('/dev/termination-log','w').write('ok')")
+    )
     apply(cluster, namespace, long, short)
-    running = lambda name: get(cluster, namespace, "pod", name).get("status", {}).get("phase") == "Running"  # noqa: E731
+    running = lambda name: (
+        get(cluster, namespace, "pod", name).get("status", {}).get("phase") == "Running"
+    )  # noqa: E731
     wait_for("pods running", lambda: running("long") and running("short"))
     before = get(cluster, namespace, "pod", "long")["status"]
     cluster.stop_agent(kill=True)
@@ -250,15 +289,23 @@ def test_agent_restart_loses_no_pod_and_runs_none_twice(cluster: Cluster, namesp
         time.sleep(6)  # "short" finishes while no agent is watching
     finally:
         cluster.start_agent()
-    wait_for("short Succeeded", lambda: get(cluster, namespace, "pod", "short")["status"]["phase"] == "Succeeded")
-    term = get(cluster, namespace, "pod", "short")["status"]["containerStatuses"][0]["state"]["terminated"]
+    wait_for(
+        "short Succeeded",
+        lambda: get(cluster, namespace, "pod", "short")["status"]["phase"] == "Succeeded",
+    )
+    term = get(cluster, namespace, "pod", "short")["status"]["containerStatuses"][0]["state"][
+        "terminated"
+    ]
     assert (term["exitCode"], term["message"]) == (0, "ok")
     time.sleep(2)
     after = get(cluster, namespace, "pod", "long")["status"]
     assert after["phase"] == "Running"
     assert after["podIP"] == before["podIP"]
     assert after["containerStatuses"][0]["restartCount"] == 0
-    assert after["containerStatuses"][0]["state"]["running"] == before["containerStatuses"][0]["state"]["running"]
+    assert (
+        after["containerStatuses"][0]["state"]["running"]
+        == before["containerStatuses"][0]["state"]["running"]
+    )
     out = cluster.kubectl("exec", "-n", namespace, "long", "--", "cat", "/data/starts", check=False)
     if out.returncode != 0:  # no exec endpoint: read the emptyDir on the host instead
         uid = get(cluster, namespace, "pod", "long")["metadata"]["uid"]
@@ -266,3 +313,151 @@ def test_agent_restart_loses_no_pod_and_runs_none_twice(cluster: Cluster, namesp
     else:
         data = out.stdout
     assert data == "x"
+
+
+def reason_of(cluster: Cluster, ns: str, name: str) -> tuple[str, str] | None:
+    return waiting_reason(get(cluster, ns, "pod", name))
+
+
+def test_pod_without_command_waits_with_a_clear_reason(cluster: Cluster, namespace: str) -> None:
+    apply(cluster, namespace, pod("nocmd", {"name": "c", "image": "python:3.11"}))
+    reason, message = wait_for("waiting reason", lambda: reason_of(cluster, namespace, "nocmd"))
+    assert reason == "CreateContainerError"
+    assert "spell out command" in message
+
+
+def test_missing_configmap_and_secret_are_config_errors(cluster: Cluster, namespace: str) -> None:
+    env_cm = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]
+    env_secret = [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "hush", "key": "k"}}}]
+    apply(
+        cluster,
+        namespace,
+        pod("cm", py("c", "print(1)", env=env_cm)),
+        pod("secret", py("c", "print(1)", env=env_secret)),
+    )
+    assert wait_for("cm", lambda: reason_of(cluster, namespace, "cm")) == (
+        "CreateContainerConfigError",
+        'configmap "nope" not found',
+    )
+    assert wait_for("secret", lambda: reason_of(cluster, namespace, "secret")) == (
+        "CreateContainerConfigError",
+        'secret "hush" not found',
+    )
+    # Creating the ConfigMap lets the waiting pod start: no restart of anything needed.
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nope"}, "data": {"k": "v"}}
+    apply(cluster, namespace, cm)
+    wait_for(
+        "pod ran", lambda: get(cluster, namespace, "pod", "cm")["status"]["phase"] == "Succeeded"
+    )
+
+
+def test_unsupported_volume_fails_the_pod(cluster: Cluster, namespace: str) -> None:
+    nfs = {"name": "v", "nfs": {"server": "127.0.0.1", "path": "/exports"}}
+    apply(cluster, namespace, pod("nfs", py("c", "print(1)"), volumes=[nfs]))
+    status = wait_for(
+        "pod Failed",
+        lambda: (
+            (s := get(cluster, namespace, "pod", "nfs")["status"]).get("phase") == "Failed" and s
+        ),
+    )
+    assert status["reason"] == "UnsupportedVolume"
+    assert 'volume "v" has type nfs' in status["message"]
+
+
+def test_missing_volume_objects_keep_the_pod_waiting(cluster: Cluster, namespace: str) -> None:
+    volumes = [{"name": "s", "secret": {"secretName": "absent"}}]
+    container = py("c", "print(1)", volumeMounts=[{"name": "s", "mountPath": "/etc/s"}])
+    apply(cluster, namespace, pod("vol", container, volumes=volumes))
+
+    def creating() -> str | None:
+        for cs in get(cluster, namespace, "pod", "vol")["status"].get("containerStatuses") or []:
+            w = cs["state"].get("waiting") or {}
+            if "absent" in w.get("message", ""):
+                return str(w["message"])
+        return None
+
+    assert 'secret "absent" not found' in wait_for("waiting message", creating)
+
+
+def test_exec_probe_with_absent_binary_fails_visibly(cluster: Cluster, namespace: str) -> None:
+    probe = {"exec": {"command": ["/no/such/binary"]}, "periodSeconds": 1, "failureThreshold": 1}
+    apply(
+        cluster,
+        namespace,
+        pod(
+            "probe", py("c", "import time; time.sleep(600)", readinessProbe=probe), restart="Always"
+        ),
+    )
+
+    def unhealthy() -> str | None:
+        events = get(cluster, namespace, "events", "--field-selector", "reason=Unhealthy")
+        msgs = [e["message"] for e in events.get("items", [])]
+        return next((m for m in msgs if "/no/such/binary" in m), None)
+
+    message = wait_for("Unhealthy event", unhealthy)
+    assert message.startswith("Readiness probe failed:")
+    p = get(cluster, namespace, "pod", "probe")
+    assert p["status"]["phase"] == "Running"
+    assert p["status"]["containerStatuses"][0]["ready"] is False
+
+
+def test_volumes_env_and_mounts_reach_the_process(cluster: Cluster, namespace: str) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg"},
+        "data": {"mode": "fast", "a.txt": "A"},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"token": "t0k"},
+    }
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    code = (
+        "import os\n"
+        "print(os.environ['MODE'], os.environ['CFG_a.txt'], os.environ['TOKEN'], os.environ['NODE'], os.getcwd())\n"
+        "print(open('/etc/app/a.txt').read(), open('/secrets/token').read())\n"
+        "open('/data/out', 'w').write('kept')\n"
+        "try:\n    open('/etc/app/new', 'w')\nexcept OSError as e:\n    print('ro', e.errno)\n"
+    )
+    container = py(
+        "c",
+        code,
+        workingDir="/work/here",
+        env=[
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        ],
+        envFrom=[{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}],
+        volumeMounts=[
+            {"name": "cfg", "mountPath": "/etc/app"},
+            {"name": "s", "mountPath": "/secrets"},
+            {"name": "data", "mountPath": "/data"},
+        ],
+    )
+    volumes = [
+        {"name": "cfg", "configMap": {"name": "cfg"}},
+        {"name": "s", "secret": {"secretName": "s"}},
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+    ]
+    apply(cluster, namespace, cm, secret, pvc, pod("vols", container, volumes=volumes))
+    wait_for(
+        "pod done",
+        lambda: (
+            get(cluster, namespace, "pod", "vols").get("status", {}).get("phase")
+            in ("Succeeded", "Failed")
+        ),
+        timeout=90,
+    )
+    logs = cluster.kubectl("logs", "-n", namespace, "vols").stdout.splitlines()
+    assert logs == [f"fast A t0k {cluster.node_name} /work/here", "A t0k", "ro 30"]
+    assert (cluster.agent_state_dir / "pvc" / namespace / "data" / "out").read_text() == "kept"
+    assert not (__import__("pathlib").Path("/etc/app")).exists(), "mounts never touch the host"

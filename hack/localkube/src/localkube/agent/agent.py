@@ -111,16 +111,16 @@ class Agent:
 
     async def _shutdown(self) -> None:
         """Node shutdown: stop every container, leave the API objects alone."""
-        await asyncio.gather(
-            *(
-                w.runner.stop(n, grace=SHUTDOWN_GRACE, reason="Node shutdown")
-                for w in self.workers.values()
-                for n in list(w.runner.live)
-            ),
-            return_exceptions=True,
-        )
         for w in self.workers.values():
-            w.detach()
+            w.halt()  # first, so that no worker restarts what is being stopped
+        stops = [
+            w.runner.stop(n, grace=SHUTDOWN_GRACE, reason="Node shutdown")
+            for w in self.workers.values()
+            for n in list(w.runner.live)
+        ]
+        await asyncio.gather(*stops, return_exceptions=True)
+        for w in self.workers.values():
+            w.runner.detach()
         log.info("Stopped node agent for %s", self.cfg.node_name)
 
     # ----- the pod watch ---------------------------------------------------------

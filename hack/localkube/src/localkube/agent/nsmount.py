@@ -116,7 +116,7 @@ def resolve_in(root: Path, path: str) -> Path:
         candidate = current / part
         if candidate.is_symlink() and hops < 40:
             hops += 1
-            link = os.readlink(candidate)
+            link = str(candidate.readlink())
             parts = list(Path(link).parts[1:] if link.startswith("/") else Path(link).parts) + parts
             current = root if link.startswith("/") else current
             continue

@@ -84,10 +84,10 @@ class PodWorker:
         await self._stop_all(grace=2.0)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def detach(self) -> None:
+    def halt(self) -> None:
+        """Stop deciding (agent shutdown); running containers are left to the caller."""
         if self.task is not None:
             self.task.cancel()
-        self.runner.detach()
 
     @property
     def phase(self) -> str:

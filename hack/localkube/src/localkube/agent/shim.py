@@ -101,7 +101,7 @@ def start(spec: Json, root: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         process_group=0,
-        preexec_fn=enter,  # noqa: PLW1509 (the shim has no threads)
+        preexec_fn=enter,
         close_fds=True,
     )
 
