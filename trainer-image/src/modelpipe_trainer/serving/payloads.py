@@ -154,26 +154,30 @@ def _check_row_count(rows: int, where: str) -> None:
 
 
 def _column(values: Sequence[Any], spec: FeatureSpec, *, where: Any) -> np.ndarray:
-    nullable = spec.max_null_fraction > 0
-    if spec.kind is FeatureKind.NUMERIC:
-        return np.array(
-            [_number(v, spec, nullable, where(i)) for i, v in enumerate(values)], dtype=np.float64
+    numeric = spec.kind is FeatureKind.NUMERIC
+    convert = _number if numeric else _category
+    out: list[object] = []
+    for index, value in enumerate(values):
+        if value is _MISSING:
+            raise BadRequestError(f"{where(index)} is missing")
+        if value is None:
+            if spec.max_null_fraction == 0:
+                raise BadRequestError(f"{where(index)} must not be null")
+            out.append(np.nan)
+            continue
+        out.append(convert(value, spec, where(index)))
+    return np.array(out, dtype=np.float64 if numeric else object)
+
+
+def _number(value: Any, spec: FeatureSpec, where: str) -> float:
+    try:
+        number = (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
         )
-    return np.array(
-        [_category(v, spec, nullable, where(i)) for i, v in enumerate(values)], dtype=object
-    )
-
-
-def _number(value: Any, spec: FeatureSpec, nullable: bool, where: str) -> float:
-    if value is _MISSING:
-        raise BadRequestError(f"{where}: missing field {spec.name!r}")
-    if value is None:
-        if nullable:
-            return math.nan
-        raise BadRequestError(f"{where} must not be null")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequestError(f"{where} must be a finite number, got {value!r}")
-    number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = None
+    if number is None or not math.isfinite(number):
+        raise BadRequestError(f"{where} must be a finite number, got {_short(value)}")
     if spec.minimum is not None and number < spec.minimum:
         raise BadRequestError(f"{where} is {number}, below the minimum {spec.minimum}")
     if spec.maximum is not None and number > spec.maximum:
@@ -181,19 +185,18 @@ def _number(value: Any, spec: FeatureSpec, nullable: bool, where: str) -> float:
     return number
 
 
-def _category(value: Any, spec: FeatureSpec, nullable: bool, where: str) -> object:
-    if value is _MISSING:
-        raise BadRequestError(f"{where}: missing field {spec.name!r}")
-    if value is None:
-        if nullable:
-            return np.nan
-        raise BadRequestError(f"{where} must not be null")
+def _category(value: Any, spec: FeatureSpec, where: str) -> object:
     if not isinstance(value, str | int | float | bool):
         raise BadRequestError(f"{where} must be a string, got {type(value).__name__}")
     text = canonical_category(value)
     if spec.allowed_values is not None and text not in spec.allowed_values:
-        raise BadRequestError(f"{where} is {text!r}, not one of {spec.allowed_values}")
+        raise BadRequestError(f"{where} is {_short(text)}, not one of {spec.allowed_values}")
     return text
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def output_tensor(name: str, values: np.ndarray, *, classes: Sequence[Any] = ()) -> dict[str, Any]:

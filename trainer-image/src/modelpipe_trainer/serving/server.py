@@ -10,10 +10,12 @@ then exits 0.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -60,5 +62,17 @@ def run_server(options: ServeOptions) -> int:
         log_config=None,
     )
     server = uvicorn.Server(config)
-    server.run()
+    # uvicorn drains on SIGTERM/SIGINT and then re-raises the signal to the handler
+    # that was installed before it started. The default handler would kill us with
+    # 143 after a clean drain; this one lets a graceful shutdown exit 0.
+    previous = {sig: signal.signal(sig, _stopped_by) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0 if server.started else 1
+
+
+def _stopped_by(signum: int, frame: FrameType | None) -> None:
+    log.info("Stopped serving after %s", signal.Signals(signum).name)

@@ -1,0 +1,150 @@
+"""Fixtures for the trainer's tests: small real datasets, configs, a loopback HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import shutil
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+
+from modelpipe_trainer import cli, training
+from modelpipe_trainer.config import RunConfig
+from modelpipe_trainer.contract import Outcome
+
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@pytest.fixture(scope="session")
+def iris() -> pd.DataFrame:
+    frame = load_iris(as_frame=True).frame
+    frame.columns = [*IRIS_FEATURES, "species"]
+    frame["species"] = frame["species"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    return frame
+
+
+@pytest.fixture(scope="session")
+def diabetes() -> pd.DataFrame:
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    frame["sex"] = frame["sex"].map({1.0: "f", 2.0: "m"})
+    return frame
+
+
+@pytest.fixture
+def iris_csv(tmp_path: Path, iris: pd.DataFrame) -> Path:
+    path = tmp_path / "data" / "iris.csv"
+    path.parent.mkdir()
+    iris.to_csv(path, index=False)
+    return path
+
+
+def _iris_config(data: str | Path, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "pipeline": "iris",
+        "modelVersion": "v1",
+        "codeRevision": "abc123",
+        "task": "classification",
+        "dataset": {"uri": str(data), "version": "2024-06"},
+        "schema": {
+            "target": "species",
+            "features": [{"name": n, "min": 0, "max": 10} for n in IRIS_FEATURES],
+        },
+        "estimator": {
+            "className": "sklearn.linear_model.LogisticRegression",
+            "params": {"max_iter": 500},
+        },
+        "seed": 7,
+        "testSize": 0.2,
+        "artifactsDir": str(tmp_path / "artifacts"),
+        "terminationMessagePath": str(tmp_path / "termination-log"),
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """``make_config(data_uri, **overrides)``: an iris run config writing under tmp_path."""
+    return functools.partial(_iris_config, tmp_path=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def iris_model(tmp_path_factory: pytest.TempPathFactory, iris: pd.DataFrame) -> Path:
+    """A model directory trained once on iris and shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("iris-model")
+    iris.to_csv(root / "iris.csv", index=False)
+    config = RunConfig.model_validate(_iris_config(root / "iris.csv", root))
+    result = training.train(config)
+    assert result.outcome is Outcome.SUCCEEDED, result.message
+    assert result.artifact_path is not None
+    return Path(result.artifact_path)
+
+
+@pytest.fixture
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, dict[str, Any]]]:
+    """Run ``modelpipe-trainer COMMAND`` in-process with the config in the env; (code, result)."""
+
+    def run(command: str, config: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        monkeypatch.setenv("MODELPIPE_RUN_CONFIG", json.dumps(config))
+        code = cli.main([command])
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1, f"stdout must be exactly the result line, got {lines}"
+        return code, json.loads(lines[0])
+
+    return run
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on loopback: (directory, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _tamper(model_dir: Path, *, module: str, name: str) -> None:
+    """Rewrite ``model.skops``'s top-level type to ``module.name``, as an attacker would."""
+    path = model_dir / "model.skops"
+    source = io.BytesIO(path.read_bytes())
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "schema.json":
+                doc = json.loads(data)
+                doc["__module__"], doc["__class__"] = module, name
+                data = json.dumps(doc).encode()
+            zout.writestr(item, data)
+
+
+@pytest.fixture
+def tampered_model(iris_model: Path, tmp_path: Path) -> Path:
+    """A copy of the iris model directory whose skops file now names ``builtins.eval``."""
+    copy = tmp_path / "tampered" / "v1"
+    shutil.copytree(iris_model, copy)
+    _tamper(copy, module="builtins", name="eval")
+    return copy

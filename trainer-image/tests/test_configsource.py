@@ -1,0 +1,65 @@
+"""Reading the run config: file (JSON/YAML), env, and every problem reported at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modelpipe_trainer.configsource import load_run_config
+from modelpipe_trainer.contract import Outcome
+from modelpipe_trainer.errors import TrainerError
+
+
+def test_reads_yaml_file(tmp_path: Path, make_config) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(make_config("/data/iris.csv")))
+    config = load_run_config(path=str(path), environ={})
+    assert config.dataset.uri == "/data/iris.csv"
+    assert config.estimator.class_path == "sklearn.linear_model.LogisticRegression"
+
+
+def test_reads_json_from_env(make_config) -> None:
+    env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/data/iris.csv"))}
+    assert load_run_config(path=None, environ=env).model_version == "v1"
+
+
+def test_file_wins_over_env(tmp_path: Path, make_config) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(make_config("/from/file.csv")))
+    env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/from/env.csv"))}
+    assert load_run_config(path=str(path), environ=env).dataset.uri == "/from/file.csv"
+
+
+@pytest.mark.parametrize(
+    ("path", "env", "expected"),
+    [
+        (None, {}, "no run configuration"),
+        ("/nonexistent/run.yaml", {}, "cannot read config file"),
+        (None, {"MODELPIPE_RUN_CONFIG": "{not json"}, "not valid JSON"),
+    ],
+)
+def test_unreadable_config_is_invalid_config(path, env, expected) -> None:
+    with pytest.raises(TrainerError) as caught:
+        load_run_config(path=path, environ=env)
+    assert caught.value.outcome is Outcome.INVALID_CONFIG
+    assert expected in caught.value.message
+
+
+def test_every_schema_error_is_listed(make_config) -> None:
+    config = make_config("/d.csv", seed="seven", testSize=2)
+    del config["estimator"]
+    with pytest.raises(TrainerError) as caught:
+        load_run_config(path=None, environ={"MODELPIPE_RUN_CONFIG": json.dumps(config)})
+    fields = {f.column for f in caught.value.failures}
+    assert {"seed", "testSize", "estimator"} <= fields
+
+
+@pytest.mark.parametrize("version", ["../escape", "a/b", ".hidden", ""])
+def test_model_version_must_be_one_path_segment(make_config, version: str) -> None:
+    env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/d.csv", modelVersion=version))}
+    with pytest.raises(TrainerError) as caught:
+        load_run_config(path=None, environ=env)
+    assert caught.value.outcome is Outcome.INVALID_CONFIG
