@@ -1,0 +1,175 @@
+"""The seam between a ModelPipeline and the shared pollers.
+
+- :func:`wanted` (pure): which sources a spec follows, keyed by role, with the
+  Secret each one's credentials come from;
+- :func:`followed` (pure): turn the pollers' snapshots into the values the input
+  resolver uses (``modelpipe.inputs.Followed``) and the ``status.sources`` rows;
+- :class:`SourceFollower`: runs a :class:`SourceRegistry` on its own event loop
+  in a daemon thread, so the operator's synchronous reconciler (kopf runs sync
+  handlers in worker threads) can call it from any thread. When a source changes
+  value or health it calls ``on_change(namespace, name)`` for every pipeline
+  following it — the operator reconciles them then, instead of polling the API.
+
+A pinned value needs no poller: a spec with ``code.revision`` set follows no git
+ref even if ``git.ref`` is present, so pinning really stops the requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.inputs import Followed
+from modelpipe.sources.clock import SystemClock
+from modelpipe.sources.durations import parse_duration
+from modelpipe.sources.model import (
+    Credentials,
+    ErrorReason,
+    SecretRef,
+    SourceError,
+    SourceKey,
+    SourceKind,
+)
+from modelpipe.sources.polling import PollState
+from modelpipe.sources.ratelimit import RateLimiter
+from modelpipe.sources.registry import Follow, Snapshot, SourceRegistry
+from modelpipe.sources.status import SourceStatus, rfc3339, source_status
+
+DEFAULT_INTERVAL_SECONDS = 60.0
+DEFAULT_MAX_BYTES = 1 << 30
+CODE, DATASET = "code", "dataset"
+SecretReader = Callable[[str, str], Mapping[str, str] | None]
+OnChange = Callable[[str, str], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    key: SourceKey
+    interval_seconds: float
+
+
+def wanted(spec: ModelPipelineSpec, *, namespace: str) -> dict[str, Wanted]:
+    """The sources ``spec`` follows: only inputs the spec does not pin."""
+    result: dict[str, Wanted] = {}
+    git = spec.code.git
+    if spec.code.revision is None and git is not None and git.ref:
+        secret = SecretRef(namespace, git.credentials_secret) if git.credentials_secret else None
+        key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
+        result[CODE] = Wanted(key, _seconds(git.poll_interval))
+    data = spec.dataset
+    if data.version is None:
+        max_bytes = data.max_bytes or DEFAULT_MAX_BYTES
+        if data.manifest_uri:
+            key = SourceKey(SourceKind.MANIFEST, data.manifest_uri, max_bytes=max_bytes)
+        else:
+            key = SourceKey(SourceKind.HTTP, data.uri, max_bytes=max_bytes)
+        result[DATASET] = Wanted(key, _seconds(data.poll_interval))
+    return result
+
+
+def _seconds(duration: str | None) -> float:
+    return parse_duration(duration).total_seconds() if duration else DEFAULT_INTERVAL_SECONDS
+
+
+def followed(snapshots: Mapping[str, Snapshot]) -> tuple[Followed, list[SourceStatus]]:
+    """Values for the input resolver, and status rows in a stable order."""
+    code = snapshots.get(CODE)
+    data = snapshots.get(DATASET)
+    values = Followed(
+        code_revision=code.state.value if code else None,
+        dataset_version=data.state.value if data else None,
+    )
+    rows = [source_status(role, snap.key, snap.state) for role, snap in sorted(snapshots.items())]
+    return values, rows
+
+
+def resolved_at(snapshots: Mapping[str, Snapshot], role: str) -> str | None:
+    snap = snapshots.get(role)
+    return rfc3339(snap.state.resolved_time) if snap else None
+
+
+class SourceFollower:
+    """A thread-safe front of one :class:`SourceRegistry` running on a private loop."""
+
+    def __init__(
+        self, *, on_change: OnChange, rate_per_second: float = 5.0, burst: float = 20.0
+    ) -> None:
+        self._on_change = on_change
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sources", daemon=True)
+        self._thread.start()
+        self._rate = (rate_per_second, burst)
+        self._watchers: dict[str, asyncio.Task[None]] = {}  # touched on the loop only
+        self.registry: SourceRegistry = self._call(self._make())
+
+    async def _make(self) -> SourceRegistry:
+        clock = SystemClock()
+        limiter = RateLimiter(clock=clock, rate_per_second=self._rate[0], burst=self._rate[1])
+        return SourceRegistry(clock=clock, limiter=limiter)
+
+    def sync(
+        self, *, namespace: str, name: str, spec: ModelPipelineSpec, read_secret: SecretReader
+    ) -> dict[str, Snapshot]:
+        """Follow what ``spec`` wants (and nothing else); return the latest snapshots.
+
+        Secrets are read on every call, so a rotated or fixed credential is used on
+        the next reconcile, and the poller re-checks at once when it changed. A
+        missing Secret is reported on the source instead of polling without it.
+        """
+        follows: dict[str, Follow] = {}
+        missing: dict[str, Snapshot] = {}
+        for role, want in wanted(spec, namespace=namespace).items():
+            secret = want.key.secret
+            data = read_secret(secret.namespace, secret.name) if secret else None
+            if secret is not None and data is None:
+                error = SourceError(ErrorReason.AUTH_FAILED, f"Secret {secret} not found")
+                missing[role] = Snapshot(want.key, PollState(error=error))
+                continue
+            credentials = Credentials.from_secret_data(dict(data)) if data is not None else None
+            follows[role] = Follow(want.key, want.interval_seconds, credentials)
+        snapshots = self._call(self._sync(f"{namespace}/{name}", follows))
+        return {**snapshots, **missing}
+
+    async def _sync(self, subscriber: str, follows: dict[str, Follow]) -> dict[str, Snapshot]:
+        self.registry.follow(subscriber, follows)
+        if follows and subscriber not in self._watchers:
+            self._watchers[subscriber] = asyncio.ensure_future(self._watch(subscriber))
+        elif not follows:
+            self._stop_watching(subscriber)
+        return self.registry.snapshot(subscriber)
+
+    async def _watch(self, subscriber: str) -> None:
+        namespace, name = subscriber.split("/", 1)
+        while True:
+            if await self.registry.wait_changed(subscriber, timeout_seconds=3600):
+                await self._loop.run_in_executor(None, self._on_change, namespace, name)
+
+    def forget(self, *, namespace: str, name: str) -> None:
+        self._call(self._forget(f"{namespace}/{name}"))
+
+    async def _forget(self, subscriber: str) -> None:
+        self._stop_watching(subscriber)
+        self.registry.forget(subscriber)
+
+    def _stop_watching(self, subscriber: str) -> None:
+        watcher = self._watchers.pop(subscriber, None)
+        if watcher is not None:
+            watcher.cancel()
+
+    def stop(self) -> None:
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    async def _close(self) -> None:
+        for subscriber in list(self._watchers):
+            self._stop_watching(subscriber)
+        await self.registry.close()
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
