@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.inputs import Followed
+from modelpipe.sources.status import SourceStatus
 from modelpipe_trainer.contract import TrainerResult
 
 
@@ -90,6 +91,8 @@ class Observed:
     pvc_exists: bool = True
     # Inputs resolved by followed sources, when the spec leaves them to a source.
     followed: Followed | None = None
+    # Status rows of the followed sources (modelpipe.sources.follower.followed).
+    sources: tuple[SourceStatus, ...] = ()
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

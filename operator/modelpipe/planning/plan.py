@@ -26,7 +26,7 @@ from modelpipe.api.v1alpha1 import (
     Verdict,
 )
 from modelpipe.observed import Observed
-from modelpipe.planning import serving, training
+from modelpipe.planning import serving, sources, training
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import Event, EventType, Plan
@@ -34,7 +34,9 @@ from modelpipe.planning.outcome import Event, EventType, Plan
 Check = Callable[[Draft], None]
 
 CHECKS: tuple[Check, ...] = (
+    sources.keep_last_known,
     training.resolve_inputs,
+    sources.report_sources,
     training.stop_superseded_jobs,
     training.settle_current_run,
     training.start_run,
@@ -61,6 +63,7 @@ def plan(observed: Observed, now: datetime) -> Plan:
     draft.status.last_run = draft.status.history[0] if draft.status.history else None
     draft.status.observed_generation = observed.metadata.generation
     draft.status.conditions = _merge_conditions(draft, stamp)
+    draft.status.conditions = sources.with_sources_ready(draft, stamp=stamp)
     return Plan(
         status=draft.status,
         actions=tuple(draft.actions),

@@ -1,0 +1,88 @@
+"""Followed sources in the plan: last known inputs, where each input came from, SourcesReady.
+
+The pollers live outside the plan (``modelpipe.sources``); the gatherer passes their
+latest answers in as ``Observed.followed`` (values) and ``Observed.sources`` (status
+rows). Two rules from docs/triggers.md are decided here:
+
+- a followed value, once seen, is never "unknown" again: right after an operator
+  restart the pollers have not answered yet, and the inputs in status stand, so a
+  running Job is not superseded by an empty input;
+- a failing source keeps the last resolved value and shows on ``SourcesReady``;
+  it never starts a run and never touches production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from modelpipe.api.v1alpha1 import Condition
+from modelpipe.inputs import Followed
+from modelpipe.planning.draft import Draft
+from modelpipe.sources.schedule import check_schedule
+from modelpipe.sources.status import CONDITION_TYPE, SourceStatus, sources_ready
+
+Origin = Literal["Pinned", "Followed"]
+
+
+def keep_last_known(d: Draft) -> None:
+    """Fill inputs the pollers have not answered yet with the ones status already holds."""
+    previous = d.previous.inputs
+    if previous is None:
+        return
+    seen = d.obs.followed or Followed()
+    code, version = seen.code_revision, seen.dataset_version
+    if code is None and d.spec.code.revision is None and previous.code_revision_from == "Followed":
+        code = previous.code_revision
+    if (
+        version is None
+        and d.spec.dataset.version is None
+        and previous.dataset_version_from == "Followed"
+    ):
+        version = previous.dataset_version
+    d.obs = replace(d.obs, followed=replace(seen, code_revision=code, dataset_version=version))
+
+
+def report_sources(d: Draft) -> None:
+    """``status.sources`` and, on the inputs, where each value came from and when."""
+    d.status.sources = list(d.obs.sources)
+    inputs = d.status.inputs
+    if inputs is None:
+        return
+    rows = {row.name: row for row in d.obs.sources}
+    inputs.code_revision_from = _origin(d.spec.code.revision, inputs.code_revision)
+    inputs.dataset_version_from = _origin(d.spec.dataset.version, inputs.dataset_version)
+    inputs.code_resolved_at = _resolved_at(rows.get("code"), inputs.code_revision_from)
+    inputs.dataset_resolved_at = _resolved_at(rows.get("dataset"), inputs.dataset_version_from)
+
+
+def _origin(pinned: str | None, value: str) -> Origin | None:
+    if pinned:
+        return "Pinned"
+    return "Followed" if value else None
+
+
+def _resolved_at(row: SourceStatus | None, origin: Origin | None) -> str | None:
+    return row.resolved_time if row is not None and origin == "Followed" else None
+
+
+def with_sources_ready(d: Draft, *, stamp: str) -> list[Condition]:
+    """Replace the SourcesReady condition; present only when something is followed or scheduled."""
+    conditions = d.status.conditions
+    others = [c for c in conditions if c.type != CONDITION_TYPE]
+    if not d.obs.sources and not d.spec.schedule:
+        return others
+    problem = check_schedule(d.spec.schedule) if d.spec.schedule else None
+    verdict = sources_ready(list(d.obs.sources), schedule_problem=problem)
+    status: Literal["True", "False"] = "True" if verdict.status else "False"
+    before = next((c for c in conditions if c.type == CONDITION_TYPE), None)
+    moved = before is None or before.status != status
+    condition = Condition(
+        type=CONDITION_TYPE,
+        status=status,
+        reason=verdict.reason.value,
+        message=verdict.message[:2048],
+        last_transition_time=stamp if moved or before is None else before.last_transition_time,
+        observed_generation=d.obs.metadata.generation,
+    )
+    return [*others, condition]

@@ -1,0 +1,111 @@
+"""plan() with followed sources: a resolved change runs like a pinned one; outages do nothing."""
+
+from __future__ import annotations
+
+from tests.operator.builders import NOW, cycle, job, observe, spec, step, with_
+
+from modelpipe.inputs import Followed
+from modelpipe.observed import JobPhase
+from modelpipe.planning import CreateJob, DeleteJob, Plan
+from modelpipe.sources.model import ErrorReason, SourceError, SourceKey, SourceKind
+from modelpipe.sources.polling import PollState
+from modelpipe.sources.status import source_status
+
+GIT_URL = "https://git.example/iris.git"
+FOLLOWING = spec(code={"revision": None, "git": {"url": GIT_URL, "ref": "main"}})
+KEY = SourceKey(SourceKind.GIT, GIT_URL, "main")
+
+
+def rows(value: str | None, error: SourceError | None = None, failures: int = 0) -> tuple:  # type: ignore[type-arg]
+    state = PollState(
+        value=value, resolved_time=NOW if value else None, last_check_time=NOW, error=error,
+        consecutive_failures=failures,
+    )  # fmt: skip
+    return (source_status("code", KEY, state),)
+
+
+def sources_ready(planned: Plan) -> tuple[str, str, str]:
+    found = next(c for c in planned.status.conditions if c.type == "SourcesReady")
+    return found.status, found.reason, found.message
+
+
+def created(planned: Plan) -> list[str]:
+    return [a.manifest["metadata"]["name"] for a in planned.actions if isinstance(a, CreateJob)]
+
+
+def test_resolved_commit_starts_one_run_and_records_its_origin() -> None:
+    first = observe(FOLLOWING)
+    first = with_(first, followed=Followed(code_revision="a" * 40), sources=rows("a" * 40))
+    planned = step(first)
+    assert len(created(planned)) == 1
+    inputs = planned.status.inputs
+    assert inputs is not None and inputs.code_revision == "a" * 40
+    assert (inputs.code_revision_from, inputs.code_resolved_at) == (
+        "Followed",
+        "2026-11-27T12:00:00Z",
+    )
+    assert inputs.dataset_version_from == "Pinned"
+    assert sources_ready(planned)[:2] == ("True", "Resolved")
+    assert planned.status.sources[0].resolved == "a" * 40
+
+
+def test_a_new_commit_supersedes_like_a_pinned_change() -> None:
+    before = with_(
+        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+    )
+    old = step(before).status.inputs.model_version  # type: ignore[union-attr]
+    running = cycle(before, jobs=(job(old, JobPhase.ACTIVE),))
+    pushed = with_(running, followed=Followed(code_revision="b" * 40), sources=rows("b" * 40))
+    planned = step(pushed)
+    assert any(isinstance(a, DeleteJob) for a in planned.actions)
+    assert len(created(planned)) == 1
+
+
+def test_pinned_revision_wins() -> None:
+    pinned = spec(code={"revision": "v1", "git": {"url": GIT_URL, "ref": "main"}})
+    planned = step(with_(observe(pinned), followed=Followed(code_revision="a" * 40)))
+    assert planned.status.inputs.code_revision == "v1"  # type: ignore[union-attr]
+    assert planned.status.inputs.code_revision_from == "Pinned"  # type: ignore[union-attr]
+
+
+def test_restart_before_the_first_poll_keeps_inputs_and_the_running_job() -> None:
+    seen = with_(
+        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+    )
+    version = step(seen).status.inputs.model_version  # type: ignore[union-attr]
+    after_restart = cycle(seen, jobs=(job(version, JobPhase.ACTIVE),), followed=None, sources=())
+    planned = step(after_restart)
+    assert planned.status.inputs.model_version == version  # type: ignore[union-attr]
+    assert not any(isinstance(a, DeleteJob | CreateJob) for a in planned.actions)
+
+
+def test_unreachable_source_sets_the_condition_and_starts_nothing() -> None:
+    seen = with_(
+        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+    )
+    version = step(seen).status.inputs.model_version  # type: ignore[union-attr]
+    down = rows(
+        "a" * 40, SourceError(ErrorReason.UNREACHABLE, "cannot reach the server"), failures=4
+    )
+    planned = step(cycle(seen, jobs=(job(version, JobPhase.ACTIVE),), sources=down))
+    status, reason, message = sources_ready(planned)
+    assert (status, reason) == ("False", "Unreachable")
+    assert "keeping the last resolved inputs" in message and "4 failed checks" in message
+    assert not any(isinstance(a, DeleteJob | CreateJob) for a in planned.actions)
+    assert planned.status.sources[0].consecutive_failures == 4
+
+
+def test_not_yet_resolved_waits() -> None:
+    planned = step(with_(observe(FOLLOWING), sources=rows(None)))
+    assert created(planned) == []
+    assert sources_ready(planned)[:2] == ("False", "Resolving")
+
+
+def test_invalid_schedule_is_a_condition() -> None:
+    planned = step(observe(spec(schedule="61 * * * *")))
+    status, reason, message = sources_ready(planned)
+    assert (status, reason) == ("False", "InvalidSchedule") and "61 * * * *" in message
+
+
+def test_pinned_pipelines_carry_no_sources_condition() -> None:
+    assert not any(c.type == "SourcesReady" for c in step(observe()).status.conditions)
