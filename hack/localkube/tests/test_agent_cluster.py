@@ -85,7 +85,10 @@ def waiting_reason(p: Json) -> tuple[str, str] | None:
 
 
 def test_job_reports_exit_code_and_termination_message(cluster: Cluster, namespace: str) -> None:
-    code = "import json; print('training'); open('/dev/termination-log','w').write(json.dumps({'accuracy': 0.97}))"
+    code = (
+        "import json; print('training')\n"
+        "open('/dev/termination-log', 'w').write(json.dumps({'accuracy': 0.97}))"
+    )
     apply(cluster, namespace, job("train", py("train", code)))
     done = wait_for("Job Complete", lambda: job_condition(cluster, namespace, "train", "Complete"))
     assert done["status"] == "True"
@@ -178,7 +181,8 @@ from kubernetes.client.rest import ApiException
 config.load_incluster_config()
 v1 = client.CoreV1Api()
 ns = open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read()
-for what, call in (('configmaps', v1.list_namespaced_config_map), ('secrets', v1.list_namespaced_secret)):
+calls = (('configmaps', v1.list_namespaced_config_map), ('secrets', v1.list_namespaced_secret))
+for what, call in calls:
     try:
         call(ns)
         print(what, 200)
@@ -223,7 +227,10 @@ def test_service_account_token_enforces_rbac(cluster: Cluster, namespace: str) -
 
 
 def test_kubectl_logs_of_current_and_previous_run(cluster: Cluster, namespace: str) -> None:
-    code = "import os, time\nn = len(os.listdir('/data'))\nopen(f'/data/{n}', 'w').close()\nprint('run', n)\nraise SystemExit(0 if n else 1)"
+    code = (
+        "import os\nn = len(os.listdir('/data'))\nopen(f'/data/{n}', 'w').close()\n"
+        "print('run', n)\nraise SystemExit(0 if n else 1)"
+    )
     container = py("c", code, volumeMounts=[{"name": "data", "mountPath": "/data"}])
     apply(
         cluster,
@@ -279,9 +286,12 @@ def test_agent_restart_loses_no_pod_and_runs_none_twice(cluster: Cluster, namesp
         "short", py("c", "import time; time.sleep(4); open('/dev/termination-log','w').write('ok')")
     )
     apply(cluster, namespace, long, short)
-    running = lambda name: (
-        get(cluster, namespace, "pod", name).get("status", {}).get("phase") == "Running"
-    )  # noqa: E731
+
+    def running(name: str) -> bool:
+        return bool(
+            get(cluster, namespace, "pod", name).get("status", {}).get("phase") == "Running"
+        )
+
     wait_for("pods running", lambda: running("long") and running("short"))
     before = get(cluster, namespace, "pod", "long")["status"]
     cluster.stop_agent(kill=True)
@@ -422,7 +432,8 @@ def test_volumes_env_and_mounts_reach_the_process(cluster: Cluster, namespace: s
     }
     code = (
         "import os\n"
-        "print(os.environ['MODE'], os.environ['CFG_a.txt'], os.environ['TOKEN'], os.environ['NODE'], os.getcwd())\n"
+        "e = os.environ\n"
+        "print(e['MODE'], e['CFG_a.txt'], e['TOKEN'], e['NODE'], os.getcwd())\n"
         "print(open('/etc/app/a.txt').read(), open('/secrets/token').read())\n"
         "open('/data/out', 'w').write('kept')\n"
         "try:\n    open('/etc/app/new', 'w')\nexcept OSError as e:\n    print('ro', e.errno)\n"
