@@ -57,7 +57,7 @@ def test_helm_lint_is_clean(helm: HelmRun, mode: str) -> None:
         ("replicaCount=-1", "at '/replicaCount': minimum: got -1, want 0"),
         ("replicaCount=two", "at '/replicaCount': got string, want integer"),
         ("logging.format=xml", "at '/logging/format': value must be one of 'json', 'plain'"),
-        ("logging.level=verbose", "at '/logging/level': value must be one of"),
+        ("logging.level=warning", "at '/logging/level': value must be one of 'info', 'debug'"),
         ("leader.strategy=election", "at '/leader/strategy': value must be one of"),
         ("image.digest=latest", "at '/image/digest': 'latest' does not match pattern"),
         ("watch.namespaces={Team_A}", "at '/watch/namespaces/0': 'Team_A' does not match"),
@@ -226,10 +226,28 @@ def test_operator_command_is_spelled_out_and_probed_on_kopf_liveness(render: Ren
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert f"--liveness=http://$(POD_IP):{ports['healthz']}/healthz" in container["args"]
     assert f"--metrics-port={ports['metrics']}" in container["args"]
+    assert "--metrics-address=$(POD_IP)" in container["args"]
+    assert "--verbose" not in container["args"]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_operator_cli_accepts_the_rendered_arguments(render: Render, mode: str) -> None:
+    """The chart and modelpipe-operator's argparse agree, in every mode."""
+    from modelpipe.main import parser
+
+    container = operator_container(render(*MODES[mode], "--set", "logging.level=debug"))
+    argv = [a.replace("$(POD_IP)", "127.1.0.9") for a in container["args"]]
+    args = parser().parse_args(argv)
+    assert args.command == "run"
+    assert args.all_namespaces == (not mode.startswith("namespaces"))
+    assert args.namespace == (["team-a", "team-b"] if mode.startswith("namespaces") else None)
+    assert args.peering == ("modelpipe" if mode.endswith("peering") else None)
+    assert args.liveness == "http://127.1.0.9:8080/healthz"
+    assert (args.metrics_port, args.metrics_address, args.verbose) == (9090, "127.1.0.9", True)
 
 
 def test_log_and_image_values_reach_the_operator(render: Render) -> None:
@@ -242,7 +260,7 @@ def test_log_and_image_values_reach_the_operator(render: Render) -> None:
             "--set", "image.digest=sha256:" + "a" * 64,
         )
     )  # fmt: skip
-    assert "--log-level=debug" in container["args"]
+    assert "--verbose" in container["args"]
     assert "--log-format=plain" in container["args"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MODELPIPE_TRAINER_IMAGE"] == "registry.local/trainer:1"

@@ -1,9 +1,10 @@
 """The images' Dockerfiles: linted, labelled, and installing exactly their lock files.
 
 There is no Docker engine here, so we check what can be checked without one:
-hadolint on every Dockerfile, the OCI revision label on every final stage, lock
-files equal to a fresh ``uv export`` (so they cannot drift from uv.lock), and the
-Dockerfile's own install steps replayed into a fresh virtualenv.
+hadolint and the OCI revision label on every image's Dockerfile; for the
+operator image, its lock equal to a fresh ``uv export`` (so it cannot drift from
+uv.lock) and its install steps replayed into a fresh virtualenv. The trainer
+image's lock and build are tested in trainer-image/tests/test_image.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = sorted(p for p in ROOT.glob("*/Dockerfile") if ".venv" not in p.parts)
+OPERATOR = ROOT / "operator" / "Dockerfile"
 LOCK_COPY = re.compile(r"^COPY\s+(\S+\.lock|\S+requirements\S*\.txt)\s+", re.MULTILINE)
 
 
@@ -52,8 +54,8 @@ def export_command(lock: Path) -> list[str]:
     return argv
 
 
-def test_there_is_an_operator_image() -> None:
-    assert ROOT / "operator" / "Dockerfile" in DOCKERFILES
+def test_both_images_are_checked() -> None:
+    assert {OPERATOR, ROOT / "trainer-image" / "Dockerfile"} <= set(DOCKERFILES)
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_ids(DOCKERFILES))
@@ -80,9 +82,8 @@ def test_final_stage_runs_as_a_numeric_non_root_user(dockerfile: Path) -> None:
     assert uid.isdigit() and int(uid) != 0, f"USER {users[-1]} must be a numeric non-root uid"
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_ids(DOCKERFILES))
-def test_lock_equals_uv_export(dockerfile: Path) -> None:
-    lock = lock_of(dockerfile)
+def test_lock_equals_uv_export() -> None:
+    lock = lock_of(OPERATOR)
     argv = export_command(lock)
     fresh = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     ours, theirs = lock.read_text().splitlines()[2:], fresh.splitlines()[2:]
@@ -90,12 +91,11 @@ def test_lock_equals_uv_export(dockerfile: Path) -> None:
     assert ours == theirs, f"{lock} has drifted from uv.lock; regenerate it: {fix}"
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_ids(DOCKERFILES))
-def test_third_party_install_is_hash_locked_and_dependency_free(dockerfile: Path) -> None:
+def test_third_party_install_is_hash_locked_and_dependency_free() -> None:
     """Every pip install either takes the lock with hashes or adds no dependencies."""
-    text = dockerfile.read_text().replace("\\\n", " ")
+    text = OPERATOR.read_text().replace("\\\n", " ")
     installs = re.findall(r"pip install ([^&\n]*)", text)
-    assert installs, f"{dockerfile} installs nothing with pip"
+    assert installs, f"{OPERATOR} installs nothing with pip"
     for args in installs:
         assert "--no-deps" in args, f"pip install {args}: without --no-deps it can leave the lock"
         if " -r " in f" {args}":
@@ -130,7 +130,7 @@ def _pins(lock: Path) -> dict[str, str]:
 @pytest.mark.timeout(900)
 def test_operator_image_installs_exactly_the_lock(tmp_path: Path) -> None:
     """Replays the builder stage's installs into a fresh venv (real pip, real PyPI files)."""
-    dockerfile = ROOT / "operator" / "Dockerfile"
+    dockerfile = OPERATOR
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]

@@ -1,52 +1,59 @@
 {{/*
 The operator's RBAC rules, one place for both modes: a ClusterRole when it
 watches the whole cluster, the same rules in a Role per watched namespace
-otherwise. Every rule names the code that needs it, and
-tests/packaging/test_rbac_minimality.py removes each rule in turn and shows
-the named behaviour failing with 403.
+otherwise. Every rule names the code that needs it (the calls are listed in
+operator/modelpipe/k8s/calls.py), and tests/packaging/test_rbac_minimality.py
+removes each verb in turn and shows the named behaviour failing with 403.
+
+Left out on purpose: customresourcedefinitions and namespaces (kopf only
+watches them to notice CRDs and namespaces appearing later, and falls back
+when refused), events.k8s.io (kopf posts core/v1 Events), secrets.
 */}}
 
 {{- define "modelpipe.rbac.namespacedRules" -}}
-# kopf watches ModelPipelines (list+watch) and patches them for its
-# finalizer and diff-base annotation (patch): modelpipe/handlers.py.
+# get: KubeApi.get_pipeline, each reconcile reads its pipeline afresh (k8s/gather.py).
+# list, watch: kopf's watch behind the ModelPipeline handlers (handlers.py).
 - apiGroups: [modelpipe.io]
   resources: [modelpipelines]
-  verbs: [list, watch, patch]
-# The executor writes the rebuilt status (modelpipe/k8s/executor.py).
+  verbs: [get, list, watch]
+# patch: KubeApi.patch_pipeline_status (k8s/execute.py), and kopf's diff base,
+# kept in status.kopf by StatusDiffBaseStorage (handlers.configure).
 - apiGroups: [modelpipe.io]
   resources: [modelpipelines/status]
   verbs: [patch]
-# Training Jobs: the gatherer lists them by the pipeline label, the executor
-# creates one per input hash and deletes superseded ones (modelpipe/k8s/).
+# list, watch: kopf's label-selected watch behind job_event (handlers.py);
+# list: KubeApi.list_jobs; create: KubeApi.create_job; delete: KubeApi.delete_job
+# (a superseded run's Job) (k8s/calls.py, used by k8s/gather.py and k8s/execute.py).
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [list, watch, create, delete]
-# The trainer's result is the termination message in its pod's status;
-# the gatherer lists the Job's pods to read it (modelpipe/k8s/observe.py).
+# list: KubeApi.list_job_pods reads the trainer's termination message (k8s/gather.py).
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
-# Serving: the gatherer reads the Deployment's rollout state, the executor
-# creates an owned one or patches a user's one to promote (modelpipe/k8s/).
+# list, watch: kopf's label-selected watch behind deployment_event (handlers.py);
+# get: KubeApi.get_deployment (rollout state); create: KubeApi.create_deployment
+# (serving.template); patch: KubeApi.patch_deployment (promotion, rollback).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]
-# The executor creates the Service in front of an owned Deployment.
+# get: KubeApi.get_service; create: KubeApi.create_service (serving.template).
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create]
-# The gatherer checks that spec.artifacts.pvc exists (reason PVCNotFound).
+# get: KubeApi.get_pvc, the PVCNotFound condition (k8s/gather.py).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
-# kopf and the executor post Events on the ModelPipeline (JobCreated, GateFailed, Promoted, ...).
+# create: KubeApi.create_event (JobCreated, GateFailed, Promoted, ...) and
+# kopf's own warning events (handlers.configure: settings.posting.level).
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
 {{- if eq .Values.leader.strategy "peering" }}
 {{- if not (include "modelpipe.clusterwide" .) }}
-# kopf peering in namespaced mode: keep-alives in each watched namespace's
-# KopfPeering (kopf/_core/engines/peering.py: watch, then patch status).
+# list, watch, patch: kopf peering in namespaced mode, keep-alives in each
+# watched namespace's KopfPeering (kopf/_core/engines/peering.py).
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]
   verbs: [list, watch, patch]
@@ -56,8 +63,8 @@ the named behaviour failing with 403.
 
 {{- define "modelpipe.rbac.clusterRules" -}}
 {{- if eq .Values.leader.strategy "peering" }}
-# kopf peering cluster-wide: keep-alives in the ClusterKopfPeering
-# (kopf/_core/engines/peering.py: watch, then patch status).
+# list, watch, patch: kopf peering cluster-wide, keep-alives in the
+# ClusterKopfPeering (kopf/_core/engines/peering.py).
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
   verbs: [list, watch, patch]
