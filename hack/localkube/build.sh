@@ -53,5 +53,8 @@ for b in "${BINARIES[@]}"; do
   [[ -x "$TMP/$b" ]] || { echo "error: $b was not built" >&2; exit 1; }
   mv "$TMP/$b" "$OUT/$b"
 done
-echo ">>> Built in $(($(date +%s) - start))s: $OUT" >&2
+secs=$(($(date +%s) - start))
+printf '{"kube": "%s", "etcd": "%s", "buildSeconds": %d, "go": "%s"}\n' \
+  "$KUBE_VERSION" "$ETCD_VERSION" "$secs" "$(go env GOVERSION)" > "$OUT/build-info.json"
+echo ">>> Built in ${secs}s: $OUT" >&2
 echo "$OUT"

@@ -1,0 +1,1 @@
+"""modelpipe's benchmarks: each prints its figures; `make bench` runs them all."""
