@@ -50,6 +50,7 @@ IN_PROGRESS_REASONS = {
     Reason.JOB_SUPERSEDED,
     Reason.JOB_SUCCEEDED,
     Reason.IDLE,
+    Reason.WAITING_FOR_INPUTS,
     Reason.GATE_PASSED,
     Reason.NOT_EVALUATED,
     Reason.PROMOTED,
