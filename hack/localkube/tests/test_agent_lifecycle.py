@@ -198,3 +198,20 @@ def test_probe_defaults_and_named_ports() -> None:
     assert resolve_port("http", container) == 8080
     assert resolve_port(81, container) == 81
     assert resolve_port("nope", container) is None
+
+
+def test_container_whose_shim_is_starting_is_not_started_again_nor_running() -> None:
+    creating = view(ContainerView("a", runs=1, creating=True), policy="Always")
+    plan = plan_pod(creating, now=NOW)
+    assert (plan.start, plan.phase) == ((), "Pending")
+    status = build_status(
+        _pod(),
+        creating,
+        plan,
+        phase=plan.phase,
+        pod_ip="127.1.0.2",
+        host_ip="127.0.0.1",
+        start_time=NOW,
+        now=NOW,
+    )
+    assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}

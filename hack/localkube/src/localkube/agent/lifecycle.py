@@ -43,11 +43,16 @@ class ContainerView:
     name: str
     runs: int = 0  # number of runs started so far (the next one gets this index)
     running_since: float | None = None
+    creating: bool = False  # its shim is setting up; the process has not started yet
     last: Exited | None = None  # the latest finished run, when nothing runs now
     previous: Exited | None = None  # the finished run before the current/latest one
     ready: bool = False
     started: bool = False
     blocked: Blocked | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.running_since is not None or self.creating
 
     @property
     def restart_count(self) -> int:
@@ -118,11 +123,11 @@ def plan_pod(view: PodView, *, now: float, pod_name: str = "") -> Plan:
 def _plan_init(view: PodView, *, now: float, pod_name: str) -> Plan | None:
     """The plan while an init container is unfinished; ``None`` once all exited 0."""
     for i, c in enumerate(view.init):
-        if c.last is not None and c.last.exit_code == 0 and c.running_since is None:
+        if c.last is not None and c.last.exit_code == 0 and not c.alive:
             continue
         later = (*view.init[i + 1 :], *view.main)
         waiting = {x.name: Blocked("PodInitializing", "") for x in later}
-        if c.running_since is not None:
+        if c.alive:
             return Plan(waiting=waiting)
         if c.blocked is not None:
             return Plan(waiting={**waiting, c.name: c.blocked})
@@ -144,7 +149,7 @@ def _plan_main(view: PodView, *, now: float, pod_name: str) -> Plan:
     waiting: dict[str, Blocked] = {}
     wake: list[float] = []
     for c in view.main:
-        if c.running_since is not None:
+        if c.alive:
             continue
         if c.last is not None and not wants_restart(view.restart_policy, c.last.exit_code):
             continue

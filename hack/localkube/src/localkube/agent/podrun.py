@@ -40,6 +40,7 @@ class Live:
     env: dict[str, str]
     watch: runtime.ExitWatch | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    running: bool = False  # the process has started (started.json written)
     probes: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -99,7 +100,8 @@ class ContainerRunner:
             return ContainerView(
                 name=name,
                 runs=live.index + 1,
-                running_since=live.since,
+                running_since=live.since if live.running else None,
+                creating=not live.running,
                 previous=self.exit_of(name, live.index - 1),
                 ready=self.ready.get(name, False),
                 started=self.started.get(name, False),
@@ -138,9 +140,8 @@ class ContainerRunner:
 
     def _attach(self, name: str, index: int, run: Path, *, pid: int | None) -> None:
         spec = json.loads((run / "spec.json").read_text())
-        live = Live(
-            index=index, run=run, since=runtime.started_at(run) or time.time(), env=spec["env"]
-        )
+        since = runtime.started_at(run)
+        live = Live(index=index, run=run, since=since or 0.0, env=spec["env"], running=bool(since))
         self.live[name] = live
         self.ready[name] = False
         probes = container_probes(self._spec(name))
@@ -152,7 +153,20 @@ class ContainerRunner:
             live.probes.append(asyncio.create_task(self._attach_late(name, live)))
         else:
             self._watch(name, live, shim)
+        if not live.running:
+            live.probes.append(asyncio.create_task(self._await_started(live)))
         live.probes.extend(asyncio.create_task(self._probe_loop(name, p, live)) for p in probes)
+
+    async def _await_started(self, live: Live) -> None:
+        """Report Running only once the shim has really started the process."""
+        deadline = time.monotonic() + SHIM_START_WAIT * 6
+        while not live.done.is_set() and time.monotonic() < deadline:
+            since = runtime.started_at(live.run)
+            if since is not None:
+                live.since, live.running = since, True
+                self.wake()
+                return
+            await asyncio.sleep(0.01)
 
     async def _attach_late(self, name: str, live: Live) -> None:
         deadline = time.monotonic() + SHIM_START_WAIT
@@ -177,13 +191,6 @@ class ContainerRunner:
         self.ready[name] = False
         self.started[name] = False
         self.wake()
-
-    def refresh_since(self) -> None:
-        """Use the shim's recorded start time once it has written it."""
-        for live in self.live.values():
-            since = runtime.started_at(live.run)
-            if since is not None:
-                live.since = since
 
     async def stop(self, name: str, *, grace: float, reason: str) -> None:
         """SIGTERM the container's process group, SIGKILL after ``grace`` seconds."""
@@ -218,7 +225,7 @@ class ContainerRunner:
         await asyncio.sleep(spec.initial_delay)
         state = ProbeState()
         while self.live.get(name) is live:
-            if spec.kind != "startup" and not self.started.get(name):
+            if not live.running or (spec.kind != "startup" and not self.started.get(name)):
                 await asyncio.sleep(0.2)
                 continue
             ok, message = await run_probe(

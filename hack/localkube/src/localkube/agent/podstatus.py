@@ -41,6 +41,10 @@ def container_status(c: ContainerView, spec: Json, plan: Plan, *, pod_uid: str) 
         state: Json = {"running": {"startedAt": rfc3339(c.running_since)}}
         if c.previous is not None:
             last_state = {"terminated": _terminated(c.previous, cid)}
+    elif c.creating:
+        state = {"waiting": {"reason": "ContainerCreating"}}
+        if c.previous is not None:
+            last_state = {"terminated": _terminated(c.previous, cid)}
     elif c.name in plan.waiting:
         why = plan.waiting[c.name]
         state = {

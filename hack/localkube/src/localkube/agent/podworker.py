@@ -232,7 +232,6 @@ class PodWorker:
                 await self.ctx.events.emit(self.pod, reason="BackOff", message=msg, warning=True)
 
     async def _push_status(self, view: PodView, plan: Plan) -> None:
-        self.runner.refresh_since()
         status = build_status(
             self.pod,
             view,
