@@ -47,7 +47,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.label_selectors["apps", "deployments"] = PIPELINE_LABEL
     settings.posting.level = logging.WARNING  # our own Events describe decisions
     settings.execution.max_workers = 4
-    memo.reconciler = Reconciler(KubeApi(Rest(connect())))
+    memo.reconciler = Reconciler(KubeApi(Rest(connect())), follow_sources=True)
 
 
 @kopf.on.cleanup()

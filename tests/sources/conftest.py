@@ -29,8 +29,22 @@ class ManualClock:
 
     async def sleep(self, seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self._now + timedelta(seconds=seconds), future))
-        await future
+        entry = (self._now + timedelta(seconds=seconds), future)
+        self._sleepers.append(entry)
+        try:
+            await future
+        finally:
+            if entry in self._sleepers:  # cancelled: a stale sleeper must not count
+                self._sleepers.remove(entry)
+
+    @property
+    def sleepers(self) -> int:
+        return len(self._sleepers)
+
+    async def advance_when_asleep(self, seconds: float, *, sleepers: int = 1) -> None:
+        """Advance once the code under test is asleep, so no wake-up is lost to a race."""
+        await eventually(lambda: self.sleepers >= sleepers)
+        self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)

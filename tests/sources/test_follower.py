@@ -122,3 +122,15 @@ def test_missing_secret_is_reported(follower: Any) -> None:
     state = snapshots["code"].state
     assert state.error is not None and state.error.reason is ErrorReason.AUTH_FAILED
     assert "Secret ml/nope not found" in state.error.message
+
+
+def test_unreadable_secret_is_reported(follower: Any) -> None:
+    def forbidden(namespace: str, name: str) -> dict[str, str]:
+        raise PermissionError("403 Forbidden: secrets is forbidden")
+
+    spec = make_spec(
+        {"git": {"url": GIT, "ref": "main", "credentialsSecret": "git"}},
+        {"uri": "x", "version": "1"},
+    )
+    state = follower.sync(namespace="ml", name="p", spec=spec, read_secret=forbidden)["code"].state
+    assert state.error is not None and "cannot read Secret ml/git: 403" in state.error.message

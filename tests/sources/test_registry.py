@@ -40,8 +40,8 @@ async def test_fifty_followers_share_one_ls_remote_per_interval(
         registry.follow(f"pipeline-{n}", {"code": Follow(key, INTERVAL)})
     await eventually(lambda: registry.checks[key] == 1)
     for interval in range(1, 6):
-        clock.advance(INTERVAL / 2)
-        clock.advance(INTERVAL / 2)
+        await clock.advance_when_asleep(INTERVAL / 2)
+        await clock.advance_when_asleep(INTERVAL / 2)
         await eventually(lambda i=interval: registry.checks[key] == 1 + i)
     assert git_server.requests["info/refs"] == 6
     snapshots = [registry.snapshot(f"pipeline-{n}")["code"] for n in range(50)]
@@ -57,7 +57,7 @@ async def test_push_is_seen_and_announced(
     first = registry.snapshot("p")["code"].state
     assert first.value == repo.head()
     pushed = repo.commit("new model code")
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     assert await registry.wait_changed("p", timeout_seconds=10)
     state = registry.snapshot("p")["code"].state
     assert (
@@ -65,7 +65,7 @@ async def test_push_is_seen_and_announced(
         and state.resolved_time == clock.now()
         and len(state.change_times) == 2
     )
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     assert not await registry.wait_changed("p", timeout_seconds=0.3)  # same SHA: no announcement
 
 
@@ -76,21 +76,21 @@ async def test_outage_backs_off_keeps_value_and_recovers(
     registry.follow("p", {"code": Follow(key, INTERVAL)})
     await eventually(lambda: registry.checks[key] == 1)
     git_server.stop()
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     await eventually(lambda: registry.checks[key] == 2)
     state = registry.snapshot("p")["code"].state
     assert state.error is not None and state.error.reason is ErrorReason.UNREACHABLE
     assert state.value == repo.head() and state.consecutive_failures == 1
-    clock.advance(9)  # back-off is 10 s after the first failure
+    await clock.advance_when_asleep(9)  # back-off is 10 s after the first failure
     await asyncio.sleep(0.2)
     assert registry.checks[key] == 2
-    clock.advance(1)
+    await clock.advance_when_asleep(1)
     await eventually(lambda: registry.checks[key] == 3)
-    clock.advance(19)  # then 20 s
+    await clock.advance_when_asleep(19)  # then 20 s
     await asyncio.sleep(0.2)
     assert registry.checks[key] == 3
     git_server.start()
-    clock.advance(1)
+    await clock.advance_when_asleep(1)
     await eventually(lambda: registry.snapshot("p")["code"].state.error is None)
     assert registry.snapshot("p")["code"].state.consecutive_failures == 0
 
@@ -121,7 +121,7 @@ async def test_unfollowing_stops_the_poller(
     registry.follow("a", {"code": Follow(dev, INTERVAL)})  # a switches branch
     await eventually(lambda: registry.checks[dev] == 1)
     registry.forget("b")  # main has no follower left
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     await eventually(lambda: registry.checks[dev] == 2)
     assert registry.checks[main] == 1
     assert registry.snapshot("a")["code"].state.value == repo.head("dev")
@@ -135,7 +135,7 @@ async def test_shortest_interval_wins(
     registry.follow("slow", {"code": Follow(key, 300)})
     await eventually(lambda: registry.checks[key] == 1)
     registry.follow("fast", {"code": Follow(key, 10)})
-    clock.advance(10)
+    await clock.advance_when_asleep(10)
     await eventually(lambda: registry.checks[key] == 2)
 
 
@@ -147,8 +147,8 @@ async def test_http_dataset_polls_conditionally(
     registry.follow("p", {"dataset": Follow(key, INTERVAL)})
     await eventually(lambda: registry.checks[key] == 1)
     first = registry.snapshot("p")["dataset"].state.value
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     await eventually(lambda: data_server.requests["304"] == 1)
     data_server.put("/train.csv", Served(b"a,b\n1,2\n3,4\n"))
-    clock.advance(INTERVAL)
+    await clock.advance_when_asleep(INTERVAL)
     await eventually(lambda: registry.snapshot("p")["dataset"].state.value not in (None, first))

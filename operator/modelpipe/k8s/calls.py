@@ -8,6 +8,7 @@ bookkeeping; those verbs are included in the rules.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,9 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     ),
     RbacRule("", "services", ("get", "create"), "KubeApi.get_service, create_service"),
     RbacRule("", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing-PVC condition)"),
+    RbacRule(
+        "", "secrets", ("get",), "KubeApi.get_secret (credentialsSecret of a followed git ref)"
+    ),
     RbacRule("", "events", ("create",), "KubeApi.create_event; kopf's own warning events"),
     RbacRule("events.k8s.io", "events", ("create",), "kopf's own warning events"),
     RbacRule(
@@ -125,6 +129,16 @@ class KubeApi:
 
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")
+
+    def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """Decoded Secret data, handed to the source pollers only (never logged or in status)."""
+        body = self.rest.request("GET", f"{_ns('v1', namespace, 'secrets')}/{name}")
+        if body is None:
+            return None
+        data: dict[str, str] = body.get("data") or {}
+        return {
+            key: base64.b64decode(value).decode(errors="replace") for key, value in data.items()
+        }
 
     def create_event(self, namespace: str, event: JSON) -> None:
         self.rest.request("POST", _ns("v1", namespace, "events"), body=event)

@@ -19,6 +19,7 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineStatus,
     Verdict,
 )
+from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.rest import JSON
 from modelpipe.layout import (
@@ -29,6 +30,8 @@ from modelpipe.layout import (
     TRAIN_CONTAINER,
 )
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
+from modelpipe.sources.follower import SourceFollower, followed
+from modelpipe.sources.status import SourceStatus
 from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {
@@ -38,7 +41,9 @@ _JUDGED = TRAINED_VERDICTS | {
 }
 
 
-def observe(api: KubeApi, *, namespace: str, name: str) -> Observed | None:
+def observe(
+    api: KubeApi, *, namespace: str, name: str, follower: SourceFollower | None = None
+) -> Observed | None:
     """Everything plan() needs, or ``None`` when the pipeline is gone."""
     body = api.get_pipeline(namespace, name)
     if body is None:
@@ -59,6 +64,7 @@ def observe(api: KubeApi, *, namespace: str, name: str) -> Observed | None:
     deployment_name = spec.serving.deployment_name or name
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
+    values, rows = _follow(api, follower, namespace=namespace, name=name, spec=spec)
     return Observed(
         metadata=metadata,
         status=status,
@@ -67,7 +73,25 @@ def observe(api: KubeApi, *, namespace: str, name: str) -> Observed | None:
         deployment=_deployment(deployment, uid=metadata.uid) if deployment else None,
         service_exists=service is not None,
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
+        followed=values,
+        sources=rows,
     )
+
+
+def _follow(
+    api: KubeApi,
+    follower: SourceFollower | None,
+    *,
+    namespace: str,
+    name: str,
+    spec: ModelPipelineSpec,
+) -> tuple[Followed | None, tuple[SourceStatus, ...]]:
+    """The followed sources' latest answers (cached by the pollers, no request here)."""
+    if follower is None:
+        return None, ()
+    snapshots = follower.sync(namespace=namespace, name=name, spec=spec, read_secret=api.get_secret)
+    values, rows = followed(snapshots)
+    return values, tuple(rows)
 
 
 def _spec(body: JSON) -> tuple[ModelPipelineSpec | None, str | None]:

@@ -18,6 +18,7 @@ from modelpipe.k8s.execute import execute
 from modelpipe.k8s.gather import observe
 from modelpipe.planning import plan
 from modelpipe.planning.clock import rfc3339
+from modelpipe.sources.follower import SourceFollower
 
 logger = logging.getLogger("modelpipe.reconciler")
 Clock = Callable[[], datetime]
@@ -28,9 +29,13 @@ def utcnow() -> datetime:
 
 
 class Reconciler:
-    def __init__(self, api: KubeApi, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, api: KubeApi, *, clock: Clock = utcnow, follow_sources: bool = False
+    ) -> None:
         self.api = api
         self.clock = clock
+        # Shared pollers of followed git refs and datasets; a change reconciles its followers.
+        self.follower = SourceFollower(on_change=self._fire) if follow_sources else None
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._timers: dict[tuple[str, str], threading.Timer] = {}
@@ -40,7 +45,7 @@ class Reconciler:
         metrics.RECONCILES.labels(namespace).inc()
         with self._lock(namespace, name):
             try:
-                observed = observe(self.api, namespace=namespace, name=name)
+                observed = observe(self.api, namespace=namespace, name=name, follower=self.follower)
                 if observed is None:
                     return
                 now = self.clock()
@@ -69,6 +74,8 @@ class Reconciler:
             self._locks.pop((namespace, name), None)
         if timer is not None:
             timer.cancel()
+        if self.follower is not None:
+            self.follower.forget(namespace=namespace, name=name)
         metrics.forget(namespace, name)
 
     def stop(self) -> None:
@@ -76,6 +83,8 @@ class Reconciler:
             timers, self._timers = list(self._timers.values()), {}
         for timer in timers:
             timer.cancel()
+        if self.follower is not None:
+            self.follower.stop()
 
     def _fire(self, namespace: str, name: str) -> None:
         with self._guard:

@@ -125,9 +125,9 @@ class SourceFollower:
         missing: dict[str, Snapshot] = {}
         for role, want in wanted(spec, namespace=namespace).items():
             secret = want.key.secret
-            data = read_secret(secret.namespace, secret.name) if secret else None
-            if secret is not None and data is None:
-                error = SourceError(ErrorReason.AUTH_FAILED, f"Secret {secret} not found")
+            data, problem = _read(secret, read_secret)
+            if problem is not None:
+                error = SourceError(ErrorReason.AUTH_FAILED, problem)
                 missing[role] = Snapshot(want.key, PollState(error=error))
                 continue
             credentials = Credentials.from_secret_data(dict(data)) if data is not None else None
@@ -173,3 +173,18 @@ class SourceFollower:
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+
+def _read(
+    secret: SecretRef | None, read_secret: SecretReader
+) -> tuple[Mapping[str, str] | None, str | None]:
+    """The Secret's data, or why it cannot be used (missing, or forbidden by RBAC)."""
+    if secret is None:
+        return None, None
+    try:
+        data = read_secret(secret.namespace, secret.name)
+    except Exception as error:  # the API client's errors: report on the source, don't crash
+        return None, f"cannot read Secret {secret}: {str(error)[:200]}"
+    if data is None:
+        return None, f"Secret {secret} not found"
+    return data, None
