@@ -109,3 +109,12 @@ def test_invalid_schedule_is_a_condition() -> None:
 
 def test_pinned_pipelines_carry_no_sources_condition() -> None:
     assert not any(c.type == "SourcesReady" for c in step(observe()).status.conditions)
+
+
+def test_max_bytes_reaches_the_trainer() -> None:
+    limited = spec(dataset={"maxBytes": 12345})
+    planned = step(observe(limited))
+    (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
+    env = create.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    config = next(e["value"] for e in env if e["name"] == "MODELPIPE_RUN_CONFIG")
+    assert '"maxDownloadBytes":12345' in config.replace(" ", "")

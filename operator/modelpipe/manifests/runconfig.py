@@ -38,4 +38,6 @@ def run_config(
         "artifactsDir": pipeline_artifacts_dir(pipeline),
         "championPath": champion_dir if spec.evaluation.champion else None,
     }
+    if dataset.max_bytes is not None:  # the trainer refuses larger downloads as well
+        document["maxDownloadBytes"] = dataset.max_bytes
     return RunConfig.model_validate(document)
