@@ -7,6 +7,7 @@ knows about kopf or a Kubernetes client.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
@@ -93,6 +94,8 @@ class Observed:
     followed: Followed | None = None
     # Status rows of the followed sources (modelpipe.sources.follower.followed).
     sources: tuple[SourceStatus, ...] = ()
+    # When followed sources were seen changing (newest last), for debouncing.
+    source_changes: tuple[datetime, ...] = ()
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.operator.builders import NOW, cycle, job, observe, spec, step, with_
 
 from modelpipe.inputs import Followed
@@ -118,3 +120,50 @@ def test_max_bytes_reaches_the_trainer() -> None:
     env = create.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
     config = next(e["value"] for e in env if e["name"] == "MODELPIPE_RUN_CONFIG")
     assert '"maxDownloadBytes":12345' in config.replace(" ", "")
+
+
+DEBOUNCED = spec(
+    code={"revision": None, "git": {"url": GIT_URL, "ref": "main"}},
+    triggers={"quietPeriod": "2m", "minInterval": "10m"},
+)
+
+
+def pushed(sha: str, *times_min: float) -> dict[str, object]:
+    changes = tuple(NOW + timedelta(minutes=m) for m in times_min)
+    return {
+        "followed": Followed(code_revision=sha),
+        "sources": rows(sha),
+        "source_changes": changes,
+    }
+
+
+def test_quiet_period_folds_a_burst_into_one_run() -> None:
+    first = with_(observe(DEBOUNCED), **pushed("a" * 40, 0))
+    held = step(first, minutes=1)
+    assert created(held) == [] and held.requeue_after == 60
+    burst = with_(first, **pushed("b" * 40, 0, 1.5))  # a second push during the quiet period
+    assert created(step(burst, minutes=3)) == []  # quiet until 3.5 min
+    (name,) = created(step(burst, minutes=3.5))
+    assert step(burst, minutes=3.5).status.inputs.code_revision == "b" * 40  # type: ignore[union-attr]
+    assert name.startswith("iris-")
+
+
+def test_min_interval_spaces_automatic_runs() -> None:
+    first = with_(observe(DEBOUNCED), **pushed("a" * 40, 0))
+    started = step(first, minutes=2)
+    assert len(created(started)) == 1  # run starts at 12:02
+    later = with_(first, status=started.status, **pushed("b" * 40, 0, 3))
+    assert created(step(later, minutes=6)) == []  # quiet period over, min interval (12:12) not
+    assert step(later, minutes=6).requeue_after == 360
+    assert len(created(step(later, minutes=12))) == 1
+
+
+def test_spec_edits_are_not_debounced() -> None:
+    first = with_(observe(DEBOUNCED), **pushed("a" * 40, 0))
+    settled = with_(first, status=step(first, minutes=2).status)  # ran at 12:02
+    edited = with_(settled, spec=spec(
+        code={"revision": None, "git": {"url": GIT_URL, "ref": "main"}},
+        triggers={"quietPeriod": "2m", "minInterval": "10m"},
+        training={"estimator": {"className": "sklearn.tree.DecisionTreeClassifier"}},
+    ))  # fmt: skip
+    assert len(created(step(edited, minutes=3))) == 1

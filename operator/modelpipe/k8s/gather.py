@@ -8,6 +8,7 @@ Deployment and Service, and the artifacts PVC.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -64,7 +65,7 @@ def observe(
     deployment_name = spec.serving.deployment_name or name
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
-    values, rows = _follow(api, follower, namespace=namespace, name=name, spec=spec)
+    values, rows, changes = _follow(api, follower, namespace=namespace, name=name, spec=spec)
     return Observed(
         metadata=metadata,
         status=status,
@@ -75,6 +76,7 @@ def observe(
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
         followed=values,
         sources=rows,
+        source_changes=changes,
     )
 
 
@@ -85,13 +87,14 @@ def _follow(
     namespace: str,
     name: str,
     spec: ModelPipelineSpec,
-) -> tuple[Followed | None, tuple[SourceStatus, ...]]:
+) -> tuple[Followed | None, tuple[SourceStatus, ...], tuple[datetime, ...]]:
     """The followed sources' latest answers (cached by the pollers, no request here)."""
     if follower is None:
-        return None, ()
+        return None, (), ()
     snapshots = follower.sync(namespace=namespace, name=name, spec=spec, read_secret=api.get_secret)
     values, rows = followed(snapshots)
-    return values, tuple(rows)
+    changes = sorted(t for snap in snapshots.values() for t in snap.state.change_times)
+    return values, tuple(rows), tuple(changes)
 
 
 def _spec(body: JSON) -> tuple[ModelPipelineSpec | None, str | None]:

@@ -41,6 +41,8 @@ class Draft:
     # A blocking problem that makes the pipeline not Ready (missing PVC, Deployment, ...).
     blocker: Verdicted | None = None
     requeue_after: float | None = None
+    # Why no run may start on this pass although one is due (debounced automatic trigger).
+    hold: str | None = None
 
     @property
     def previous(self) -> ModelPipelineStatus:

@@ -39,6 +39,7 @@ CHECKS: tuple[Check, ...] = (
     sources.report_sources,
     training.stop_superseded_jobs,
     training.settle_current_run,
+    sources.debounce_automatic_runs,
     training.start_run,
     serving.converge_serving,
     training.prune_jobs,

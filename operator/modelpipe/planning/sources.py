@@ -18,7 +18,11 @@ from typing import Literal
 
 from modelpipe.api.v1alpha1 import Condition
 from modelpipe.inputs import Followed
+from modelpipe.layout import job_name
+from modelpipe.planning.clock import parse
 from modelpipe.planning.draft import Draft
+from modelpipe.sources.debounce import DebouncePolicy, debounce
+from modelpipe.sources.durations import parse_duration
 from modelpipe.sources.schedule import check_schedule
 from modelpipe.sources.status import CONDITION_TYPE, SourceStatus, sources_ready
 
@@ -64,6 +68,43 @@ def _origin(pinned: str | None, value: str) -> Origin | None:
 
 def _resolved_at(row: SourceStatus | None, origin: Origin | None) -> str | None:
     return row.resolved_time if row is not None and origin == "Followed" else None
+
+
+def debounce_automatic_runs(d: Draft) -> None:
+    """Hold a run that a followed source triggered until spec.triggers allows it.
+
+    Only runs caused by a source change seen after the last run started are held;
+    a spec edit (nothing changed at the sources since then) runs at once.
+    """
+    policy = _policy(d)
+    inputs = d.status.inputs
+    if policy is None or inputs is None:
+        return
+    version = inputs.model_version
+    if d.obs.job(job_name(pipeline=d.obs.metadata.name, version=version)) or d.find(version):
+        return  # already running or decided: nothing to start
+    starts = [t for t in (parse(r.start_time) for r in d.status.history) if t is not None]
+    last_start = max(starts, default=None)
+    changes = [c for c in d.obs.source_changes if last_start is None or c > last_start]
+    now = parse(d.now)
+    if not changes or now is None:
+        return
+    decision = debounce(
+        pending=True, changes=changes, last_run_start=last_start, now=now, policy=policy
+    )
+    if not decision.start and decision.not_before is not None:
+        d.hold = decision.message
+        d.requeue_after = max(1.0, (decision.not_before - now).total_seconds())
+
+
+def _policy(d: Draft) -> DebouncePolicy | None:
+    triggers = d.spec.triggers
+    if triggers is None or not (triggers.min_interval or triggers.quiet_period):
+        return None
+    return DebouncePolicy(
+        min_interval=parse_duration(triggers.min_interval or "0s"),
+        quiet_period=parse_duration(triggers.quiet_period or "0s"),
+    )
 
 
 def with_sources_ready(d: Draft, *, stamp: str) -> list[Condition]:

@@ -144,7 +144,7 @@ def start_run(d: Draft) -> None:
         record is not None and record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED)
     ):
         return
-    if d.spec.suspend:
+    if d.spec.suspend or d.hold:
         return
     inputs = d.status.inputs
     if inputs is None or not inputs.code_revision or not inputs.dataset_version:
