@@ -7,16 +7,16 @@ shim writes them; the kubelet endpoint renders them for ``kubectl logs``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import NamedTuple
 
 MAX_LINE = 16 * 1024
 
 
 def timestamp(ts: float) -> str:
     """RFC3339 with nanoseconds, as containerd writes it."""
-    whole = datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(ts)))
     return f"{whole}.{int((ts % 1) * 1e9):09d}Z"
 
 
@@ -25,9 +25,12 @@ def format_line(ts: float, stream: str, text: bytes, *, partial: bool) -> bytes:
     return timestamp(ts).encode() + b" " + stream.encode() + b" " + tag + b" " + text + b"\n"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One complete log line (partials joined)."""
+class Entry(NamedTuple):
+    """One complete log line (partials joined).
+
+    A NamedTuple rather than a dataclass: the shim imports this module, and every
+    shim's memory counts.
+    """
 
     ts: str
     stream: str

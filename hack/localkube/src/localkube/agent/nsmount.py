@@ -14,7 +14,6 @@ directory is overlaid once more (:func:`overlay`), its own sub-mounts (``/dev/pt
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -26,7 +25,9 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+# The running interpreter links libc; CDLL(None) finds mount/unshare without
+# importing ctypes.util (which pulls in subprocess and more: shim memory matters).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class MountError(Exception):

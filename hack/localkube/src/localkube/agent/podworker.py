@@ -222,6 +222,7 @@ class PodWorker:
             return
         self.blocked.pop(name, None)
         self.runner.start(name, index, run_spec)
+        log.info("Started container %s of pod %s/%s (run %d)", name, self.ns, self.name, index)
         await self.ctx.events.emit(self.pod, reason="Started", message=f"Started container {name}")
 
     async def _report_waiting(self, plan: Plan) -> None:
