@@ -142,6 +142,9 @@ class Agent:
             except (TimeoutError, ApiError, OSError, aiohttp.ClientError, ValueError) as err:
                 log.warning("Pod watch interrupted: %s", err)
                 await asyncio.sleep(1.0)
+            except Exception:  # keep watching whatever one event did
+                log.exception("Pod watch failed unexpectedly; relisting")
+                await asyncio.sleep(1.0)
 
     async def _reconcile(self, pods: list[Json], *, sweep_disk: bool) -> None:
         seen = {p["metadata"]["uid"] for p in pods}

@@ -24,6 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from localkube.agent import containerspec
 from localkube.agent.api import ApiError, retrying
 from localkube.agent.context import Context
@@ -104,8 +106,11 @@ class PodWorker:
                     await self._terminate()
                 else:
                     wake_at = await self._sync_once()
-            except (ApiError, OSError, RuntimeError) as err:
+            except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as err:
                 log.warning("Sync of pod %s/%s failed: %s", self.ns, self.name, err)
+                wake_at = time.time() + BLOCKED_RETRY
+            except Exception:  # one odd pod must not stop the agent managing it
+                log.exception("Sync of pod %s/%s failed unexpectedly", self.ns, self.name)
                 wake_at = time.time() + BLOCKED_RETRY
             timeout = RESYNC if wake_at is None else max(0.0, min(RESYNC, wake_at - time.time()))
             with contextlib.suppress(TimeoutError):
