@@ -10,6 +10,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -471,4 +472,69 @@ def test_volumes_env_and_mounts_reach_the_process(cluster: Cluster, namespace: s
     logs = cluster.kubectl("logs", "-n", namespace, "vols").stdout.splitlines()
     assert logs == [f"fast A t0k {cluster.node_name} /work/here", "A t0k", "ro 30"]
     assert (cluster.agent_state_dir / "pvc" / namespace / "data" / "out").read_text() == "kept"
-    assert not (__import__("pathlib").Path("/etc/app")).exists(), "mounts never touch the host"
+    assert not Path("/etc/app").exists(), "mounts never touch the host"
+
+
+def test_init_containers_then_app_with_liveness_restart(cluster: Cluster, namespace: str) -> None:
+    vol = {"volumeMounts": [{"name": "w", "mountPath": "/w"}]}
+    inits = [
+        py("one", "open('/w/order', 'a').write('1')", **vol),
+        py("two", "open('/w/order', 'a').write('2')", **vol),
+    ]
+    live = {
+        "exec": {"command": ["test", "-e", "/w/healthy"]},
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
+    app = py(
+        "app",
+        "import os, time\nprint(open('/w/order').read(), flush=True)\n"
+        "open('/w/healthy', 'w').close() if not os.path.exists('/w/ran') else None\n"
+        "open('/w/ran', 'w').close()\ntime.sleep(2)\n"
+        "os.path.exists('/w/healthy') and os.remove('/w/healthy')\ntime.sleep(600)",
+        livenessProbe=live,
+        **vol,
+    )
+    spec = pod("init", app, restart="Always", volumes=[{"name": "w", "emptyDir": {}}])
+    spec["spec"]["initContainers"] = inits
+    apply(cluster, namespace, spec)
+
+    def restarted() -> Json | None:
+        s = get(cluster, namespace, "pod", "init").get("status", {})
+        cs = (s.get("containerStatuses") or [{}])[0]
+        return s if cs.get("restartCount", 0) >= 1 else None
+
+    status = wait_for("liveness restart", restarted, timeout=90)
+    assert [c["state"]["terminated"]["exitCode"] for c in status["initContainerStatuses"]] == [0, 0]
+    assert status["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 143
+    assert cluster.kubectl("logs", "-n", namespace, "init", "--previous").stdout == "12\n"
+    events = get(cluster, namespace, "events", "--field-selector", "reason=Killing")
+    assert any("failed liveness probe" in e["message"] for e in events["items"])
+
+
+def test_graceful_deletion_delivers_sigterm_first(cluster: Cluster, namespace: str) -> None:
+    code = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n    open('/w/term', 'w').write('got SIGTERM'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\nprint('up', flush=True)\ntime.sleep(600)"
+    )
+    container = py("c", code, volumeMounts=[{"name": "w", "mountPath": "/w"}])
+    vol = {
+        "name": "w",
+        "hostPath": {"path": f"/tmp/localkube-test-{namespace}", "type": "DirectoryOrCreate"},
+    }
+    apply(cluster, namespace, pod("graceful", container, restart="Always", volumes=[vol]))
+    wait_for(
+        "running",
+        lambda: get(cluster, namespace, "pod", "graceful")["status"].get("phase") == "Running",
+    )
+    wait_for("started", lambda: "up" in cluster.kubectl("logs", "-n", namespace, "graceful").stdout)
+    t0 = time.monotonic()
+    cluster.kubectl("delete", "pod", "-n", namespace, "graceful", "--timeout=60s")
+    assert time.monotonic() - t0 < 20, "a process that exits on SIGTERM needs no grace period"
+    marker = Path(f"/tmp/localkube-test-{namespace}/term")
+    try:
+        assert marker.read_text() == "got SIGTERM"
+    finally:
+        marker.unlink(missing_ok=True)
+        marker.parent.rmdir()
