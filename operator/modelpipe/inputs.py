@@ -41,6 +41,7 @@ def resolve(
     retrain_token: str | None,
     previous: Inputs | None,
     now: str,
+    schedule_slot: str | None = None,
 ) -> Inputs:
     """The inputs the desired model trains from; ``observedAt`` only moves when they change."""
     followed = followed or Followed()
@@ -48,7 +49,10 @@ def resolve(
     uri = spec.dataset.uri or followed.dataset_uri or ""
     version = spec.dataset.version or followed.dataset_version or ""
     uri = redact(uri)
-    digest = input_hash(spec=spec, revision=revision, uri=uri, version=version, token=retrain_token)
+    digest = input_hash(
+        spec=spec, revision=revision, uri=uri, version=version, token=retrain_token,
+        schedule_slot=schedule_slot,
+    )  # fmt: skip
     observed_at = previous.observed_at if previous and previous.hash == digest else now
     return Inputs(
         code_revision=revision,
@@ -58,11 +62,18 @@ def resolve(
         hash=digest,
         model_version=model_version(digest),
         observed_at=observed_at,
+        schedule_slot=schedule_slot,
     )
 
 
 def input_hash(
-    *, spec: ModelPipelineSpec, revision: str, uri: str, version: str, token: str | None
+    *,
+    spec: ModelPipelineSpec,
+    revision: str,
+    uri: str,
+    version: str,
+    token: str | None,
+    schedule_slot: str | None = None,
 ) -> str:
     """sha256 over a canonical JSON rendering of the model-shaping inputs."""
     # How often sources are polled, how credentials are found and size limits do not
@@ -85,6 +96,8 @@ def input_hash(
         "training": training,
         "retrain": token or None,
     }
+    if schedule_slot:  # only when scheduled, so unscheduled pipelines keep their hashes
+        document["schedule"] = schedule_slot
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from tests.operator.builders import NOW, cycle, job, observe, spec, step, with_
 
+from modelpipe.api.v1alpha1 import Metadata
 from modelpipe.inputs import Followed
-from modelpipe.observed import JobPhase
+from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning import CreateJob, DeleteJob, Plan
 from modelpipe.sources.model import ErrorReason, SourceError, SourceKey, SourceKind
 from modelpipe.sources.polling import PollState
@@ -167,3 +168,33 @@ def test_spec_edits_are_not_debounced() -> None:
         training={"estimator": {"className": "sklearn.tree.DecisionTreeClassifier"}},
     ))  # fmt: skip
     assert len(created(step(edited, minutes=3))) == 1
+
+
+def scheduled(cron: str) -> Observed:
+    observed = observe(spec(schedule=cron))
+    created_at = Metadata(
+        **{**observed.metadata.model_dump(), "creation_timestamp": "2026-11-27T10:00:00Z"}
+    )
+    return with_(observed, metadata=created_at)
+
+
+def test_schedule_retrains_once_per_slot() -> None:
+    pipeline = scheduled("0 * * * *")  # hourly; created 10:00, now 12:00
+    first = step(pipeline)
+    assert first.status.inputs.schedule_slot == "2026-11-27T12:00:00Z"  # type: ignore[union-attr]
+    assert len(created(first)) == 1 and first.requeue_after == 3600
+    version = first.status.inputs.model_version  # type: ignore[union-attr]
+    same_slot = cycle(pipeline, jobs=(job(version, JobPhase.ACTIVE),))
+    assert created(step(same_slot, minutes=30)) == []  # same slot: the run exists already
+    next_slot = step(same_slot, minutes=60)
+    assert len(created(next_slot)) == 1
+    assert next_slot.status.inputs.schedule_slot == "2026-11-27T13:00:00Z"  # type: ignore[union-attr]
+
+
+def test_slots_before_creation_do_not_run() -> None:
+    pipeline = scheduled("0 2 * * *")  # 02:00 came before the 10:00 creation
+    assert step(pipeline).status.inputs.schedule_slot is None  # type: ignore[union-attr]
+
+
+def test_unscheduled_hash_is_unchanged() -> None:
+    assert step(observe()).status.inputs.schedule_slot is None  # type: ignore[union-attr]

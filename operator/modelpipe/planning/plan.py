@@ -43,6 +43,7 @@ CHECKS: tuple[Check, ...] = (
     training.start_run,
     serving.converge_serving,
     training.prune_jobs,
+    sources.wake_for_schedule,
 )
 SUMMARIES: tuple[Check, ...] = (
     training.training_condition,

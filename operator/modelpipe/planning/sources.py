@@ -19,11 +19,11 @@ from typing import Literal
 from modelpipe.api.v1alpha1 import Condition
 from modelpipe.inputs import Followed
 from modelpipe.layout import job_name
-from modelpipe.planning.clock import parse
+from modelpipe.planning.clock import parse, rfc3339
 from modelpipe.planning.draft import Draft
 from modelpipe.sources.debounce import DebouncePolicy, debounce
 from modelpipe.sources.durations import parse_duration
-from modelpipe.sources.schedule import check_schedule
+from modelpipe.sources.schedule import check_schedule, latest_fire, next_fire
 from modelpipe.sources.status import CONDITION_TYPE, SourceStatus, sources_ready
 
 Origin = Literal["Pinned", "Followed"]
@@ -105,6 +105,28 @@ def _policy(d: Draft) -> DebouncePolicy | None:
         min_interval=parse_duration(triggers.min_interval or "0s"),
         quiet_period=parse_duration(triggers.quiet_period or "0s"),
     )
+
+
+def schedule_slot(d: Draft) -> str | None:
+    """The cron slot the desired inputs belong to, part of their hash: one run per slot.
+
+    Slots from before the pipeline existed do not count, so creating a pipeline
+    does not run the slot it never saw; after downtime only the latest slot runs.
+    """
+    schedule, created, now = d.spec.schedule, parse(d.obs.metadata.creation_timestamp), parse(d.now)
+    if not schedule or created is None or now is None or check_schedule(schedule):
+        return None
+    slot = latest_fire(schedule, at_or_before=now)
+    return rfc3339(slot) if slot > created else None
+
+
+def wake_for_schedule(d: Draft) -> None:
+    """Reconcile again at the next fire time (the reconciler keeps one timer per pipeline)."""
+    schedule, now = d.spec.schedule, parse(d.now)
+    if not schedule or now is None or check_schedule(schedule):
+        return
+    wait = (next_fire(schedule, after=now) - now).total_seconds()
+    d.requeue_after = min(d.requeue_after or wait, wait)
 
 
 def with_sources_ready(d: Draft, *, stamp: str) -> list[Condition]:

@@ -22,6 +22,7 @@ from modelpipe.api.v1alpha1 import (
 from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
 from modelpipe.manifests import training_job
 from modelpipe.observed import JobPhase, ObservedJob
+from modelpipe.planning import sources
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.judgement import describe_failures, judge
 from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
@@ -43,6 +44,7 @@ def resolve_inputs(d: Draft) -> None:
         retrain_token=d.obs.metadata.annotations.get(RETRAIN_ANNOTATION),
         previous=d.previous.inputs,
         now=d.now,
+        schedule_slot=sources.schedule_slot(d),
     )
 
 

@@ -36,7 +36,7 @@ MAX_NAME_LENGTH = 54
 
 
 class Metadata(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     name: str
     namespace: str = "default"
@@ -44,6 +44,7 @@ class Metadata(BaseModel):
     generation: int = 0
     annotations: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    creation_timestamp: str | None = Field(default=None, alias="creationTimestamp")
 
 
 class ModelPipeline(BaseModel):
