@@ -59,6 +59,10 @@ async def test_metadata_reports_version_and_lineage(client: httpx.AsyncClient) -
     assert len(meta["lineage"]["dataset"]["sha256"]) == 64
     assert [i["name"] for i in meta["inputs"]] == list(ROWS[0])
     assert meta["parameters"]["classes"] == ["setosa", "versicolor", "virginica"]
+    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [
+        ("predict", "BYTES"),
+        ("predict_proba", "FP64"),
+    ]
     assert (await client.get("/v2/models/iris/versions/v1")).status_code == 200
     assert (await client.get("/v2")).json()["name"] == "modelpipe-trainer"
 
@@ -241,4 +245,6 @@ async def test_categorical_and_nullable_fields(diabetes_bundle: ModelBundle) -> 
         ]}  # fmt: skip
         out = (await http.post("/v2/models/diabetes/infer", json=v2)).json()["outputs"][0]
         assert out["datatype"] == "FP64"
+        meta = (await http.get("/v2/models/diabetes")).json()
+        assert meta["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
         assert out["data"] == pytest.approx(ok.json()["predictions"][:1])

@@ -28,6 +28,7 @@ from modelpipe_trainer.serving.payloads import (
     frame_from_records,
     frame_from_v2,
     output_tensor,
+    v2_datatype,
 )
 from modelpipe_trainer.serving.telemetry import Telemetry
 
@@ -137,15 +138,9 @@ class _Service:
             }
             for f in schema.features
         ]
-        outputs = [
-            {
-                "name": "predict",
-                "datatype": "BYTES"
-                if schema.classes and isinstance(schema.classes[0], str)
-                else "FP64",
-                "shape": [-1],
-            }
-        ]
+        # Regression predicts floats; a classifier predicts its labels' type.
+        labels = np.asarray(schema.classes) if schema.classes else np.zeros(0)
+        outputs = [{"name": "predict", "datatype": v2_datatype(labels.dtype), "shape": [-1]}]
         if hasattr(self.bundle.model, "predict_proba"):
             outputs.append(
                 {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(schema.classes)]}
