@@ -133,3 +133,21 @@ def test_killed_shim_is_detected_as_lost(tmp_path: Path) -> None:
             or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
         )
     )
+
+
+def test_read_only_root_and_no_new_privs(tmp_path: Path) -> None:
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    code = (
+        "import errno\n"
+        "try:\n    open('/tmp/x', 'w')\nexcept OSError as e:\n    print('root', errno.errorcode[e.errno])\n"
+        "open('/v/ok', 'w').write('y')\n"
+        "print('nnp', open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n"
+    )
+    mounts = [{"source": str(volume), "target": "/v", "read_only": False, "is_dir": True}]
+    run = run_to_end(
+        tmp_path / "pod", spec(code, mounts=mounts, read_only_root=True, no_new_privs=True)
+    )
+    texts = [e.text for e in runtime.read_log(run)]
+    assert texts == [b"root EROFS", b"nnp 1"]
+    assert (volume / "ok").read_text() == "y", "volumes stay writable"

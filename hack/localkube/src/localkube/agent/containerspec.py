@@ -28,6 +28,8 @@ class Identity:
     gid: int | None
     groups: tuple[int, ...]
     fs_group: int | None
+    read_only_root: bool = False
+    no_new_privs: bool = False
 
 
 def identity(pod: Json, container: Json) -> Identity | Blocked:
@@ -44,7 +46,14 @@ def identity(pod: Json, container: Json) -> Identity | Blocked:
         return Blocked(CONFIG_ERROR, msg)
     fs_group = pod_sc.get("fsGroup")
     groups = [g for g in [fs_group, *(pod_sc.get("supplementalGroups") or [])] if g is not None]
-    return Identity(uid=uid, gid=gid, groups=tuple(groups), fs_group=fs_group)
+    return Identity(
+        uid=uid,
+        gid=gid,
+        groups=tuple(groups),
+        fs_group=fs_group,
+        read_only_root=bool(sc.get("readOnlyRootFilesystem")),
+        no_new_privs=sc.get("allowPrivilegeEscalation") is False,
+    )
 
 
 def base_env(
@@ -117,6 +126,8 @@ def run_spec(container: Json, who: Identity, inp: SpecInputs) -> Json | Blocked:
         "uid": who.uid,
         "gid": who.gid,
         "groups": list(who.groups),
+        "read_only_root": who.read_only_root,
+        "no_new_privs": who.no_new_privs,
         "mounts": [m.to_json() for m in mounts],
         "traversable": list(inp.traversable),
     }

@@ -24,6 +24,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS = 38
 
 # The running interpreter links libc; CDLL(None) finds mount/unshare without
 # importing ctypes.util (which pulls in subprocess and more: shim memory matters).
@@ -59,6 +60,16 @@ def enter_private_namespace() -> None:
     """``unshare -m --propagation private``: later mounts stay in this process tree."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+
+
+def read_only(target: str) -> None:
+    """Make one mount point read-only (``readOnlyRootFilesystem`` on the private root)."""
+    _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+
+
+def no_new_privs() -> None:
+    """``allowPrivilegeEscalation: false``: setuid binaries cannot raise privileges."""
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
 def bind(source: str, target: str, *, read_only: bool) -> None:

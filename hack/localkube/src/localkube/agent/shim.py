@@ -76,6 +76,8 @@ def setup_mounts(spec: Json, run: Path) -> Path:
         nsmount.bind(m["source"], str(target), read_only=m["read_only"])
     # Like containerd, create a missing workingDir (here: in the private root only).
     nsmount.ensure_target(spec.get("cwd") or "/", is_dir=True, root=root, scratch=scratch)
+    if spec.get("read_only_root"):
+        nsmount.read_only(str(root))
     return root
 
 
@@ -93,6 +95,8 @@ def start(spec: Json, root: Path) -> subprocess.Popen[bytes]:
             os.setgid(gid if gid is not None else 0)
         if uid is not None:
             os.setuid(uid)
+        if spec.get("no_new_privs"):
+            nsmount.no_new_privs()
 
     return subprocess.Popen(
         spec["argv"],
