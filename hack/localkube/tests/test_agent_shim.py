@@ -140,7 +140,8 @@ def test_read_only_root_and_no_new_privs(tmp_path: Path) -> None:
     volume.mkdir()
     code = (
         "import errno\n"
-        "try:\n    open('/tmp/x', 'w')\nexcept OSError as e:\n    print('root', errno.errorcode[e.errno])\n"
+        "try:\n    open('/tmp/x', 'w')\n"
+        "except OSError as e:\n    print('root', errno.errorcode[e.errno])\n"
         "open('/v/ok', 'w').write('y')\n"
         "print('nnp', open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n"
     )
