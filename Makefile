@@ -37,7 +37,7 @@ test-fast:
 	$(RUN) pytest -q $(PYTEST_FAST)
 
 crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
-	$(RUN) python -m modelpipe.api.crdgen
+	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml
 
 demo: bootstrap cluster-binaries ## Run the demo on a local cluster named "demo"
 	$(RUN) python hack/demo.py

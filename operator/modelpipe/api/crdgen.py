@@ -117,7 +117,16 @@ def crd() -> dict[str, Any]:
 
 
 def render() -> str:
-    return HEADER + yaml.safe_dump(crd(), sort_keys=False, width=100, allow_unicode=True)
+    return HEADER + yaml.dump(
+        crd(), Dumper=_NoAliasDumper, sort_keys=False, width=100, allow_unicode=True
+    )
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes shared sub-schemas out in full: anchors confuse readers and some tools."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
