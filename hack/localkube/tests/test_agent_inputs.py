@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from localkube.agent import crilog
-from localkube.agent.containerspec import identity
+from localkube.agent.containerspec import identity, unsupported_feature
 from localkube.agent.envvars import NO_COMMAND, Blocked, Objects, expand, resolve_argv, resolve_env
 from localkube.agent.ipam import next_free_ip
 from localkube.agent.mountplan import plan_mounts, plan_volumes
@@ -218,3 +218,11 @@ def test_node_status_advertises_the_kubelet_port_and_ready() -> None:
     assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True"
+
+
+def test_native_sidecars_are_refused_clearly() -> None:
+    pod = {**POD, "spec": {"initContainers": [{"name": "side", "restartPolicy": "Always"}]}}
+    refused = unsupported_feature(pod)
+    assert refused is not None and refused.reason == "UnsupportedFeature"
+    assert "side" in refused.message
+    assert unsupported_feature(POD) is None

@@ -17,6 +17,7 @@ from localkube.agent.envvars import CONFIG_ERROR, Blocked, Objects
 from localkube.agent.mountplan import VolumeSource, plan_mounts
 
 Json = dict[str, Any]
+UNSUPPORTED_FEATURE = "UnsupportedFeature"
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL", "TZ")
 
 
@@ -54,6 +55,18 @@ def identity(pod: Json, container: Json) -> Identity | Blocked:
         read_only_root=bool(sc.get("readOnlyRootFilesystem")),
         no_new_privs=sc.get("allowPrivilegeEscalation") is False,
     )
+
+
+def unsupported_feature(pod: Json) -> Blocked | None:
+    """Pod features the agent cannot honour: fail the pod clearly instead of hanging."""
+    for c in pod.get("spec", {}).get("initContainers") or []:
+        if c.get("restartPolicy") == "Always":
+            msg = (
+                f"init container {c['name']} is a native sidecar (restartPolicy: Always), "
+                "which localkube does not support; run it as a regular container"
+            )
+            return Blocked(UNSUPPORTED_FEATURE, msg)
+    return None
 
 
 def base_env(

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 RESYNC = 10.0
 BLOCKED_RETRY = 3.0
 TERMINAL = ("Succeeded", "Failed")
+POD_FAILURES = (UNSUPPORTED_REASON, containerspec.UNSUPPORTED_FEATURE)  # fail, do not retry
 
 
 class PodWorker:
@@ -150,7 +151,7 @@ class PodWorker:
         return min(wake) if wake else None
 
     def _decide(self, view: PodView, *, starting: bool = True) -> Plan:
-        if self.volume_block is not None and self.volume_block.reason == UNSUPPORTED_REASON:
+        if self.volume_block is not None and self.volume_block.reason in POD_FAILURES:
             names = [c.name for c in (*view.init, *view.main)]
             block = self.volume_block
             return Plan(waiting=dict.fromkeys(names, block), phase="Failed", failed=block)
@@ -174,6 +175,10 @@ class PodWorker:
         return Objects(configmaps=cms, secrets=secrets)
 
     async def _prepare_volumes(self) -> None:
+        unsupported = containerspec.unsupported_feature(self.pod)
+        if unsupported is not None:
+            self.volume_block = unsupported
+            return
         plan = plan_volumes(self.pod, pod_dir=self.dir, state_dir=self.ctx.cfg.state_dir)
         if isinstance(plan, Blocked):
             self.volume_block = plan
