@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 import kopf
 from prometheus_client import start_http_server
+
+from modelpipe.k8s.rest import use_kubeconfig
 
 _FORMATS = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"modelpipe-operator: kubeconfig {args.kubeconfig} does not exist", file=sys.stderr
             )
             return 2
-        os.environ["KUBECONFIG"] = str(args.kubeconfig)
+        use_kubeconfig(args.kubeconfig)
     kopf.configure(verbose=args.verbose, log_format=_FORMATS[args.log_format])
     logging.getLogger("modelpipe").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if args.metrics_port is not None:

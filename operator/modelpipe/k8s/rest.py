@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -28,6 +29,15 @@ class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status, self.reason, self.message = status, reason, message
+
+
+def use_kubeconfig(path: Path) -> None:
+    """Make ``path`` the kubeconfig for everyone in this process, kopf's login included.
+
+    The kubernetes package reads $KUBECONFIG once, at import, into its default location.
+    """
+    os.environ["KUBECONFIG"] = str(path)
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(path)
 
 
 def connect(kubeconfig: Path | None = None) -> client.ApiClient:

@@ -1,0 +1,48 @@
+"""Fixtures for end-to-end tests: the CRD installed, iris data over HTTP, an operator per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.e2e.harness import CRD, Namespace, Operator, load_example_datasets
+
+from localkube.cluster import Cluster
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> Path:
+    cluster.kubectl("apply", "-f", str(CRD))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io", "--timeout=60s"
+    )
+    return CRD
+
+
+@pytest.fixture(scope="session")
+def data_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = tmp_path_factory.mktemp("iris-data")
+    datasets = load_example_datasets()
+    datasets.make(directory)
+    with datasets.DataServer(directory) as server:
+        yield server.url
+
+
+@pytest.fixture
+def ns(cluster: Cluster, namespace: str, crd: Path) -> Namespace:
+    return Namespace(cluster, namespace)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, ns: Namespace, tmp_path: Path) -> Iterator[Operator]:
+    running = Operator(cluster, ns.name, tmp_path)
+    running.start()
+    yield running
+    running.stop()
+    # Shown by pytest only when the test failed.
+    print(
+        ns.kubectl("get", "modelpipelines,jobs,pods,deployments", "-o", "wide", check=False).stdout
+    )
+    print(ns.kubectl("get", "modelpipelines", "-o", "yaml", check=False).stdout[-6000:])
+    print(running.logs()[-8000:])

@@ -1,0 +1,201 @@
+"""A running operator and a view of one namespace, for tests against the local cluster.
+
+The operator runs as its real console script (``modelpipe-operator run --namespace``)
+in a subprocess, so tests can kill and restart it like a crashed pod. Every wait is
+bounded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import yaml
+
+from localkube.cluster import Cluster
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
+EXAMPLE = REPO / "examples" / "iris" / "pipeline.yaml"
+T = TypeVar("T")
+
+
+def load_example_datasets() -> ModuleType:
+    """examples/iris/datasets.py (the examples are scripts, not an installed package)."""
+    spec = importlib.util.spec_from_file_location(
+        "iris_datasets", REPO / "examples" / "iris" / "datasets.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], *, timeout: float = 120, every: float = 1.0
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+class Operator:
+    """``modelpipe-operator run`` for one namespace, as a killable subprocess."""
+
+    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+        self.cluster, self.namespace, self.log_dir = cluster, namespace, log_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(REPO / ".venv" / "bin" / "modelpipe-operator"),
+                "run",
+                "--namespace",
+                self.namespace,
+                "--standalone",
+                "--kubeconfig",
+                str(self.cluster.kubeconfig),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, like a node failure."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log"))
+        )
+
+
+class Namespace:
+    """kubectl against one namespace, returning parsed JSON."""
+
+    def __init__(self, cluster: Cluster, name: str) -> None:
+        self.cluster, self.name = cluster, name
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl("--namespace", self.name, *args, input=input, check=check)
+
+    def apply(self, *documents: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents), check=False)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        done = self.kubectl("get", kind, name, "-o", "json", check=False)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def items(self, kind: str, selector: str | None = None) -> list[dict[str, Any]]:
+        args = ["get", kind, "-o", "json"] + (["-l", selector] if selector else [])
+        return list(json.loads(self.kubectl(*args).stdout)["items"])
+
+    def pipeline(self, name: str = "iris") -> dict[str, Any]:
+        found = self.get("modelpipeline", name)
+        assert found is not None, f"ModelPipeline {name} is gone"
+        return found
+
+    def jobs(self, pipeline: str = "iris") -> list[str]:
+        return sorted(
+            j["metadata"]["name"] for j in self.items("jobs", f"modelpipe.io/pipeline={pipeline}")
+        )
+
+    def events(self, reason: str) -> list[str]:
+        return [
+            e["message"]
+            for e in self.items("events")
+            if e.get("reason") == reason and e["involvedObject"]["kind"] == "ModelPipeline"
+        ]
+
+    def patch(self, name: str, patch: dict[str, Any], kind: str = "modelpipeline") -> None:
+        self.kubectl("patch", kind, name, "--type", "merge", "-p", json.dumps(patch))
+
+
+def condition(pipeline: dict[str, Any], type_: str) -> tuple[str, str] | None:
+    for c in pipeline.get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c["status"], c["reason"]
+    return None
+
+
+def serving_version(pipeline: dict[str, Any]) -> str | None:
+    return (pipeline.get("status", {}).get("production") or {}).get("modelVersion")
+
+
+def last_verdict(pipeline: dict[str, Any]) -> str | None:
+    return (pipeline.get("status", {}).get("lastRun") or {}).get("verdict")
+
+
+def example_documents(
+    *, data_url: str, name: str = "iris", **spec_changes: Any
+) -> list[dict[str, Any]]:
+    """The iris example (PVC + pipeline), pointed at the test's data server."""
+    pvc, pipeline = list(yaml.safe_load_all(EXAMPLE.read_text()))
+    pipeline["metadata"]["name"] = name
+    spec = pipeline["spec"]
+    spec["dataset"]["uri"] = f"{data_url}/v1.csv"
+    spec["serving"]["progressDeadlineSeconds"] = 20
+    for key, value in spec_changes.items():
+        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+    return [pvc, pipeline]
+
+
+def predict(
+    ns: Namespace, *, selector: str = "app.kubernetes.io/component=serving"
+) -> dict[str, Any] | None:
+    """Ask every ready serving pod; return the answer if they all agree on one version."""
+    answers = []
+    for pod in ns.items("pods", selector):
+        ready = any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod["status"].get("conditions", [])
+        )
+        if not ready or pod["metadata"].get("deletionTimestamp"):
+            continue
+        row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+        request = urllib.request.Request(
+            f"http://{pod['status']['podIP']}:8080/predict",
+            data=json.dumps({"instances": [row]}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                answers.append(json.loads(response.read()))
+        except OSError:
+            return None
+    versions = {a["model_version"] for a in answers}
+    return answers[0] if len(versions) == 1 else None
