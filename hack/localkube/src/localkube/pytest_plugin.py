@@ -8,6 +8,7 @@ namespace and deletes it afterwards. ``kube_client`` is an ApiClient for it.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,12 +36,12 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{base}-{uuid.uuid4().hex[:5]}"
     cluster.kubectl("create", "namespace", name)
-    cluster.kubectl(
-        "wait",
-        "--for=jsonpath={.metadata.name}=default",
-        f"--namespace={name}",
-        "serviceaccount/default",
-        "--timeout=30s",
-    )
+    # The serviceaccount controller creates "default" shortly after the namespace;
+    # pods created before it exists are refused by the ServiceAccount admission plugin.
+    deadline = time.monotonic() + 30
+    while cluster.kubectl("get", "sa", "default", "-n", name, check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"namespace {name}: the default ServiceAccount never appeared")
+        time.sleep(0.1)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
