@@ -19,7 +19,6 @@ from modelpipe.layout import (
     ARTIFACTS_MOUNT,
     ARTIFACTS_VOLUME,
     CODE_TEST_CONTAINER,
-    GIT_CONTAINER,
     INPUT_HASH_LABEL,
     MODEL_VERSION_LABEL,
     TRAIN_CONTAINER,
@@ -35,6 +34,7 @@ from modelpipe.manifests.common import (
     pod_security_context,
     resources,
 )
+from modelpipe.manifests.gitclone import credentials_volume, git_clone_container
 from modelpipe.manifests.runconfig import run_config
 from modelpipe_trainer.config import CONFIG_ENV
 from modelpipe_trainer.contract import ExitCode
@@ -42,9 +42,6 @@ from modelpipe_trainer.contract import ExitCode
 WORKSPACE = "/workspace"
 SOURCE_DIR = f"{WORKSPACE}/src"
 TRAINER_COMMAND = ["modelpipe-trainer", "train"]
-_CLONE_SCRIPT = (
-    'git clone --quiet "$GIT_URL" "$SRC" && git -C "$SRC" checkout --quiet --detach "$GIT_REVISION"'
-)
 _DETERMINISTIC_EXITS = sorted(int(c) for c in ExitCode if c != ExitCode.OK)
 
 
@@ -76,7 +73,7 @@ def training_job(
         "podFailurePolicy": {"rules": _failure_rules(spec)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod(spec, config.model_dump_json(by_alias=True)),
+            "spec": _pod(spec, inputs, config.model_dump_json(by_alias=True)),
         },
     }
     if training.ttl_seconds_after_finished is not None:
@@ -124,12 +121,14 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
     return rules
 
 
-def _pod(spec: ModelPipelineSpec, config_json: str) -> Manifest:
+def _pod(spec: ModelPipelineSpec, inputs: Inputs, config_json: str) -> Manifest:
     volumes = [artifacts_volume(spec.artifacts.pvc, read_only=False)]
     mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}]
     if spec.code.git is not None:
         volumes.append({"name": "workspace", "emptyDir": {}})
         mounts.append({"name": "workspace", "mountPath": WORKSPACE})
+        secret = credentials_volume(spec.code.git)
+        volumes += [secret] if secret else []
     train: Manifest = {
         "name": TRAIN_CONTAINER,
         "image": spec.code.image,
@@ -147,7 +146,7 @@ def _pod(spec: ModelPipelineSpec, config_json: str) -> Manifest:
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),
         "volumes": volumes,
-        "initContainers": _init_containers(spec, mounts),
+        "initContainers": _init_containers(spec, inputs, mounts),
         "containers": [train],
     }
     if spec.training.service_account_name:
@@ -162,24 +161,21 @@ def _workdir(spec: ModelPipelineSpec) -> Manifest:
     return {"workingDir": SOURCE_DIR if path in ("", ".") else f"{SOURCE_DIR}/{path}"}
 
 
-def _init_containers(spec: ModelPipelineSpec, mounts: list[Manifest]) -> list[Manifest]:
+def _init_containers(
+    spec: ModelPipelineSpec, inputs: Inputs, mounts: list[Manifest]
+) -> list[Manifest]:
     containers: list[Manifest] = []
     code = spec.code
     if code.git is not None:
+        # The resolved revision: pinned in the spec, or the commit git.ref resolved to.
         containers.append(
-            {
-                "name": GIT_CONTAINER,
-                "image": code.image,
-                "command": ["sh", "-c", _CLONE_SCRIPT],
-                "env": [
-                    {"name": "GIT_URL", "value": code.git.url},
-                    {"name": "GIT_REVISION", "value": code.revision},
-                    {"name": "SRC", "value": SOURCE_DIR},
-                    HOME_ENV,
-                ],
-                "volumeMounts": mounts,
-                "securityContext": container_security_context(),
-            }
+            git_clone_container(
+                git=code.git,
+                revision=inputs.code_revision,
+                image=code.image,
+                source_dir=SOURCE_DIR,
+                mounts=mounts,
+            )
         )
     if code.test is not None:
         containers.append(
