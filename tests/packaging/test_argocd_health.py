@@ -57,6 +57,10 @@ IN_PROGRESS_REASONS = {
     Reason.ROLLING_OUT,
     Reason.PINNED,
     Reason.HEALTHY,
+    # Event-only reasons of followed sources: never on these conditions.
+    Reason.SOURCE_CHANGED,
+    Reason.SOURCE_FAILED,
+    Reason.SOURCE_RECOVERED,
 }
 
 # Argo CD opens base, table and package only; gopher-lua sets the string

@@ -37,6 +37,7 @@ CHECKS: tuple[Check, ...] = (
     sources.keep_last_known,
     training.resolve_inputs,
     sources.report_sources,
+    sources.announce_source_changes,
     training.stop_superseded_jobs,
     training.settle_current_run,
     sources.debounce_automatic_runs,

@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from modelpipe.api.v1alpha1 import Condition
+from modelpipe.api.v1alpha1 import Condition, Reason
 from modelpipe.inputs import Followed
 from modelpipe.layout import job_name
 from modelpipe.planning.clock import parse, rfc3339
 from modelpipe.planning.draft import Draft
+from modelpipe.planning.outcome import EventType
 from modelpipe.sources.debounce import DebouncePolicy, debounce
 from modelpipe.sources.durations import parse_duration
 from modelpipe.sources.schedule import check_schedule, latest_fire, next_fire
@@ -58,6 +59,42 @@ def report_sources(d: Draft) -> None:
     inputs.dataset_version_from = _origin(d.spec.dataset.version, inputs.dataset_version)
     inputs.code_resolved_at = _resolved_at(rows.get("code"), inputs.code_revision_from)
     inputs.dataset_resolved_at = _resolved_at(rows.get("dataset"), inputs.dataset_version_from)
+
+
+def announce_source_changes(d: Draft) -> None:
+    """An Event when a followed source resolves to a new value, starts failing, or recovers.
+
+    Compared with the rows status held before this pass, so each change is told once.
+    Right after a restart the pollers have not answered yet; the input kept from
+    status then stands in for the old value, so the first answer is not news.
+    """
+    before = {row.name: row for row in d.previous.sources}
+    for row in d.obs.sources:
+        old = before.get(row.name)
+        where = row.where()
+        known = (old.resolved if old else None) or _last_input(d, row.name)
+        if row.resolved and row.resolved != known:
+            change = f"{known} -> {row.resolved}" if known else f"resolved to {row.resolved}"
+            d.emit(EventType.NORMAL, Reason.SOURCE_CHANGED, f"{where}: {change}")
+        if row.reason and (old is None or old.reason != row.reason):
+            kept = f"; keeping {known}, nothing runs" if known else "; nothing runs"
+            message = f"{where}: {row.reason}: {row.error}{kept}"
+            d.emit(EventType.WARNING, Reason.SOURCE_FAILED, message)
+        elif not row.reason and old is not None and old.reason and row.last_check_time:
+            message = f"{where}: checks succeed again after {old.consecutive_failures} failures"
+            d.emit(EventType.NORMAL, Reason.SOURCE_RECOVERED, message)
+
+
+def _last_input(d: Draft, role: str) -> str | None:
+    """The followed value status recorded for ``role`` (code or dataset), if followed."""
+    inputs = d.previous.inputs
+    if inputs is None:
+        return None
+    if role == "code" and inputs.code_revision_from == "Followed":
+        return inputs.code_revision or None
+    if role == "dataset" and inputs.dataset_version_from == "Followed":
+        return inputs.dataset_version or None
+    return None
 
 
 def _origin(pinned: str | None, value: str) -> Origin | None:

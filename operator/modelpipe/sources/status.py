@@ -63,6 +63,10 @@ class SourceStatus(BaseModel):
     error: str | None = Field(default=None, description="The last check's error, if it failed.")
     consecutive_failures: int = 0
 
+    def where(self) -> str:
+        """``code (https://host/repo.git@main)``: which source, for messages."""
+        return f"{self.name} ({self.url}{'@' + self.ref if self.ref else ''})"
+
 
 @dataclass(frozen=True)
 class EffectiveValue:
@@ -117,8 +121,7 @@ def sources_ready(statuses: Sequence[SourceStatus], *, schedule_problem: str | N
         first = failing[0]
         assert first.reason is not None
         parts = [
-            f"{s.name} ({s.url}{'@' + s.ref if s.ref else ''}): {s.reason}: {s.error} "
-            f"[{s.consecutive_failures} failed checks]"
+            f"{s.where()}: {s.reason}: {s.error} [{s.consecutive_failures} failed checks]"
             for s in failing
         ]
         kept = "; keeping the last resolved inputs" if any(s.resolved for s in failing) else ""

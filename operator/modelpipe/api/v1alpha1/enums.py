@@ -47,6 +47,10 @@ class Reason(StrEnum):
     PINNED = "Pinned"
     PINNED_VERSION_UNKNOWN = "PinnedVersionUnknown"
     HEALTHY = "Healthy"
+    # Followed sources (events only; the SourcesReady condition has its own reasons)
+    SOURCE_CHANGED = "SourceChanged"
+    SOURCE_FAILED = "SourceFailed"
+    SOURCE_RECOVERED = "SourceRecovered"
 
 
 class Verdict(StrEnum):
