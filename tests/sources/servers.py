@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import subprocess
 import threading
 from collections import Counter
@@ -27,6 +28,41 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+class _ClosingHTTPServer(ThreadingHTTPServer):
+    """Remembers open connections, so stopping really cuts kept-alive clients off.
+
+    Without this, a stopped server's handler threads would go on answering requests
+    on connections a client keeps alive (httpx does), and an outage would not be one.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+
+
 class _Server:
     """Start/stop a ThreadingHTTPServer on a fixed loopback port."""
 
@@ -34,7 +70,7 @@ class _Server:
         self.port = 0
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _ClosingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
@@ -45,9 +81,7 @@ class _Server:
             self.requests[what] += 1
 
     def start(self) -> None:
-        ThreadingHTTPServer.allow_reuse_address = True
-        httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler())
-        httpd.daemon_threads = True
+        httpd = _ClosingHTTPServer(("127.0.0.1", self.port), self.handler())
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -59,6 +93,7 @@ class _Server:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.close_connections()
             self._httpd = None
 
     @property

@@ -161,6 +161,19 @@ async def test_stopped_server(client: httpx.AsyncClient, data_server: DataServer
     assert observation.error is not None and observation.error.reason is ErrorReason.UNREACHABLE
 
 
+async def test_stopped_server_cuts_a_kept_alive_connection(
+    client: httpx.AsyncClient, data_server: DataServer
+) -> None:
+    """An outage is an outage even for a client holding a keep-alive connection."""
+    url = data_server.put("/d.csv", Served(CSV))
+    assert (await _check(client, url)).value is not None  # the connection is now pooled
+    data_server.stop()
+    observation = await _check(client, url)
+    assert observation.error is not None and observation.error.reason is ErrorReason.UNREACHABLE
+    data_server.start()
+    assert (await _check(client, url)).value is not None
+
+
 async def test_url_with_credentials_refused(client: httpx.AsyncClient) -> None:
     observation = await _check(client, "https://u:p@example.invalid/d.csv")
     assert observation.error is not None and observation.error.reason is ErrorReason.INVALID_SOURCE
