@@ -14,6 +14,7 @@ on the same port (to test outages and recovery).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import socket
 import subprocess
@@ -57,10 +58,8 @@ class _ClosingHTTPServer(ThreadingHTTPServer):
         with self.connections_lock:
             connections = list(self.connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
 
 
 class _Server:
