@@ -56,6 +56,8 @@ class ObservedDeployment:
     observed_generation: int
     replicas: int
     updated_replicas: int = 0
+    # status.replicas: pods of every ReplicaSet, old ones included.
+    total_replicas: int = 0
     ready_replicas: int = 0
     available_replicas: int = 0
     template_version: str | None = None
@@ -64,10 +66,15 @@ class ObservedDeployment:
 
     @property
     def rolled_out(self) -> bool:
-        """The controller saw the latest template and every replica is updated and available."""
+        """As ``kubectl rollout status``: latest template seen, no old pods left, all available.
+
+        During a surge the old pod still counts as available, so the updated count alone
+        would call a rollout done while the new pod is not Ready.
+        """
         return (
             self.observed_generation >= self.generation
             and self.updated_replicas >= self.replicas
+            and self.total_replicas <= self.updated_replicas
             and self.available_replicas >= self.replicas
             and self.ready_replicas >= self.replicas
         )

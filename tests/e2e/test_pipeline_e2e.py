@@ -19,14 +19,17 @@ from tests.e2e.harness import (
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
+SERVING = "app.kubernetes.io/component=serving"
 
 
-def promoted(ns: Namespace, *, besides: str | None = None, timeout: float = 150) -> str:
+def promoted(
+    ns: Namespace, *, besides: str | None = None, timeout: float = 150, selector: str = SERVING
+) -> str:
     """Wait until a model other than ``besides`` serves and answers; its version."""
 
     def check() -> str | None:
         version = serving_version(ns.pipeline())
-        answer = predict(ns) if version and version != besides else None
+        answer = predict(ns, selector=selector) if version and version != besides else None
         return version if answer and answer["model_version"] == version else None
 
     return wait_for(f"a model other than {besides} to serve", check, timeout=timeout)
@@ -138,7 +141,7 @@ def test_champion_gate_rejects_a_worse_candidate(
     worse = {
         "estimator": {
             "className": "sklearn.dummy.DummyClassifier",
-            "params": {"strategy": "uniform"},
+            "params": {"strategy": "uniform", "max_iter": None},
         }
     }
     ns.patch("iris", {"spec": {"training": worse}})
@@ -188,7 +191,7 @@ def test_failed_rollout_is_rolled_back(ns: Namespace, operator: Operator, data_u
     del documents[1]["spec"]["serving"]["template"]
     ns.apply(documents[0], _web_deployment(broken_dataset="v2"))
     ns.apply(documents[1])
-    first = promoted(ns, timeout=180)
+    first = promoted(ns, timeout=180, selector="app=web")
     ns.patch("iris", {"spec": {"dataset": {"uri": f"{data_url}/v2.csv", "version": "v2"}}})
     pipeline = settled(ns, "RolledBack", timeout=180)
     assert condition(pipeline, "Degraded") == ("True", "RolledBack")

@@ -19,7 +19,7 @@ from tests.operator.builders import (
 )
 
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineStatus, Reason, Verdict
-from modelpipe.observed import JobPhase, Observed
+from modelpipe.observed import JobPhase, Observed, ObservedDeployment
 from modelpipe.planning import (
     CreateDeployment,
     CreateJob,
@@ -437,3 +437,22 @@ def test_followed_inputs_wait_until_resolved() -> None:
 def test_polling_settings_do_not_retrain() -> None:
     polled = spec(dataset={"pollInterval": "5m", "maxBytes": 1000})
     assert desired_version(polled) == desired_version()
+
+
+def test_surging_rollout_with_unready_new_pod_is_not_done() -> None:
+    """maxSurge: the old pod keeps availableReplicas at 1 while the new one is not Ready."""
+    surge = ObservedDeployment(
+        name="iris",
+        owned=True,
+        generation=2,
+        observed_generation=2,
+        replicas=1,
+        updated_replicas=1,
+        total_replicas=2,
+        ready_replicas=1,
+        available_replicas=1,
+        template_version="v2",
+        containers=("serve",),
+    )
+    assert not surge.rolled_out
+    assert ObservedDeployment(**{**surge.__dict__, "total_replicas": 1}).rolled_out

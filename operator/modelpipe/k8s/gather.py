@@ -203,6 +203,7 @@ def _deployment(body: JSON, *, uid: str) -> ObservedDeployment:
         observed_generation=int(status.get("observedGeneration") or 0),
         replicas=int(spec.get("replicas", 1)),
         updated_replicas=int(status.get("updatedReplicas") or 0),
+        total_replicas=int(status.get("replicas") or 0),
         ready_replicas=int(status.get("readyReplicas") or 0),
         available_replicas=int(status.get("availableReplicas") or 0),
         template_version=((template.get("metadata") or {}).get("annotations") or {}).get(
