@@ -201,7 +201,13 @@ def test_rules_name_exact_verbs_and_resources(render: Render, mode: str) -> None
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
             assert set(rule["verbs"]) <= allowed_verbs, rule
-            assert "secrets" not in rule["resources"], "no secret access without a named need"
+            if "secrets" in rule["resources"]:
+                assert rule["verbs"] == ["get"], "Secrets are read by name, never listed"
+
+
+def test_secret_access_can_be_turned_off(render: Render) -> None:
+    (role,) = kinds(render("--set", "rbac.readSecrets=false"), "ClusterRole")
+    assert "secrets" not in {r for rule in role["rules"] for r in rule["resources"]}
 
 
 def test_pod_meets_pod_security_restricted(render: Render) -> None:

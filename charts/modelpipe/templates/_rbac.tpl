@@ -7,7 +7,7 @@ removes each verb in turn and shows the named behaviour failing with 403.
 
 Left out on purpose: customresourcedefinitions and namespaces (kopf only
 watches them to notice CRDs and namespaces appearing later, and falls back
-when refused), events.k8s.io (kopf posts core/v1 Events), secrets.
+when refused), events.k8s.io (kopf posts core/v1 Events).
 */}}
 
 {{- define "modelpipe.rbac.namespacedRules" -}}
@@ -50,6 +50,13 @@ when refused), events.k8s.io (kopf posts core/v1 Events), secrets.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.rbac.readSecrets }}
+# get: KubeApi.get_secret reads a followed source's credentialsSecret for the
+# pollers (k8s/gather.py); never list or watch. rbac.readSecrets=false drops it.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
 {{- if eq .Values.leader.strategy "peering" }}
 {{- if not (include "modelpipe.clusterwide" .) }}
 # list, watch, patch: kopf peering in namespaced mode, keep-alives in each
