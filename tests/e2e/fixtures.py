@@ -1,4 +1,4 @@
-"""Fixtures for end-to-end tests: the CRD installed, iris data over HTTP, an operator per test."""
+"""Cluster fixtures shared by tests/e2e and the cluster tests in tests/operator."""
 
 from __future__ import annotations
 
