@@ -166,3 +166,58 @@ def test_install_upgrade_uninstall_leave_nothing_but_crds(
     assert _labelled_leftovers(cluster, release) == []
     crd = cluster.kubectl("get", "crd", "modelpipelines.modelpipe.io", check=False)
     assert crd.returncode == 0, "helm keeps the CRDs on uninstall, as it documents"
+
+
+@pytest.mark.usefixtures("crds")
+def test_cluster_mode_operator_pod_serves_pipelines_in_any_namespace(
+    helm: HelmRun, cluster: Cluster, namespace: str
+) -> None:
+    """The ClusterRole path: the pod runs under its ServiceAccount and reconciles anywhere.
+
+    The pipeline is suspended, so the check needs no training: the operator must
+    read it and write its status from another namespace than its own.
+    """
+    release = release_name()
+    elsewhere = f"elsewhere-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", elsewhere)
+    try:
+        helm("install", release, str(CHART), "--namespace", namespace, "--wait",
+             "--timeout=120s", kubeconfig=cluster.kubeconfig)  # fmt: skip
+        pods = json.loads(
+            cluster.kubectl("get", "pods", "-n", namespace, "-l", f"{INSTANCE}={release}",
+                            "-o", "json").stdout
+        )["items"]  # fmt: skip
+        assert [p["spec"]["serviceAccountName"] for p in pods] == [f"{release}-modelpipe"]
+        pipeline = yaml.safe_load(SUSPENDED_PIPELINE)
+        cluster.kubectl("apply", "-n", elsewhere, "-f", "-", input=json.dumps(pipeline))
+        deadline = time.monotonic() + 60
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline and not status.get("observedGeneration"):
+            time.sleep(1)
+            got = cluster.kubectl("get", "modelpipeline", "idle", "-n", elsewhere, "-o", "json")
+            status = json.loads(got.stdout).get("status") or {}
+        assert status.get("observedGeneration") == 1, status
+        assert [c["type"] for c in status["conditions"] if c["type"] == "Ready"] == ["Ready"]
+        jobs = cluster.kubectl("get", "jobs", "-n", elsewhere, "-o", "name").stdout
+        assert jobs.strip() == "", "a suspended pipeline starts no run"
+    finally:
+        helm("uninstall", release, "--namespace", namespace, "--wait",
+             kubeconfig=cluster.kubeconfig, check=False)  # fmt: skip
+        cluster.kubectl("delete", "namespace", elsewhere, "--wait=false", check=False)
+
+
+SUSPENDED_PIPELINE = """
+apiVersion: modelpipe.io/v1alpha1
+kind: ModelPipeline
+metadata: {name: idle}
+spec:
+  suspend: true
+  code: {revision: "1"}
+  dataset:
+    uri: http://127.0.0.1:9/none.csv
+    version: v1
+    schema: {target: y, features: [{name: x}]}
+  training: {estimator: {className: sklearn.linear_model.LogisticRegression}}
+  serving: {template: {}}
+  artifacts: {pvc: models}
+"""

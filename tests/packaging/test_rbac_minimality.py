@@ -286,6 +286,28 @@ def test_helm_install_runs_the_operator_under_its_service_account_and_serves_a_m
     assert answer["model_version"] == version
 
 
+def test_a_pipeline_in_an_unwatched_namespace_is_ignored(rig: Rig) -> None:
+    """Accepted by the apiserver, never touched: no status, no Job (NOTES.txt says so)."""
+    unwatched = f"unwatched-{uuid.uuid4().hex[:6]}"
+    rig.cluster.kubectl("create", "namespace", unwatched)
+    try:
+        doc = rig.pipeline_doc("stray")
+        doc["metadata"]["namespace"] = unwatched
+        rig.cluster.kubectl("apply", "-f", "-", input=json.dumps(doc))
+        bump_generation(rig)  # proof that the operator is working meanwhile
+        observed_generation_catches_up(rig)
+        stray = json.loads(
+            rig.cluster.kubectl(
+                "get", "modelpipeline", "stray", "-n", unwatched, "-o", "json"
+            ).stdout
+        )
+        assert "status" not in stray
+        jobs = rig.cluster.kubectl("get", "jobs", "-n", unwatched, "-o", "name").stdout
+        assert jobs.strip() == ""
+    finally:
+        rig.cluster.kubectl("delete", "namespace", unwatched, "--wait=false", check=False)
+
+
 # --- the behaviours ------------------------------------------------------------------------
 def restart(rig: Rig) -> None:
     rig.grant_namespace_listing()
