@@ -1,0 +1,171 @@
+"""``make demo``: the whole loop on a local cluster, narrated.
+
+1. start the local cluster "demo", install the CRD, start the operator;
+2. publish iris v1 over HTTP and apply examples/iris/pipeline.yaml;
+3. show progress until the first model serves, then ask it for a prediction;
+4. publish dataset v2: one retrain, a promotion, the Deployment rolls;
+5. publish a bad dataset: rejected by validation while the old model keeps serving.
+
+The operator keeps running until the demo ends; ``uv run localkube down --name demo``
+removes the cluster. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from localkube.cluster import Cluster
+
+REPO = Path(__file__).resolve().parents[1]
+NAMESPACE = "modelpipe-demo"
+SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+
+
+def datasets_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "iris_datasets", REPO / "examples/iris/datasets.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Demo:
+    def __init__(self, cluster: Cluster, data_url: str) -> None:
+        self.cluster, self.data_url = cluster, data_url
+        self.seen_events: set[str] = set()
+        self.last_row = ""
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        return self.cluster.kubectl("-n", NAMESPACE, *args, input=input).stdout
+
+    def pipeline(self) -> dict[str, Any]:
+        return dict(json.loads(self.kubectl("get", "mp", "iris", "-o", "json")))
+
+    def show_progress(self) -> None:
+        row = self.kubectl("get", "mp", "iris", "--no-headers").strip().rsplit(None, 1)[0]  # no age
+        if row != self.last_row:
+            print(f"  mp/iris  {row}")
+            self.last_row = row
+        events = json.loads(self.kubectl("get", "events", "-o", "json"))["items"]
+        for event in sorted(events, key=lambda e: e.get("lastTimestamp") or ""):
+            if (
+                event["involvedObject"]["kind"] == "ModelPipeline"
+                and event["metadata"]["uid"] not in self.seen_events
+            ):
+                self.seen_events.add(event["metadata"]["uid"])
+                print(f"  event    {event['type']:<7} {event['reason']:<18} {event['message']}")
+
+    def wait(self, what: str, done: Any, timeout: float = 240) -> None:
+        print(f"Waiting for {what} ...")
+        deadline = time.monotonic() + timeout
+        while not done(self.pipeline()):
+            self.show_progress()
+            if time.monotonic() > deadline:
+                sys.exit(f"demo: gave up waiting for {what} after {timeout:.0f}s")
+            time.sleep(1)
+        self.show_progress()
+
+    def predict(self) -> dict[str, Any]:
+        pods = json.loads(
+            self.kubectl("get", "pods", "-l", "app.kubernetes.io/component=serving", "-o", "json")
+        )
+        ready = [
+            p
+            for p in pods["items"]
+            if not p["metadata"].get("deletionTimestamp")
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", [])
+            )
+        ]
+        url = f"http://{ready[0]['status']['podIP']}:8080/predict"
+        body = json.dumps({"instances": [SAMPLE]}).encode()
+        request = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        print(f"POST {url} {json.dumps(SAMPLE)}\n  -> {answer}")
+        return answer
+
+    def publish(self, dataset: str) -> None:
+        print(f"\n== Publishing dataset {dataset} ({self.data_url}/{dataset}.csv)")
+        patch = {"spec": {"dataset": {"uri": f"{self.data_url}/{dataset}.csv", "version": dataset}}}
+        self.kubectl("patch", "mp", "iris", "--type", "merge", "-p", json.dumps(patch))
+
+
+def serving(pipeline: dict[str, Any]) -> str | None:
+    return (pipeline.get("status", {}).get("production") or {}).get("modelVersion")
+
+
+def verdict(pipeline: dict[str, Any]) -> str | None:
+    return (pipeline.get("status", {}).get("lastRun") or {}).get("verdict")
+
+
+def main() -> int:
+    print("== Starting the local cluster 'demo'")
+    cluster = Cluster.up("demo")
+    cluster.kubectl("apply", "-f", str(REPO / "crds/modelpipe.io_modelpipelines.yaml"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io")
+    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+    data = datasets_module()
+    with tempfile.TemporaryDirectory() as directory, data.DataServer(Path(directory)) as server:
+        data.make(Path(directory))
+        log = (cluster.home / "operator-demo.log").open("wb")
+        operator = subprocess.Popen(
+            [
+                str(REPO / ".venv/bin/modelpipe-operator"),
+                "run",
+                "--namespace",
+                NAMESPACE,
+                "--standalone",
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        print(f"== Operator started (pid {operator.pid}, log {log.name}); data at {server.url}")
+        try:
+            return run(Demo(cluster, server.url))
+        finally:
+            operator.terminate()
+            operator.wait(timeout=30)
+
+
+def run(demo: Demo) -> int:
+    pvc, pipeline = yaml.safe_load_all((REPO / "examples/iris/pipeline.yaml").read_text())
+    pipeline["spec"]["dataset"]["uri"] = f"{demo.data_url}/v1.csv"
+    print("\n== Applying examples/iris/pipeline.yaml")
+    demo.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([pvc, pipeline]))
+    demo.wait("the first model to serve", lambda p: serving(p) is not None)
+    first = demo.predict()["model_version"]
+    demo.publish("v2")
+    demo.wait("the v2 model to be promoted", lambda p: serving(p) not in (None, first))
+    second = demo.predict()["model_version"]
+    demo.publish("bad")
+    demo.wait("the bad dataset to be rejected", lambda p: verdict(p) == "ValidationFailed")
+    still = demo.predict()["model_version"]
+    assert still == second, f"expected {second} to keep serving, got {still}"
+    print(
+        f"\n== Done: {second} serves; the bad dataset was rejected. "
+        "Stop the cluster with: uv run localkube down --name demo"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
