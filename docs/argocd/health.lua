@@ -14,8 +14,8 @@
 --   status.observedGeneration lags                -> Progressing
 --   Training=True                                 -> Progressing (its message)
 --   Degraded=True                                 -> Degraded (its message)
---   Ready, Training, Evaluated or Promoted is
---     False with a failure reason                 -> Degraded (its message)
+--   Ready, SourcesReady, Training, Evaluated or
+--     Promoted is False with a failure reason     -> Degraded (its message)
 --   Ready=True                                    -> Healthy (its message)
 --   anything else                                 -> Progressing
 -- Conditions written for an older generation are ignored: they describe an
@@ -37,11 +37,25 @@ local FAILURE_REASONS = {
   RolloutFailed = true,
   RolledBack = true,
   PinnedVersionUnknown = true,
+  -- SourcesReady: a followed git ref, dataset or schedule cannot be resolved.
+  -- Production is untouched, but the spec in git cannot take effect.
+  InvalidSchedule = true,
+  RefNotFound = true,
+  NotFound = true,
+  AuthenticationFailed = true,
+  Unreachable = true,
+  Timeout = true,
+  ServerError = true,
+  RateLimited = true,
+  NotData = true,
+  TooLarge = true,
+  InvalidManifest = true,
+  InvalidSource = true,
 }
 
 -- The conditions whose failure reasons make the pipeline Degraded, in the
 -- order their messages are preferred.
-local FAILURE_CONDITIONS = { "Ready", "Training", "Evaluated", "Promoted" }
+local FAILURE_CONDITIONS = { "Ready", "SourcesReady", "Training", "Evaluated", "Promoted" }
 
 local function findCondition(conditions, conditionType)
   if conditions == nil then

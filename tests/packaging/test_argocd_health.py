@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from modelpipe.api.v1alpha1 import ModelPipeline, Reason
+from modelpipe.sources import SourcesReadyReason
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "docs" / "argocd"
@@ -39,6 +40,18 @@ FAILURE_REASONS = {
     Reason.ROLLOUT_FAILED,
     Reason.ROLLED_BACK,
     Reason.PINNED_VERSION_UNKNOWN,
+    SourcesReadyReason.INVALID_SCHEDULE,
+    SourcesReadyReason.REF_NOT_FOUND,
+    SourcesReadyReason.NOT_FOUND,
+    SourcesReadyReason.AUTH_FAILED,
+    SourcesReadyReason.UNREACHABLE,
+    SourcesReadyReason.TIMEOUT,
+    SourcesReadyReason.SERVER_ERROR,
+    SourcesReadyReason.RATE_LIMITED,
+    SourcesReadyReason.NOT_DATA,
+    SourcesReadyReason.TOO_LARGE,
+    SourcesReadyReason.INVALID_MANIFEST,
+    SourcesReadyReason.INVALID_SOURCE,
 }
 IN_PROGRESS_REASONS = {
     Reason.SERVING,
@@ -61,7 +74,11 @@ IN_PROGRESS_REASONS = {
     Reason.SOURCE_CHANGED,
     Reason.SOURCE_FAILED,
     Reason.SOURCE_RECOVERED,
+    SourcesReadyReason.RESOLVED,
+    SourcesReadyReason.RESOLVING,
+    SourcesReadyReason.NOTHING_FOLLOWED,
 }
+ALL_REASONS = {str(r) for r in Reason} | {str(r) for r in SourcesReadyReason}
 
 # Argo CD opens base, table and package only; gopher-lua sets the string
 # metatable in its string library, so string methods are gone as well.
@@ -132,21 +149,23 @@ def test_testdata_are_valid_model_pipelines(input_path: str) -> None:
 
 def test_every_reason_is_classified() -> None:
     assert not FAILURE_REASONS & IN_PROGRESS_REASONS
-    assert set(Reason) == FAILURE_REASONS | IN_PROGRESS_REASONS
+    assert {str(r) for r in FAILURE_REASONS | IN_PROGRESS_REASONS} == ALL_REASONS
 
 
-@pytest.mark.parametrize("condition_type", ["Ready", "Training", "Evaluated", "Promoted"])
-@pytest.mark.parametrize("reason", sorted(Reason))
+@pytest.mark.parametrize(
+    "condition_type", ["Ready", "SourcesReady", "Training", "Evaluated", "Promoted"]
+)
+@pytest.mark.parametrize("reason", sorted(ALL_REASONS))
 def test_false_condition_is_degraded_exactly_for_failure_reasons(
-    condition_type: str, reason: Reason
+    condition_type: str, reason: str
 ) -> None:
-    condition = {"type": condition_type, "status": "False", "reason": str(reason), "message": "m"}
+    condition = {"type": condition_type, "status": "False", "reason": reason, "message": "m"}
     obj = {
         "metadata": {"generation": 2},
         "spec": {},
         "status": {"observedGeneration": 2, "conditions": [condition]},
     }
-    expected = "Degraded" if reason in FAILURE_REASONS else "Progressing"
+    expected = "Degraded" if reason in {str(r) for r in FAILURE_REASONS} else "Progressing"
     assert run_health(SCRIPT, obj)["status"] == expected
 
 
