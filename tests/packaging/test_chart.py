@@ -25,7 +25,7 @@ PEERING = ["--set", "leader.strategy=peering"]
 MODES = {
     "cluster": [],
     "namespaces": NAMESPACED,
-    "cluster-peering": [*PEERING, "--set", "replicaCount=2"],
+    "cluster-peering": PEERING,
     "namespaces-peering": [*NAMESPACED, *PEERING],
 }
 
@@ -87,6 +87,10 @@ def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, mes
         (
             ["--set", "replicaCount=3"],
             'replicaCount is 3 but leader.strategy is "standalone"',
+        ),
+        (
+            ["--set", "replicaCount=2", "--set", "leader.strategy=peering"],
+            "replicaCount is 2: kopf peering pauses every operator when peers share a priority",
         ),
         (
             [

@@ -58,6 +58,9 @@ change, because a chart that installs and then does nothing is worse.
 {{- fail (printf "watch.namespaces is set (%s) but watch.scope is \"cluster\", which watches every namespace: set --set watch.scope=namespaces to watch only those, or empty watch.namespaces." (join ", " .Values.watch.namespaces)) -}}
 {{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (ne .Values.leader.strategy "peering") -}}
-{{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use --set leader.strategy=peering, or replicaCount=1." (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use replicaCount=1." (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- if and (gt (int .Values.replicaCount) 1) (eq .Values.leader.strategy "peering") -}}
+{{- fail (printf "replicaCount is %d: kopf peering pauses every operator when peers share a priority, and modelpipe-operator does not give replicas distinct priorities yet, so extra replicas would stop all of them. Use replicaCount=1; peering still keeps an old and a new pod apart during upgrades." (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- end -}}
