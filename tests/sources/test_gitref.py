@@ -166,3 +166,12 @@ async def test_refused_urls(url: str) -> None:
     value, reason, message = await _resolve(url, "main")
     assert (value, reason) == (None, ErrorReason.INVALID_SOURCE)
     assert "pw@" not in message
+
+
+def test_connection_refused_on_a_port_containing_403_is_unreachable() -> None:
+    stderr = (
+        "fatal: unable to access 'http://127.0.0.1:40369/model.git/': Failed to connect to "
+        "127.0.0.1 port 40369 after 0 ms: Couldn't connect to server"
+    )
+    error = classify_failure(returncode=128, stderr=stderr)
+    assert error.reason is ErrorReason.UNREACHABLE

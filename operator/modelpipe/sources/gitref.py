@@ -116,8 +116,9 @@ _STDERR_REASONS: tuple[tuple[ErrorReason, tuple[str, ...]], ...] = (
             "authentication failed",
             "could not read username",
             "could not read password",
-            "403",
-            "401",
+            # Whole phrases only: a bare "403" also matches port numbers like 40369.
+            "returned error: 403",
+            "returned error: 401",
             "permission denied",
         ),
     ),
