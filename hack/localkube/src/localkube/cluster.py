@@ -169,7 +169,7 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         pki = self.pki
-        self.state = {"ports": _free_ports(5), "ipPrefix": _ip_prefix(self.name), "pids": {}}
+        self.state = {"ports": _free_ports(5), "ipPrefix": _ip_prefix(str(self.home)), "pids": {}}
         ports = dict(
             zip(
                 ["etcd", "etcdPeer", "apiserver", "kubelet", "cm"],
@@ -382,9 +382,10 @@ def _check_name(name: str) -> None:
         raise ClusterError(f"invalid cluster name {name!r}: use letters, digits and '-'")
 
 
-def _ip_prefix(name: str) -> str:
-    """A per-cluster /16 of loopback for pod IPs, stable for a given name."""
-    digest = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+def _ip_prefix(home: str) -> str:
+    """A per-cluster /16 of loopback for pod IPs, stable for a given cluster
+    directory (so two checkouts' "test" clusters do not share pod IPs)."""
+    digest = int(hashlib.sha256(home.encode()).hexdigest(), 16)
     return f"127.{10 + digest % 240}"
 
 
