@@ -7,7 +7,10 @@ removes each verb in turn and shows the named behaviour failing with 403.
 
 Left out on purpose: customresourcedefinitions and namespaces (kopf only
 watches them to notice CRDs and namespaces appearing later, and falls back
-when refused), events.k8s.io (kopf posts core/v1 Events).
+when refused), events.k8s.io (kopf posts core/v1 Events). The price today: a
+namespaced operator retries the refused namespace listing for about 54 s at
+start-up before it watches anything. Turning kopf's scanning off in the
+operator (settings.scanning.disabled) would remove both the wait and the calls.
 */}}
 
 {{- define "modelpipe.rbac.namespacedRules" -}}
