@@ -1,14 +1,15 @@
-"""Followed-source figures, against git's real smart-HTTP backend on loopback.
+"""Followed-source figures, against git's real smart-HTTP backend on loopback (no cluster).
 
-    uv run python -m benchmarks.sources            # 5 s poll interval (the issue's setting)
-    uv run python -m benchmarks.sources --quick    # intervals scaled down 10x
+    uv run python benchmarks/sources/bench_requests.py           # 5 s poll interval
+    uv run python benchmarks/sources/bench_requests.py --quick   # intervals scaled down 10x
+    uv run python -m benchmarks --only sources                   # with bench_detection.py
 
 1. Outbound requests per poll interval with 1, 50 and 300 pipelines following the
    same branch (counted at the server: ref discoveries, i.e. ``ls-remote`` calls),
    next to what one-request-per-pipeline would cost.
 2. Detection latency: from ``git push`` to the registry announcing the new SHA to
    a follower, p50 and p99. The operator's reconcile (change -> Job created) comes
-   on top of this and is measured by the operator's own benchmark.
+   on top of this; ``bench_detection.py`` measures that whole path on a cluster.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Run as a script by `python -m benchmarks`: the repository root holds tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sources.servers import GitServer, Repo
 
