@@ -10,6 +10,8 @@ PIPELINE_LABEL = "modelpipe.io/pipeline"
 MODEL_VERSION_LABEL = "modelpipe.io/model-version"
 INPUT_HASH_LABEL = "modelpipe.io/input-hash"
 MODEL_VERSION_ANNOTATION = "modelpipe.io/model-version"
+# On a created Deployment: the hash of what spec.serving asks of it, the model aside.
+SERVING_HASH_ANNOTATION = "modelpipe.io/serving-hash"
 RETRAIN_ANNOTATION = "modelpipe.io/retrain"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "modelpipe-operator"

@@ -40,6 +40,9 @@ class ObservedJob:
     # Why the termination message could not be read as a result document.
     result_error: str | None = None
     exit_code: int | None = None
+    # The train container's terminated reason (Error, OOMKilled, ...) and signal, if any.
+    exit_reason: str = ""
+    exit_signal: int | None = None
     # The production version the Job compared against (the champion), if any.
     champion_version: str | None = None
     code_test_failed: bool = False
@@ -61,6 +64,8 @@ class ObservedDeployment:
     ready_replicas: int = 0
     available_replicas: int = 0
     template_version: str | None = None
+    # modelpipe.io/serving-hash of a Deployment the operator created (see manifests.serving).
+    serving_hash: str | None = None
     containers: tuple[str, ...] = ()
     progress_deadline_exceeded: bool = False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelpipe import manifests
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.layout import job_name
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
@@ -91,19 +92,26 @@ def job(version: str, phase: JobPhase, **kwargs: Any) -> ObservedJob:
 
 
 def deployment(
-    version: str | None, *, ready: bool = True, failed: bool = False
+    version: str | None,
+    *,
+    ready: bool = True,
+    failed: bool = False,
+    serving_hash: str | None = None,
+    replicas: int = 1,
 ) -> ObservedDeployment:
+    """The owned Deployment, made from the default spec unless ``serving_hash`` says otherwise."""
     return ObservedDeployment(
         name=NAME,
         owned=True,
         generation=3,
         observed_generation=3,
-        replicas=1,
-        updated_replicas=1,
-        total_replicas=1 if ready else 2,
-        ready_replicas=1 if ready else 0,
-        available_replicas=1 if ready else 0,
+        replicas=replicas,
+        updated_replicas=replicas,
+        total_replicas=replicas if ready else replicas + 1,
+        ready_replicas=replicas if ready else 0,
+        available_replicas=replicas if ready else 0,
         template_version=version,
+        serving_hash=serving_hash or manifests.serving_hash(meta=meta(), spec=spec()),
         containers=("serve",),
         progress_deadline_exceeded=failed,
     )

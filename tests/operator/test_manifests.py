@@ -103,6 +103,25 @@ def test_git_clone_and_code_test_init_containers() -> None:
     assert_restricted(pod)
 
 
+def test_git_config_file_reaches_the_trainer_from_the_checkout() -> None:
+    git = {"url": "file:///repo", "path": "ml", "configFile": "conf/train.yaml"}
+    the_spec = spec(code={"revision": "abc", "git": git})
+    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    config = RunConfig.model_validate(
+        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+    )
+    # From the repository's root, whatever directory the trainer runs in.
+    assert config.training_config_path == "/workspace/src/conf/train.yaml"
+    no_file = spec(code={"revision": "abc", "git": {"url": "file:///repo"}})
+    job = training_job(meta=meta(), spec=no_file, inputs=inputs_for(no_file), champion_dir=None)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    config = RunConfig.model_validate(
+        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+    )
+    assert config.training_config_path is None
+
+
 def test_serving_deployment_and_service() -> None:
     the_spec = spec(
         serving={"template": {"port": 9000}, "replicas": 2, "progressDeadlineSeconds": 30}

@@ -11,6 +11,7 @@ from tests.operator.builders import (
     desired_version,
     invalid_data_result,
     job,
+    meta,
     observe,
     result,
     spec,
@@ -19,6 +20,7 @@ from tests.operator.builders import (
 )
 
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineStatus, Reason, Verdict
+from modelpipe.manifests import serving_hash
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment
 from modelpipe.planning import (
     CreateDeployment,
@@ -29,6 +31,7 @@ from modelpipe.planning import (
     Plan,
     Promotion,
     RunFinished,
+    UpdateDeployment,
 )
 
 
@@ -456,3 +459,72 @@ def test_surging_rollout_with_unready_new_pod_is_not_done() -> None:
     )
     assert not surge.rolled_out
     assert ObservedDeployment(**{**surge.__dict__, "total_replicas": 1}).rolled_out
+
+
+EDITED_SERVING = {
+    "template": {
+        "command": ["modelpipe-trainer", "serve", "--port", "8080"],
+        "resources": {"limits": {"memory": "1Gi"}},
+    },
+    "replicas": 3,
+}
+
+
+def test_serving_edits_update_the_owned_deployment_and_keep_its_model() -> None:
+    version = desired_version()
+    world = serving(version)
+    edited = spec(serving=EDITED_SERVING)
+    assert desired_version(edited) == version  # serving is not an input: nothing retrains
+    planned = step(with_(world, spec=edited))
+    assert kinds(planned) == ["UpdateDeployment"] and reasons(planned) == [Reason.SERVING_UPDATED]
+    update = planned.actions[0]
+    assert isinstance(update, UpdateDeployment)
+    assert update.patch["spec"]["replicas"] == 3
+    pod = update.patch["spec"]["template"]["spec"]
+    serve = pod["containers"][0]
+    assert serve["command"] == EDITED_SERVING["template"]["command"]
+    assert serve["resources"] == {"limits": {"memory": "1Gi"}}
+    assert {"name": "MODEL_VERSION", "value": version} in serve["env"]
+    assert pod["serviceAccountName"] is None  # a merge patch drops what the spec dropped
+    assert planned.status.production == world.status.production
+
+    # The Deployment now carries the new hash and rolls: same model, still Promoted, no writes.
+    rolling = deployment(
+        version, ready=False, replicas=3, serving_hash=serving_hash(meta=meta(), spec=edited)
+    )
+    again = step(with_(world, spec=edited, status=planned.status, deployment=rolling))
+    assert again.actions == () and again.events == ()
+    assert condition(again, ConditionType.PROMOTED) == ("True", Reason.PROMOTED)
+    assert again.status.production == world.status.production
+
+
+def test_serving_edit_and_promotion_in_one_pass_keep_their_order() -> None:
+    first = desired_version()
+    world = serving(first)
+    new_spec = spec(dataset={"version": "v2"}, serving=EDITED_SERVING)
+    second = desired_version(new_spec)
+    world = cycle(with_(world, spec=new_spec))
+    done = (job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.97})),)
+    planned = step(with_(world, jobs=done))
+    assert kinds(planned) == ["UpdateDeployment", "PatchDeployment"]
+    update, patch = planned.actions
+    assert isinstance(update, UpdateDeployment) and isinstance(patch, PatchDeployment)
+    serve = update.patch["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "MODEL_VERSION", "value": first} in serve["env"]  # the edit keeps the model
+    assert patch.version == second  # the promotion moves it
+
+
+@pytest.mark.parametrize(
+    "serving_spec",
+    [{"deploymentName": "web"}, {"template": {}}],
+    ids=["user-owned", "unchanged-template"],
+)
+def test_deployments_not_ours_or_unchanged_are_left_alone(serving_spec: dict[str, Any]) -> None:
+    version = desired_version()
+    the_spec = spec(serving=serving_spec)
+    hand_scaled = deployment(version, replicas=5)  # scaled by hand: the spec did not change
+    world = with_(serving(version), spec=the_spec, deployment=hand_scaled)
+    if "deploymentName" in serving_spec:
+        world = with_(world, deployment=deployment(version, serving_hash="stale"))
+    planned = step(world)
+    assert planned.actions == () and planned.events == ()

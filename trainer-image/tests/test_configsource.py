@@ -63,3 +63,48 @@ def test_model_version_must_be_one_path_segment(make_config, version: str) -> No
     with pytest.raises(TrainerError) as caught:
         load_run_config(path=None, environ=env)
     assert caught.value.outcome is Outcome.INVALID_CONFIG
+
+
+def _with_repo_file(make_config, tmp_path: Path, text: str) -> dict[str, str]:
+    (tmp_path / "train.yaml").write_text(text)
+    config = make_config("/d.csv", trainingConfigPath=str(tmp_path / "train.yaml"))
+    return {"MODELPIPE_RUN_CONFIG": json.dumps(config)}
+
+
+def test_repo_training_config_replaces_the_estimator(tmp_path: Path, make_config) -> None:
+    env = _with_repo_file(
+        make_config,
+        tmp_path,
+        "estimator:\n  className: sklearn.tree.DecisionTreeClassifier\n  params: {max_depth: 3}\n",
+    )
+    config = load_run_config(path=None, environ=env)
+    assert config.estimator.class_path == "sklearn.tree.DecisionTreeClassifier"
+    assert config.estimator.params == {"max_depth": 3}
+    assert config.estimator.allowed_prefixes == ["sklearn."]  # not the repository's to widen
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, "cannot read the training config"),
+        ("estimator: [", "is not valid YAML"),
+        ("estimator: {params: {}}", "is invalid"),
+        (
+            "estimator: {className: x.Y, allowedPrefixes: ['']}",
+            "is invalid",
+        ),
+    ],
+    ids=["missing", "not-yaml", "no-class", "widens-allowlist"],
+)
+def test_bad_repo_training_config_is_invalid_config(
+    tmp_path: Path, make_config, text: str | None, expected: str
+) -> None:
+    if text is None:
+        config = make_config("/d.csv", trainingConfigPath=str(tmp_path / "absent.yaml"))
+        env = {"MODELPIPE_RUN_CONFIG": json.dumps(config)}
+    else:
+        env = _with_repo_file(make_config, tmp_path, text)
+    with pytest.raises(TrainerError) as caught:
+        load_run_config(path=None, environ=env)
+    assert caught.value.outcome is Outcome.INVALID_CONFIG
+    assert expected in caught.value.message

@@ -117,9 +117,11 @@ class KubeApi:
     def create_deployment(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("apps/v1", namespace, "deployments"), manifest)
 
-    def patch_deployment(self, namespace: str, name: str, patch: JSON) -> None:
+    def patch_deployment(
+        self, namespace: str, name: str, patch: JSON, *, content_type: str = STRATEGIC_MERGE_PATCH
+    ) -> None:
         path = f"{_ns('apps/v1', namespace, 'deployments')}/{name}"
-        self.rest.request("PATCH", path, body=patch, content_type=STRATEGIC_MERGE_PATCH)
+        self.rest.request("PATCH", path, body=patch, content_type=content_type)
 
     def get_service(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'services')}/{name}")

@@ -15,7 +15,7 @@ from typing import Any
 from modelpipe import metrics
 from modelpipe.api.v1alpha1 import API_VERSION, KIND, ModelPipelineStatus
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON
+from modelpipe.k8s.rest import JSON, MERGE_PATCH
 from modelpipe.observed import Observed
 from modelpipe.planning import (
     Action,
@@ -26,6 +26,7 @@ from modelpipe.planning import (
     Event,
     PatchDeployment,
     Plan,
+    UpdateDeployment,
 )
 
 logger = logging.getLogger("modelpipe.executor")
@@ -66,6 +67,9 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
     elif isinstance(action, PatchDeployment):
         api.patch_deployment(namespace, action.name, action.patch)
         logger.info("Patched Deployment %s/%s to model %s", namespace, action.name, action.version)
+    elif isinstance(action, UpdateDeployment):
+        api.patch_deployment(namespace, action.name, action.patch, content_type=MERGE_PATCH)
+        logger.info("Updated Deployment %s/%s to spec.serving", namespace, action.name)
 
 
 def status_patch(before: ModelPipelineStatus, after: ModelPipelineStatus) -> JSON:

@@ -28,6 +28,7 @@ from modelpipe.layout import (
     MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_LABEL,
     PIPELINE_LABEL,
+    SERVING_HASH_ANNOTATION,
     TRAIN_CONTAINER,
 )
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
@@ -170,7 +171,14 @@ def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
         if train is None:
             continue
         result, error = _result(train.get("message") or "")
-        return replace(job, result=result, result_error=error, exit_code=train.get("exitCode"))
+        return replace(
+            job,
+            result=result,
+            result_error=error,
+            exit_code=train.get("exitCode"),
+            exit_reason=str(train.get("reason") or ""),
+            exit_signal=train.get("signal"),
+        )
     return job
 
 
@@ -209,6 +217,7 @@ def _deployment(body: JSON, *, uid: str) -> ObservedDeployment:
         template_version=((template.get("metadata") or {}).get("annotations") or {}).get(
             MODEL_VERSION_ANNOTATION
         ),
+        serving_hash=(meta.get("annotations") or {}).get(SERVING_HASH_ANNOTATION),
         containers=tuple(c["name"] for c in (template.get("spec") or {}).get("containers") or []),
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"

@@ -2,6 +2,20 @@
 
 from modelpipe.manifests.job import training_job
 from modelpipe.manifests.runconfig import run_config
-from modelpipe.manifests.serving import promotion_patch, serving_deployment, serving_service
+from modelpipe.manifests.serving import (
+    promotion_patch,
+    serving_deployment,
+    serving_hash,
+    serving_service,
+    template_patch,
+)
 
-__all__ = ["promotion_patch", "run_config", "serving_deployment", "serving_service", "training_job"]
+__all__ = [
+    "promotion_patch",
+    "run_config",
+    "serving_deployment",
+    "serving_hash",
+    "serving_service",
+    "template_patch",
+    "training_job",
+]

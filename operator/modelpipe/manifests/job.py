@@ -65,6 +65,7 @@ def training_job(
         inputs=inputs,
         dataset_uri=dataset_uri or spec.dataset.uri,
         champion_dir=champion_dir,
+        source_dir=SOURCE_DIR,
     )
     training = spec.training
     job_spec: Manifest = {
@@ -185,7 +186,8 @@ def _init_containers(
                 "command": list(code.test.command),
                 "env": [HOME_ENV],
                 "volumeMounts": mounts,
-                "terminationMessagePolicy": "File",
+                # The end of the test's output becomes the failure message in status.
+                "terminationMessagePolicy": "FallbackToLogsOnError",
                 "securityContext": container_security_context(),
                 **_workdir(spec),
             }

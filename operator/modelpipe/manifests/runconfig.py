@@ -14,8 +14,12 @@ def run_config(
     inputs: Inputs,
     dataset_uri: str,
     champion_dir: str | None,
+    source_dir: str,
 ) -> RunConfig:
-    """The typed contract the trainer reads from MODELPIPE_RUN_CONFIG."""
+    """The typed contract the trainer reads from MODELPIPE_RUN_CONFIG.
+
+    ``source_dir`` is where the git-clone init container checks the repository out.
+    """
     dataset = spec.dataset
     document = {
         "pipeline": pipeline,
@@ -38,6 +42,8 @@ def run_config(
         "artifactsDir": pipeline_artifacts_dir(pipeline),
         "championPath": champion_dir if spec.evaluation.champion else None,
     }
+    if spec.code.git is not None and spec.code.git.config_file:
+        document["trainingConfigPath"] = f"{source_dir}/{spec.code.git.config_file}"
     if dataset.max_bytes is not None:  # the trainer refuses larger downloads as well
         document["maxDownloadBytes"] = dataset.max_bytes
     return RunConfig.model_validate(document)

@@ -1,11 +1,19 @@
-"""The serving Deployment and Service, and the patch that promotes a model version.
+"""The serving Deployment and Service, and the patches that promote a model or apply an edit.
 
 A created Deployment rolls with ``maxUnavailable: 0`` so the old model keeps answering
 until the new pods are Ready; the promotion patch only touches the model path, the
 version env and the version annotation, so it works on user-owned Deployments too.
+
+A created Deployment carries the hash of what ``spec.serving`` asks of it, rendered
+with a placeholder model (``modelpipe.io/serving-hash``): a promotion never changes
+it, an edit of the template, replicas, probe or deadline always does, and then
+:func:`template_patch` brings the Deployment to the spec while keeping its model.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Metadata, ModelPipelineSpec
 from modelpipe.api.v1alpha1.spec import ServingTemplate
@@ -19,6 +27,7 @@ from modelpipe.layout import (
     MODEL_VERSION_LABEL,
     PIPELINE_LABEL,
     SERVE_CONTAINER,
+    SERVING_HASH_ANNOTATION,
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
@@ -48,6 +57,53 @@ def serving_deployment(
     *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
 ) -> Manifest:
     """A Deployment named after the pipeline serving ``version``, owned by the pipeline."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "labels": {**base_labels(meta.name), COMPONENT_LABEL: "serving"},
+            "annotations": {
+                MODEL_VERSION_ANNOTATION: version,
+                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec),
+            },
+            "ownerReferences": [owner_reference(meta)],
+        },
+        "spec": _deployment_spec(meta=meta, spec=spec, version=version, model_dir=model_dir),
+    }
+
+
+def serving_hash(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
+    """What spec.serving (and the operator's own rendering) asks of the Deployment, as a hash."""
+    rendered = _deployment_spec(meta=meta, spec=spec, version="", model_dir="")
+    return hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def template_patch(
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+) -> Manifest:
+    """JSON merge patch bringing an owned Deployment to spec.serving, still serving ``version``.
+
+    A merge patch replaces lists (containers, volumes) whole, and a service account
+    dropped from the template is nulled, so whatever the spec no longer says goes too.
+    The selector is immutable and the strategy the operator's own; neither is sent.
+    """
+    desired = serving_deployment(meta=meta, spec=spec, version=version, model_dir=model_dir)
+    pod = {"serviceAccountName": None, **desired["spec"]["template"]["spec"]}
+    return {
+        "metadata": {"annotations": {SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec)}},
+        "spec": {
+            "replicas": desired["spec"]["replicas"],
+            "progressDeadlineSeconds": desired["spec"]["progressDeadlineSeconds"],
+            "template": {"spec": pod},
+        },
+    }
+
+
+def _deployment_spec(
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     annotations = {MODEL_VERSION_ANNOTATION: version}
     pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
@@ -62,28 +118,17 @@ def serving_deployment(
     if template.service_account_name:
         pod["serviceAccountName"] = template.service_account_name
     return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": meta.name,
-            "namespace": meta.namespace,
-            "labels": {**base_labels(meta.name), COMPONENT_LABEL: "serving"},
-            "annotations": annotations,
-            "ownerReferences": [owner_reference(meta)],
+        "replicas": spec.serving.replicas,
+        "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector_labels(meta.name)},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
         },
-        "spec": {
-            "replicas": spec.serving.replicas,
-            "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(meta.name)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {"labels": pod_labels, "annotations": annotations},
-                "spec": pod,
-            },
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": annotations},
+            "spec": pod,
         },
     }
 

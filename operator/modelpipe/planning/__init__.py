@@ -14,6 +14,7 @@ from modelpipe.planning.outcome import (
     Promotion,
     RunFinished,
     Sample,
+    UpdateDeployment,
 )
 from modelpipe.planning.plan import plan
 
@@ -31,5 +32,6 @@ __all__ = [
     "Promotion",
     "RunFinished",
     "Sample",
+    "UpdateDeployment",
     "plan",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from modelpipe import gate
 from modelpipe.api.v1alpha1 import Failure, ModelPipelineSpec, Reason, RunRecord, Verdict
 from modelpipe.observed import JobPhase, ObservedJob
@@ -64,16 +66,31 @@ def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> Ru
         return _update(
             base, job, verdict, reason, f"{result.outcome.value}: {result.message}", result
         )
-    exit_note = f"exit code {job.exit_code}" if job.exit_code is not None else "no exit code"
     detail = job.failure_message or "the Job failed"
     return _update(
         base,
         job,
         Verdict.TRAINING_FAILED,
         Reason.TRAINING_FAILED,
-        f"trainer crashed ({exit_note}, no result document): {detail}",
+        f"trainer crashed ({describe_exit(job)}, no result document): {detail}",
         None,
     )
+
+
+def describe_exit(job: ObservedJob) -> str:
+    """How the train container ended, as the pod reported it: code, reason, signal."""
+    if job.exit_code is None:
+        return "the train container never finished"
+    parts = [f"exit code {job.exit_code}"]
+    if job.exit_reason:
+        parts.append(f"reason {job.exit_reason}")
+    number = job.exit_signal or (job.exit_code - 128 if 128 < job.exit_code < 160 else None)
+    if number:
+        try:
+            parts.append(f"killed by {signal.Signals(number).name}")
+        except ValueError:
+            parts.append(f"killed by signal {number}")
+    return ", ".join(parts)
 
 
 def _update(

@@ -57,7 +57,17 @@ class PatchDeployment:
     patch: Manifest
 
 
-Action = CreateJob | DeleteJob | CreateDeployment | CreateService | PatchDeployment
+@dataclass(frozen=True)
+class UpdateDeployment:
+    """Bring an owned Deployment to spec.serving, keeping its model (a JSON merge patch)."""
+
+    name: str
+    patch: Manifest
+
+
+Action = (
+    CreateJob | DeleteJob | CreateDeployment | CreateService | PatchDeployment | UpdateDeployment
+)
 
 
 @dataclass(frozen=True)

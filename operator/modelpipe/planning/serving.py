@@ -25,7 +25,13 @@ from modelpipe.api.v1alpha1 import (
     Verdict,
 )
 from modelpipe.layout import SERVE_CONTAINER, model_dir
-from modelpipe.manifests import promotion_patch, serving_deployment, serving_service
+from modelpipe.manifests import (
+    promotion_patch,
+    serving_deployment,
+    serving_hash,
+    serving_service,
+    template_patch,
+)
 from modelpipe.observed import ObservedDeployment
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import Draft
@@ -35,6 +41,7 @@ from modelpipe.planning.outcome import (
     EventType,
     PatchDeployment,
     Promotion,
+    UpdateDeployment,
 )
 
 _CANDIDATES = (Verdict.PASSED, Verdict.HELD, Verdict.PROMOTED)
@@ -116,14 +123,38 @@ def converge_serving(d: Draft) -> None:
         return
     if d.spec.serving.template is not None and not d.obs.service_exists:
         d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
+    apply_serving_edits(d, deployment, target)
+    production = d.status.production
     if deployment.template_version != target.version:
         _roll(d, deployment, target, container)
     elif deployment.rollout_failed:
         _rollback(d, deployment, target, container)
-    elif deployment.rolled_out:
+    elif deployment.rolled_out or (production and production.model_version == target.version):
+        # Also while an edit of spec.serving rolls: the old pods serve the same model.
         _settle_production(d, target)
     else:
         _mark_rolling(d, target)
+
+
+def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target) -> None:
+    """Bring a Deployment the operator owns to spec.serving (replicas, image, resources ...).
+
+    Compared by hash, so a Deployment scaled by hand is left alone until the spec
+    itself changes; the model it serves stays as it is (promotion is a separate step).
+    """
+    if d.spec.serving.template is None or not deployment.owned:
+        return
+    if deployment.serving_hash == serving_hash(meta=d.obs.metadata, spec=d.spec):
+        return
+    version = deployment.template_version or target.version
+    path = model_dir(pipeline=d.obs.metadata.name, version=version)
+    patch = template_patch(meta=d.obs.metadata, spec=d.spec, version=version, model_dir=path)
+    d.actions.append(UpdateDeployment(deployment.name, patch))
+    d.emit(
+        EventType.NORMAL,
+        Reason.SERVING_UPDATED,
+        f"Applied spec.serving to Deployment {deployment.name} (model {version} unchanged)",
+    )
 
 
 def _create_or_block(d: Draft, target: Target) -> None:

@@ -63,6 +63,21 @@ class EstimatorSpec(_Model):
     )
 
 
+class RepoEstimator(_Model):
+    class_path: str = Field(alias="className", min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RepoTrainingConfig(_Model):
+    """Training settings a code repository carries (``spec.code.git.configFile``).
+
+    Only the estimator: which estimator classes may be built (``allowedPrefixes``) stays
+    with the run config the operator renders, so a commit cannot widen it.
+    """
+
+    estimator: RepoEstimator
+
+
 class RunConfig(_Model):
     pipeline: str = Field(default="local", description="Owning ModelPipeline's name")
     model_version: str = Field(alias="modelVersion", min_length=1)
@@ -82,6 +97,8 @@ class RunConfig(_Model):
     termination_message_path: str = Field(
         default="/dev/termination-log", alias="terminationMessagePath"
     )
+    # A RepoTrainingConfig YAML file in the code checkout; its estimator replaces ``estimator``.
+    training_config_path: str | None = Field(default=None, alias="trainingConfigPath")
 
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> RunConfig:

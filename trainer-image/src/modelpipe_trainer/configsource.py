@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from modelpipe_trainer.config import CONFIG_ENV, RunConfig
+from modelpipe_trainer.config import CONFIG_ENV, RepoTrainingConfig, RunConfig
 from modelpipe_trainer.contract import Outcome, ValidationFailure
 from modelpipe_trainer.errors import TrainerError, failure
 
@@ -43,7 +43,29 @@ def load_run_config(*, path: str | None, environ: Mapping[str, str]) -> RunConfi
                 )
             ],
         )
+    if config.training_config_path:
+        config = _with_repo_estimator(config, config.training_config_path)
     return config
+
+
+def _with_repo_estimator(config: RunConfig, path: str) -> RunConfig:
+    """The config with the estimator from the repository's training config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid(
+            f"cannot read the training config {path} from the repository: {exc}"
+        ) from None
+    try:
+        repo = RepoTrainingConfig.model_validate(_parse(text, source=path, yaml_allowed=True))
+    except ValidationError as exc:
+        raise _invalid(
+            f"the training config {path} from the repository is invalid", _pydantic_failures(exc)
+        ) from None
+    estimator = config.estimator.model_copy(
+        update={"class_path": repo.estimator.class_path, "params": repo.estimator.params}
+    )
+    return config.model_copy(update={"estimator": estimator})
 
 
 def _read_document(*, path: str | None, environ: Mapping[str, str]) -> Any:

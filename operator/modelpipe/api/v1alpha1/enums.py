@@ -42,6 +42,7 @@ class Reason(StrEnum):
     # Promoted / Degraded
     PROMOTED = "Promoted"
     ROLLING_OUT = "RollingOut"
+    SERVING_UPDATED = "ServingUpdated"
     ROLLOUT_FAILED = "RolloutFailed"
     ROLLED_BACK = "RolledBack"
     PINNED = "Pinned"

@@ -35,7 +35,22 @@ class GitSource(SpecModel):
     path: str = Field(
         default=".",
         max_length=512,
-        description="Directory inside the repository the trainer runs in.",
+        description="Directory inside the repository the trainer and the code test run in.",
+    )
+    config_file: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="YAML file in the repository (path from its root), e.g. train.yaml, holding "
+        "`estimator: {className, params}`; it replaces spec.training.estimator, so the "
+        "model's settings are versioned with its code. A missing or invalid file fails the "
+        "run (TrainingFailed).",
+        json_schema_extra=validations(
+            cel(
+                "!self.startsWith('/') && !self.contains('..')",
+                "git.configFile must be a relative path inside the repository, without '..'",
+            ),
+        ),
     )
     ref: str | None = Field(
         default=None,
