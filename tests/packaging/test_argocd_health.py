@@ -207,3 +207,14 @@ def test_gitops_doc_embeds_the_same_script() -> None:
     assert match, "docs/gitops.md lacks the argocd-cm health snippet"
     embedded = "\n".join(line.removeprefix("    ") for line in match.group(1).splitlines())
     assert embedded.strip() == SCRIPT.strip()
+
+
+def test_gitops_doc_examples_are_valid() -> None:
+    """The ModelPipeline in docs/gitops.md parses with the API model; the Applications are YAML."""
+    doc = (ROOT / "docs" / "gitops.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)
+    objects = [yaml.safe_load(b) for b in blocks]
+    kinds = [o.get("kind") for o in objects if isinstance(o, dict)]
+    assert kinds.count("Application") == 2 and "ModelPipeline" in kinds
+    (pipeline,) = [o for o in objects if isinstance(o, dict) and o.get("kind") == "ModelPipeline"]
+    ModelPipeline.model_validate(pipeline)
