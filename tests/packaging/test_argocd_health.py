@@ -70,6 +70,7 @@ IN_PROGRESS_REASONS = {
     Reason.ROLLING_OUT,
     Reason.PINNED,
     Reason.HEALTHY,
+    Reason.SERVING_UPDATED,
     # Event-only reasons of followed sources: never on these conditions.
     Reason.SOURCE_CHANGED,
     Reason.SOURCE_FAILED,
