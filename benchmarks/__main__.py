@@ -21,6 +21,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="benchmarks")
     parser.add_argument("--only", default="", help="run scripts whose path contains this")
     args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
     scripts = sorted(p for p in HERE.glob("*/bench_*.py") if args.only in str(p))
     failed = []
     for script in scripts:
