@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -25,6 +26,7 @@ from localkube.cluster import Cluster
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
 EXAMPLE = REPO / "examples" / "iris" / "pipeline.yaml"
+SERVING = "app.kubernetes.io/component=serving"
 T = TypeVar("T")
 
 
@@ -37,6 +39,12 @@ def load_example_datasets() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(
@@ -56,10 +64,15 @@ def wait_for(
 class Operator:
     """``modelpipe-operator run`` for one namespace, as a killable subprocess."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, log_dir: Path, *, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.cluster, self.namespace, self.log_dir = cluster, namespace, log_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        # Loopback ports picked once, so a restarted operator serves on the same ones.
+        self.metrics_port, self.liveness_port = free_port(), free_port()
+        self.extra_args = extra_args
 
     def start(self) -> None:
         self.starts += 1
@@ -70,13 +83,31 @@ class Operator:
                 "run",
                 "--namespace",
                 self.namespace,
-                "--standalone",
+                *(self.extra_args or ("--standalone",)),
                 "--kubeconfig",
                 str(self.cluster.kubeconfig),
+                "--metrics-port",
+                str(self.metrics_port),
+                "--metrics-address",
+                "127.0.0.1",
+                "--liveness",
+                f"http://127.0.0.1:{self.liveness_port}/healthz",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def metrics(self) -> str:
+        """The Prometheus text the operator serves on --metrics-port."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
+    def liveness(self) -> tuple[int, str]:
+        """kopf's liveness endpoint: HTTP status and body."""
+        url = f"http://127.0.0.1:{self.liveness_port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), str(response.read().decode())
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, like a node failure."""
@@ -173,18 +204,10 @@ def example_documents(
     return [pvc, pipeline]
 
 
-def predict(
-    ns: Namespace, *, selector: str = "app.kubernetes.io/component=serving"
-) -> dict[str, Any] | None:
+def predict(ns: Namespace, *, selector: str = SERVING) -> dict[str, Any] | None:
     """Ask every ready serving pod; return the answer if they all agree on one version."""
     answers = []
-    for pod in ns.items("pods", selector):
-        ready = any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in pod["status"].get("conditions", [])
-        )
-        if not ready or pod["metadata"].get("deletionTimestamp"):
-            continue
+    for pod in _ready_pods(ns, selector):
         row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
         request = urllib.request.Request(
             f"http://{pod['status']['podIP']}:8080/predict",
@@ -199,3 +222,57 @@ def predict(
             return None
     versions = {a["model_version"] for a in answers}
     return answers[0] if len(versions) == 1 else None
+
+
+def _ready_pods(ns: Namespace, selector: str) -> list[dict[str, Any]]:
+    return [
+        pod
+        for pod in ns.items("pods", selector)
+        if not pod["metadata"].get("deletionTimestamp")
+        and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod["status"].get("conditions", [])
+        )
+    ]
+
+
+def model_metadata(ns: Namespace, *, name: str = "iris", selector: str = SERVING) -> dict[str, Any]:
+    """``GET /v2/models/{name}`` from a ready serving pod: the model's lineage included."""
+    pod = _ready_pods(ns, selector)[0]
+    url = f"http://{pod['status']['podIP']}:8080/v2/models/{name}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return dict(json.loads(response.read()))
+
+
+def claim_directory(ns: Namespace, claim: str = "iris-models") -> Path:
+    """Where the local cluster keeps a bound PVC's files on this machine (a hostPath PV)."""
+    volume = wait_for(
+        f"PVC {claim} to be bound",
+        lambda: (ns.get("pvc", claim) or {}).get("spec", {}).get("volumeName"),
+        timeout=30,
+    )
+    pv = json.loads(ns.cluster.kubectl("get", "pv", volume, "-o", "json").stdout)
+    return Path(pv["spec"]["hostPath"]["path"])
+
+
+def promoted(
+    ns: Namespace, *, besides: str | None = None, timeout: float = 150, selector: str = SERVING
+) -> str:
+    """Wait until a model other than ``besides`` serves and answers; its version."""
+
+    def check() -> str | None:
+        version = serving_version(ns.pipeline())
+        answer = predict(ns, selector=selector) if version and version != besides else None
+        return version if answer and answer["model_version"] == version else None
+
+    return wait_for(f"a model other than {besides} to serve", check, timeout=timeout)
+
+
+def settled(ns: Namespace, verdict: str, *, timeout: float = 120) -> dict[str, Any]:
+    """Wait until the last run's verdict is ``verdict``; the pipeline then."""
+
+    def check() -> dict[str, Any] | None:
+        pipeline = ns.pipeline()
+        return pipeline if last_verdict(pipeline) == verdict else None
+
+    return wait_for(f"last run {verdict}", check, timeout=timeout)

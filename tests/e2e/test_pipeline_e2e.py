@@ -11,36 +11,15 @@ from tests.e2e.harness import (
     Operator,
     condition,
     example_documents,
-    last_verdict,
     predict,
+    promoted,
     serving_version,
+    settled,
     wait_for,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
-SERVING = "app.kubernetes.io/component=serving"
-
-
-def promoted(
-    ns: Namespace, *, besides: str | None = None, timeout: float = 150, selector: str = SERVING
-) -> str:
-    """Wait until a model other than ``besides`` serves and answers; its version."""
-
-    def check() -> str | None:
-        version = serving_version(ns.pipeline())
-        answer = predict(ns, selector=selector) if version and version != besides else None
-        return version if answer and answer["model_version"] == version else None
-
-    return wait_for(f"a model other than {besides} to serve", check, timeout=timeout)
-
-
-def settled(ns: Namespace, verdict: str, *, timeout: float = 120) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        pipeline = ns.pipeline()
-        return pipeline if last_verdict(pipeline) == verdict else None
-
-    return wait_for(f"last run {verdict}", check, timeout=timeout)
 
 
 def test_train_gate_promote_retrain_and_reject(
