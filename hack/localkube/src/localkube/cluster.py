@@ -46,6 +46,10 @@ CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
     # Binds the PVs our provisioner creates to their claims.
     "persistentvolume-binder-controller",
+    # The StorageObjectInUseProtection admission plugin puts finalizers on claims
+    # and volumes; these remove them, so namespaces with PVCs finish deleting.
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
     "cronjob-controller",
 )
 Log = Callable[[str], None]
