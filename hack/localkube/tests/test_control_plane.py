@@ -88,3 +88,20 @@ def test_second_cluster_runs_beside_and_down_leaves_nothing(cluster: Cluster) ->
     assert not any(_alive(p) for p in pids)
     assert cluster.running()
     assert not (other.home / "state.json").exists()
+
+
+@pytest.mark.cluster
+def test_namespace_with_a_claim_finishes_deleting(cluster: Cluster) -> None:
+    ns = f"pvc-delete-{os.getpid()}"
+    cluster.kubectl("create", "namespace", ns)
+    claim = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": ns},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(claim))
+    cluster.kubectl("wait", "-n", ns, "pvc/data", "--for=jsonpath={.status.phase}=Bound",
+                    "--timeout=60s")
+    cluster.kubectl("delete", "namespace", ns, "--timeout=90s")
+    gone = cluster.kubectl("get", "namespace", ns, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
