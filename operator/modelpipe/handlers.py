@@ -46,6 +46,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.label_selectors["batch", "jobs"] = PIPELINE_LABEL
     settings.watching.label_selectors["apps", "deployments"] = PIPELINE_LABEL
     settings.posting.level = logging.WARNING  # our own Events describe decisions
+    # The namespaces (or the whole cluster) are given on the command line, and the
+    # CRD is installed before us; scanning would need list/watch on namespaces and
+    # CRDs, which least-privilege RBAC does not grant (kopf then stalls ~54 s).
+    settings.scanning.disabled = True
     settings.execution.max_workers = 4
     memo.reconciler = Reconciler(KubeApi(Rest(connect())), follow_sources=True)
 

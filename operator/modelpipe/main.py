@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         start_http_server(args.metrics_port, addr=args.metrics_address)
     import modelpipe.handlers  # noqa: F401  (registers the handlers)
 
+    _announce_scope(args.all_namespaces, args.namespace or [])
+
     kopf.run(
         clusterwide=args.all_namespaces,
         namespaces=args.namespace or (),
@@ -74,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         liveness_endpoint=args.liveness,
     )
     return 0
+
+
+def _announce_scope(clusterwide: bool, namespaces: list[str]) -> None:
+    """Say up front which pipelines are served: one in another namespace is ignored."""
+    log = logging.getLogger("modelpipe")
+    if clusterwide:
+        log.info("Watching ModelPipelines in all namespaces")
+    else:
+        log.info(
+            "Watching ModelPipelines only in namespaces: %s; pipelines elsewhere are ignored "
+            "(no status, no events)",
+            ", ".join(namespaces),
+        )
 
 
 if __name__ == "__main__":
