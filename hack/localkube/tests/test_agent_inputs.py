@@ -12,7 +12,7 @@ from localkube.agent import crilog
 from localkube.agent.containerspec import identity, unsupported_feature
 from localkube.agent.envvars import NO_COMMAND, Blocked, Objects, expand, resolve_argv, resolve_env
 from localkube.agent.ipam import next_free_ip
-from localkube.agent.mountplan import plan_mounts, plan_volumes
+from localkube.agent.mountplan import VolumeSource, plan_mounts, plan_volumes
 from localkube.agent.node import node_status
 from localkube.agent.volumes import token_needs, volume_files
 
@@ -226,3 +226,29 @@ def test_native_sidecars_are_refused_clearly() -> None:
     assert refused is not None and refused.reason == "UnsupportedFeature"
     assert "side" in refused.message
     assert unsupported_feature(POD) is None
+
+
+@pytest.mark.parametrize(
+    ("mount_path", "rebound"),
+    [
+        ("/tmp", ["/tmp/co/proj", "/tmp/co/proj/state/workdir"]),  # hides both: bind back
+        ("/tmp/co", ["/tmp/co/proj", "/tmp/co/proj/state/workdir"]),
+        ("/data", []),  # hides nothing
+        ("/tmp/co/proj/state/workdir", ["/tmp/co/proj/state/workdir"]),
+    ],
+)
+def test_a_volume_over_the_project_keeps_the_venv_and_workdir_visible(
+    mount_path: str, rebound: list[str]
+) -> None:
+    volumes = {"scratch": VolumeSource("scratch", "emptyDir", Path("/state/v/scratch"))}
+    container = {"volumeMounts": [{"name": "scratch", "mountPath": mount_path}]}
+    keep = ((Path("/tmp/co/proj"), True), (Path("/tmp/co/proj/state/workdir"), False))
+    mounts = plan_mounts(
+        container, volumes, env={}, termination_file=Path("/t"), is_dir=lambda _: True,
+        keep_visible=keep,
+    )  # fmt: skip
+    assert not isinstance(mounts, Blocked)
+    extra = mounts[1:-1]
+    assert [m.target for m in extra] == rebound
+    assert all(m.source == m.target for m in extra)
+    assert [m.read_only for m in extra] == [p == "/tmp/co/proj" for p in rebound]

@@ -111,6 +111,7 @@ class SpecInputs:
     default_cwd: Path
     run_dir: Path
     traversable: tuple[str, ...]
+    keep_visible: tuple[tuple[Path, bool], ...] = ()
 
 
 def run_spec(container: Json, who: Identity, inp: SpecInputs) -> Json | Blocked:
@@ -129,6 +130,7 @@ def run_spec(container: Json, who: Identity, inp: SpecInputs) -> Json | Blocked:
         env=env,
         termination_file=inp.run_dir / "termination-log",
         is_dir=lambda p: not p.is_file(),
+        keep_visible=inp.keep_visible,
     )
     if isinstance(mounts, Blocked):
         return mounts

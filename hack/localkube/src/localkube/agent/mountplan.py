@@ -15,7 +15,7 @@ private mount namespace (:mod:`localkube.agent.nsmount`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,15 @@ def plan_mounts(
     env: Mapping[str, str],
     termination_file: Path,
     is_dir: Callable[[Path], bool],
+    keep_visible: Sequence[tuple[Path, bool]] = (),
 ) -> list[Mount] | Blocked:
-    """The container's bind mounts, termination-message file included."""
+    """The container's bind mounts, termination-message file included.
+
+    ``keep_visible`` lists (path, read_only) pairs the process needs whatever the
+    pod mounts, e.g. the project's venv and the pod's working directory: a volume
+    mounted over one of their parents (an emptyDir at /tmp while the checkout is
+    under /tmp) would hide them, so they are bound back in on top.
+    """
     mounts: list[Mount] = []
     for vm in container.get("volumeMounts") or []:
         source = volumes.get(vm["name"])
@@ -132,6 +139,10 @@ def plan_mounts(
                 is_dir=is_dir(host),
             )
         )
+    targets = [Path(m.target) for m in mounts]
+    for keep, read_only in keep_visible:
+        if any(keep == t or t in keep.parents for t in targets):
+            mounts.append(Mount(str(keep), str(keep), read_only=read_only, is_dir=True))
     path = container.get("terminationMessagePath") or "/dev/termination-log"
     mounts.append(Mount(str(termination_file), path, read_only=False, is_dir=False))
     return mounts

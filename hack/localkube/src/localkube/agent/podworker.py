@@ -220,6 +220,11 @@ class PodWorker:
                 default_cwd=self.dir / "workdir",
                 run_dir=self.dir / "containers" / name / str(index),
                 traversable=(self.ctx.interpreter,),
+                # The project (venv + editable sources) read-only, then the workdir.
+                keep_visible=(
+                    (self.ctx.cfg.venv_bin.parent.parent, True),
+                    (self.dir / "workdir", False),
+                ),
             )
             (self.dir / "workdir").mkdir(parents=True, exist_ok=True, mode=0o777)
             for sub in subpath_dirs(container, self.volumes or {}):
