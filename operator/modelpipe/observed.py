@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.inputs import Followed
+from modelpipe.sources.pvcstate import SeenCheck
 from modelpipe.sources.status import SourceStatus
 from modelpipe_trainer.contract import TrainerResult
 
@@ -108,6 +109,9 @@ class Observed:
     sources: tuple[SourceStatus, ...] = ()
     # When followed sources were seen changing (newest last), for debouncing.
     source_changes: tuple[datetime, ...] = ()
+    # The pipeline's hash Jobs for a followed pvc:// dataset, and whether its claim exists.
+    dataset_checks: tuple[SeenCheck, ...] = ()
+    dataset_claim_exists: bool = True
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

@@ -17,19 +17,32 @@ from modelpipe.sources.pvc import (
     check_path,
     job_name,
     parse_result,
+    parse_uri,
     result_from,
+    source_id,
+    uri_problem,
 )
 
 CHECK = HashCheck(
-    namespace="ml", claim="data", path="iris/train.csv", image="trainer:1", slot=12345
-)
+    namespace="ml", pipeline="iris", claim="data", path="iris/train.csv", image="trainer:1",
+    slot=12345,
+)  # fmt: skip
 
 
 def test_job_is_bounded_restricted_and_deterministic() -> None:
     job = build_job(CHECK)
     assert job["metadata"]["name"] == build_job(CHECK)["metadata"]["name"]
-    assert job["metadata"]["name"] != job_name(claim="data", path="iris/train.csv", slot=12346)
-    assert len(job["metadata"]["name"]) <= 63
+    name = job["metadata"]["name"]
+    assert name != job_name(pipeline="iris", claim="data", path="iris/train.csv", slot=12346)
+    assert name != job_name(pipeline="other", claim="data", path="iris/train.csv", slot=12345)
+    assert len(name) <= 63
+    labels = job["metadata"]["labels"]
+    assert (
+        labels["modelpipe.io/pipeline"] == "iris" and labels["modelpipe.io/check-slot"] == "12345"
+    )
+    assert labels["modelpipe.io/source-hash"] == source_id(
+        pipeline="iris", claim="data", path="iris/train.csv"
+    )
     spec = job["spec"]
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (0, 600)
     pod = spec["template"]["spec"]
@@ -47,6 +60,24 @@ def test_job_is_bounded_restricted_and_deterministic() -> None:
 )
 def test_check_path(path: str, ok: bool) -> None:
     assert (check_path(path) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("uri", "parsed", "problem"),
+    [
+        ("pvc://data/iris/train.csv", ("data", "iris/train.csv"), None),
+        ("pvc://data/dir", ("data", "dir"), None),
+        ("https://host/x.csv", None, None),
+        ("/artifacts/x.csv", None, None),
+        ("pvc://data/", ("data", ""), "must be relative"),
+        ("pvc://data/../etc/passwd", ("data", "../etc/passwd"), "must not contain"),
+        ("pvc://Bad_Claim/x.csv", ("Bad_Claim", "x.csv"), "not a PersistentVolumeClaim name"),
+    ],
+)
+def test_pvc_uri(uri: str, parsed: tuple[str, str] | None, problem: str | None) -> None:
+    assert parse_uri(uri) == parsed
+    found = uri_problem(uri)
+    assert (found is None) if problem is None else (found is not None and problem in found)
 
 
 def _run_script(mount: Path, target: str, result: Path) -> int:

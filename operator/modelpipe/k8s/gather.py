@@ -2,7 +2,8 @@
 
 Reads only: the pipeline, its Jobs (by label, filtered by owner uid), the pods of
 finished Jobs not yet judged (for the trainer's termination message), the serving
-Deployment and Service, and the artifacts PVC.
+Deployment and Service, and the artifacts PVC; for a followed ``pvc://`` dataset
+its claim and hash Jobs (``modelpipe.k8s.datahash``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from modelpipe.api.v1alpha1 import (
 )
 from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.datahash import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
@@ -33,6 +35,7 @@ from modelpipe.layout import (
 )
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
 from modelpipe.sources.follower import SourceFollower, followed
+from modelpipe.sources.pvcstate import follows_pvc
 from modelpipe.sources.status import SourceStatus
 from modelpipe_trainer.contract import TrainerResult
 
@@ -54,12 +57,17 @@ def observe(
     status = _status(body)
     spec, error = _spec(body)
     judged = {r.model_version for r in status.history if r.verdict in _JUDGED}
+    owned = [
+        job
+        for job in api.list_jobs(namespace, f"{PIPELINE_LABEL}={name}")
+        if _owned_by(job, metadata.uid)
+    ]
     jobs = tuple(
         _job(
             api, job, namespace=namespace, read_pods=_label(job, MODEL_VERSION_LABEL) not in judged
         )
-        for job in api.list_jobs(namespace, f"{PIPELINE_LABEL}={name}")
-        if _owned_by(job, metadata.uid)
+        for job in owned
+        if not is_hash_check(job)
     )
     if spec is None:
         return Observed(metadata=metadata, status=status, spec=None, spec_error=error, jobs=jobs)
@@ -67,6 +75,12 @@ def observe(
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
     values, rows, changes = _follow(api, follower, namespace=namespace, name=name, spec=spec)
+    follow_pvc = follows_pvc(spec)
+    checks = (
+        observe_checks(api, owned, namespace=namespace, pipeline=name, follow=follow_pvc)
+        if follow_pvc
+        else ()
+    )
     return Observed(
         metadata=metadata,
         status=status,
@@ -78,6 +92,9 @@ def observe(
         followed=values,
         sources=rows,
         source_changes=changes,
+        dataset_checks=checks,
+        dataset_claim_exists=follow_pvc is None
+        or api.get_pvc(namespace, follow_pvc.claim) is not None,
     )
 
 

@@ -34,6 +34,7 @@ from modelpipe.manifests.common import (
     pod_security_context,
     resources,
 )
+from modelpipe.manifests.datasetclaim import dataset_claim, trainer_uri
 from modelpipe.manifests.gitclone import credentials_volume, git_clone_container
 from modelpipe.manifests.runconfig import run_config
 from modelpipe_trainer.config import CONFIG_ENV
@@ -63,7 +64,7 @@ def training_job(
         pipeline=meta.name,
         spec=spec,
         inputs=inputs,
-        dataset_uri=dataset_uri or spec.dataset.uri,
+        dataset_uri=trainer_uri(dataset_uri or spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc),
         champion_dir=champion_dir,
         source_dir=SOURCE_DIR,
     )
@@ -130,12 +131,14 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, config_json: str) -> Manifest:
         mounts.append({"name": "workspace", "mountPath": WORKSPACE})
         secret = credentials_volume(spec.code.git)
         volumes += [secret] if secret else []
+    claim = dataset_claim(spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc)
+    volumes += [claim[0]] if claim else []
     train: Manifest = {
         "name": TRAIN_CONTAINER,
         "image": spec.code.image,
         "command": TRAINER_COMMAND,
         "env": [{"name": CONFIG_ENV, "value": config_json}, HOME_ENV],
-        "volumeMounts": mounts,
+        "volumeMounts": mounts + ([claim[1]] if claim else []),
         "resources": resources(spec.training.resources),
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",

@@ -26,7 +26,7 @@ from modelpipe.api.v1alpha1 import (
     Verdict,
 )
 from modelpipe.observed import Observed
-from modelpipe.planning import serving, sources, training
+from modelpipe.planning import datahash, serving, sources, training
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import Event, EventType, Plan
@@ -34,6 +34,7 @@ from modelpipe.planning.outcome import Event, EventType, Plan
 Check = Callable[[Draft], None]
 
 CHECKS: tuple[Check, ...] = (
+    datahash.follow_pvc_dataset,
     sources.keep_last_known,
     training.resolve_inputs,
     sources.report_sources,
@@ -45,6 +46,7 @@ CHECKS: tuple[Check, ...] = (
     serving.converge_serving,
     training.prune_jobs,
     sources.wake_for_schedule,
+    datahash.wake_for_dataset_check,
 )
 SUMMARIES: tuple[Check, ...] = (
     training.training_condition,

@@ -11,7 +11,8 @@
   following it — the operator reconciles them then, instead of polling the API.
 
 A pinned value needs no poller: a spec with ``code.revision`` set follows no git
-ref even if ``git.ref`` is present, so pinning really stops the requests.
+ref even if ``git.ref`` is present, so pinning really stops the requests. Nor does
+a ``pvc://`` dataset: the operator cannot read a claim, a Job hashes it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from modelpipe.sources.model import (
     SourceKind,
 )
 from modelpipe.sources.polling import PollState
+from modelpipe.sources.pvc import parse_uri as parse_pvc_uri
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, Snapshot, SourceRegistry
 from modelpipe.sources.status import SourceStatus, rfc3339, source_status
@@ -62,7 +64,8 @@ def wanted(spec: ModelPipelineSpec, *, namespace: str) -> dict[str, Wanted]:
         key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
         result[CODE] = Wanted(key, _seconds(git.poll_interval))
     data = spec.dataset
-    if data.version is None:
+    # A dataset on a PVC is checked by a Job the plan starts (modelpipe.sources.pvcstate).
+    if data.version is None and parse_pvc_uri(data.uri) is None:
         max_bytes = data.max_bytes or DEFAULT_MAX_BYTES
         if data.manifest_uri:
             key = SourceKey(SourceKind.MANIFEST, data.manifest_uri, max_bytes=max_bytes)

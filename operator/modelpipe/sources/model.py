@@ -18,6 +18,7 @@ class SourceKind(StrEnum):
     GIT = "git"
     HTTP = "http"
     MANIFEST = "manifest"
+    PVC = "pvc"  # checked by a Job (modelpipe.sources.pvc), never by the shared pollers
 
 
 class ErrorReason(StrEnum):

@@ -8,9 +8,11 @@ trainer's result. The Job is bounded in time (``activeDeadlineSeconds``), is not
 retried (``backoffLimit: 0``), cleans itself up (``ttlSecondsAfterFinished``),
 and meets Pod Security "restricted".
 
-Its name is deterministic — the source and the check's time slot — so an
-operator restart adopts a running check instead of starting another, and all
-pipelines in a namespace that follow the same claim and path share it.
+The dataset is named ``pvc://<claim>/<path>`` (the path relative to the claim's
+root). Each check's name is deterministic — the pipeline, the source and the
+check's time slot — so an operator restart adopts a running check instead of
+starting another. The pipeline owns it and its ``modelpipe.io/pipeline`` label
+brings its completion to the operator's Job watch.
 
 Alternative considered: a sidecar next to serving that watches the files. It
 reacts faster but runs forever for a check that is needed once an interval, and
@@ -21,14 +23,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from modelpipe.layout import MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
 from modelpipe.sources.model import ErrorReason, Observation
 
+SCHEME = "pvc"
 MOUNT = "/data"
 RESULT_PATH = "/dev/termination-log"
+# On every hash Job: which source it checks (a digest of pipeline, claim and path) and
+# its slot. The first tells hash Jobs from training Jobs of the same pipeline.
 LABEL_SOURCE = "modelpipe.io/source-hash"
+LABEL_SLOT = "modelpipe.io/check-slot"
+CONTAINER = "hash"
+_CLAIM_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 # A short shell script, so it runs in any image with coreutils (the trainer image has them).
 # Exit 3: the path does not exist. The result is JSON on the termination log.
 HASH_SCRIPT = r"""set -eu
@@ -53,6 +63,7 @@ fi
 @dataclass(frozen=True)
 class HashCheck:
     namespace: str
+    pipeline: str
     claim: str
     path: str
     image: str
@@ -69,25 +80,53 @@ def check_path(path: str) -> str | None:
     return None
 
 
-def job_name(*, claim: str, path: str, slot: int) -> str:
-    digest = hashlib.sha256(f"{claim}\0{path}".encode()).hexdigest()[:10]
-    return f"mp-datahash-{digest}-{slot % 10**8}"
+def parse_uri(uri: str) -> tuple[str, str] | None:
+    """``pvc://<claim>/<path>`` as (claim, path); None for any other scheme."""
+    prefix = f"{SCHEME}://"
+    if not uri.startswith(prefix):
+        return None
+    claim, _, path = uri[len(prefix) :].partition("/")
+    return claim, path
+
+
+def uri_problem(uri: str) -> str | None:
+    """What is wrong with a ``pvc://`` URI, for the user; None when usable."""
+    parsed = parse_uri(uri)
+    if parsed is None:
+        return None
+    claim, path = parsed
+    if not _CLAIM_NAME.fullmatch(claim):
+        return f"{uri!r}: {claim!r} is not a PersistentVolumeClaim name; use pvc://<claim>/<path>"
+    return check_path(path)
+
+
+def source_id(*, pipeline: str, claim: str, path: str) -> str:
+    """A short digest naming what one pipeline checks, for Job names and a label."""
+    return hashlib.sha256(f"{pipeline}\0{claim}\0{path}".encode()).hexdigest()[:10]
+
+
+def job_name(*, pipeline: str, claim: str, path: str, slot: int) -> str:
+    return f"mp-datahash-{source_id(pipeline=pipeline, claim=claim, path=path)}-{slot % 10**8}"
 
 
 def build_job(check: HashCheck) -> dict[str, Any]:
-    name = job_name(claim=check.claim, path=check.path, slot=check.slot)
+    source = source_id(pipeline=check.pipeline, claim=check.claim, path=check.path)
     metadata: dict[str, Any] = {
-        "name": name,
+        "name": job_name(
+            pipeline=check.pipeline, claim=check.claim, path=check.path, slot=check.slot
+        ),
         "namespace": check.namespace,
         "labels": {
-            LABEL_SOURCE: name.rsplit("-", 1)[0],
-            "app.kubernetes.io/managed-by": "modelpipe",
+            PIPELINE_LABEL: check.pipeline,
+            LABEL_SOURCE: source,
+            LABEL_SLOT: str(check.slot),
+            MANAGED_BY_LABEL: MANAGED_BY,
         },
     }
     if check.owner is not None:
         metadata["ownerReferences"] = [check.owner]
     container = {
-        "name": "hash",
+        "name": CONTAINER,
         "image": check.image,
         "command": ["sh", "-c", HASH_SCRIPT],
         "env": [
@@ -157,7 +196,7 @@ def result_from(job: dict[str, Any], pods: list[dict[str, Any]]) -> Observation 
     for pod in pods:
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             terminated = (container.get("state") or {}).get("terminated")
-            if container.get("name") == "hash" and terminated:
+            if container.get("name") == CONTAINER and terminated:
                 return parse_result(terminated.get("message"), exit_code=terminated.get("exitCode"))
     if "Failed" in finished:
         return Observation.failed(ErrorReason.TIMEOUT, "hash Job failed or passed its deadline")

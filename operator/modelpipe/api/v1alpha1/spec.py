@@ -179,13 +179,19 @@ class DataSchema(SpecModel):
 class DatasetSpec(SpecModel):
     """The training data: where it is, which version, and what it must look like."""
 
-    uri: str = Field(min_length=1, max_length=2048, description="file://, http(s):// or a path.")
+    uri: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="file://, http(s)://, a path, or pvc://<claim>/<path> (a file or "
+        "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training).",
+    )
     version: str | None = Field(
         default=None,
         min_length=1,
         max_length=128,
         description="Dataset version; a new version trains a new model. Pinned: wins over the "
-        "version resolved from an http(s) URI or manifestUri, which is followed when unset.",
+        "version resolved from an http(s) or pvc:// URI or manifestUri, which is followed "
+        "when unset.",
     )
     format: Literal["csv", "parquet"] | None = Field(
         default=None, description="File format; inferred from the URI's extension when omitted."
@@ -216,9 +222,9 @@ class DatasetSpec(SpecModel):
         json_schema_extra=validations(
             cel(
                 "has(self.version) || has(self.manifestUri) || self.uri.startsWith('http://') "
-                "|| self.uri.startsWith('https://')",
-                "dataset.version is required unless dataset.uri is http(s) or manifestUri is "
-                "set (then the version is followed)",
+                "|| self.uri.startsWith('https://') || self.uri.startsWith('pvc://')",
+                "dataset.version is required unless dataset.uri is http(s) or pvc:// or "
+                "manifestUri is set (then the version is followed)",
             ),
         )
     )

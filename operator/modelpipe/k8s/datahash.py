@@ -1,0 +1,63 @@
+"""Read a pipeline's dataset hash Jobs (``pvc://`` datasets) for the plan.
+
+They share the training Jobs' ``modelpipe.io/pipeline`` label (so the Job watch
+reconciles the pipeline when a check ends) and carry ``modelpipe.io/source-hash``,
+which tells them apart. Only the pods of the newest finished check are read:
+its termination message is the result; older ones are superseded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.rest import JSON
+from modelpipe.sources.pvc import LABEL_SLOT, LABEL_SOURCE, result_from, source_id
+from modelpipe.sources.pvcstate import PvcFollow, SeenCheck, newest_finished
+
+
+def is_hash_check(job: JSON) -> bool:
+    return LABEL_SOURCE in (job.get("metadata", {}).get("labels") or {})
+
+
+def observe_checks(
+    api: KubeApi, jobs: list[JSON], *, namespace: str, pipeline: str, follow: PvcFollow
+) -> tuple[SeenCheck, ...]:
+    """The checks of the source the spec follows now, the newest finished one with its result."""
+    source = source_id(pipeline=pipeline, claim=follow.claim, path=follow.path)
+    mine = [j for j in jobs if _labels(j).get(LABEL_SOURCE) == source and _slot(j) is not None]
+    seen = [_seen(j) for j in mine if not j.get("metadata", {}).get("deletionTimestamp")]
+    newest = newest_finished(tuple(seen))
+    if newest is None:
+        return tuple(seen)
+    job = next(j for j in mine if j["metadata"]["name"] == newest.name)
+    result = result_from(job, api.list_job_pods(namespace, newest.name))
+    return tuple(
+        SeenCheck(c.name, c.slot, c.finished_at, result) if c is newest else c for c in seen
+    )
+
+
+def _seen(job: JSON) -> SeenCheck:
+    status = job.get("status") or {}
+    ended = [
+        c.get("lastTransitionTime")
+        for c in status.get("conditions") or []
+        if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+    ]
+    finished = status.get("completionTime") or next(iter(ended), None)
+    return SeenCheck(
+        name=job["metadata"]["name"], slot=_slot(job) or 0, finished_at=_time(finished)
+    )
+
+
+def _labels(job: JSON) -> dict[str, str]:
+    return job.get("metadata", {}).get("labels") or {}
+
+
+def _slot(job: JSON) -> int | None:
+    value = _labels(job).get(LABEL_SLOT, "")
+    return int(value) if value.isdigit() else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
