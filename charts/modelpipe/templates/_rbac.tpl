@@ -26,11 +26,13 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
   verbs: [patch]
 # list, watch: kopf's label-selected watch behind job_event (handlers.py);
 # list: KubeApi.list_jobs; create: KubeApi.create_job; delete: KubeApi.delete_job
-# (a superseded run's Job) (k8s/calls.py, used by k8s/gather.py and k8s/execute.py).
+# (a superseded run's Job) (k8s/calls.py, used by k8s/gather.py and k8s/execute.py);
+# the same calls start, read and clean up a pvc:// dataset's hash Jobs (k8s/datahash.py).
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [list, watch, create, delete]
-# list: KubeApi.list_job_pods reads the trainer's termination message (k8s/gather.py).
+# list: KubeApi.list_job_pods reads the trainer's and the hash Jobs' termination
+# messages (k8s/gather.py, k8s/datahash.py).
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
@@ -44,7 +46,8 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create]
-# get: KubeApi.get_pvc, the PVCNotFound condition (k8s/gather.py).
+# get: KubeApi.get_pvc, the PVCNotFound condition and a pvc:// dataset's claim
+# (SourcesReady=False NotFound) (k8s/gather.py).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]

@@ -41,9 +41,11 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "batch",
         "jobs",
         ("get", "list", "watch", "create", "delete"),
-        "kopf Job watch; KubeApi.list_jobs, create_job, delete_job",
+        "kopf Job watch; KubeApi.list_jobs, create_job, delete_job (training and hash Jobs)",
     ),
-    RbacRule("", "pods", ("list",), "KubeApi.list_job_pods (termination messages)"),
+    RbacRule(
+        "", "pods", ("list",), "KubeApi.list_job_pods (trainer and hash Job termination messages)"
+    ),
     RbacRule(
         "apps",
         "deployments",
@@ -51,7 +53,9 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "kopf Deployment watch; KubeApi.get_deployment, create_deployment, patch_deployment",
     ),
     RbacRule("", "services", ("get", "create"), "KubeApi.get_service, create_service"),
-    RbacRule("", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing-PVC condition)"),
+    RbacRule(
+        "", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing artifacts or data claim)"
+    ),
     RbacRule(
         "", "secrets", ("get",), "KubeApi.get_secret (credentialsSecret of a followed git ref)"
     ),
