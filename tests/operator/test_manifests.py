@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from tests.operator.builders import meta, spec
 
-from modelpipe.api.v1alpha1 import Inputs
+from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Inputs
 from modelpipe.inputs import resolve
 from modelpipe.manifests import promotion_patch, serving_deployment, serving_service, training_job
 from modelpipe_trainer.config import CONFIG_ENV, RunConfig
@@ -173,3 +174,31 @@ def test_credentials_stay_out_of_status_but_reach_the_pod() -> None:
     assert config["dataset"]["uri"] == secret_uri
     rotated = inputs_for(spec(dataset={"uri": secret_uri.replace("abc", "xyz")}))
     assert rotated.hash == inputs.hash
+
+
+def test_operator_configured_images_fill_omitted_image_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELPIPE_TRAINER_IMAGE", "registry.local/trainer:1.2")
+    monkeypatch.setenv("MODELPIPE_SERVER_IMAGE", "registry.local/server:1.2")
+    the_spec = spec()
+    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/trainer:1.2"
+    deployment = serving_deployment(
+        meta=meta(), spec=the_spec, version="1234abcd", model_dir="/artifacts/iris/1234abcd"
+    )
+    serve = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert serve["image"] == "registry.local/server:1.2"
+    pinned = spec(code={"revision": "abc123", "image": "mine:1"})
+    assert pinned.code.image == "mine:1"
+
+
+def test_default_images_without_operator_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELPIPE_TRAINER_IMAGE", raising=False)
+    monkeypatch.delenv("MODELPIPE_SERVER_IMAGE", raising=False)
+    the_spec = spec()
+    assert the_spec.code.image == DEFAULT_TRAINER_IMAGE
+    deployment = serving_deployment(
+        meta=meta(), spec=the_spec, version="1234abcd", model_dir="/artifacts/iris/1234abcd"
+    )
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == DEFAULT_TRAINER_IMAGE

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Metadata, ModelPipelineSpec
-from modelpipe.api.v1alpha1.spec import ServingTemplate
+from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec
+from modelpipe.api.v1alpha1.spec import ServingTemplate, configured_server_image
 from modelpipe.layout import (
     ARTIFACTS_MOUNT,
     ARTIFACTS_VOLUME,
@@ -140,7 +140,7 @@ def _serve_container(
     probe = spec.serving.readiness_probe
     return {
         "name": SERVE_CONTAINER,
-        "image": template.image or spec.code.image or DEFAULT_TRAINER_IMAGE,
+        "image": _serving_image(spec, template),
         "command": list(template.command or SERVE_COMMAND),
         "env": [
             {"name": MODEL_DIR_ENV, "value": model_dir},
@@ -214,3 +214,13 @@ def promotion_patch(*, pipeline: str, container: str, version: str, model_dir: s
             }
         },
     }
+
+
+def _serving_image(spec: ModelPipelineSpec, template: ServingTemplate) -> str:
+    """The template's image, else the pipeline's own trainer image when it names one,
+    else the operator's configured server image, else the (defaulted) trainer image."""
+    if template.image:
+        return template.image
+    if "image" in spec.code.model_fields_set:
+        return spec.code.image
+    return configured_server_image() or spec.code.image

@@ -6,6 +6,7 @@ so both are written for the person editing the YAML.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -17,6 +18,21 @@ from modelpipe_trainer.config import FeatureKind, Task
 from modelpipe_trainer.contract import HIGHER_IS_BETTER
 
 DEFAULT_TRAINER_IMAGE = "ghcr.io/modelpipe/modelpipe-trainer:0.1.0"
+# Set by the Helm chart (values trainer.image / server.image) on the operator pod.
+TRAINER_IMAGE_ENV = "MODELPIPE_TRAINER_IMAGE"
+SERVER_IMAGE_ENV = "MODELPIPE_SERVER_IMAGE"
+
+
+def configured_trainer_image() -> str:
+    """The operator's trainer image: what ``spec.code.image`` means when omitted."""
+    return os.environ.get(TRAINER_IMAGE_ENV) or DEFAULT_TRAINER_IMAGE
+
+
+def configured_server_image() -> str | None:
+    """The operator's serving image, if configured; else serving uses ``spec.code.image``."""
+    return os.environ.get(SERVER_IMAGE_ENV) or None
+
+
 KNOWN_METRICS: tuple[str, ...] = tuple(sorted(HIGHER_IS_BETTER))
 _METRICS_CEL = "[" + ", ".join(f"'{m}'" for m in KNOWN_METRICS) + "]"
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -98,10 +114,11 @@ class CodeSpec(SpecModel):
         "over the commit resolved from git.ref. Required unless git.ref is set.",
     )
     image: str = Field(
-        default=DEFAULT_TRAINER_IMAGE,
+        default_factory=configured_trainer_image,
         min_length=1,
         max_length=512,
-        description="Trainer image; it must provide the modelpipe-trainer command.",
+        description="Trainer image; it must provide the modelpipe-trainer command. Defaults "
+        "to the operator's configured trainer image (Helm value trainer.image).",
     )
     git: GitSource | None = Field(
         default=None, description="Clone this repository at the revision."
@@ -358,7 +375,10 @@ class ServingTemplate(SpecModel):
     """The Deployment and Service the operator creates and owns."""
 
     image: str | None = Field(
-        default=None, max_length=512, description="Serving image. Defaults to spec.code.image."
+        default=None,
+        max_length=512,
+        description="Serving image. Defaults to spec.code.image when that is set, else to the "
+        "operator's configured server image (Helm value server.image).",
     )
     command: list[str] | None = Field(
         default=None,
