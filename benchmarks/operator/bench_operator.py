@@ -32,13 +32,16 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 # Run as a script by `python -m benchmarks`: the repository root holds tests/ and benchmarks/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.operator.fleet import (
-    BACKGROUND,
+    OPERATOR_COMPONENT,
+    OPERATOR_RESOURCES,
     JobWatch,
     Json,
     floor_job,
@@ -91,7 +94,7 @@ class Bench:
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
-    async def _ping(self) -> float:
+    async def ping(self) -> float:
         await self.api.request("GET", f"/api/v1/namespaces/{self.ns}")
         return 0.0
 
@@ -104,11 +107,11 @@ class Bench:
 
     async def measure_floor(self, samples: int, bursts: tuple[int, ...]) -> None:
         # Open the client's connections first: a TLS handshake is not the API's latency.
-        await self.gather([self._ping] * CONCURRENCY)
+        await self.gather([self.ping] * CONCURRENCY)
         sequential = [await self.create_job(f"floor-{n}") for n in range(samples)]
         self.floor["one at a time"] = quantiles(sequential)
         for size in bursts:
-            calls = [lambda n=n, s=size: self.create_job(f"floor-{s}-{n}") for n in range(size)]
+            calls = [partial(self.create_job, f"floor-{size}-{n}") for n in range(size)]
             self.floor[f"burst of {size}"] = quantiles(await self.gather(calls))
         await self.api.request(
             "DELETE",
@@ -125,7 +128,7 @@ class Bench:
             self.revisions[name] = 0
             return 0.0
 
-        await self.gather([lambda name=name: create(name) for name in names])
+        await self.gather([partial(create, name) for name in names])
 
     async def change(self, name: str) -> float:
         """Bump one pipeline's code revision; seconds until its Job is seen."""
@@ -152,12 +155,43 @@ class Bench:
                 raise SystemExit(f"bench: pipeline {name} unsettled after {limit:g}s")
             await asyncio.sleep(0.2)
 
+    async def quiet(self, *, limit: float) -> None:
+        """Until no pod of the namespace is starting, running or being deleted."""
+        deadline = time.monotonic() + limit
+        path = f"/api/v1/namespaces/{self.ns}/pods"
+        while busy := [
+            pod["metadata"]["name"]
+            for pod in (await self.api.request("GET", path))["items"]
+            if pod["metadata"].get("deletionTimestamp")
+            or pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        ]:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: {len(busy)} pods still busy, e.g. {busy[:3]}")
+            await asyncio.sleep(1)
+
+    async def events_since(self, since: datetime) -> Counter[str]:
+        items = (await self.api.request("GET", f"/api/v1/namespaces/{self.ns}/events"))["items"]
+        return Counter(
+            event.get("reportingComponent") or event.get("source", {}).get("component") or "?"
+            for event in items
+            if _event_time(event) >= since
+        )
+
     async def settle(self, *, limit: float) -> None:
         deadline = time.monotonic() + limit
         while waiting := await self.unsettled():
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench: {len(waiting)} pipelines unsettled, e.g. {waiting[:3]}")
             await asyncio.sleep(1)
+
+
+def _event_time(event: Json) -> datetime:
+    stamp = (
+        event.get("eventTime")
+        or event.get("lastTimestamp")
+        or event["metadata"]["creationTimestamp"]
+    )
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).replace(microsecond=0)
 
 
 def _settled(body: Json) -> bool:
@@ -184,15 +218,34 @@ async def sequential(bench: Bench, size: int, samples: int) -> list[float]:
     return found
 
 
-async def idle_writes(bench: Bench, operator: Operator, seconds: float) -> Counter[str]:
+@dataclass(frozen=True)
+class Idle:
+    seconds: float
+    writes: Counter[str]  # apiserver write requests in the window, by resource
+    events: Counter[str]  # Events written in the window, by reporting component
+    reconciles: int  # the operator's reconcile passes in the window
+
+    @property
+    def operator_writes(self) -> int:
+        """Writes only the operator makes: its kinds of objects, and Events it reports."""
+        owned = sum(self.writes[k] for k in OPERATOR_RESOURCES)
+        return owned + self.events[OPERATOR_COMPONENT]
+
+
+async def idle_writes(bench: Bench, operator: Operator, seconds: float) -> Idle:
+    await bench.quiet(limit=180)
     await asyncio.sleep(5)  # the last events and status writes of the settle phase
     reconciles_before = _reconciles(operator)
+    started = datetime.now(UTC).replace(microsecond=0)
     before = await asyncio.to_thread(write_counts, bench.cluster)
     await asyncio.sleep(seconds)
     after = await asyncio.to_thread(write_counts, bench.cluster)
-    delta = Counter({k: after[k] - before[k] for k in after if after[k] > before[k]})
-    delta["(operator reconcile passes)"] = int(_reconciles(operator) - reconciles_before)
-    return delta
+    return Idle(
+        seconds=seconds,
+        writes=Counter({k: after[k] - before[k] for k in after if after[k] > before[k]}),
+        events=await bench.events_since(started),
+        reconciles=int(_reconciles(operator) - reconciles_before),
+    )
 
 
 def _reconciles(operator: Operator) -> float:
@@ -200,15 +253,13 @@ def _reconciles(operator: Operator) -> float:
     return sum(float(x.split()[-1]) for x in lines if x.startswith("modelpipe_reconciles_total{"))
 
 
-def report_idle(delta: Counter[str], *, size: int, seconds: float) -> None:
-    reconciles = delta.pop("(operator reconcile passes)")
-    ours = {k: v for k, v in delta.items() if k not in BACKGROUND}
-    background = {k: v for k, v in delta.items() if k in BACKGROUND}
-    per = sum(ours.values()) / size / (seconds / 60)
+def report_idle(idle: Idle, *, size: int) -> None:
+    per = idle.operator_writes / size / (idle.seconds / 60)
     print(
-        f"  idle writes over {seconds:g}s: {per:.3f} per pipeline per minute (target 0); "
-        f"by resource {dict(ours) or '{}'}; operator reconciles {reconciles}; "
-        f"control-plane leases {sum(background.values())} (not the operator's)"
+        f"  idle {idle.seconds:g}s: {per:.3f} operator writes per pipeline per minute "
+        f"(target 0), {idle.reconciles} reconcile passes\n"
+        f"    every apiserver write in the window, by resource: {dict(idle.writes)}; "
+        f"Events by reporter: {dict(idle.events)}"
     )
 
 
@@ -219,6 +270,8 @@ async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, rss0
     await bench.settle(limit=120 + size * 2)
     print(f"  created and settled (first run each) in {time.monotonic() - started:.0f}s")
     one = await sequential(bench, size, mode.samples)
+    worst = max(range(len(one)), key=one.__getitem__)
+    print(f"  (slowest single change: sample {worst}, {one[worst]:.2f}s; operator log has times)")
     print(
         ratio_line(
             f"change -> Job, one at a time (n={mode.samples})", one, bench.floor["one at a time"]
@@ -227,19 +280,14 @@ async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, rss0
     )
     if mode.burst:
         names = sorted(bench.revisions)[:size]
-        burst = await bench.gather([lambda name=name: bench.change(name) for name in names])
-        print(
-            ratio_line(
-                f"change -> Job, all {size} at once",
-                quantiles(burst),
-                bench.floor[f"burst of {size}"],
-            ),
-            flush=True,
-        )
+        await bench.gather([bench.ping] * CONCURRENCY)  # the client's connections are open
+        began = time.monotonic()
+        burst = await bench.gather([partial(bench.change, name) for name in names])
+        what = f"change -> Job, all {size} at once"
+        print(ratio_line(what, burst, bench.floor[f"burst of {size}"]), flush=True)
+        print(f"    every Job of the burst created {time.monotonic() - began:.2f}s after its start")
         await bench.settle(limit=120 + size * 2)
-    report_idle(
-        await idle_writes(bench, operator, mode.idle_seconds), size=size, seconds=mode.idle_seconds
-    )
+    report_idle(await idle_writes(bench, operator, mode.idle_seconds), size=size)
     rss = rss_mib(_pid(operator))
     print(
         f"  operator RSS {rss:.0f} MiB ({rss / rss0:.2f}x its {rss0:.0f} MiB with none)", flush=True
@@ -256,7 +304,9 @@ async def measure(cluster: Cluster, namespace: str, mode: Mode, tmp: Path) -> No
     watch = JobWatch()
     watcher = asyncio.create_task(watch.run(api, namespace))
     bench = Bench(cluster, api, namespace, watch)
-    operator = Operator(cluster, namespace, tmp)
+    operator = Operator(
+        cluster, namespace, tmp, extra_args=("--standalone", "--log-format", "full")
+    )
     try:
         await asyncio.sleep(1)  # the watch is established
         await bench.measure_floor(mode.samples, mode.sizes if mode.burst else ())

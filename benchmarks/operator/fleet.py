@@ -25,8 +25,18 @@ Json = dict[str, Any]
 CODE_REVISION = "modelpipe.io/code-revision"
 PIPELINE_LABEL = "modelpipe.io/pipeline"
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"})
-# Background writes of the control plane itself: leader-election leases, node heartbeats.
-BACKGROUND = frozenset({"coordination.k8s.io/leases", "core/nodes/status"})
+# What only the operator writes (controllers write the status subresources of Jobs and
+# Deployments, never the objects), and the reporting component of its Events.
+OPERATOR_RESOURCES = frozenset(
+    {
+        "modelpipe.io/modelpipelines",
+        "modelpipe.io/modelpipelines/status",
+        "batch/jobs",
+        "apps/deployments",
+        "core/services",
+    }
+)
+OPERATOR_COMPONENT = "modelpipe.io/modelpipe-operator"
 
 
 def pvc() -> Json:
