@@ -105,6 +105,25 @@ def test_serve_binds_pod_ip_and_answers(server: _Server) -> None:
     assert answer["predictions"] == ["virginica"]
 
 
+def _read_response(sock: socket.socket) -> str:
+    """Headers and the whole body: one recv() may return the headers alone."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
 def test_sigterm_finishes_in_flight_requests(server: _Server) -> None:
     body = json.dumps(
         {
@@ -124,7 +143,7 @@ def test_sigterm_finishes_in_flight_requests(server: _Server) -> None:
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         sock.sendall(body[10:])
-        response = sock.recv(65536).decode()
+        response = _read_response(sock)
     assert response.startswith("HTTP/1.1 200"), response
     assert '"predictions":["setosa"]' in response
     assert server.process.wait(timeout=30) == 0
