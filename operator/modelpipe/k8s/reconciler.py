@@ -3,6 +3,9 @@
 Several triggers (the pipeline itself, its Jobs, its Deployment, a requeue timer) may
 fire together; a per-pipeline lock makes their reconciles run one after another, and
 each reads the world afresh, so the last one always decides from the latest state.
+A pass reads only once it holds the lock, so a trigger arriving while another pass
+still waits for it is covered by that pass and returns at once: a burst of Job events
+costs one or two passes, not one each (and no worker thread sits on the lock for it).
 """
 
 from __future__ import annotations
@@ -28,6 +31,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class WaitingPasses:
+    """Which pipelines have a pass waiting for their lock (at most one each)."""
+
+    def __init__(self) -> None:
+        self._keys: set[tuple[str, str]] = set()
+        self._guard = threading.Lock()
+
+    def join(self, key: tuple[str, str]) -> bool:
+        """``True``: run a pass (it now waits); ``False``: the waiting one covers this trigger."""
+        with self._guard:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def started(self, key: tuple[str, str]) -> None:
+        """The waiting pass holds the lock and is about to read: later triggers need another."""
+        with self._guard:
+            self._keys.discard(key)
+
+
 class Reconciler:
     def __init__(
         self, api: KubeApi, *, clock: Clock = utcnow, follow_sources: bool = False
@@ -39,11 +63,15 @@ class Reconciler:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._timers: dict[tuple[str, str], threading.Timer] = {}
+        self._waiting = WaitingPasses()
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One full pass; schedules a later pass if the plan asks for one."""
-        metrics.RECONCILES.labels(namespace).inc()
+        if not self._waiting.join((namespace, name)):
+            return  # a pass that has not read anything yet will see this change
         with self._lock(namespace, name):
+            self._waiting.started((namespace, name))
+            metrics.RECONCILES.labels(namespace).inc()
             try:
                 observed = observe(self.api, namespace=namespace, name=name, follower=self.follower)
                 if observed is None:

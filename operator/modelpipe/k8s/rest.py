@@ -40,14 +40,21 @@ def use_kubeconfig(path: Path) -> None:
     kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(path)
 
 
-def connect(kubeconfig: Path | None = None) -> client.ApiClient:
-    """An authenticated ApiClient: the given kubeconfig, $KUBECONFIG, or in-cluster."""
+def connect(kubeconfig: Path | None = None, *, pool_size: int = 32) -> client.ApiClient:
+    """An authenticated ApiClient: the given kubeconfig, $KUBECONFIG, or in-cluster.
+
+    ``pool_size`` keeps one connection per handler thread (the library's default is
+    5 per CPU; beyond it urllib3 opens, warns about and throws away extra connections).
+    """
     path = kubeconfig or (Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None)
-    if path is not None or Path("~/.kube/config").expanduser().exists():
-        made = config.new_client_from_config(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
-        return cast(client.ApiClient, made)
     configuration = client.Configuration()
-    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = pool_size
+    if path is not None or Path("~/.kube/config").expanduser().exists():
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(path) if path else None, client_configuration=configuration
+        )
+    else:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return client.ApiClient(configuration)
 
 
