@@ -105,7 +105,7 @@ class JobWatch:
 
 
 def write_counts(cluster: Cluster) -> Counter[str]:
-    """apiserver_request_total of write verbs, by ``group/resource[/subresource]``."""
+    """apiserver_request_total of write verbs, by ``group/resource[/subresource] VERB``."""
     text = cluster.kubectl("get", "--raw", "/metrics").stdout
     counts: Counter[str] = Counter()
     for family in text_string_to_metric_families(text):
@@ -117,7 +117,7 @@ def write_counts(cluster: Cluster) -> Counter[str]:
                 continue
             key = f"{labels.get('group') or 'core'}/{labels.get('resource')}"
             key += f"/{labels['subresource']}" if labels.get("subresource") else ""
-            counts[key] += int(sample.value)
+            counts[f"{key} {labels['verb']}"] += int(sample.value)
     return counts
 
 
