@@ -1,13 +1,16 @@
 """``make demo``: the whole loop on a local cluster, narrated.
 
 1. start the local cluster "demo", install the CRD, start the operator;
-2. publish iris v1 over HTTP and apply examples/iris/pipeline.yaml;
+2. serve the iris dataset versions from a pod in the cluster (examples/iris/data-server.yaml,
+   the CSVs in a ConfigMap) and apply examples/iris/pipeline.yaml pointed at v1;
 3. show progress until the first model serves, then ask it for a prediction;
 4. publish dataset v2: one retrain, a promotion, the Deployment rolls;
 5. publish a bad dataset: rejected by validation while the old model keeps serving.
 
-The operator keeps running until the demo ends; ``uv run localkube down --name demo``
-removes the cluster. Every wait is bounded.
+The local cluster has no DNS and its Service IPs do not route, so the dataset URI names
+the data pod's own IP (each pod has a loopback IP every other pod reaches). The operator
+keeps running until the demo ends; ``uv run localkube down --name demo`` removes the
+cluster. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ class Demo:
         return answer
 
     def publish(self, dataset: str) -> None:
-        print(f"\n== Publishing dataset {dataset} ({self.data_url}/{dataset}.csv)")
+        print(f"\n== Publishing dataset {dataset} ({self.data_url}/{dataset}.csv, in the cluster)")
         patch = {"spec": {"dataset": {"uri": f"{self.data_url}/{dataset}.csv", "version": dataset}}}
         self.kubectl("patch", "mp", "iris", "--type", "merge", "-p", json.dumps(patch))
 
@@ -115,35 +118,63 @@ def verdict(pipeline: dict[str, Any]) -> str | None:
     return (pipeline.get("status", {}).get("lastRun") or {}).get("verdict")
 
 
+def serve_datasets(cluster: Cluster) -> str:
+    """Put the CSVs in a ConfigMap, run examples/iris/data-server.yaml; its base URL."""
+    with tempfile.TemporaryDirectory() as directory:
+        datasets_module().make(Path(directory))
+        configmap = cluster.kubectl(
+            "-n",
+            NAMESPACE,
+            "create",
+            "configmap",
+            "iris-datasets",
+            f"--from-file={directory}",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ).stdout
+    cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=configmap)
+    cluster.kubectl("-n", NAMESPACE, "apply", "-f", str(REPO / "examples/iris/data-server.yaml"))
+    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/iris-data", "--timeout=120s")
+    pods = json.loads(
+        cluster.kubectl(
+            "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=iris-data", "-o", "json"
+        ).stdout
+    )["items"]
+    ready = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    pod = ready[0]
+    url = f"http://{pod['status']['podIP']}:8000"
+    print(f"== Datasets served in the cluster by pod {pod['metadata']['name']} at {url}")
+    return url
+
+
 def main() -> int:
     print("== Starting the local cluster 'demo'")
     cluster = Cluster.up("demo")
     cluster.kubectl("apply", "-f", str(REPO / "crds/modelpipe.io_modelpipelines.yaml"))
     cluster.kubectl("wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io")
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    data = datasets_module()
-    with tempfile.TemporaryDirectory() as directory, data.DataServer(Path(directory)) as server:
-        data.make(Path(directory))
-        log = (cluster.home / "operator-demo.log").open("wb")
-        operator = subprocess.Popen(
-            [
-                str(REPO / ".venv/bin/modelpipe-operator"),
-                "run",
-                "--namespace",
-                NAMESPACE,
-                "--standalone",
-                "--kubeconfig",
-                str(cluster.kubeconfig),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        print(f"== Operator started (pid {operator.pid}, log {log.name}); data at {server.url}")
-        try:
-            return run(Demo(cluster, server.url))
-        finally:
-            operator.terminate()
-            operator.wait(timeout=30)
+    data_url = serve_datasets(cluster)
+    log = (cluster.home / "operator-demo.log").open("wb")
+    operator = subprocess.Popen(
+        [
+            str(REPO / ".venv/bin/modelpipe-operator"),
+            "run",
+            "--namespace",
+            NAMESPACE,
+            "--standalone",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    print(f"== Operator started (pid {operator.pid}, log {log.name})")
+    try:
+        return run(Demo(cluster, data_url))
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
 
 
 def run(demo: Demo) -> int:
