@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from localkube.cluster import Cluster, _alive
+from localkube.cluster import Cluster
+from localkube.processes import alive as _alive
 
 BUILD = Path(__file__).resolve().parents[1] / "build.sh"
 

@@ -13,13 +13,11 @@ Start-up order::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localkube import api, binaries, kubeconfig
+from localkube import api, binaries, kubeconfig, processes
 from localkube.certs import Pki, ensure_pki
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -143,7 +141,7 @@ class Cluster:
 
     def running(self) -> bool:
         pids = self.state.get("pids", {})
-        if not pids or not all(_alive(p) for p in pids.values()):
+        if not pids or not all(processes.alive(p) for p in pids.values()):
             return False
         return api.healthy(self.server, self.pki)
 
@@ -155,11 +153,11 @@ class Cluster:
         order += ["kube-apiserver", "etcd"]
         for comp in order:
             if comp in pids:
-                _terminate(pids[comp], grace=20.0 if comp == "agent" else 10.0)
+                processes.terminate(pids[comp], grace=20.0 if comp == "agent" else 10.0)
         markers = [str(self.home)]
         if "apiserver" in self.state.get("ports", {}):
             markers.append(f"KUBERNETES_SERVICE_PORT={self.state['ports']['apiserver']}")
-        _kill_strays(markers)
+        processes.kill_strays(markers)
         for sub in ("etcd", "agent", "logs"):
             shutil.rmtree(self.home / sub, ignore_errors=True)
         for f in ("state.json", "kubeconfig"):
@@ -173,7 +171,11 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         pki = self.pki
-        self.state = {"ports": _free_ports(5), "ipPrefix": _ip_prefix(str(self.home)), "pids": {}}
+        self.state = {
+            "ports": processes.free_ports(5),
+            "ipPrefix": _ip_prefix(str(self.home)),
+            "pids": {},
+        }
         ports = dict(
             zip(
                 ["etcd", "etcdPeer", "apiserver", "kubelet", "cm"],
@@ -240,10 +242,10 @@ class Cluster:
         pid = self.state.get("pids", {}).pop("agent", None)
         if pid is not None:
             if kill:
-                _signal(pid, signal.SIGKILL)
-                _wait_gone(pid, 10.0)
+                processes.send_signal(pid, signal.SIGKILL)
+                processes.wait_gone(pid, 10.0)
             else:
-                _terminate(pid, grace=20.0)
+                processes.terminate(pid, grace=20.0)
         self._save()
 
     def start_provisioner(self) -> None:
@@ -370,8 +372,8 @@ class Cluster:
     def _pid_check(self, comp: str) -> Callable[[], None]:
         def check() -> None:
             pid = self.state["pids"][comp]
-            if not _alive(pid):
-                tail = _tail(self.home / "logs" / f"{comp}.log")
+            if not processes.alive(pid):
+                tail = processes.tail(self.home / "logs" / f"{comp}.log")
                 raise ClusterError(f"{comp} exited during start-up; its log ends with:\n{tail}")
 
         return check
@@ -391,82 +393,3 @@ def _ip_prefix(home: str) -> str:
     directory (so two checkouts' "test" clusters do not share pod IPs)."""
     digest = int(hashlib.sha256(home.encode()).hexdigest(), 16)
     return f"127.{10 + digest % 240}"
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _terminate(pid: int, *, grace: float) -> None:
-    if not _alive(pid):
-        return
-    _signal(pid, signal.SIGTERM)
-    if not _wait_gone(pid, grace):
-        _signal(pid, signal.SIGKILL)
-        _wait_gone(pid, 5.0)
-
-
-def _kill_strays(markers: list[str]) -> None:
-    """Kill what is left of this cluster: processes whose cwd or command line
-    names the cluster's directory, or whose environment holds its API port (pods)."""
-    home = markers[0]
-    env_markers = {m.encode() for m in markers[1:]}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cwd = str((proc / "cwd").readlink())
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = set((proc / "environ").read_bytes().split(b"\0"))
-        except OSError:
-            continue
-        if cwd.startswith(home) or home.encode() in cmdline or env_markers & environ:
-            _signal(int(proc.name), signal.SIGKILL)
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
