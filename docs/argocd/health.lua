@@ -29,6 +29,7 @@ local FAILURE_REASONS = {
   InvalidSpec = true,
   PVCNotFound = true,
   DeploymentNotFound = true,
+  DeploymentConflict = true,
   ContainerNotFound = true,
   CodeValidationFailed = true,
   ValidationFailed = true,

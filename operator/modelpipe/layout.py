@@ -13,6 +13,8 @@ MODEL_VERSION_ANNOTATION = "modelpipe.io/model-version"
 # On a created Deployment: the hash of what spec.serving asks of it, the model aside.
 SERVING_HASH_ANNOTATION = "modelpipe.io/serving-hash"
 RETRAIN_ANNOTATION = "modelpipe.io/retrain"
+# On a user's Deployment (spec.serving.deploymentName): the pipeline it agrees to be served by.
+PIPELINE_ANNOTATION = "modelpipe.io/pipeline"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "modelpipe-operator"
 

@@ -55,6 +55,7 @@ class ObservedDeployment:
     """The serving Deployment's template version and rollout state."""
 
     name: str
+    # Controlled by this pipeline: an ownerReference with its uid and ``controller: true``.
     owned: bool
     generation: int
     observed_generation: int
@@ -69,6 +70,9 @@ class ObservedDeployment:
     serving_hash: str | None = None
     containers: tuple[str, ...] = ()
     progress_deadline_exceeded: bool = False
+    # Carries ``modelpipe.io/pipeline: <this pipeline>``: a user's Deployment opted in to
+    # be served by it (spec.serving.deploymentName).
+    opted_in: bool = False
 
     @property
     def rolled_out(self) -> bool:
@@ -102,6 +106,8 @@ class Observed:
     jobs: tuple[ObservedJob, ...] = ()
     deployment: ObservedDeployment | None = None
     service_exists: bool = False
+    # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).
+    service_owned: bool = False
     pvc_exists: bool = True
     # Inputs resolved by followed sources, when the spec leaves them to a source.
     followed: Followed | None = None

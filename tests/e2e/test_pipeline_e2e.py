@@ -214,7 +214,8 @@ def _web_deployment(*, broken_dataset: str) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "web"},
+        # Opted in: the operator serves into a user's Deployment only when it says so.
+        "metadata": {"name": "web", "annotations": {"modelpipe.io/pipeline": "iris"}},
         "spec": {
             "replicas": 1,
             "progressDeadlineSeconds": 20,

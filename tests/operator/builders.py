@@ -64,6 +64,7 @@ def observe(
         jobs=jobs,
         deployment=deployment,
         service_exists=deployment is not None,
+        service_owned=deployment is not None,
         pvc_exists=pvc_exists,
     )
 
@@ -103,6 +104,7 @@ def deployment(
     return ObservedDeployment(
         name=NAME,
         owned=True,
+        opted_in=True,
         generation=3,
         observed_generation=3,
         replicas=replicas,
@@ -132,6 +134,7 @@ def with_(observed: Observed, **changes: Any) -> Observed:
     """The same world with some parts changed; a created Deployment comes with its Service."""
     if "deployment" in changes and "service_exists" not in changes:
         changes["service_exists"] = changes["deployment"] is not None
+        changes.setdefault("service_owned", changes["service_exists"])
     return Observed(**{**observed.__dict__, **changes})
 
 

@@ -59,17 +59,26 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
         api.delete_job(namespace, action.name)
         logger.info("Deleted Job %s/%s (%s)", namespace, action.name, action.why)
     elif isinstance(action, CreateDeployment):
-        api.create_deployment(namespace, action.manifest)
-        logger.info("Created Deployment %s/%s", namespace, action.manifest["metadata"]["name"])
+        created = api.create_deployment(namespace, action.manifest)
+        logger.info("%s Deployment %s/%s", _created(created), namespace, _name(action.manifest))
     elif isinstance(action, CreateService):
-        api.create_service(namespace, action.manifest)
-        logger.info("Created Service %s/%s", namespace, action.manifest["metadata"]["name"])
+        created = api.create_service(namespace, action.manifest)
+        logger.info("%s Service %s/%s", _created(created), namespace, _name(action.manifest))
     elif isinstance(action, PatchDeployment):
         api.patch_deployment(namespace, action.name, action.patch)
         logger.info("Patched Deployment %s/%s to model %s", namespace, action.name, action.version)
     elif isinstance(action, UpdateDeployment):
         api.patch_deployment(namespace, action.name, action.patch, content_type=MERGE_PATCH)
         logger.info("Updated Deployment %s/%s to spec.serving", namespace, action.name)
+
+
+def _created(created: bool) -> str:
+    # Another writer won the race: the next pass checks whose it is (planning.ownership).
+    return "Created" if created else "Found existing (left alone)"
+
+
+def _name(manifest: JSON) -> str:
+    return str(manifest["metadata"]["name"])
 
 
 def status_patch(before: ModelPipelineStatus, after: ModelPipelineStatus) -> JSON:

@@ -29,6 +29,7 @@ from modelpipe.layout import (
     CODE_TEST_CONTAINER,
     MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_LABEL,
+    PIPELINE_ANNOTATION,
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
     TRAIN_CONTAINER,
@@ -86,8 +87,9 @@ def observe(
         status=status,
         spec=spec,
         jobs=jobs,
-        deployment=_deployment(deployment, uid=metadata.uid) if deployment else None,
+        deployment=_deployment(deployment, meta=metadata) if deployment else None,
         service_exists=service is not None,
+        service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
         followed=values,
         sources=rows,
@@ -138,6 +140,14 @@ def _label(obj: JSON, key: str) -> str:
 def _owned_by(obj: JSON, uid: str) -> bool:
     return any(
         ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or []
+    )
+
+
+def _controlled_by(obj: JSON, uid: str) -> bool:
+    """Whether the pipeline with ``uid`` is the object's controller (a foreign object is not)."""
+    return any(
+        ref.get("uid") == uid and ref.get("controller") is True
+        for ref in obj.get("metadata", {}).get("ownerReferences") or []
     )
 
 
@@ -217,14 +227,16 @@ def _result(message: str) -> tuple[TrainerResult | None, str | None]:
         return None, f"termination message is not a trainer result: {error.errors()[0]['msg']}"
 
 
-def _deployment(body: JSON, *, uid: str) -> ObservedDeployment:
-    meta, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
+def _deployment(body: JSON, *, meta: Metadata) -> ObservedDeployment:
+    found, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
     template = spec.get("template") or {}
     conditions = status.get("conditions") or []
+    annotations = found.get("annotations") or {}
     return ObservedDeployment(
-        name=meta["name"],
-        owned=_owned_by(body, uid),
-        generation=int(meta.get("generation") or 0),
+        name=found["name"],
+        owned=_controlled_by(body, meta.uid),
+        opted_in=annotations.get(PIPELINE_ANNOTATION) == meta.name,
+        generation=int(found.get("generation") or 0),
         observed_generation=int(status.get("observedGeneration") or 0),
         replicas=int(spec.get("replicas", 1)),
         updated_replicas=int(status.get("updatedReplicas") or 0),
@@ -234,7 +246,7 @@ def _deployment(body: JSON, *, uid: str) -> ObservedDeployment:
         template_version=((template.get("metadata") or {}).get("annotations") or {}).get(
             MODEL_VERSION_ANNOTATION
         ),
-        serving_hash=(meta.get("annotations") or {}).get(SERVING_HASH_ANNOTATION),
+        serving_hash=annotations.get(SERVING_HASH_ANNOTATION),
         containers=tuple(c["name"] for c in (template.get("spec") or {}).get("containers") or []),
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"

@@ -43,6 +43,7 @@ from modelpipe.planning.outcome import (
     Promotion,
     UpdateDeployment,
 )
+from modelpipe.planning.ownership import serving_conflict
 
 _CANDIDATES = (Verdict.PASSED, Verdict.HELD, Verdict.PROMOTED)
 
@@ -105,6 +106,11 @@ def _pinned_target(d: Draft, pinned: str) -> Target | None:
 def converge_serving(d: Draft) -> None:
     """Bring the serving Deployment to the target version, or judge the rollout under way."""
     target = choose_target(d)
+    conflict = serving_conflict(d.obs)
+    if conflict is not None:  # not ours to write: say so, touch nothing
+        d.block(Reason.DEPLOYMENT_CONFLICT, conflict)
+        d.condition(ConditionType.PROMOTED, "False", Reason.DEPLOYMENT_CONFLICT, conflict)
+        return
     if target is None:
         return
     deployment = d.obs.deployment

@@ -23,6 +23,8 @@ class Reason(StrEnum):
     SUSPENDED = "Suspended"
     PVC_NOT_FOUND = "PVCNotFound"
     DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
+    # A Deployment or Service the pipeline may not write (not its own, or not opted in).
+    DEPLOYMENT_CONFLICT = "DeploymentConflict"
     CONTAINER_NOT_FOUND = "ContainerNotFound"
     NO_MODEL_YET = "NoModelYet"
     # Training
