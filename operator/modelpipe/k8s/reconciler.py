@@ -10,10 +10,13 @@ costs one or two passes, not one each (and no worker thread sits on the lock for
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from modelpipe import metrics
 from modelpipe.k8s.calls import KubeApi
@@ -25,6 +28,23 @@ from modelpipe.sources.follower import SourceFollower
 
 logger = logging.getLogger("modelpipe.reconciler")
 Clock = Callable[[], datetime]
+
+
+class Timer(Protocol):
+    daemon: bool
+
+    def start(self) -> None: ...
+    def cancel(self) -> None: ...
+
+
+TimerFactory = Callable[[float, Callable[..., None], tuple[Any, ...]], Timer]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    due: datetime
+    token: int
+    timer: Timer
 
 
 def utcnow() -> datetime:
@@ -54,15 +74,22 @@ class WaitingPasses:
 
 class Reconciler:
     def __init__(
-        self, api: KubeApi, *, clock: Clock = utcnow, follow_sources: bool = False
+        self,
+        api: KubeApi,
+        *,
+        clock: Clock = utcnow,
+        follow_sources: bool = False,
+        timer: TimerFactory = threading.Timer,
     ) -> None:
         self.api = api
         self.clock = clock
+        self._timer = timer
+        self._tokens = itertools.count()
         # Shared pollers of followed git refs and datasets; a change reconciles its followers.
-        self.follower = SourceFollower(on_change=self._fire) if follow_sources else None
+        self.follower = SourceFollower(on_change=self._reconcile_logged) if follow_sources else None
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
-        self._timers: dict[tuple[str, str], threading.Timer] = {}
+        self._timers: dict[tuple[str, str], _Pending] = {}
         self._waiting = WaitingPasses()
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -86,22 +113,31 @@ class Reconciler:
             self.requeue(namespace, name, decided.requeue_after)
 
     def requeue(self, namespace: str, name: str, delay: float) -> None:
-        """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only."""
+        """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only.
+
+        Like client-go's delaying queue, a pending wake-up is replaced only by an earlier
+        one: a long requeue (the next cron slot) never hides a short one (a debounce).
+        """
         key = (namespace, name)
+        due = self.clock() + timedelta(seconds=delay)
         with self._guard:
-            if key in self._timers:
+            before = self._timers.get(key)
+            if before is not None and before.due <= due:
                 return
-            timer = threading.Timer(delay, self._fire, args=(namespace, name))
+            token = next(self._tokens)
+            timer = self._timer(delay, self._fire, (namespace, name, token))
             timer.daemon = True
-            self._timers[key] = timer
+            self._timers[key] = _Pending(due, token, timer)
+        if before is not None:
+            before.timer.cancel()
         timer.start()
 
     def forget(self, namespace: str, name: str) -> None:
         with self._guard:
-            timer = self._timers.pop((namespace, name), None)
+            pending = self._timers.pop((namespace, name), None)
             self._locks.pop((namespace, name), None)
-        if timer is not None:
-            timer.cancel()
+        if pending is not None:
+            pending.timer.cancel()
         if self.follower is not None:
             self.follower.forget(namespace=namespace, name=name)
         metrics.forget(namespace, name)
@@ -109,14 +145,22 @@ class Reconciler:
     def stop(self) -> None:
         with self._guard:
             timers, self._timers = list(self._timers.values()), {}
-        for timer in timers:
-            timer.cancel()
+        for pending in timers:
+            pending.timer.cancel()
         if self.follower is not None:
             self.follower.stop()
 
-    def _fire(self, namespace: str, name: str) -> None:
+    def _fire(self, namespace: str, name: str, token: int) -> None:
+        """A timer is due; a replaced one that fires anyway (its cancel raced) does nothing."""
         with self._guard:
-            self._timers.pop((namespace, name), None)
+            pending = self._timers.get((namespace, name))
+            if pending is None or pending.token != token:
+                return
+            del self._timers[(namespace, name)]
+        self._reconcile_logged(namespace, name)
+
+    def _reconcile_logged(self, namespace: str, name: str) -> None:
+        """A reconcile outside kopf (timers, source changes): log failures, raise nothing."""
         try:
             self.reconcile(namespace, name)
         except Exception:

@@ -62,7 +62,7 @@ def wake_for_dataset_check(d: Draft) -> None:
         return
     wait = wait_seconds(row, now=now)
     if wait is not None:
-        d.requeue_after = min(d.requeue_after or wait, wait)
+        d.wake_after(wait)
 
 
 def _name(row: SourceStatus) -> str:

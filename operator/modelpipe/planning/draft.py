@@ -40,7 +40,8 @@ class Draft:
     conditions: dict[ConditionType, Verdicted] = field(default_factory=dict)
     # A blocking problem that makes the pipeline not Ready (missing PVC, Deployment, ...).
     blocker: Verdicted | None = None
-    requeue_after: float | None = None
+    # Each check's wish to look again (seconds); the plan takes the earliest, once.
+    wakeups: list[float] = field(default_factory=list)
     # Why no run may start on this pass although one is due (debounced automatic trigger).
     hold: str | None = None
 
@@ -56,10 +57,15 @@ class Draft:
     ) -> None:
         self.conditions[type_] = Verdicted(status, reason, message)
 
+    def wake_after(self, seconds: float) -> None:
+        """Ask for another pass within ``seconds``; never cancels another check's wish."""
+        self.wakeups.append(max(0.0, seconds))
+
     def block(self, reason: Reason, message: str, *, requeue_after: float | None = 30.0) -> None:
         """Record a blocking problem and warn once, when it first appears."""
         self.blocker = Verdicted("False", reason, message)
-        self.requeue_after = requeue_after
+        if requeue_after is not None:
+            self.wake_after(requeue_after)
         if self.previous_reason(ConditionType.READY) != reason:
             self.emit(EventType.WARNING, reason, message)
 

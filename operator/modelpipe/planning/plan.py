@@ -74,7 +74,7 @@ def plan(observed: Observed, now: datetime) -> Plan:
         actions=tuple(draft.actions),
         events=tuple(draft.events),
         samples=tuple(draft.samples),
-        requeue_after=draft.requeue_after,
+        requeue_after=min(draft.wakeups, default=None),
     )
 
 

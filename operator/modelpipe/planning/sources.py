@@ -131,7 +131,7 @@ def debounce_automatic_runs(d: Draft) -> None:
     )
     if not decision.start and decision.not_before is not None:
         d.hold = decision.message
-        d.requeue_after = max(1.0, (decision.not_before - now).total_seconds())
+        d.wake_after(max(1.0, (decision.not_before - now).total_seconds()))
 
 
 def _policy(d: Draft) -> DebouncePolicy | None:
@@ -163,7 +163,7 @@ def wake_for_schedule(d: Draft) -> None:
     if not schedule or now is None or check_schedule(schedule):
         return
     wait = (next_fire(schedule, after=now) - now).total_seconds()
-    d.requeue_after = min(d.requeue_after or wait, wait)
+    d.wake_after(wait)
 
 
 def with_sources_ready(d: Draft, *, stamp: str) -> list[Condition]:

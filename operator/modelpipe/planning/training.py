@@ -140,7 +140,7 @@ def start_run(d: Draft) -> None:
     job = d.obs.job(name)
     record = d.find(version)
     if job is not None and job.deleting:
-        d.requeue_after = 2.0  # the old Job of these inputs is still going away
+        d.wake_after(2.0)  # the old Job of these inputs is still going away
         return
     if job is not None or (
         record is not None and record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED)
