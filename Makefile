@@ -7,7 +7,7 @@ CLUSTER ?= dev
 PYTEST_FAST := -m "not cluster and not e2e and not slow"
 
 .PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
-        cluster-up cluster-down cluster-binaries clean
+        cluster-up cluster-down cluster-binaries host-packages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -18,7 +18,10 @@ bootstrap: ## Install uv (pinned) and sync the locked environment
 cluster-binaries: bootstrap ## Build the control-plane binaries from Go modules (cached)
 	@hack/localkube/build.sh >/dev/null
 
-test: bootstrap cluster-binaries ## The whole suite, including the local-cluster tests
+host-packages: ## Install the Debian packages the real node and image builds need (as root)
+	@hack/localkube/host-packages.sh
+
+test: bootstrap host-packages cluster-binaries ## The whole suite, including the local-cluster tests
 	$(RUN) pytest -q
 
 check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests

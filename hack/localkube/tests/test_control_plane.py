@@ -34,15 +34,25 @@ def test_version_reports_the_pinned_release(cluster: Cluster) -> None:
 @pytest.mark.cluster
 def test_rbac_is_enforced_for_service_accounts(cluster: Cluster, namespace: str) -> None:
     sa = f"system:serviceaccount:{namespace}:default"
-    denied = cluster.kubectl("auth", "can-i", "list", "secrets", "-n", namespace, "--as", sa,
-                             check=False)
+    denied = cluster.kubectl(
+        "auth", "can-i", "list", "secrets", "-n", namespace, "--as", sa, check=False
+    )
     assert denied.stdout.strip() == "no"
-    cluster.kubectl("create", "role", "reader", "-n", namespace, "--verb=list",
-                    "--resource=configmaps")
-    cluster.kubectl("create", "rolebinding", "reader", "-n", namespace, "--role=reader",
-                    f"--serviceaccount={namespace}:default")
-    allowed = cluster.kubectl("auth", "can-i", "list", "configmaps", "-n", namespace, "--as", sa,
-                              check=False)
+    cluster.kubectl(
+        "create", "role", "reader", "-n", namespace, "--verb=list", "--resource=configmaps"
+    )
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        namespace,
+        "--role=reader",
+        f"--serviceaccount={namespace}:default",
+    )
+    allowed = cluster.kubectl(
+        "auth", "can-i", "list", "configmaps", "-n", namespace, "--as", sa, check=False
+    )
     assert allowed.stdout.strip() == "yes"
 
 
@@ -61,13 +71,15 @@ def test_default_service_account_and_root_ca_appear(cluster: Cluster, namespace:
 @pytest.mark.cluster
 def test_claims_are_provisioned_and_bound(cluster: Cluster, namespace: str) -> None:
     claim = {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
         "metadata": {"name": "data", "namespace": namespace},
         "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
     }
     cluster.kubectl("apply", "-f", "-", input=json.dumps(claim))
-    cluster.kubectl("wait", "-n", namespace, "pvc/data", "--for=jsonpath={.status.phase}=Bound",
-                    "--timeout=60s")
+    cluster.kubectl(
+        "wait", "-n", namespace, "pvc/data", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s"
+    )
     pv = json.loads(cluster.kubectl("get", "pvc", "data", "-n", namespace, "-o", "json").stdout)
     assert pv["spec"]["volumeName"].startswith("pvc-")
 
@@ -96,13 +108,15 @@ def test_namespace_with_a_claim_finishes_deleting(cluster: Cluster) -> None:
     ns = f"pvc-delete-{os.getpid()}"
     cluster.kubectl("create", "namespace", ns)
     claim = {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
         "metadata": {"name": "data", "namespace": ns},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
     }
     cluster.kubectl("apply", "-f", "-", input=json.dumps(claim))
-    cluster.kubectl("wait", "-n", ns, "pvc/data", "--for=jsonpath={.status.phase}=Bound",
-                    "--timeout=60s")
+    cluster.kubectl(
+        "wait", "-n", ns, "pvc/data", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s"
+    )
     cluster.kubectl("delete", "namespace", ns, "--timeout=90s")
     gone = cluster.kubectl("get", "namespace", ns, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
