@@ -7,6 +7,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+# A DNS-1123 name as Kubernetes requires for the objects a spec field names.
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Followed sources (git ref, dataset) are polled this often unless the spec says otherwise.
+DEFAULT_POLL = "1m"
+MIN_POLL = "1s"
+
 
 class SpecModel(BaseModel):
     """Spec types: camelCase on the wire, unknown fields rejected, immutable once parsed."""

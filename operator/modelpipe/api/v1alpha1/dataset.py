@@ -1,0 +1,125 @@
+"""``spec.dataset``: where the training data is, which version, and what it must look like."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from modelpipe.api.v1alpha1._base import DEFAULT_POLL, MIN_POLL, SpecModel, cel, validations
+from modelpipe.sources.durations import DURATION_PATTERN, cel_minimum
+from modelpipe_trainer.config import FeatureKind
+
+DEFAULT_MAX_BYTES = 1 << 30
+
+
+class DatasetFile(SpecModel):
+    """An evaluation dataset, used instead of a random split of the training data."""
+
+    uri: str = Field(min_length=1, max_length=2048, description="file://, http(s):// or a path.")
+    version: str = Field(
+        min_length=1, max_length=128, description="Version label recorded in lineage."
+    )
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None, description="File format; inferred from the URI's extension when omitted."
+    )
+
+
+class Feature(SpecModel):
+    """One input column and the checks its values must pass."""
+
+    name: str = Field(min_length=1, max_length=253, description="Column name.")
+    kind: FeatureKind = Field(default=FeatureKind.NUMERIC, description="numeric or categorical.")
+    min: float | None = Field(default=None, description="Smallest allowed value (numeric).")
+    max: float | None = Field(default=None, description="Largest allowed value (numeric).")
+    allowed_values: list[str] | None = Field(
+        default=None, max_length=1024, description="Allowed values (categorical)."
+    )
+    max_null_fraction: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Largest tolerated fraction of missing values."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.min) || !has(self.max) || self.min <= self.max",
+                "feature min must be less than or equal to max",
+            ),
+        )
+    )
+
+
+class DataSchema(SpecModel):
+    """The columns the trainer validates before training."""
+
+    target: str = Field(min_length=1, max_length=253, description="Label column.")
+    features: list[Feature] = Field(
+        min_length=1,
+        max_length=256,
+        description="Feature columns; names are unique.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    min_rows: int = Field(default=10, ge=1, description="Fewest rows accepted.")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!self.features.exists(f, f.name == self.target)",
+                "schema.target must not also be listed in schema.features",
+            ),
+        )
+    )
+
+
+class DatasetSpec(SpecModel):
+    """The training data: where it is, which version, and what it must look like."""
+
+    uri: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="file://, http(s)://, a path, or pvc://<claim>/<path> (a file or "
+        "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training).",
+    )
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Dataset version; a new version trains a new model. Pinned: wins over the "
+        "version resolved from an http(s) or pvc:// URI or manifestUri, which is followed "
+        "when unset.",
+    )
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None, description="File format; inferred from the URI's extension when omitted."
+    )
+    evaluation: DatasetFile | None = Field(default=None, description="Separate evaluation dataset.")
+    schema_: DataSchema = Field(alias="schema", description="Target and feature columns.")
+    manifest_uri: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="http(s) URL of a JSON/YAML manifest listing the data files and their "
+        "hashes (or a DVC .dvc file); when set, its entries' hash is the followed version.",
+    )
+    poll_interval: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description=f"How often a followed dataset is checked. Default {DEFAULT_POLL}.",
+        json_schema_extra=validations(cel_minimum(MIN_POLL, "dataset.pollInterval")),
+    )
+    max_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest dataset accepted, in bytes; larger files are refused rather than "
+        f"downloaded. Default {DEFAULT_MAX_BYTES}.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.version) || has(self.manifestUri) || self.uri.startsWith('http://') "
+                "|| self.uri.startsWith('https://') || self.uri.startsWith('pvc://')",
+                "dataset.version is required unless dataset.uri is http(s) or pvc:// or "
+                "manifestUri is set (then the version is followed)",
+            ),
+        )
+    )

@@ -1,0 +1,111 @@
+"""``spec.serving``: where the promoted model serves, and how its rollout is judged."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import ConfigDict, Field
+
+from modelpipe.api.v1alpha1._base import NAME_PATTERN, SpecModel, cel, validations
+from modelpipe.api.v1alpha1.resources import Resources
+
+# Set by the Helm chart (value server.image) on the operator pod.
+SERVER_IMAGE_ENV = "MODELPIPE_SERVER_IMAGE"
+
+
+def configured_server_image() -> str | None:
+    """The operator's serving image, if configured; else serving uses ``spec.code.image``."""
+    return os.environ.get(SERVER_IMAGE_ENV) or None
+
+
+class Probe(SpecModel):
+    """Readiness probe timings of the serving container (path /v2/health/ready)."""
+
+    initial_delay_seconds: int = Field(default=1, ge=0)
+    period_seconds: int = Field(default=2, ge=1)
+    timeout_seconds: int = Field(default=2, ge=1)
+    failure_threshold: int = Field(default=3, ge=1)
+
+
+class ServingTemplate(SpecModel):
+    """The Deployment and Service the operator creates and owns."""
+
+    image: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Serving image. Defaults to spec.code.image when that is set, else to the "
+        "operator's configured server image (Helm value server.image).",
+    )
+    command: list[str] | None = Field(
+        default=None,
+        max_length=64,
+        description="Command; defaults to modelpipe-trainer serve. Required with a custom image.",
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="Container and Service port.")
+    resources: Resources | None = None
+    service_account_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=NAME_PATTERN,
+        description="Service account of serving pods.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.image) || has(self.command)",
+                "serving.template.command is required when serving.template.image is set: "
+                "the operator only knows the entrypoint of the trainer image",
+            ),
+        )
+    )
+
+
+class ServingSpec(SpecModel):
+    """Where the promoted model serves: an existing Deployment or one the operator creates."""
+
+    deployment_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=NAME_PATTERN,
+        description="Existing Deployment to update.",
+    )
+    container_name: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Container of the existing Deployment to update; defaults to the first.",
+    )
+    template: ServingTemplate | None = Field(
+        default=None,
+        description="Create and own a Deployment and Service named after the pipeline.",
+    )
+    model_name: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Model name in the inference API; defaults to the pipeline name.",
+    )
+    replicas: int = Field(default=1, ge=0, le=100, description="Replicas of a created Deployment.")
+    readiness_probe: Probe = Field(default_factory=Probe)
+    progress_deadline_seconds: int = Field(
+        default=120, ge=5, description="Rollouts slower than this are rolled back."
+    )
+    pinned_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Serve this model version from history and stop automatic promotion.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.deploymentName) != has(self.template)",
+                "set exactly one of serving.deploymentName (update an existing Deployment) "
+                "or serving.template (the operator creates one)",
+            ),
+            cel(
+                "!has(self.containerName) || has(self.deploymentName)",
+                "serving.containerName only applies with serving.deploymentName",
+            ),
+        )
+    )

@@ -1,0 +1,56 @@
+"""``spec.training``: the estimator and the training Job's runtime settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from modelpipe.api.v1alpha1._base import NAME_PATTERN, SpecModel, cel, validations
+from modelpipe.api.v1alpha1.resources import Resources
+from modelpipe_trainer.config import Task
+
+
+class Estimator(SpecModel):
+    """A scikit-learn estimator class and its constructor parameters."""
+
+    class_name: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Import path, e.g. sklearn.linear_model.LogisticRegression.",
+        json_schema_extra=validations(
+            cel(
+                "self.startsWith('sklearn.')",
+                "estimator.className must be a scikit-learn class path such as "
+                "sklearn.linear_model.LogisticRegression",
+            ),
+        ),
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Constructor keyword arguments."
+    )
+
+
+class TrainingSpec(SpecModel):
+    """How to train: the estimator and the Job's runtime settings."""
+
+    estimator: Estimator
+    task: Task = Field(default=Task.CLASSIFICATION, description="classification or regression.")
+    seed: int = Field(default=0, ge=0, description="Random seed for the split and the estimator.")
+    test_split: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Holdout fraction, between 0 and 1 exclusive."
+    )
+    resources: Resources | None = None
+    backoff_limit: int = Field(default=1, ge=0, le=10, description="Retries of a crashed trainer.")
+    active_deadline_seconds: int = Field(
+        default=3600, ge=1, description="Wall-clock limit of a run."
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Delete finished Jobs after this long; kept by default."
+    )
+    service_account_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=NAME_PATTERN,
+        description="Service account of the training pod.",
+    )
