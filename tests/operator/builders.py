@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelpipe import manifests
-from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
+from modelpipe.api.v1alpha1 import (
+    API_VERSION,
+    KIND,
+    ConditionType,
+    Metadata,
+    ModelPipelineSpec,
+    ModelPipelineStatus,
+    Reason,
+)
 from modelpipe.layout import job_name
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
 from modelpipe.planning import Plan, plan
@@ -99,8 +107,12 @@ def deployment(
     failed: bool = False,
     serving_hash: str | None = None,
     replicas: int = 1,
+    old_pods: int = 0,
 ) -> ObservedDeployment:
-    """The owned Deployment, made from the default spec unless ``serving_hash`` says otherwise."""
+    """The owned Deployment, made from the default spec unless ``serving_hash`` says otherwise.
+
+    ``old_pods``: ready pods of the previous template still running (a surge rollout).
+    """
     return ObservedDeployment(
         name=NAME,
         owned=True,
@@ -109,9 +121,9 @@ def deployment(
         observed_generation=3,
         replicas=replicas,
         updated_replicas=replicas,
-        total_replicas=replicas if ready else replicas + 1,
-        ready_replicas=replicas if ready else 0,
-        available_replicas=replicas if ready else 0,
+        total_replicas=replicas if ready else replicas + old_pods,
+        ready_replicas=replicas if ready else old_pods,
+        available_replicas=replicas if ready else old_pods,
         template_version=version,
         serving_hash=serving_hash or manifests.serving_hash(meta=meta(), spec=spec()),
         containers=("serve",),
@@ -141,3 +153,153 @@ def with_(observed: Observed, **changes: Any) -> Observed:
 def cycle(observed: Observed, **changes: Any) -> Observed:
     """The next observation: same world, the status the last plan wrote."""
     return with_(observed, **{"status": step(observed).status, **changes})
+
+
+def condition(planned: Plan, type_: ConditionType) -> tuple[str, Reason]:
+    found = next(c for c in planned.status.conditions if c.type == type_)
+    return found.status, found.reason
+
+
+def kinds(planned: Plan) -> list[str]:
+    return [type(a).__name__ for a in planned.actions]
+
+
+def reasons(planned: Plan) -> list[Reason]:
+    return [e.reason for e in planned.events]
+
+
+def trained(version: str, metrics: dict[str, float] | None = None, **kwargs: Any) -> Observed:
+    """A pipeline whose Job for ``version`` succeeded, after the Job-created pass."""
+    first = observe()
+    return cycle(
+        first,
+        jobs=(job(version, JobPhase.SUCCEEDED, result=result(metrics or {"accuracy": 0.95})),),
+        **kwargs,
+    )
+
+
+def serving(version: str, metrics: dict[str, float] | None = None) -> Observed:
+    """A pipeline whose model ``version`` passed the gate and rolled out."""
+    world = cycle(trained(version, metrics))
+    return cycle(with_(world, deployment=deployment(version)))
+
+
+# Scenarios: real plan() outputs for situations other tests (e.g. Argo CD health) assess.
+# Each returns the last observation and the plan made from it.
+
+Scenario = tuple[Observed, Plan]
+
+
+def _promoted_second() -> tuple[Observed, str, str]:
+    """Model ``first`` served, then dataset v2 trained ``second``, which now serves."""
+    first = desired_version()
+    v2 = spec(dataset={"version": "v2"})
+    second = desired_version(v2)
+    world = cycle(with_(serving(first), spec=v2))
+    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
+    world = cycle(cycle(world), deployment=deployment(second))
+    return cycle(world), first, second
+
+
+def scenario_rolling_out_while_serving() -> Scenario:
+    """A new model passed the gate and rolls out while the older one serves."""
+    first = desired_version()
+    v2 = spec(dataset={"version": "v2"})
+    second = desired_version(v2)
+    world = cycle(with_(serving(first), spec=v2))
+    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
+    world = with_(world, deployment=deployment(second, ready=False, old_pods=1))
+    return world, step(world)
+
+
+def scenario_rolling_out_pinned_version() -> Scenario:
+    """spec.serving.pinnedVersion names the older model; the Deployment rolls back to it."""
+    world, first, _ = _promoted_second()
+    pinned = spec(dataset={"version": "v2"}, serving={"template": {}, "pinnedVersion": first})
+    world = cycle(with_(world, spec=pinned))
+    world = with_(world, deployment=deployment(first, ready=False, old_pods=1))
+    return world, step(world)
+
+
+def scenario_invalid_spec_while_training() -> Scenario:
+    """Generation 2 does not parse while generation 1's Job is running."""
+    running = cycle(observe(), jobs=(job(desired_version(), JobPhase.ACTIVE),))
+    world = cycle(running)
+    invalid = world.metadata.model_copy(update={"generation": 2})
+    world = with_(world, spec=None, spec_error="spec.training: field required", metadata=invalid)
+    return world, step(world)
+
+
+def scenario_production_failing_during_retrain() -> Scenario:
+    """Production's own Deployment is stuck (no pod available) while new inputs train."""
+    first = desired_version()
+    v2 = spec(dataset={"version": "v2"})
+    stuck = deployment(first, ready=False, failed=True)
+    world = cycle(with_(serving(first), spec=v2, deployment=stuck))
+    world = with_(world, jobs=(job(desired_version(v2), JobPhase.ACTIVE),))
+    return world, step(world)
+
+
+def scenario_candidate_rolled_back() -> Scenario:
+    """A passing candidate's pods never became ready: rolled back, production untouched."""
+    world, _ = scenario_rolling_out_while_serving()
+    world = cycle(world)
+    second = world.status.history[0].model_version
+    world = with_(world, deployment=deployment(second, ready=False, failed=True, old_pods=1))
+    return world, step(world)
+
+
+def scenario_new_run_after_rollback() -> Scenario:
+    """After a candidate's rollback, new inputs train: the rollback is history."""
+    world, planned = scenario_candidate_rolled_back()
+    production = planned.status.production
+    assert production is not None
+    world = with_(world, status=planned.status, deployment=deployment(production.model_version))
+    v3 = spec(dataset={"version": "v3"})
+    world = cycle(with_(cycle(world), spec=v3))
+    world = with_(world, jobs=(job(desired_version(v3), JobPhase.ACTIVE),))
+    return world, step(world)
+
+
+def scenario_production_rollout_failed() -> Scenario:
+    """The production model's own rollout exceeded its deadline (nothing newer to try)."""
+    world = serving(desired_version())
+    world = with_(world, deployment=deployment(desired_version(), ready=False, failed=True))
+    return world, step(world)
+
+
+def scenario_production_below_thresholds() -> Scenario:
+    """spec.evaluation.thresholds tightened above what the model in production scored."""
+    world = serving(desired_version(), {"accuracy": 0.85})
+    world = with_(world, spec=spec(evaluation={"thresholds": [{"metric": "accuracy", "min": 0.9}]}))
+    return world, step(world)
+
+
+SCENARIOS = {
+    "rolling_out_while_serving": scenario_rolling_out_while_serving,
+    "rolling_out_pinned_version": scenario_rolling_out_pinned_version,
+    "invalid_spec_while_training": scenario_invalid_spec_while_training,
+    "production_failing_during_retrain": scenario_production_failing_during_retrain,
+    "candidate_rolled_back": scenario_candidate_rolled_back,
+    "new_run_after_rollback": scenario_new_run_after_rollback,
+    "production_rollout_failed": scenario_production_rollout_failed,
+    "production_below_thresholds": scenario_production_below_thresholds,
+}
+
+
+def as_object(observed: Observed, planned: Plan) -> dict[str, Any]:
+    """The ModelPipeline as the apiserver would hold it after the plan's status write."""
+    meta_ = observed.metadata
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": meta_.name,
+            "namespace": meta_.namespace,
+            "generation": meta_.generation,
+        },
+        "spec": observed.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if observed.spec
+        else {},
+        "status": planned.status.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }

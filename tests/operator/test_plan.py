@@ -1,4 +1,4 @@
-"""plan(): one transition per test, state in, state out."""
+"""plan() for training runs: inputs, Jobs and verdicts; one transition per test."""
 
 from __future__ import annotations
 
@@ -6,62 +6,28 @@ from typing import Any
 
 import pytest
 from tests.operator.builders import (
+    condition,
     cycle,
-    deployment,
     desired_version,
     invalid_data_result,
     job,
-    meta,
+    kinds,
     observe,
+    reasons,
     result,
+    serving,
     spec,
     step,
     with_,
 )
 
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineStatus, Reason, Verdict
-from modelpipe.manifests import serving_hash
-from modelpipe.observed import JobPhase, Observed, ObservedDeployment
+from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning import (
-    CreateDeployment,
     CreateJob,
     CreateService,
     DeleteJob,
-    PatchDeployment,
-    Plan,
-    Promotion,
-    RunFinished,
-    UpdateDeployment,
 )
-
-
-def condition(planned: Plan, type_: ConditionType) -> tuple[str, Reason]:
-    found = next(c for c in planned.status.conditions if c.type == type_)
-    return found.status, found.reason
-
-
-def kinds(planned: Plan) -> list[str]:
-    return [type(a).__name__ for a in planned.actions]
-
-
-def reasons(planned: Plan) -> list[Reason]:
-    return [e.reason for e in planned.events]
-
-
-def trained(version: str, metrics: dict[str, float] | None = None, **kwargs: Any) -> Observed:
-    """A pipeline whose Job for ``version`` succeeded, after the Job-created pass."""
-    first = observe()
-    return cycle(
-        first,
-        jobs=(job(version, JobPhase.SUCCEEDED, result=result(metrics or {"accuracy": 0.95})),),
-        **kwargs,
-    )
-
-
-def serving(version: str, metrics: dict[str, float] | None = None) -> Observed:
-    """A pipeline whose model ``version`` passed the gate and rolled out."""
-    world = cycle(trained(version, metrics))
-    return cycle(with_(world, deployment=deployment(version)))
 
 
 def test_new_pipeline_creates_one_deterministic_job() -> None:
@@ -75,7 +41,7 @@ def test_new_pipeline_creates_one_deterministic_job() -> None:
         planned.status.current_run is not None
         and planned.status.current_run.job_name == created.name
     )
-    assert condition(planned, ConditionType.READY) == ("False", Reason.NO_MODEL_YET)
+    assert condition(planned, ConditionType.READY) == ("False", Reason.JOB_RUNNING)
 
 
 @pytest.mark.parametrize(
@@ -150,62 +116,6 @@ def test_input_change_supersedes_the_running_job() -> None:
     assert reasons(planned) == [Reason.JOB_SUPERSEDED, Reason.JOB_CREATED]
 
 
-def test_passing_run_creates_the_serving_deployment_and_service() -> None:
-    version = desired_version()
-    world = trained(version)
-    planned = step(world)
-    assert kinds(planned) == ["CreateDeployment", "CreateService"]
-    created = planned.actions[0]
-    assert isinstance(created, CreateDeployment)
-    assert created.manifest["metadata"]["annotations"]["modelpipe.io/model-version"] == version
-    assert reasons(planned) == [Reason.GATE_PASSED, Reason.ROLLING_OUT]
-    assert RunFinished(Verdict.PASSED) in planned.samples
-    assert planned.status.production is None
-
-
-def test_completed_rollout_promotes_exactly_once() -> None:
-    version = desired_version()
-    world = cycle(trained(version), deployment=deployment(None))
-    world = with_(world, **{"deployment": deployment(version)})
-    planned = step(world)
-    assert planned.actions == ()
-    assert reasons(planned) == [Reason.PROMOTED]
-    assert (
-        planned.status.production is not None and planned.status.production.model_version == version
-    )
-    assert any(isinstance(s, Promotion) for s in planned.samples)
-    assert condition(planned, ConditionType.READY) == ("True", Reason.SERVING)
-    again = step(with_(world, **{"status": planned.status}))
-    assert again.actions == () and again.events == () and again.status == planned.status
-
-
-def test_settled_pipeline_is_idle() -> None:
-    world = serving(desired_version())
-    planned = step(world, minutes=30)
-    assert planned.actions == () and planned.events == () and planned.status == world.status
-
-
-def test_new_dataset_rolls_the_existing_deployment() -> None:
-    first = desired_version()
-    world = serving(first)
-    new_spec = spec(dataset={"version": "v2"})
-    second = desired_version(new_spec)
-    world = with_(world, **{"spec": new_spec})
-    world = cycle(world)
-    world = with_(
-        world, **{"jobs": (job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.97})),)}
-    )
-    planned = step(world)
-    assert kinds(planned) == ["PatchDeployment"]
-    patch = planned.actions[0]
-    assert isinstance(patch, PatchDeployment) and patch.version == second
-    env = patch.patch["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "MODEL_DIR", "value": f"/artifacts/iris/{second}"} in env
-    assert (
-        planned.status.production is not None and planned.status.production.model_version == first
-    )
-
-
 @pytest.mark.parametrize(
     ("job_kwargs", "phase", "verdict", "reason"),
     [
@@ -264,7 +174,9 @@ def test_rejected_runs_leave_production_alone(
     )
     assert reasons(planned) == [reason]
     assert planned.events[0].type == "Warning" and first in planned.events[0].message
-    assert condition(planned, ConditionType.READY) == ("True", Reason.SERVING)
+    # Ready has one meaning: the current inputs cannot reach production, whatever serves.
+    assert condition(planned, ConditionType.READY) == ("False", reason)
+    assert condition(planned, ConditionType.DEGRADED) == ("False", Reason.HEALTHY)
     # The verdict is final for these inputs: the Job going away starts nothing.
     later = step(with_(world, **{"status": planned.status, "jobs": ()}), minutes=5)
     assert later.actions == () and later.events == ()
@@ -312,58 +224,6 @@ def test_champion_gate_rejects_a_worse_candidate() -> None:
     assert planned.actions == ()
 
 
-def test_failed_rollout_rolls_back_to_production() -> None:
-    first = desired_version()
-    world = serving(first)
-    new_spec = spec(dataset={"version": "v2"})
-    second = desired_version(new_spec)
-    world = cycle(with_(world, **{"spec": new_spec}))
-    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
-    world = cycle(world, deployment=deployment(second, ready=False))
-    planned = step(with_(world, **{"deployment": deployment(second, ready=False, failed=True)}))
-    assert kinds(planned) == ["PatchDeployment"]
-    patch = planned.actions[0]
-    assert isinstance(patch, PatchDeployment) and patch.version == first
-    assert reasons(planned) == [Reason.ROLLOUT_FAILED, Reason.ROLLED_BACK]
-    assert planned.status.history[0].verdict == Verdict.ROLLED_BACK
-    assert condition(planned, ConditionType.DEGRADED) == ("True", Reason.ROLLED_BACK)
-    # Once the Deployment serves the old model again, nothing more happens.
-    world = with_(world, **{"status": planned.status, "deployment": deployment(first)})
-    settled = step(world)
-    assert settled.actions == () and settled.events == ()
-
-
-def test_pinning_rolls_back_and_pauses_promotion() -> None:
-    first = desired_version()
-    world = serving(first)
-    new_spec = spec(dataset={"version": "v2"})
-    second = desired_version(new_spec)
-    world = cycle(with_(world, **{"spec": new_spec}))
-    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
-    world = cycle(cycle(world), deployment=deployment(second))
-    world = cycle(world)
-    assert world.status.production is not None and world.status.production.model_version == second
-    pinned = spec(dataset={"version": "v2"}, serving={"template": {}, "pinnedVersion": first})
-    planned = step(with_(world, **{"spec": pinned}))
-    assert [getattr(a, "version", None) for a in planned.actions] == [first]
-    assert condition(planned, ConditionType.PROMOTED) == ("False", Reason.PINNED)
-    done = step(
-        with_(world, **{"spec": pinned, "status": planned.status, "deployment": deployment(first)})
-    )
-    assert done.status.production is not None and done.status.production.model_version == first
-    assert done.status.production.reason.startswith("pinned")
-    assert reasons(done) == [Reason.PINNED]
-
-
-def test_unknown_pinned_version_blocks_with_a_clear_message() -> None:
-    world = serving(desired_version())
-    pinned = spec(serving={"template": {}, "pinnedVersion": "deadbeef"})
-    planned = step(with_(world, **{"spec": pinned}))
-    assert planned.actions == ()
-    assert condition(planned, ConditionType.READY) == ("False", Reason.PINNED_VERSION_UNKNOWN)
-    assert "deadbeef" in planned.events[0].message
-
-
 def test_missing_pvc_blocks_training_and_warns_once() -> None:
     planned = step(observe(pvc_exists=False))
     assert planned.actions == () and reasons(planned) == [Reason.PVC_NOT_FOUND]
@@ -371,18 +231,6 @@ def test_missing_pvc_blocks_training_and_warns_once() -> None:
     assert "spec.artifacts.pvc" in planned.events[0].message and planned.requeue_after
     again = step(observe(pvc_exists=False, status=planned.status))
     assert again.events == ()
-
-
-def test_missing_serving_deployment_blocks_promotion() -> None:
-    named = spec(serving={"deploymentName": "web"})
-    version = desired_version(named)
-    world = cycle(
-        observe(named), jobs=(job(version, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),)
-    )
-    planned = step(world)
-    assert planned.actions == ()
-    assert condition(planned, ConditionType.READY) == ("False", Reason.DEPLOYMENT_NOT_FOUND)
-    assert "Deployment web not found" in planned.events[-1].message
 
 
 def test_suspended_pipeline_starts_nothing() -> None:
@@ -405,21 +253,6 @@ def test_invalid_spec_becomes_a_condition_and_waits() -> None:
     assert again.events == ()
 
 
-def test_restart_after_rollout_before_status_write_promotes_once() -> None:
-    """The operator died after patching: status knows nothing, the world has it all."""
-    version = desired_version()
-    world = observe(
-        jobs=(job(version, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),),
-        deployment=deployment(version),
-    )
-    planned = step(world)
-    assert planned.actions == ()
-    assert (
-        planned.status.production is not None and planned.status.production.model_version == version
-    )
-    assert reasons(planned) == [Reason.GATE_PASSED, Reason.PROMOTED]
-
-
 def test_history_is_bounded_and_old_jobs_pruned() -> None:
     world = serving(desired_version(spec(historyLimit=1)))
     world = with_(world, **{"spec": spec(historyLimit=1, dataset={"version": "v2"})})
@@ -440,91 +273,3 @@ def test_followed_inputs_wait_until_resolved() -> None:
 def test_polling_settings_do_not_retrain() -> None:
     polled = spec(dataset={"pollInterval": "5m", "maxBytes": 1000})
     assert desired_version(polled) == desired_version()
-
-
-def test_surging_rollout_with_unready_new_pod_is_not_done() -> None:
-    """maxSurge: the old pod keeps availableReplicas at 1 while the new one is not Ready."""
-    surge = ObservedDeployment(
-        name="iris",
-        owned=True,
-        generation=2,
-        observed_generation=2,
-        replicas=1,
-        updated_replicas=1,
-        total_replicas=2,
-        ready_replicas=1,
-        available_replicas=1,
-        template_version="v2",
-        containers=("serve",),
-    )
-    assert not surge.rolled_out
-    assert ObservedDeployment(**{**surge.__dict__, "total_replicas": 1}).rolled_out
-
-
-EDITED_SERVING = {
-    "template": {
-        "command": ["modelpipe-trainer", "serve", "--port", "8080"],
-        "resources": {"limits": {"memory": "1Gi"}},
-    },
-    "replicas": 3,
-}
-
-
-def test_serving_edits_update_the_owned_deployment_and_keep_its_model() -> None:
-    version = desired_version()
-    world = serving(version)
-    edited = spec(serving=EDITED_SERVING)
-    assert desired_version(edited) == version  # serving is not an input: nothing retrains
-    planned = step(with_(world, spec=edited))
-    assert kinds(planned) == ["UpdateDeployment"] and reasons(planned) == [Reason.SERVING_UPDATED]
-    update = planned.actions[0]
-    assert isinstance(update, UpdateDeployment)
-    assert update.patch["spec"]["replicas"] == 3
-    pod = update.patch["spec"]["template"]["spec"]
-    serve = pod["containers"][0]
-    assert serve["command"] == EDITED_SERVING["template"]["command"]
-    assert serve["resources"] == {"limits": {"memory": "1Gi"}}
-    assert {"name": "MODEL_VERSION", "value": version} in serve["env"]
-    assert pod["serviceAccountName"] is None  # a merge patch drops what the spec dropped
-    assert planned.status.production == world.status.production
-
-    # The Deployment now carries the new hash and rolls: same model, still Promoted, no writes.
-    rolling = deployment(
-        version, ready=False, replicas=3, serving_hash=serving_hash(meta=meta(), spec=edited)
-    )
-    again = step(with_(world, spec=edited, status=planned.status, deployment=rolling))
-    assert again.actions == () and again.events == ()
-    assert condition(again, ConditionType.PROMOTED) == ("True", Reason.PROMOTED)
-    assert again.status.production == world.status.production
-
-
-def test_serving_edit_and_promotion_in_one_pass_keep_their_order() -> None:
-    first = desired_version()
-    world = serving(first)
-    new_spec = spec(dataset={"version": "v2"}, serving=EDITED_SERVING)
-    second = desired_version(new_spec)
-    world = cycle(with_(world, spec=new_spec))
-    done = (job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.97})),)
-    planned = step(with_(world, jobs=done))
-    assert kinds(planned) == ["UpdateDeployment", "PatchDeployment"]
-    update, patch = planned.actions
-    assert isinstance(update, UpdateDeployment) and isinstance(patch, PatchDeployment)
-    serve = update.patch["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "MODEL_VERSION", "value": first} in serve["env"]  # the edit keeps the model
-    assert patch.version == second  # the promotion moves it
-
-
-@pytest.mark.parametrize(
-    "serving_spec",
-    [{"deploymentName": "web"}, {"template": {}}],
-    ids=["user-owned", "unchanged-template"],
-)
-def test_deployments_not_ours_or_unchanged_are_left_alone(serving_spec: dict[str, Any]) -> None:
-    version = desired_version()
-    the_spec = spec(serving=serving_spec)
-    hand_scaled = deployment(version, replicas=5)  # scaled by hand: the spec did not change
-    world = with_(serving(version), spec=the_spec, deployment=hand_scaled)
-    if "deploymentName" in serving_spec:
-        world = with_(world, deployment=deployment(version, serving_hash="stale"))
-    planned = step(world)
-    assert planned.actions == () and planned.events == ()

@@ -44,6 +44,8 @@ class Draft:
     wakeups: list[float] = field(default_factory=list)
     # Why no run may start on this pass although one is due (debounced automatic trigger).
     hold: str | None = None
+    # The model version the serving Deployment is being moved to on this pass, if any.
+    rolling_out: str | None = None
 
     @property
     def previous(self) -> ModelPipelineStatus:

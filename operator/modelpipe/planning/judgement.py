@@ -63,9 +63,7 @@ def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> Ru
     result = job.result
     if result is not None and result.outcome in _FAILED_OUTCOMES:
         verdict, reason = _FAILED_OUTCOMES[result.outcome]
-        return _update(
-            base, job, verdict, reason, f"{result.outcome.value}: {result.message}", result
-        )
+        return _update(base, job, verdict, reason, _outcome_message(result), result)
     detail = job.failure_message or "the Job failed"
     return _update(
         base,
@@ -75,6 +73,13 @@ def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> Ru
         f"trainer crashed ({describe_exit(job)}, no result document): {detail}",
         None,
     )
+
+
+def _outcome_message(result: TrainerResult) -> str:
+    """The trainer's message; the verdict is said once, by whoever shows the record."""
+    if result.outcome == Outcome.INVALID_CONFIG:
+        return f"invalid training configuration: {result.message}"
+    return result.message
 
 
 def describe_exit(job: ObservedJob) -> str:

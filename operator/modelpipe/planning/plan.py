@@ -23,12 +23,11 @@ from modelpipe.api.v1alpha1 import (
     ConditionType,
     ModelPipelineStatus,
     Reason,
-    Verdict,
 )
 from modelpipe.observed import Observed
-from modelpipe.planning import datahash, serving, sources, training
+from modelpipe.planning import datahash, serving, sources, summary, training
 from modelpipe.planning.clock import rfc3339
-from modelpipe.planning.draft import Draft
+from modelpipe.planning.draft import Draft, Verdicted
 from modelpipe.planning.outcome import Event, EventType, Plan
 
 Check = Callable[[Draft], None]
@@ -50,7 +49,10 @@ CHECKS: tuple[Check, ...] = (
 )
 SUMMARIES: tuple[Check, ...] = (
     training.training_condition,
-    serving.degraded_condition,
+    summary.degraded_condition,
+    summary.evaluated_condition,
+    summary.promoted_condition,
+    summary.ready_condition,
 )
 
 
@@ -64,10 +66,14 @@ def plan(observed: Observed, now: datetime) -> Plan:
     draft = Draft(obs=observed, spec=observed.spec, now=stamp, status=status)
     for check in CHECKS + SUMMARIES:
         check(draft)
-    _summarize(draft)
     draft.status.last_run = draft.status.history[0] if draft.status.history else None
     draft.status.observed_generation = observed.metadata.generation
-    draft.status.conditions = _merge_conditions(draft, stamp)
+    draft.status.conditions = _merge_conditions(
+        observed.status.conditions,
+        draft.conditions,
+        generation=observed.metadata.generation,
+        stamp=stamp,
+    )
     draft.status.conditions = sources.with_sources_ready(draft, stamp=stamp)
     return Plan(
         status=draft.status,
@@ -78,91 +84,61 @@ def plan(observed: Observed, now: datetime) -> Plan:
     )
 
 
-def _summarize(d: Draft) -> None:
-    """Evaluated, Promoted and the summary Ready condition."""
-    last = next((r for r in d.status.history if r.verdict != Verdict.RUNNING), None)
-    if last is None or (not last.checks and last.verdict not in (Verdict.PASSED, Verdict.PROMOTED)):
-        d.condition(ConditionType.EVALUATED, "Unknown", Reason.NOT_EVALUATED, "no finished run yet")
-    elif last.verdict == Verdict.GATE_FAILED:
-        d.condition(
-            ConditionType.EVALUATED,
-            "False",
-            Reason.GATE_FAILED,
-            f"model {last.model_version}: {last.message}",
-        )
-    else:
-        d.condition(
-            ConditionType.EVALUATED,
-            "True",
-            Reason.GATE_PASSED,
-            f"model {last.model_version} passed the gate",
-        )
-    production = d.status.production
-    if ConditionType.PROMOTED not in d.conditions:
-        d.condition(ConditionType.PROMOTED, "False", Reason.NO_MODEL_YET, "no model promoted yet")
-    if d.blocker is not None:
-        d.conditions[ConditionType.READY] = d.blocker
-    elif production is None:
-        d.condition(
-            ConditionType.READY,
-            "False",
-            Reason.NO_MODEL_YET,
-            "no model has passed the gate and rolled out yet",
-        )
-    else:
-        reason = Reason.SUSPENDED if d.spec.suspend else Reason.SERVING
-        d.condition(
-            ConditionType.READY,
-            "True",
-            reason,
-            f"serving model {production.model_version} (code {production.code_revision}, "
-            f"dataset {production.dataset_version})",
-        )
-
-
-def _merge_conditions(d: Draft, stamp: str) -> list[Condition]:
+def _merge_conditions(
+    previous: list[Condition],
+    verdicts: dict[ConditionType, Verdicted],
+    *,
+    generation: int | None,
+    stamp: str,
+) -> list[Condition]:
     """Keep lastTransitionTime unless a condition's status flipped."""
-    previous = {c.type: c for c in d.previous.conditions}
+    before = {c.type: c for c in previous}
     # Conditions of other writers (e.g. SourcesReady from source polling) are kept as they are.
-    merged = [c for c in d.previous.conditions if c.type not in set(ConditionType)]
+    merged = [c for c in previous if c.type not in set(ConditionType)]
     for type_ in ConditionType:
-        verdict = d.conditions.get(type_)
+        verdict = verdicts.get(type_)
         if verdict is None:
             continue
-        before = previous.get(type_)
-        moved = before is None or before.status != verdict.status
+        old = before.get(type_)
+        moved = old is None or old.status != verdict.status
         merged.append(
             Condition(
                 type=type_,
                 status=verdict.status,
                 reason=verdict.reason,
                 message=verdict.message[:2048],
-                last_transition_time=stamp
-                if moved or before is None
-                else before.last_transition_time,
-                observed_generation=d.obs.metadata.generation,
+                last_transition_time=stamp if moved or old is None else old.last_transition_time,
+                observed_generation=generation,
             )
         )
     return merged
 
 
 def _invalid_spec(observed: Observed, stamp: str) -> Plan:
-    """A spec that does not parse: say so once, touch nothing, wait for the next edit."""
+    """A spec that does not parse: say so once, touch nothing, wait for the next edit.
+
+    Training, Evaluated and Promoted become Unknown for this generation, so nothing
+    written for an older spec (a Training=True, say) hides Ready=False InvalidSpec.
+    Degraded keeps its older generation: it is not assessed without a spec.
+    """
     status: ModelPipelineStatus = observed.status.model_copy(deep=True)
     message = f"spec is invalid: {observed.spec_error}"[:2048]
     before = next((c for c in status.conditions if c.type == ConditionType.READY), None)
     unchanged = (
         before is not None and before.reason == Reason.INVALID_SPEC and before.message == message
     )
-    ready = Condition(
-        type=ConditionType.READY,
-        status="False",
-        reason=Reason.INVALID_SPEC,
-        message=message,
-        last_transition_time=before.last_transition_time if unchanged and before else stamp,
-        observed_generation=observed.metadata.generation,
+    unknown = Verdicted("Unknown", Reason.INVALID_SPEC, "not assessed while the spec is invalid")
+    verdicts = {
+        ConditionType.READY: Verdicted("False", Reason.INVALID_SPEC, message),
+        ConditionType.TRAINING: unknown,
+        ConditionType.EVALUATED: unknown,
+        ConditionType.PROMOTED: unknown,
+    }
+    kept = [c for c in status.conditions if c.type == ConditionType.DEGRADED]
+    merged = _merge_conditions(
+        status.conditions, verdicts, generation=observed.metadata.generation, stamp=stamp
     )
-    status.conditions = [c for c in status.conditions if c.type != ConditionType.READY] + [ready]
+    status.conditions = [c for c in merged if c.type != ConditionType.DEGRADED] + kept
     status.observed_generation = observed.metadata.generation
     events = () if unchanged else (Event(EventType.WARNING, Reason.INVALID_SPEC, message),)
     return Plan(status=status, events=events)

@@ -209,6 +209,7 @@ def _roll(
 
 
 def _mark_rolling(d: Draft, target: Target) -> None:
+    d.rolling_out = target.version
     record = target.record
     if record is not None and target.why == Reason.PROMOTED and record.verdict != Verdict.PROMOTED:
         d.status.current_run = CurrentRun(
@@ -234,14 +235,7 @@ def _rollback(d: Draft, deployment: ObservedDeployment, target: Target, containe
     production = d.status.production
     deadline = d.spec.serving.progress_deadline_seconds
     if production is not None and production.model_version == target.version:
-        d.condition(
-            ConditionType.DEGRADED,
-            "True",
-            Reason.ROLLOUT_FAILED,
-            f"model {target.version} in production is not becoming ready "
-            "(ProgressDeadlineExceeded)",
-        )
-        return
+        return  # production's own rollout: Degraded (planning.summary), never rolled back
     if target.record is not None:
         target.record.verdict, target.record.reason = Verdict.ROLLED_BACK, Reason.ROLLOUT_FAILED
         target.record.message = (
@@ -312,24 +306,4 @@ def _production(d: Draft, target: Target) -> Production:
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=target.version),
         promoted_at=d.now,
         reason=why,
-    )
-
-
-def degraded_condition(d: Draft) -> None:
-    if ConditionType.DEGRADED in d.conditions:
-        return
-    serving = d.status.production.model_version if d.status.production else None
-    for record in d.status.history:
-        if record.model_version == serving:
-            break
-        if record.verdict == Verdict.ROLLED_BACK:
-            d.condition(
-                ConditionType.DEGRADED,
-                "True",
-                Reason.ROLLED_BACK,
-                f"model {record.model_version} was rolled back: {record.message}",
-            )
-            return
-    d.condition(
-        ConditionType.DEGRADED, "False", Reason.HEALTHY, "no failed rollout since the serving model"
     )

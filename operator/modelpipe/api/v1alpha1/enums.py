@@ -26,6 +26,8 @@ class Reason(StrEnum):
     # A Deployment or Service the pipeline may not write (not its own, or not opted in).
     DEPLOYMENT_CONFLICT = "DeploymentConflict"
     CONTAINER_NOT_FOUND = "ContainerNotFound"
+    # Degraded: the production model's Deployment has no available pod.
+    DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
     NO_MODEL_YET = "NoModelYet"
     # Training
     JOB_CREATED = "JobCreated"
@@ -41,6 +43,8 @@ class Reason(StrEnum):
     GATE_PASSED = "GatePassed"
     GATE_FAILED = "GateFailed"
     NOT_EVALUATED = "NotEvaluated"
+    # Tightened spec.evaluation.thresholds that the model in production does not meet.
+    PRODUCTION_BELOW_THRESHOLDS = "ProductionBelowThresholds"
     # Promoted / Degraded
     PROMOTED = "Promoted"
     ROLLING_OUT = "RollingOut"

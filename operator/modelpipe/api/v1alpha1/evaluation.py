@@ -63,7 +63,13 @@ class EvaluationSpec(SpecModel):
     thresholds: list[Threshold] = Field(
         default_factory=list,
         max_length=16,
-        description="Bounds on metrics; one entry per metric.",
+        description=(
+            "Bounds on metrics; one entry per metric. Not a training input: changing them "
+            "retrains nothing. The model in production is checked against them with the "
+            "metrics it was promoted with; if it falls short, Evaluated=False "
+            "ProductionBelowThresholds and one Warning event say so, and it keeps serving "
+            "until a retrain (modelpipe.io/retrain) or new inputs pass the gate."
+        ),
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["metric"],

@@ -129,6 +129,17 @@ class ModelPipelineStatus(StatusModel):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(
         default_factory=list,
+        description=(
+            "Ready=True iff what the current spec asks for serves: the model its inputs "
+            "train to (or serving.pinnedVersion) is in production and its Deployment is "
+            "available; otherwise Ready=False with a reason saying why those inputs cannot "
+            "reach production (GateFailed, ValidationFailed, RolledBack, ...) or what is "
+            "under way (JobRunning, RollingOut, WaitingForInputs, ...). Degraded=True iff the "
+            "production model's own serving fails (its Deployment missing, unavailable or "
+            "stuck). Training, Evaluated (the latest finished run, or production against "
+            "tightened thresholds), Promoted and SourcesReady give the detail; "
+            "status.production says what serves."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     inputs: Inputs | None = None

@@ -1,0 +1,198 @@
+"""The summary conditions, decided last from what the checks found: Degraded, Evaluated,
+Promoted and Ready.
+
+Ready has one meaning (docs/operator.md, "Conditions"): ``True`` iff what the current
+spec asks for is serving — the model the current inputs train to (or
+``spec.serving.pinnedVersion``) is in production and its Deployment is available.
+Otherwise ``False``, with a reason saying why those inputs cannot reach production
+(a failure: GateFailed, ValidationFailed, RolledBack, ...) or what is under way
+(JobRunning, RollingOut, WaitingForInputs, ...). ``status.production`` always says
+what serves, whatever Ready says.
+
+Degraded is only about the production model's own serving: its Deployment missing,
+without available pods, or stuck in a rollout of the production model. A candidate's
+failure is not Degraded (production still serves); it is Ready=False for the inputs
+that produced it, and history once newer inputs run.
+
+    Ready=True  ◀── production == asked-for model, Deployment available
+    Ready=False ◀── blocker | production serving fails | rolling out | training
+                    | asked-for run failed | suspended | debounced | nothing yet
+"""
+
+from __future__ import annotations
+
+from modelpipe import gate
+from modelpipe.api.v1alpha1 import ConditionType, Reason, RunPhase, Verdict
+from modelpipe.layout import RETRAIN_ANNOTATION
+from modelpipe.planning.draft import Draft, Verdicted
+from modelpipe.planning.outcome import EventType
+
+# A run of the asked-for inputs that ended here cannot reach production: why, in words.
+_FAILED = {
+    Verdict.GATE_FAILED: (Reason.GATE_FAILED, "failed the gate"),
+    Verdict.VALIDATION_FAILED: (Reason.VALIDATION_FAILED, "failed data validation"),
+    Verdict.CODE_VALIDATION_FAILED: (Reason.CODE_VALIDATION_FAILED, "failed its code test"),
+    Verdict.TRAINING_FAILED: (Reason.TRAINING_FAILED, "failed to train"),
+    Verdict.ROLLED_BACK: (Reason.ROLLED_BACK, "was rolled back"),
+}
+
+
+def degraded_condition(d: Draft) -> None:
+    """Degraded=True iff the production model's own serving is failing."""
+    production, deployment = d.status.production, d.obs.deployment
+    if production is None:
+        d.condition(ConditionType.DEGRADED, "False", Reason.HEALTHY, "no model in production yet")
+        return
+    version = production.model_version
+    if deployment is None:
+        name = d.spec.serving.deployment_name or d.obs.metadata.name
+        d.condition(
+            ConditionType.DEGRADED,
+            "True",
+            Reason.DEPLOYMENT_NOT_FOUND,
+            f"Deployment {name} not found: model {version} in production is not served",
+        )
+    elif deployment.template_version == version and deployment.rollout_failed:
+        d.condition(
+            ConditionType.DEGRADED,
+            "True",
+            Reason.ROLLOUT_FAILED,
+            f"model {version} in production is not becoming ready on Deployment "
+            f"{deployment.name} (ProgressDeadlineExceeded)",
+        )
+    elif deployment.replicas > 0 and deployment.available_replicas == 0:
+        d.condition(
+            ConditionType.DEGRADED,
+            "True",
+            Reason.DEPLOYMENT_UNAVAILABLE,
+            f"Deployment {deployment.name} has no available pod (0 of {deployment.replicas}): "
+            f"model {version} in production is not served",
+        )
+    else:
+        d.condition(
+            ConditionType.DEGRADED,
+            "False",
+            Reason.HEALTHY,
+            f"model {version} in production is served by Deployment {deployment.name}",
+        )
+
+
+def evaluated_condition(d: Draft) -> None:
+    """The gate's verdict on the latest finished run; production against today's gate first."""
+    if _production_below_thresholds(d):
+        return
+    last = next((r for r in d.status.history if r.verdict != Verdict.RUNNING), None)
+    if last is None:
+        d.condition(ConditionType.EVALUATED, "Unknown", Reason.NOT_EVALUATED, "no finished run yet")
+    elif last.verdict == Verdict.GATE_FAILED:
+        d.condition(
+            ConditionType.EVALUATED,
+            "False",
+            Reason.GATE_FAILED,
+            f"model {last.model_version}: {last.message}",
+        )
+    elif last.checks or last.verdict in (Verdict.PASSED, Verdict.PROMOTED):
+        d.condition(
+            ConditionType.EVALUATED,
+            "True",
+            Reason.GATE_PASSED,
+            f"model {last.model_version} passed the gate",
+        )
+    else:
+        why = f": {last.message}" if last.message else ""
+        d.condition(
+            ConditionType.EVALUATED,
+            "False",
+            Reason.NOT_EVALUATED,
+            f"model {last.model_version} was not evaluated: {last.verdict.value}{why}"[:1024],
+        )
+
+
+def _production_below_thresholds(d: Draft) -> bool:
+    """Tightened thresholds: does production's recorded result still meet them? Warn once.
+
+    Thresholds are not an input (changing them retrains nothing), so the model in
+    production is checked against them with the metrics it was promoted with. The
+    champion comparison needs no such check: every run measures the champion afresh.
+    """
+    production = d.status.production
+    thresholds = d.spec.evaluation.thresholds
+    if production is None or not production.metrics or not thresholds:
+        return False
+    checks = [gate.check_threshold(t, production.metrics.get(t.metric)) for t in thresholds]
+    if gate.passed(checks):
+        return False
+    message = (
+        f"model {production.model_version} in production does not meet "
+        f"spec.evaluation.thresholds: {gate.failing_summary(checks)}; it keeps serving: "
+        f"retrain (annotate {RETRAIN_ANNOTATION}) or change the thresholds"
+    )
+    d.condition(ConditionType.EVALUATED, "False", Reason.PRODUCTION_BELOW_THRESHOLDS, message)
+    before = next((c for c in d.previous.conditions if c.type == ConditionType.EVALUATED), None)
+    if before is None or (before.reason, before.message) != (
+        Reason.PRODUCTION_BELOW_THRESHOLDS,
+        message,
+    ):
+        d.emit(EventType.WARNING, Reason.PRODUCTION_BELOW_THRESHOLDS, message)
+    return True
+
+
+def promoted_condition(d: Draft) -> None:
+    """Left unsaid by the serving checks (production's own rollout failing, a blocker)."""
+    if ConditionType.PROMOTED in d.conditions:
+        return
+    production = d.status.production
+    if production is None:
+        d.condition(ConditionType.PROMOTED, "False", Reason.NO_MODEL_YET, "no model promoted yet")
+        return
+    d.condition(
+        ConditionType.PROMOTED,
+        "True",
+        Reason.PROMOTED,
+        f"model {production.model_version} is in production ({production.reason})",
+    )
+
+
+def ready_condition(d: Draft) -> None:
+    d.conditions[ConditionType.READY] = d.blocker or _ready(d)
+
+
+def _ready(d: Draft) -> Verdicted:
+    production = d.status.production
+    asked = d.spec.serving.pinned_version or (
+        d.status.inputs.model_version if d.status.inputs else None
+    )
+    serves = f"; model {production.model_version} keeps serving" if production else ""
+    if production is not None and production.model_version == asked:
+        degraded = d.conditions.get(ConditionType.DEGRADED)
+        if degraded is not None and degraded.status == "True":
+            return Verdicted("False", degraded.reason, degraded.message)
+        return Verdicted(
+            "True",
+            Reason.SERVING,
+            f"serving model {production.model_version} (code {production.code_revision}, "
+            f"dataset {production.dataset_version})",
+        )
+    if asked is not None and d.rolling_out == asked:
+        return Verdicted("False", Reason.ROLLING_OUT, f"rolling out model {asked}{serves}")
+    run = d.status.current_run
+    if run is not None and run.model_version == asked and run.phase != RunPhase.ROLLING_OUT:
+        return Verdicted(
+            "False", Reason.JOB_RUNNING, f"training model {asked} (Job {run.job_name}){serves}"
+        )
+    record = d.find(asked) if asked else None
+    if record is not None and record.verdict in _FAILED:
+        reason, phrase = _FAILED[record.verdict]
+        detail = f": {record.message}" if record.message else ""
+        return Verdicted("False", reason, f"model {asked} {phrase}{detail}{serves}"[:2048])
+    if d.spec.suspend:
+        return Verdicted(
+            "False", Reason.SUSPENDED, f"spec.suspend is true: model {asked} is not trained{serves}"
+        )
+    if d.hold is not None:
+        return Verdicted("False", Reason.PROGRESSING, f"{d.hold}{serves}")
+    if production is None:
+        return Verdicted(
+            "False", Reason.NO_MODEL_YET, "no model has passed the gate and rolled out yet"
+        )
+    return Verdicted("False", Reason.PROGRESSING, f"model {asked} is not serving yet{serves}")
