@@ -54,7 +54,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # threads, not CPU, bound a burst: with 4, ten pipelines changed at once waited ~1 s
     # for their Jobs (benchmarks/operator).
     settings.execution.max_workers = 16
-    memo.reconciler = Reconciler(KubeApi(Rest(connect())), follow_sources=True)
+    memo.reconciler = Reconciler(
+        KubeApi(Rest(connect())), follow_sources=True, source_limits=memo.get("source_limits")
+    )
 
 
 @kopf.on.cleanup()

@@ -20,6 +20,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from modelpipe.k8s.rest import use_kubeconfig
+from modelpipe.sources import options as sources
 
 _FORMATS = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}
 
@@ -48,11 +49,17 @@ def parser() -> argparse.ArgumentParser:
         "--kubeconfig", type=Path, help="kubeconfig file; default $KUBECONFIG or in-cluster"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sources.add_arguments(run)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        limits = sources.source_limits(args)
+    except ValueError as error:
+        print(f"modelpipe-operator: {error}", file=sys.stderr)
+        return 2
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             print(
@@ -74,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         standalone=args.peering is None,
         peering_name=args.peering,
         liveness_endpoint=args.liveness,
+        memo=kopf.Memo(source_limits=limits),
     )
     return 0
 

@@ -118,6 +118,8 @@ class Observed:
     # The pipeline's hash Jobs for a followed pvc:// dataset, and whether its claim exists.
     dataset_checks: tuple[SeenCheck, ...] = ()
     dataset_claim_exists: bool = True
+    # Why spec.code.git.credentialsSecret cannot be used (modelpipe.sources.credentials).
+    credentials_problem: str | None = None
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

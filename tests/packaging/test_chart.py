@@ -352,3 +352,27 @@ def test_chart_grants_exactly_what_the_operator_declares_minus_the_proven_extras
     }
     assert granted <= declared, f"granted but not declared in calls.py: {granted - declared}"
     assert declared - granted == set(NOT_GRANTED), "update the chart's rules or NOT_GRANTED"
+
+
+def test_source_bounds_and_egress_policy_reach_the_operator(render: Render) -> None:
+    """values.sources -> operator flags -> the limits the pollers use (docs/install.md)."""
+    from modelpipe.main import parser
+    from modelpipe.sources.egress import EgressPolicy
+    from modelpipe.sources.options import source_limits
+
+    container = operator_container(
+        render(
+            "--set", "sources.minPollInterval=1m",
+            "--set", "sources.maxDatasetBytes=5000000000",
+            "--set", "sources.egress.deny={10.96.0.0/12,.corp.example}",
+            "--set", "sources.egress.allow={169.254.10.0/24}",
+        )
+    )  # fmt: skip
+    argv = [a.replace("$(POD_IP)", "127.1.0.9") for a in container["args"]]
+    limits = source_limits(parser().parse_args(argv))
+    assert (limits.min_interval_seconds, limits.max_bytes) == (60.0, 5_000_000_000)
+    assert limits.egress.check_host("10.100.0.1") and limits.egress.check_host("db.corp.example")
+    assert limits.egress.check_host("169.254.10.7") is None
+    assert limits.egress.check_host("169.254.169.254")
+    default = source_limits(parser().parse_args(operator_container(render())["args"]))
+    assert default.egress == EgressPolicy() and default.min_interval_seconds == 10.0

@@ -12,7 +12,8 @@ through the operator"). The admin kubeconfig (``ns``) plants the victims
 - ``tenant.api_client()``: a kubernetes ``ApiClient`` that impersonates the tenant
 - ``tenant.token()``: a short-lived bearer token of the tenant (TokenRequest)
 - ``operator``: ``modelpipe-operator run`` for the namespace (tests/e2e/fixtures.py)
-- ``repo``, ``data_server``: a git repository and a data server on loopback (tests/sources)
+- ``repo``, ``git_server``, ``data_server``: a repository, git and data servers on loopback
+  (tests/sources)
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import pytest
 import yaml
 from tests.e2e.fixtures import crd, data_url, ns, operator
 from tests.e2e.harness import Namespace, wait_for
-from tests.sources.conftest import data_server, repo
+from tests.sources.conftest import data_server, git_server, repo
 
 from localkube.cluster import Cluster
 
-__all__ = ["Tenant", "crd", "data_server", "data_url", "ns", "operator", "repo", "tenant"]
+__all__ = [
+    "Tenant", "crd", "data_server", "data_url", "git_server", "ns", "operator", "repo", "tenant",
+]  # fmt: skip
 
 TENANT = "tenant"
 # What a namespace's pipeline author is given: the ModelPipeline verbs, and reading

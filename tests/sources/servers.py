@@ -7,8 +7,12 @@
 - :class:`DataServer`: static files with ETag, Last-Modified or no validator,
   answering conditional requests with 304, counting requests.
 
-Both bind 127.0.0.1 on a port picked once, and can be stopped and started again
-on the same port (to test outages and recovery).
+
+All bind a loopback address (127.0.0.1 unless told another one of 127.0.0.0/8, to
+play a second host) on a port picked once, and can be stopped and started again
+on the same port (to test outages and recovery). Each remembers the
+``Authorization`` headers it was sent, so a test can prove a credential never
+reached it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from modelpipe.sources.httpdata import short_hash
 
 
 class _ClosingHTTPServer(ThreadingHTTPServer):
@@ -65,9 +71,12 @@ class _ClosingHTTPServer(ThreadingHTTPServer):
 class _Server:
     """Start/stop a ThreadingHTTPServer on a fixed loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, host: str = "127.0.0.1") -> None:
+        assert host.startswith("127."), "test servers listen on loopback only"
+        self.host = host
         self.port = 0
         self.requests: Counter[str] = Counter()
+        self.authorizations: list[str] = []
         self._lock = threading.Lock()
         self._httpd: _ClosingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -79,8 +88,14 @@ class _Server:
         with self._lock:
             self.requests[what] += 1
 
+    def saw(self, headers: Any) -> None:
+        """Remember the request's ``Authorization`` header, if it had one."""
+        if headers.get("Authorization"):
+            with self._lock:
+                self.authorizations.append(str(headers["Authorization"]))
+
     def start(self) -> None:
-        httpd = _ClosingHTTPServer(("127.0.0.1", self.port), self.handler())
+        httpd = _ClosingHTTPServer((self.host, self.port), self.handler())
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -97,14 +112,16 @@ class _Server:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 class GitServer(_Server):
     """Serves every bare repository under ``root`` at ``/<name>.git``."""
 
-    def __init__(self, root: Path, *, auth: tuple[str, str] | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, root: Path, *, auth: tuple[str, str] | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        super().__init__(host=host)
         self.root = root
         self.auth = auth
 
@@ -123,6 +140,7 @@ class GitServer(_Server):
 
             def _cgi(self) -> None:
                 parts = urlsplit(self.path)
+                server.saw(self.headers)
                 if parts.path.endswith("/info/refs"):
                     server.count("info/refs")
                 server.count(f"{self.command} {parts.path.rsplit('/', 1)[-1]}")
@@ -189,15 +207,23 @@ class Served:
         return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
     @property
+    def version(self) -> str:
+        """The dataset version the operator makes of this file's ETag (a hash of it)."""
+        return f"etag:{short_hash(self.etag)}"
+
+    @property
     def last_modified(self) -> str:
         return formatdate(self.mtime, usegmt=True)
 
 
 class DataServer(_Server):
-    def __init__(self) -> None:
-        super().__init__()
+    """Static files; or, with ``redirect_to``, a 302 for every request to that base URL."""
+
+    def __init__(self, *, host: str = "127.0.0.1", redirect_to: str | None = None) -> None:
+        super().__init__(host=host)
         self.files: dict[str, Served] = {}
         self.status_override: dict[str, tuple[int, dict[str, str]]] = {}
+        self.redirect_to = redirect_to
 
     def put(self, path: str, served: Served) -> str:
         self.files[path] = served
@@ -215,6 +241,10 @@ class DataServer(_Server):
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 server.count(path)
+                server.saw(self.headers)
+                if server.redirect_to is not None:
+                    self._empty(302, {"Location": server.redirect_to.rstrip("/") + self.path})
+                    return
                 if path in server.status_override:
                     status, extra = server.status_override[path]
                     self._empty(status, extra)

@@ -10,7 +10,9 @@ import pytest
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import SourceFollower, followed, wanted
+from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.model import ErrorReason, SecretRef, SourceKind
 
 GIT = "https://git.example/model.git"
@@ -80,7 +82,10 @@ def follower() -> Any:
         with lock:
             changes.append((namespace, name))
 
-    instance = SourceFollower(on_change=on_change, rate_per_second=100, burst=100)
+    instance = SourceFollower(
+        on_change=on_change, rate_per_second=100, burst=100,
+        limits=SourceLimits(min_interval_seconds=1),
+    )  # fmt: skip
     instance.changes = changes  # type: ignore[attr-defined]
     yield instance
     instance.stop()
@@ -96,7 +101,7 @@ def test_follower_resolves_and_calls_back(
     )
 
     def sync() -> Any:
-        return follower.sync(namespace="ml", name="iris", spec=spec, read_secret=lambda ns, n: None)
+        return follower.sync(namespace="ml", name="iris", spec=spec, code_credentials=Lent())
 
     sync()
     _wait(lambda: ("ml", "iris") in follower.changes)
@@ -118,19 +123,19 @@ def test_missing_secret_is_reported(follower: Any) -> None:
         {"git": {"url": GIT, "ref": "main", "credentialsSecret": "nope"}},
         {"uri": "x", "version": "1"},
     )
-    snapshots = follower.sync(namespace="ml", name="p", spec=spec, read_secret=lambda ns, n: None)
+    lent = lend(SecretRef("ml", "nope"), None, url=GIT)
+    snapshots = follower.sync(namespace="ml", name="p", spec=spec, code_credentials=lent)
     state = snapshots["code"].state
     assert state.error is not None and state.error.reason is ErrorReason.AUTH_FAILED
     assert "Secret ml/nope not found" in state.error.message
 
 
-def test_unreadable_secret_is_reported(follower: Any) -> None:
-    def forbidden(namespace: str, name: str) -> dict[str, str]:
-        raise PermissionError("403 Forbidden: secrets is forbidden")
-
+def test_refused_secret_is_reported_and_nothing_is_polled(follower: Any) -> None:
     spec = make_spec(
         {"git": {"url": GIT, "ref": "main", "credentialsSecret": "git"}},
         {"uri": "x", "version": "1"},
     )
-    state = follower.sync(namespace="ml", name="p", spec=spec, read_secret=forbidden)["code"].state
-    assert state.error is not None and "cannot read Secret ml/git: 403" in state.error.message
+    lent = lend(SecretRef("ml", "git"), None, url=GIT, problem="cannot read Secret ml/git: Forbidden")
+    state = follower.sync(namespace="ml", name="p", spec=spec, code_credentials=lent)["code"].state
+    assert state.error is not None and "cannot read Secret ml/git: Forbidden" in state.error.message
+    assert follower.registry.snapshot("ml/p") == {}

@@ -80,8 +80,12 @@ def test_credentials_never_on_the_command_line() -> None:
     command = build_command(url="https://git.example/r.git", ref="main")
     env = build_env(url="https://git.example/r.git", credentials=creds, base={"PATH": "/bin"})
     assert "hunter2" not in " ".join(command)
-    assert env["GIT_CONFIG_KEY_0"] == "http.https://git.example/.extraHeader"
-    assert env["GIT_CONFIG_VALUE_0"].startswith("Authorization: Basic ")
+    config = {
+        env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
+        for i in range(int(env["GIT_CONFIG_COUNT"]))
+    }
+    assert config["http.https://git.example/.extraHeader"].startswith("Authorization: Basic ")
+    assert config["http.followRedirects"] == "false"
     assert "hunter2" not in repr(creds)
 
 
@@ -92,7 +96,7 @@ def test_operator_environment_does_not_leak_into_git() -> None:
     assert "GIT_DIR" not in env
     assert env["HOME"] == "/nonexistent"
     assert env["GIT_TERMINAL_PROMPT"] == "0"
-    assert "GIT_CONFIG_COUNT" not in env
+    assert (env["GIT_CONFIG_COUNT"], env["GIT_CONFIG_KEY_0"]) == ("1", "http.followRedirects")
 
 
 async def _resolve(

@@ -36,8 +36,19 @@ from tests.sources.servers import DataServer, GitServer, Repo, Served
 from localkube.cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
-# The e2e harness's fixtures: the CRD installed, the iris data server, an operator per test.
-crd, data_url, ns, operator = e2e.crd, e2e.data_url, e2e.ns, e2e.operator
+# The e2e harness's fixtures: the CRD installed, the iris data server.
+crd, data_url, ns = e2e.crd, e2e.data_url, e2e.ns
+# The tests poll every second: below the operator's default floor (10 s), so lowered.
+FAST_POLLS = ("--standalone", "--min-poll-interval", "1s")
+
+
+@pytest.fixture
+def operator(cluster: Cluster, ns: Namespace, tmp_path: Path) -> Iterator[Operator]:
+    running = Operator(cluster, ns.name, tmp_path, extra_args=FAST_POLLS)
+    running.start()
+    yield running
+    running.stop()
+    print(running.logs()[-8000:])  # shown by pytest only when the test failed
 SECRET = "git-creds"
 # The code test runs in the checkout: it prints the commit the pod really trains from.
 CODE_TEST = ["sh", "-c", "git rev-parse HEAD && test -s train.txt"]
@@ -89,8 +100,14 @@ def follow_data(url: str, **extra: Any) -> dict[str, Any]:
     return {"uri": url, "version": None, "pollInterval": "1s", **extra}
 
 
-def secret(name: str, **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+def secret(name: str, *, prefix: str, **data: str) -> dict[str, Any]:
+    """A credentials Secret opted in for URLs under ``prefix`` (docs/install.md)."""
+    metadata = {
+        "name": name,
+        "labels": {"modelpipe.io/credentials": "true"},
+        "annotations": {"modelpipe.io/url-prefixes": prefix},
+    }
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
 
 
 def promoted(ns: Namespace, *, besides: str | None = None, timeout: float = 180) -> str:
@@ -148,8 +165,9 @@ def test_push_runs_once_at_that_commit_and_a_burst_folds(
     repo: Repo,
     auth_git_server: GitServer,
 ) -> None:
-    assert ns.apply(secret(SECRET, username="alice", password="s3cret-pass")).returncode == 0
     url = f"{auth_git_server.base_url}/model.git"
+    creds = secret(SECRET, prefix=url, username="alice", password="s3cret-pass")
+    assert ns.apply(creds).returncode == 0
     spec = documents(
         data_url, code=follow_branch(url, secret=SECRET), triggers={"quietPeriod": "5s"}
     )
@@ -197,7 +215,7 @@ def test_new_rows_over_http_run_once_and_reach_lineage(
     iris_csv: dict[str, bytes],
 ) -> None:
     assert ns.apply(*documents(data, dataset=follow_data(data))).returncode == 0
-    v1, v2 = (f"etag:{Served(iris_csv[n]).etag}" for n in ("v1", "v2"))
+    v1, v2 = (Served(iris_csv[n]).version for n in ("v1", "v2"))
     first = promoted(ns)
     inputs = ns.pipeline()["status"]["inputs"]
     assert (inputs["datasetVersion"], inputs["datasetVersionFrom"]) == (v1, "Followed")
@@ -300,7 +318,8 @@ def test_bad_sources_are_clear_conditions_and_a_bad_cron_is_refused(
     private = f"{auth_git_server.base_url}/model.git"
     html = data_server.put("/login", Served(b"<!DOCTYPE html><html>Sign in</html>", "text/html"))
     big = data_server.put("/big.csv", Served(iris_csv["v2"]))
-    assert ns.apply(secret("wrong", username="alice", password="not-the-password")).returncode == 0
+    wrong = secret("wrong", prefix=private, username="alice", password="not-the-password")
+    assert ns.apply(wrong).returncode == 0
     # name -> (spec changes, SourcesReady reason, words the message must contain)
     cases: dict[str, tuple[dict[str, Any], str, str]] = {
         "no-ref": (
@@ -330,7 +349,9 @@ def test_bad_sources_are_clear_conditions_and_a_bad_cron_is_refused(
         text = message_of(pipeline, "SourcesReady")
         assert says in text, f"{name}: {text}"
         if name != "bad-minute":
-            assert condition(pipeline, "Ready") == ("False", "WaitingForInputs"), name
+            # A missing Secret would fail the clone as well: the run is refused outright.
+            waits = "CredentialsRefused" if name == "no-secret" else "WaitingForInputs"
+            assert condition(pipeline, "Ready") == ("False", waits), name
     assert ns.items("jobs") == []
     assert "not-the-password" not in ns.kubectl("get", "modelpipelines", "-o", "json").stdout
     assert any("wrong-creds" in e for e in _event_objects(ns, "SourceFailed"))

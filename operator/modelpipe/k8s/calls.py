@@ -14,6 +14,7 @@ from typing import Any
 
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
 from modelpipe.k8s.rest import JSON, MERGE_PATCH, STRATEGIC_MERGE_PATCH, ApiError, Rest
+from modelpipe.sources.credentials import SecretView
 
 
 @dataclass(frozen=True)
@@ -136,15 +137,17 @@ class KubeApi:
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")
 
-    def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        """Decoded Secret data, handed to the source pollers only (never logged or in status)."""
+    def get_secret(self, namespace: str, name: str) -> SecretView | None:
+        """Labels, annotations and decoded data; the data goes to the source pollers only."""
         body = self.rest.request("GET", f"{_ns('v1', namespace, 'secrets')}/{name}")
         if body is None:
             return None
-        data: dict[str, str] = body.get("data") or {}
-        return {
-            key: base64.b64decode(value).decode(errors="replace") for key, value in data.items()
-        }
+        metadata, data = body.get("metadata") or {}, body.get("data") or {}
+        return SecretView(
+            labels=dict(metadata.get("labels") or {}),
+            annotations=dict(metadata.get("annotations") or {}),
+            data={key: base64.b64decode(v).decode(errors="replace") for key, v in data.items()},
+        )
 
     def create_event(self, namespace: str, event: JSON) -> None:
         self.rest.request("POST", _ns("v1", namespace, "events"), body=event)

@@ -24,7 +24,7 @@ from modelpipe.api.v1alpha1 import (
 from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.datahash import is_hash_check, observe_checks
-from modelpipe.k8s.rest import JSON
+from modelpipe.k8s.rest import JSON, ApiError
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
     MODEL_VERSION_ANNOTATION,
@@ -35,9 +35,12 @@ from modelpipe.layout import (
     TRAIN_CONTAINER,
 )
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
-from modelpipe.sources.follower import SourceFollower, followed
+from modelpipe.sources.credentials import Lent, lend
+from modelpipe.sources.follower import CODE, SourceFollower, followed
+from modelpipe.sources.model import SecretRef, SourceError, SourceKey, SourceKind
+from modelpipe.sources.polling import PollState
 from modelpipe.sources.pvcstate import follows_pvc
-from modelpipe.sources.status import SourceStatus
+from modelpipe.sources.status import SourceStatus, source_status
 from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {
@@ -75,7 +78,10 @@ def observe(
     deployment_name = spec.serving.deployment_name or name
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
-    values, rows, changes = _follow(api, follower, namespace=namespace, name=name, spec=spec)
+    lent = _lend_credentials(api, namespace=namespace, spec=spec)
+    values, rows, changes = _follow(follower, namespace=namespace, name=name, spec=spec, lent=lent)
+    if lent.error is not None and not any(row.name == CODE for row in rows):
+        rows = (*rows, _refused_row(spec, namespace=namespace, error=lent.error))
     follow_pvc = follows_pvc(spec)
     checks = (
         observe_checks(api, owned, namespace=namespace, pipeline=name, follow=follow_pvc)
@@ -97,21 +103,43 @@ def observe(
         dataset_checks=checks,
         dataset_claim_exists=follow_pvc is None
         or api.get_pvc(namespace, follow_pvc.claim) is not None,
+        credentials_problem=lent.error.message if lent.error else None,
     )
 
 
+def _lend_credentials(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> Lent:
+    """What ``spec.code.git.credentialsSecret`` lends to the git URL (pinned or followed)."""
+    git = spec.code.git
+    if git is None or not git.credentials_secret:
+        return Lent()
+    ref = SecretRef(namespace, git.credentials_secret)
+    try:
+        secret = api.get_secret(namespace, git.credentials_secret)
+    except ApiError as error:  # e.g. forbidden by RBAC (rbac.readSecrets=false)
+        return lend(ref, None, url=git.url, problem=f"cannot read Secret {ref}: {error.reason}")
+    return lend(ref, secret, url=git.url)
+
+
+def _refused_row(spec: ModelPipelineSpec, *, namespace: str, error: SourceError) -> SourceStatus:
+    """A pinned git source whose Secret cannot be used still shows on SourcesReady."""
+    git = spec.code.git
+    assert git is not None and git.credentials_secret
+    key = SourceKey(SourceKind.GIT, git.url, secret=SecretRef(namespace, git.credentials_secret))
+    return source_status(CODE, key, PollState(error=error))
+
+
 def _follow(
-    api: KubeApi,
     follower: SourceFollower | None,
     *,
     namespace: str,
     name: str,
     spec: ModelPipelineSpec,
+    lent: Lent,
 ) -> tuple[Followed | None, tuple[SourceStatus, ...], tuple[datetime, ...]]:
     """The followed sources' latest answers (cached by the pollers, no request here)."""
     if follower is None:
         return None, (), ()
-    snapshots = follower.sync(namespace=namespace, name=name, spec=spec, read_secret=api.get_secret)
+    snapshots = follower.sync(namespace=namespace, name=name, spec=spec, code_credentials=lent)
     values, rows = followed(snapshots)
     changes = sorted(t for snap in snapshots.values() for t in snap.state.change_times)
     return values, tuple(rows), tuple(changes)

@@ -25,6 +25,7 @@ from modelpipe.k8s.gather import observe
 from modelpipe.planning import plan
 from modelpipe.planning.clock import rfc3339
 from modelpipe.sources.follower import SourceFollower
+from modelpipe.sources.limits import SourceLimits
 
 logger = logging.getLogger("modelpipe.reconciler")
 Clock = Callable[[], datetime]
@@ -80,13 +81,18 @@ class Reconciler:
         clock: Clock = utcnow,
         follow_sources: bool = False,
         timer: TimerFactory = threading.Timer,
+        source_limits: SourceLimits | None = None,
     ) -> None:
         self.api = api
         self.clock = clock
         self._timer = timer
         self._tokens = itertools.count()
         # Shared pollers of followed git refs and datasets; a change reconciles its followers.
-        self.follower = SourceFollower(on_change=self._reconcile_logged) if follow_sources else None
+        self.follower = (
+            SourceFollower(on_change=self._reconcile_logged, limits=source_limits)
+            if follow_sources
+            else None
+        )
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._timers: dict[tuple[str, str], _Pending] = {}

@@ -6,16 +6,25 @@ script turns its files into an ``Authorization`` header that reaches git through
 ``GIT_CONFIG_*`` variables of the git process — not through ``args`` (visible in
 ``ps``), not through ``env`` values of the spec, and not ``git clone -c`` (which
 would write it into the checkout's ``.git/config``, readable by the trainer). The
-header is scoped to the repository's origin (``http.<origin>.extraHeader``), so a
-redirect elsewhere does not carry it. The same ``username``/``password`` or
-``token`` keys as the operator's own ``ls-remote`` (docs/triggers.md).
+header is scoped to the repository's origin (``http.<origin>.extraHeader``) and
+redirects are not followed (``http.followRedirects=false``), so it reaches no
+other host. The same ``username``/``password`` or ``token`` keys as the
+operator's own ``ls-remote`` (docs/triggers.md). The gatherer has already checked
+that the Secret opted in for this URL (``modelpipe.sources.credentials``).
+
+The container runs the operator's own trainer image (Helm value ``trainer.image``),
+never ``spec.code.image``: an image the pipeline's author chose would be handed the
+Secret's files. URL and revision reach git as data (env, never shell text), in
+positions ``--`` marks as non-options; a revision that looks like an option is
+refused by the script itself (admission refuses it too), as is any transport
+but http(s), git, ssh and file (``ext::`` runs a command).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from modelpipe.api.v1alpha1.spec import GitSource
+from modelpipe.api.v1alpha1.spec import GitSource, configured_trainer_image
 from modelpipe.layout import GIT_CONTAINER
 from modelpipe.manifests.common import HOME_ENV, Manifest, container_security_context
 from modelpipe.sources.gitref import TOKEN_USERNAME
@@ -35,9 +44,13 @@ _AUTH_SCRIPT = (
     "unset user pass token basic; fi; "
 )
 _CLONE_SCRIPT = (
-    'git clone --quiet -- "$GIT_URL" "$SRC" && '
-    'git -C "$SRC" checkout --quiet --detach "$GIT_REVISION"'
+    'case "$GIT_REVISION" in -*|"") echo "refused: revision looks like an option" >&2; exit 2;; '
+    "esac; "
+    'git -c http.followRedirects=false clone --quiet --no-checkout -- "$GIT_URL" "$SRC" && '
+    'git -C "$SRC" checkout --quiet --detach "$GIT_REVISION" --'
 )
+# ext:: runs a command; fd:: and others are no business of a clone.
+CLONE_PROTOCOLS = "http:https:git:ssh:file"
 
 
 def auth_origin(url: str) -> str | None:
@@ -60,7 +73,7 @@ def credentials_volume(git: GitSource) -> Manifest | None:
 
 
 def git_clone_container(
-    *, git: GitSource, revision: str, image: str, source_dir: str, mounts: list[Manifest]
+    *, git: GitSource, revision: str, source_dir: str, mounts: list[Manifest]
 ) -> Manifest:
     """Clone ``git.url`` and check out ``revision`` (pinned, or resolved from ``git.ref``)."""
     env: list[Manifest] = [
@@ -68,6 +81,7 @@ def git_clone_container(
         {"name": "GIT_REVISION", "value": revision},
         {"name": "SRC", "value": source_dir},
         {"name": "GIT_TERMINAL_PROMPT", "value": "0"},  # fail, never wait for a password
+        {"name": "GIT_ALLOW_PROTOCOL", "value": CLONE_PROTOCOLS},
         HOME_ENV,
     ]
     mounts = list(mounts)
@@ -84,7 +98,7 @@ def git_clone_container(
         script = _AUTH_SCRIPT + script
     return {
         "name": GIT_CONTAINER,
-        "image": image,
+        "image": configured_trainer_image(),
         "command": ["sh", "-c", script],
         "env": env,
         "volumeMounts": mounts,

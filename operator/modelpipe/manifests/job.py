@@ -176,7 +176,6 @@ def _init_containers(
             git_clone_container(
                 git=code.git,
                 revision=inputs.code_revision,
-                image=code.image,
                 source_dir=SOURCE_DIR,
                 mounts=mounts,
             )

@@ -148,6 +148,10 @@ def start_run(d: Draft) -> None:
         return
     if d.spec.suspend or d.hold:
         return
+    if d.obs.credentials_problem:
+        # The clone would mount a Secret that has not opted in (or is missing): never.
+        d.block(Reason.CREDENTIALS_REFUSED, d.obs.credentials_problem, requeue_after=60.0)
+        return
     inputs = d.status.inputs
     if inputs is None or not inputs.code_revision or not inputs.dataset_version:
         d.block(

@@ -26,15 +26,10 @@ from typing import Any, TypeVar
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.inputs import Followed
 from modelpipe.sources.clock import SystemClock
+from modelpipe.sources.credentials import Lent
 from modelpipe.sources.durations import parse_duration
-from modelpipe.sources.model import (
-    Credentials,
-    ErrorReason,
-    SecretRef,
-    SourceError,
-    SourceKey,
-    SourceKind,
-)
+from modelpipe.sources.limits import SourceLimits
+from modelpipe.sources.model import SecretRef, SourceKey, SourceKind
 from modelpipe.sources.polling import PollState
 from modelpipe.sources.pvc import parse_uri as parse_pvc_uri
 from modelpipe.sources.ratelimit import RateLimiter
@@ -42,9 +37,7 @@ from modelpipe.sources.registry import Follow, Snapshot, SourceRegistry
 from modelpipe.sources.status import SourceStatus, rfc3339, source_status
 
 DEFAULT_INTERVAL_SECONDS = 60.0
-DEFAULT_MAX_BYTES = 1 << 30
 CODE, DATASET = "code", "dataset"
-SecretReader = Callable[[str, str], Mapping[str, str] | None]
 OnChange = Callable[[str, str], None]
 T = TypeVar("T")
 
@@ -55,23 +48,31 @@ class Wanted:
     interval_seconds: float
 
 
-def wanted(spec: ModelPipelineSpec, *, namespace: str) -> dict[str, Wanted]:
-    """The sources ``spec`` follows: only inputs the spec does not pin."""
+def wanted(
+    spec: ModelPipelineSpec, *, namespace: str, limits: SourceLimits | None = None
+) -> dict[str, Wanted]:
+    """The sources ``spec`` follows: only inputs the spec does not pin, none when suspended.
+
+    Intervals and byte limits are held within the operator's ``limits``.
+    """
+    bounds = limits or SourceLimits()
     result: dict[str, Wanted] = {}
+    if spec.suspend:
+        return result
     git = spec.code.git
     if spec.code.revision is None and git is not None and git.ref:
         secret = SecretRef(namespace, git.credentials_secret) if git.credentials_secret else None
         key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
-        result[CODE] = Wanted(key, _seconds(git.poll_interval))
+        result[CODE] = Wanted(key, bounds.interval(_seconds(git.poll_interval)))
     data = spec.dataset
     # A dataset on a PVC is checked by a Job the plan starts (modelpipe.sources.pvcstate).
     if data.version is None and parse_pvc_uri(data.uri) is None:
-        max_bytes = data.max_bytes or DEFAULT_MAX_BYTES
+        max_bytes = bounds.bytes_limit(data.max_bytes)
         if data.manifest_uri:
             key = SourceKey(SourceKind.MANIFEST, data.manifest_uri, max_bytes=max_bytes)
         else:
             key = SourceKey(SourceKind.HTTP, data.uri, max_bytes=max_bytes)
-        result[DATASET] = Wanted(key, _seconds(data.poll_interval))
+        result[DATASET] = Wanted(key, bounds.interval(_seconds(data.poll_interval)))
     return result
 
 
@@ -100,9 +101,15 @@ class SourceFollower:
     """A thread-safe front of one :class:`SourceRegistry` running on a private loop."""
 
     def __init__(
-        self, *, on_change: OnChange, rate_per_second: float = 5.0, burst: float = 20.0
+        self,
+        *,
+        on_change: OnChange,
+        rate_per_second: float = 5.0,
+        burst: float = 20.0,
+        limits: SourceLimits | None = None,
     ) -> None:
         self._on_change = on_change
+        self.limits = limits or SourceLimits()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sources", daemon=True)
         self._thread.start()
@@ -113,28 +120,27 @@ class SourceFollower:
     async def _make(self) -> SourceRegistry:
         clock = SystemClock()
         limiter = RateLimiter(clock=clock, rate_per_second=self._rate[0], burst=self._rate[1])
-        return SourceRegistry(clock=clock, limiter=limiter)
+        return SourceRegistry(clock=clock, limiter=limiter, limits=self.limits)
 
     def sync(
-        self, *, namespace: str, name: str, spec: ModelPipelineSpec, read_secret: SecretReader
+        self, *, namespace: str, name: str, spec: ModelPipelineSpec, code_credentials: Lent
     ) -> dict[str, Snapshot]:
         """Follow what ``spec`` wants (and nothing else); return the latest snapshots.
 
-        Secrets are read on every call, so a rotated or fixed credential is used on
-        the next reconcile, and the poller re-checks at once when it changed. A
-        missing Secret is reported on the source instead of polling without it.
+        ``code_credentials`` is what the pipeline's credentialsSecret lends to its git
+        URL (``modelpipe.sources.credentials``), read by the gatherer on every pass,
+        so a rotated or fixed credential is used on the next reconcile, and the
+        poller re-checks at once when it changed. A Secret that is missing or refused
+        is reported on the source instead of polling, with or without it.
         """
         follows: dict[str, Follow] = {}
         missing: dict[str, Snapshot] = {}
-        for role, want in wanted(spec, namespace=namespace).items():
-            secret = want.key.secret
-            data, problem = _read(secret, read_secret)
-            if problem is not None:
-                error = SourceError(ErrorReason.AUTH_FAILED, problem)
-                missing[role] = Snapshot(want.key, PollState(error=error))
+        for role, want in wanted(spec, namespace=namespace, limits=self.limits).items():
+            lent = code_credentials if want.key.secret is not None else Lent()
+            if lent.error is not None:
+                missing[role] = Snapshot(want.key, PollState(error=lent.error))
                 continue
-            credentials = Credentials.from_secret_data(dict(data)) if data is not None else None
-            follows[role] = Follow(want.key, want.interval_seconds, credentials)
+            follows[role] = Follow(want.key, want.interval_seconds, lent.credentials)
         snapshots = self._call(self._sync(f"{namespace}/{name}", follows))
         return {**snapshots, **missing}
 
@@ -176,18 +182,3 @@ class SourceFollower:
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
-
-
-def _read(
-    secret: SecretRef | None, read_secret: SecretReader
-) -> tuple[Mapping[str, str] | None, str | None]:
-    """The Secret's data, or why it cannot be used (missing, or forbidden by RBAC)."""
-    if secret is None:
-        return None, None
-    try:
-        data = read_secret(secret.namespace, secret.name)
-    except Exception as error:  # the API client's errors: report on the source, don't crash
-        return None, f"cannot read Secret {secret}: {str(error)[:200]}"
-    if data is None:
-        return None, f"Secret {secret} not found"
-    return data, None

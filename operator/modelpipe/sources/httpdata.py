@@ -9,18 +9,25 @@ limit is refused before a byte of the body is read.
 Every page of a login wall or an error page is "data" to a naive poller; we
 refuse HTML by its media type and by sniffing the first bytes, so a captive
 portal never triggers a retrain.
+
+Nothing the server sends is repeated verbatim: the server is the pipeline
+author's choice, and status, events and logs are read by others. A version made
+from an ETag or an unparseable Last-Modified carries a hash of it; errors name
+status codes, sizes and the operator's own words.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from modelpipe.sources.egress_guard import refusal_of
 from modelpipe.sources.model import (
     Credentials,
     ErrorReason,
@@ -104,16 +111,24 @@ def validators_from(headers: Mapping[str, str]) -> Validators:
 
 
 def version_from_validators(validators: Validators) -> str | None:
-    """A version string that says where it came from, so lineage is self-explanatory."""
+    """A version string that says where it came from, so lineage is self-explanatory.
+
+    An ETag is the server's text; the version carries its hash (``etag:sha256:...``).
+    """
     if validators.etag:
-        return f"etag:{validators.etag}"
+        return f"etag:{short_hash(validators.etag)}"
     if validators.last_modified:
         try:
             when = parsedate_to_datetime(validators.last_modified)
         except (TypeError, ValueError):
-            return f"last-modified:{validators.last_modified}"
+            return f"last-modified:{short_hash(validators.last_modified)}"
         return f"last-modified:{when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     return None
+
+
+def short_hash(text: str) -> str:
+    """``sha256:<16 hex>`` of a server-given string: comparable, never echoing it."""
+    return "sha256:" + hashlib.sha256(text.encode(errors="replace")).hexdigest()[:16]
 
 
 def check_length(content_length: str | None, *, max_bytes: int) -> SourceError | None:
@@ -160,6 +175,8 @@ class HttpCheck:
     max_bytes: int
     previous: Validators | None
     now: datetime
+    # Waits for the namespace's share of downloaded bytes (modelpipe.sources.limits).
+    throttle: Callable[[int], Awaitable[None]] | None = None
 
 
 async def resolve_http_dataset(check: HttpCheck) -> Observation:
@@ -197,8 +214,9 @@ async def fetch(check: HttpCheck, *, keep_body: bool) -> Fetched:
     try:
         async with check.client.stream("GET", check.url, headers=headers) as response:
             return await _read_response(
-                response, max_bytes=check.max_bytes, now=check.now, keep_body=keep_body
-            )
+                response, max_bytes=check.max_bytes, now=check.now, keep_body=keep_body,
+                throttle=check.throttle,
+            )  # fmt: skip
     except httpx.TimeoutException as exc:
         return Fetched(
             error=SourceError(ErrorReason.TIMEOUT, f"request timed out ({type(exc).__name__})")
@@ -206,11 +224,19 @@ async def fetch(check: HttpCheck, *, keep_body: bool) -> Fetched:
     except httpx.TooManyRedirects:
         return Fetched(error=SourceError(ErrorReason.SERVER_ERROR, "too many redirects"))
     except (httpx.TransportError, OSError) as exc:
+        refused = refusal_of(exc)
+        if refused is not None:
+            return Fetched(error=SourceError(ErrorReason.DESTINATION_REFUSED, refused))
         return Fetched(error=SourceError(ErrorReason.UNREACHABLE, _describe(exc)))
 
 
 async def _read_response(
-    response: httpx.Response, *, max_bytes: int, now: datetime, keep_body: bool
+    response: httpx.Response,
+    *,
+    max_bytes: int,
+    now: datetime,
+    keep_body: bool,
+    throttle: Callable[[int], Awaitable[None]] | None = None,
 ) -> Fetched:
     retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
     error = classify_status(response.status_code, retry_after=retry_after)
@@ -220,7 +246,7 @@ async def _read_response(
     if response.status_code == 304:
         return Fetched(not_modified=True, validators=validators)
     if is_html_media_type(response.headers.get("content-type")):
-        return Fetched(error=not_data(f"Content-Type {response.headers['content-type']}"))
+        return Fetched(error=not_data("an HTML Content-Type"))
     error = check_length(response.headers.get("content-length"), max_bytes=max_bytes)
     if error is not None:
         return Fetched(error=error)
@@ -236,6 +262,8 @@ async def _read_response(
         size += len(chunk)
         if size > max_bytes:
             return Fetched(error=too_large(max_bytes=max_bytes, size=None))
+        if throttle is not None:
+            await throttle(len(chunk))
         digest.update(chunk)
         if keep_body:
             kept.extend(chunk)
@@ -244,5 +272,6 @@ async def _read_response(
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"cannot reach the server: {text[:200]}"
+    """The error's kind in words; its text may quote the server's bytes (a bad header)."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()
+    return f"cannot reach the server ({words})"

@@ -5,6 +5,8 @@ This is what data teams already publish (DVC's ``.dvc`` files, a release's
 and content hash, sorted by path — so reformatting or reordering the manifest
 does not retrain, while any changed, added or removed file does.
 
+Errors name entries by their position, never by the paths or text the server sent.
+
 Accepted shapes (YAML is parsed with ``safe_load``; JSON is YAML)::
 
     files: [{path: train.csv, sha256: 9f2c...}, ...]     # generic
@@ -39,7 +41,10 @@ def parse_manifest(body: bytes) -> list[tuple[str, str]]:
     try:
         document: Any = yaml.safe_load(body.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ManifestError(f"manifest is neither JSON nor YAML: {str(exc)[:200]}") from exc
+        # The parser's message quotes the offending line: the server's text, never shown.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ManifestError(f"manifest is neither JSON nor YAML{where}") from None
     if not isinstance(document, dict):
         raise ManifestError("manifest must be a mapping with a 'files' (or DVC 'outs') list")
     listed = document.get("files", document.get("outs"))
@@ -66,7 +71,7 @@ def _entry(item: object, index: int) -> tuple[str, str]:
         value = item.get(key)
         if isinstance(value, str | int) and str(value):
             return path, f"{key}:{value}"
-    raise ManifestError(f"entry {path!r} has no hash (one of: {', '.join(_DIGEST_KEYS)})")
+    raise ManifestError(f"entry {index} has no hash (one of: {', '.join(_DIGEST_KEYS)})")
 
 
 def manifest_version(entries: Sequence[tuple[str, str]]) -> str:

@@ -27,6 +27,8 @@ class ErrorReason(StrEnum):
     REF_NOT_FOUND = "RefNotFound"
     NOT_FOUND = "NotFound"
     AUTH_FAILED = "AuthenticationFailed"
+    CREDENTIALS_REFUSED = "CredentialsRefused"
+    DESTINATION_REFUSED = "DestinationRefused"
     UNREACHABLE = "Unreachable"
     TIMEOUT = "Timeout"
     SERVER_ERROR = "ServerError"
@@ -45,6 +47,8 @@ PERMANENT_REASONS = frozenset(
         ErrorReason.REF_NOT_FOUND,
         ErrorReason.NOT_FOUND,
         ErrorReason.AUTH_FAILED,
+        ErrorReason.CREDENTIALS_REFUSED,
+        ErrorReason.DESTINATION_REFUSED,
         ErrorReason.NOT_DATA,
         ErrorReason.TOO_LARGE,
         ErrorReason.INVALID_MANIFEST,
@@ -152,7 +156,9 @@ def check_url(url: str, *, schemes: frozenset[str]) -> str | None:
     """Return a user-facing problem with ``url``, or None when it is acceptable.
 
     Credentials in the URL are refused rather than redacted: they would end up in
-    the spec, in status and in process listings. They belong in a Secret.
+    the spec, in status and in process listings. They belong in a Secret. A bare
+    user name is no credential where it names the account to log in as
+    (``ssh://git@host/...``); anywhere else it is refused like a password.
     """
     if not url or url.startswith("-"):
         return f"URL {url!r} is empty or starts with '-'"
@@ -160,7 +166,7 @@ def check_url(url: str, *, schemes: frozenset[str]) -> str | None:
     if parts.scheme not in schemes:
         allowed = ", ".join(sorted(schemes))
         return f"URL scheme {parts.scheme or '(none)'!r} is not supported; use one of: {allowed}"
-    if parts.username is not None or parts.password is not None:
+    if parts.password is not None or (parts.username is not None and parts.scheme != "ssh"):
         return "URL must not contain credentials; put them in a Secret (credentialsSecret)"
     if not parts.hostname and parts.scheme != "file":
         return f"URL {url!r} has no host"

@@ -55,10 +55,10 @@ class SeenCheck:
 
 
 def follows_pvc(spec: ModelPipelineSpec) -> PvcFollow | None:
-    """The PVC dataset ``spec`` follows, or None (pinned version, or not on a PVC)."""
+    """The PVC dataset ``spec`` follows, or None (pinned, suspended, or not on a PVC)."""
     data = spec.dataset
     parsed = parse_uri(data.uri)
-    if parsed is None or data.version is not None:
+    if parsed is None or data.version is not None or spec.suspend:
         return None
     interval = (
         parse_duration(data.poll_interval).total_seconds()

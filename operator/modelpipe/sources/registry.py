@@ -11,6 +11,11 @@ Nothing here talks to Kubernetes: the operator reads the Secret and passes
 cached) and can block on :meth:`wait_changed` in a kopf daemon, or just call
 ``snapshot`` from its reconcile. Decisions (what a check means, when the next
 one is due) are the pure functions of ``polling.py``.
+
+Each check is charged to one namespace — that of the follower asking for the
+shortest interval, the one that sets the pace — and waits for that namespace's
+share of checks and downloaded bytes (``limits.py``). Every connection goes
+through the egress policy (``egress_guard.py``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from datetime import datetime
 import httpx
 
 from modelpipe.sources.clock import Clock
+from modelpipe.sources.egress_guard import Resolver, guarded_client, resolve
 from modelpipe.sources.gitref import resolve_git_ref
 from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
+from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.manifest import resolve_manifest
 from modelpipe.sources.model import Credentials, Observation, SourceKey, SourceKind
 from modelpipe.sources.polling import Backoff, PollState, advance, next_due, reschedule
@@ -65,6 +72,12 @@ class _Poller:
     def interval(self) -> float:
         return min(self.followers.values())
 
+    @property
+    def namespace(self) -> str:
+        """The namespace charged for checks: its follower sets the pace (ties: by name)."""
+        pacer = min(self.followers.items(), key=lambda item: (item[1], item[0]))[0]
+        return pacer.split("/", 1)[0]
+
 
 class SourceRegistry:
     def __init__(
@@ -76,16 +89,27 @@ class SourceRegistry:
         timeout_seconds: float = 30.0,
         random_unit: Callable[[], float] = random.random,
         client: httpx.AsyncClient | None = None,
+        limits: SourceLimits | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
         self._clock = clock
         self._limiter = limiter
         self._backoff = backoff or Backoff()
         self._timeout = timeout_seconds
         self._random_unit = random_unit
-        # trust_env=False: no proxy/netrc of the operator's own is used for user URLs.
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout_seconds, follow_redirects=True, max_redirects=5, trust_env=False
+        self.limits = limits = limits or SourceLimits()
+        self._resolver = resolver
+        self._client = client or guarded_client(
+            limits.egress, timeout_seconds=timeout_seconds, resolver=resolver
         )
+        self._namespace_checks = RateLimiter(
+            clock=clock, rate_per_second=limits.namespace_checks_per_second,
+            burst=limits.namespace_checks_burst,
+        )  # fmt: skip
+        self._namespace_bytes = RateLimiter(
+            clock=clock, rate_per_second=limits.namespace_bytes_per_second,
+            burst=limits.namespace_bytes_burst,
+        )  # fmt: skip
         self._pollers: dict[SourceKey, _Poller] = {}
         self._follows: dict[str, dict[str, Follow]] = {}
         self._changed: dict[str, asyncio.Event] = {}
@@ -167,6 +191,7 @@ class SourceRegistry:
                 await self._sleep(poller, (due - now).total_seconds())
                 continue
             await self._limiter.acquire(host_of(poller.key.url))
+            await self._namespace_checks.acquire(poller.namespace)
             observation = await self._check(poller)
             self.checks[poller.key] += 1
             before = poller.state
@@ -192,14 +217,22 @@ class SourceRegistry:
         key, credentials, now = poller.key, poller.credentials, self._clock.now()
         if key.kind is SourceKind.GIT:
             return await resolve_git_ref(
-                url=key.url, ref=key.ref, credentials=credentials, timeout_seconds=self._timeout
-            )
-        resolve = resolve_manifest if key.kind is SourceKind.MANIFEST else resolve_http_dataset
+                url=key.url, ref=key.ref, credentials=credentials, timeout_seconds=self._timeout,
+                policy=self.limits.egress, resolver=self._resolver,
+            )  # fmt: skip
+        namespace = poller.namespace
+
+        async def throttle(size: int) -> None:
+            await self._namespace_bytes.acquire(namespace, cost=size)
+
         check = HttpCheck(
             client=self._client, url=key.url, credentials=credentials,
             max_bytes=key.max_bytes, previous=poller.state.validators, now=now,
+            throttle=throttle,
         )  # fmt: skip
-        return await resolve(check)
+        if key.kind is SourceKind.MANIFEST:
+            return await resolve_manifest(check)
+        return await resolve_http_dataset(check)
 
     def _notify(self, poller: _Poller) -> None:
         for subscriber in poller.followers:

@@ -31,6 +31,8 @@ class SourcesReadyReason(StrEnum):
     REF_NOT_FOUND = ErrorReason.REF_NOT_FOUND.value
     NOT_FOUND = ErrorReason.NOT_FOUND.value
     AUTH_FAILED = ErrorReason.AUTH_FAILED.value
+    CREDENTIALS_REFUSED = ErrorReason.CREDENTIALS_REFUSED.value
+    DESTINATION_REFUSED = ErrorReason.DESTINATION_REFUSED.value
     UNREACHABLE = ErrorReason.UNREACHABLE.value
     TIMEOUT = ErrorReason.TIMEOUT.value
     SERVER_ERROR = ErrorReason.SERVER_ERROR.value

@@ -22,6 +22,7 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     SUSPENDED = "Suspended"
     PVC_NOT_FOUND = "PVCNotFound"
+    CREDENTIALS_REFUSED = "CredentialsRefused"
     DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
     # A Deployment or Service the pipeline may not write (not its own, or not opted in).
     DEPLOYMENT_CONFLICT = "DeploymentConflict"
