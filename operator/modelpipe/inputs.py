@@ -107,6 +107,14 @@ _SECRET_PARAM = re.compile(
 )
 
 
+_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+
+
+def redact_text(text: str) -> str:
+    """Free text (a trainer's or a pod's message) with the user info of any URL removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
 def redact(uri: str) -> str:
     """The URI without credentials: no user info, secret-looking query values masked.
 

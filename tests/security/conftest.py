@@ -26,12 +26,13 @@ import pytest
 import yaml
 from tests.e2e.fixtures import crd, data_url, ns, operator
 from tests.e2e.harness import Namespace, wait_for
-from tests.sources.conftest import data_server, git_server, repo
+from tests.sources.conftest import clock, data_server, git_server, repo
 
 from localkube.cluster import Cluster
 
 __all__ = [
-    "Tenant", "crd", "data_server", "data_url", "git_server", "ns", "operator", "repo", "tenant",
+    "Tenant", "clock", "crd", "data_server", "data_url", "git_server", "ns", "operator", "repo",
+    "tenant",
 ]  # fmt: skip
 
 TENANT = "tenant"

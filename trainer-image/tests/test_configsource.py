@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -108,3 +109,54 @@ def test_bad_repo_training_config_is_invalid_config(
         load_run_config(path=None, environ=env)
     assert caught.value.outcome is Outcome.INVALID_CONFIG
     assert expected in caught.value.message
+
+
+# ----- issue 16: the repository's config file stays inside the checkout, errors say where --
+
+PASSWORD = "hunter2-db-password"
+DSN = f"database_url: postgres://admin:{PASSWORD}@db.internal:5432/prod"
+
+
+def _checkout(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    (root / ".git").mkdir(parents=True)
+    (root / "conf").mkdir()
+    return root
+
+
+def _load(make_config: Any, config_path: Path) -> TrainerError:
+    document = make_config("/data/iris.csv") | {"trainingConfigPath": str(config_path)}
+    with pytest.raises(TrainerError) as raised:
+        load_run_config(path=None, environ={"MODELPIPE_RUN_CONFIG": json.dumps(document)})
+    assert raised.value.outcome is Outcome.INVALID_CONFIG
+    return raised.value
+
+
+def test_config_file_may_not_link_out_of_the_checkout(tmp_path: Path, make_config: Any) -> None:
+    outside = tmp_path / "mounted-secret.yaml"
+    outside.write_text(f"estimator: [\n{DSN}\n")
+    root = _checkout(tmp_path)
+    (root / "conf" / "train.yaml").symlink_to(outside)
+    error = _load(make_config, root / "conf" / "train.yaml")
+    assert "link out of the repository" in str(error) and PASSWORD not in str(error)
+
+
+def test_a_link_inside_the_checkout_still_works(tmp_path: Path, make_config: Any) -> None:
+    root = _checkout(tmp_path)
+    (root / "real.yaml").write_text(
+        "estimator: {className: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2}}\n"
+    )
+    (root / "conf" / "train.yaml").symlink_to(root / "real.yaml")
+    document = make_config("/data/iris.csv") | {
+        "trainingConfigPath": str(root / "conf" / "train.yaml")
+    }
+    config = load_run_config(path=None, environ={"MODELPIPE_RUN_CONFIG": json.dumps(document)})
+    assert config.estimator.class_path == "sklearn.tree.DecisionTreeClassifier"
+
+
+def test_a_yaml_error_says_where_not_what(tmp_path: Path, make_config: Any) -> None:
+    root = _checkout(tmp_path)
+    (root / "conf" / "train.yaml").write_text(f"estimator: {{\n  {DSN}\n  : [\n")
+    error = _load(make_config, root / "conf" / "train.yaml")
+    text = str(error) + repr(error.failures)
+    assert "is not valid YAML (line" in text and PASSWORD not in text and "postgres" not in text

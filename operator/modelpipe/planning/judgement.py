@@ -6,6 +6,7 @@ import signal
 
 from modelpipe import gate
 from modelpipe.api.v1alpha1 import Failure, ModelPipelineSpec, Reason, RunRecord, Verdict
+from modelpipe.inputs import redact_text
 from modelpipe.observed import JobPhase, ObservedJob
 from modelpipe_trainer.contract import Outcome, TrainerResult
 
@@ -107,7 +108,8 @@ def _update(
     result: TrainerResult | None,
 ) -> RunRecord:
     record = base.model_copy(deep=True)
-    record.verdict, record.reason, record.message = verdict, reason, message[:4000]
+    # The trainer quotes URIs as it was given them: with credentials (docs/operator.md).
+    record.verdict, record.reason, record.message = verdict, reason, redact_text(message)[:4000]
     record.start_time = job.start_time or record.start_time
     record.completion_time = job.completion_time
     if result is not None:
@@ -115,7 +117,7 @@ def _update(
         record.metrics = dict(result.metrics)
         record.champion_metrics = dict(result.champion_metrics) if result.champion_metrics else None
         record.failures = [
-            Failure(check=f.check, column=f.column, message=f.message[:500])
+            Failure(check=f.check, column=f.column, message=redact_text(f.message)[:500])
             for f in result.failures
         ][:64]
         record.failures_truncated = result.failures_truncated + max(0, len(result.failures) - 64)

@@ -26,6 +26,7 @@ from modelpipe.planning import sources
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.judgement import describe_failures, judge
 from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
+from modelpipe.sources.pvc import uri_problem
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
 _WARNINGS = {
@@ -151,6 +152,10 @@ def start_run(d: Draft) -> None:
     if d.obs.credentials_problem:
         # The clone would mount a Secret that has not opted in (or is missing): never.
         d.block(Reason.CREDENTIALS_REFUSED, d.obs.credentials_problem, requeue_after=60.0)
+        return
+    claim_problem = uri_problem(d.spec.dataset.uri)
+    if claim_problem:  # admission refuses it too; an object from before that rule is not used
+        d.block(Reason.INVALID_SPEC, f"dataset.uri: {claim_problem}", requeue_after=None)
         return
     inputs = d.status.inputs
     if inputs is None or not inputs.code_revision or not inputs.dataset_version:

@@ -49,7 +49,13 @@ def load_run_config(*, path: str | None, environ: Mapping[str, str]) -> RunConfi
 
 
 def _with_repo_estimator(config: RunConfig, path: str) -> RunConfig:
-    """The config with the estimator from the repository's training config file."""
+    """The config with the estimator from the repository's training config file.
+
+    The file must lie inside the checkout once symlinks are followed: a link to
+    ``/etc/...`` or a mounted Secret is refused (issue 16).
+    """
+    if not _inside_checkout(Path(path)):
+        raise _invalid(f"the training config {path} is a link out of the repository; refused")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -66,6 +72,12 @@ def _with_repo_estimator(config: RunConfig, path: str) -> RunConfig:
         update={"class_path": repo.estimator.class_path, "params": repo.estimator.params}
     )
     return config.model_copy(update={"estimator": estimator})
+
+
+def _inside_checkout(path: Path) -> bool:
+    """``path`` resolves under its repository's top directory (the nearest one with .git)."""
+    root = next((d for d in path.parents if (d / ".git").exists()), path.parent)
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def _read_document(*, path: str | None, environ: Mapping[str, str]) -> Any:
@@ -88,9 +100,14 @@ def _parse(text: str, *, source: str, yaml_allowed: bool) -> Any:
             return yaml.safe_load(text)
         return json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise _invalid(
-            f"{source} is not valid {'YAML' if yaml_allowed else 'JSON'}: {exc}"
-        ) from None
+        # Only where: the parsers quote the offending line, which may hold a secret.
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" (line {exc.lineno}, column {exc.colno})"
+        else:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        kind = "YAML" if yaml_allowed else "JSON"
+        raise _invalid(f"{source} is not valid {kind}{where}") from None
 
 
 def _pydantic_failures(exc: ValidationError) -> list[ValidationFailure]:

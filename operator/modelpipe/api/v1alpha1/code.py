@@ -30,7 +30,16 @@ class GitSource(SpecModel):
     """A git repository cloned by an init container at ``spec.code.revision``."""
 
     url: str = Field(
-        min_length=1, max_length=2048, description="Clone URL (https://, ssh or file://)."
+        min_length=1,
+        max_length=2048,
+        description="Clone URL (https://, ssh or file://).",
+        json_schema_extra=validations(
+            cel(
+                "!self.startsWith('-') && !self.matches('^[A-Za-z][A-Za-z0-9+.-]*::')",
+                "git.url must be a URL (https://, ssh://, file://), not an option or a git "
+                "transport helper such as ext::",
+            ),
+        ),
     )
     path: str = Field(
         default=".",
@@ -96,6 +105,9 @@ class CodeSpec(SpecModel):
         max_length=128,
         description="Git SHA or any version string; part of the input hash. Pinned: wins "
         "over the commit resolved from git.ref. Required unless git.ref is set.",
+        json_schema_extra=validations(
+            cel("!self.startsWith('-')", "code.revision must not start with '-' (an option)")
+        ),
     )
     image: str = Field(
         default_factory=configured_trainer_image,

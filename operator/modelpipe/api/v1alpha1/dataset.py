@@ -79,6 +79,12 @@ class DatasetSpec(SpecModel):
         max_length=2048,
         description="file://, http(s)://, a path, or pvc://<claim>/<path> (a file or "
         "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training).",
+        json_schema_extra=validations(
+            cel(
+                "!self.startsWith('pvc://') || !self.matches('/[.][.](/|$)')",
+                "dataset.uri: a pvc:// path must stay inside the claim (no '..' segments)",
+            ),
+        ),
     )
     version: str | None = Field(
         default=None,
