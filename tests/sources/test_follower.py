@@ -135,7 +135,8 @@ def test_refused_secret_is_reported_and_nothing_is_polled(follower: Any) -> None
         {"git": {"url": GIT, "ref": "main", "credentialsSecret": "git"}},
         {"uri": "x", "version": "1"},
     )
-    lent = lend(SecretRef("ml", "git"), None, url=GIT, problem="cannot read Secret ml/git: Forbidden")
+    why = "cannot read Secret ml/git: Forbidden"
+    lent = lend(SecretRef("ml", "git"), None, url=GIT, problem=why)
     state = follower.sync(namespace="ml", name="p", spec=spec, code_credentials=lent)["code"].state
     assert state.error is not None and "cannot read Secret ml/git: Forbidden" in state.error.message
     assert follower.registry.snapshot("ml/p") == {}
