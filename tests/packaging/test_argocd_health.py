@@ -47,6 +47,8 @@ FAILURE_REASONS = {
     SourcesReadyReason.REF_NOT_FOUND,
     SourcesReadyReason.NOT_FOUND,
     SourcesReadyReason.AUTH_FAILED,
+    SourcesReadyReason.CREDENTIALS_REFUSED,
+    SourcesReadyReason.DESTINATION_REFUSED,
     SourcesReadyReason.UNREACHABLE,
     SourcesReadyReason.TIMEOUT,
     SourcesReadyReason.SERVER_ERROR,
