@@ -7,7 +7,7 @@ CLUSTER ?= dev
 PYTEST_FAST := -m "not cluster and not e2e and not slow"
 
 .PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
-        cluster-up cluster-down cluster-binaries host-packages clean
+        cluster-up cluster-down cluster-binaries host-packages clean tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,7 +21,12 @@ cluster-binaries: bootstrap ## Build the control-plane binaries from Go modules 
 host-packages: ## Install the Debian packages the real node and image builds need (as root)
 	@hack/localkube/host-packages.sh
 
-test: bootstrap host-packages cluster-binaries ## The whole suite, including the local-cluster tests
+# Built before pytest starts: a cold Go build inside a fixture would count against
+# pytest-timeout's per-test limit (see tests/packaging/conftest.py).
+tools: ## Build the test tools from Go modules (helm; cached)
+	@hack/helm/build.sh >/dev/null
+
+test: bootstrap host-packages cluster-binaries tools ## The whole suite, including the local-cluster tests
 	$(RUN) pytest -q
 
 check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests
@@ -36,7 +41,7 @@ types:
 imports:
 	$(RUN) lint-imports
 
-test-fast:
+test-fast: tools
 	$(RUN) pytest -q $(PYTEST_FAST)
 
 crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model

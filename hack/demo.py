@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from localkube.cluster import Cluster
+from localkube.cluster import Cluster, ClusterError
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "modelpipe-demo"
@@ -77,7 +77,7 @@ class Demo:
         while not done(self.pipeline()):
             self.show_progress()
             if time.monotonic() > deadline:
-                sys.exit(f"demo: gave up waiting for {what} after {timeout:.0f}s")
+                raise DemoFailed(f"gave up waiting for {what} after {timeout:.0f}s")
             time.sleep(1)
         self.show_progress()
 
@@ -148,11 +148,36 @@ def serve_datasets(cluster: Cluster) -> str:
     return url
 
 
-def main() -> int:
+def wait_for_crd(cluster: Cluster, name: str, timeout: float = 120) -> None:
+    """Wait until the CRD is Established, polling its status (bounded).
+
+    ``kubectl wait`` right after ``apply`` can fail on a freshly started apiserver
+    (the CRD is not in its cache yet, or Established comes after kubectl's own
+    timeout); reading the condition ourselves has neither problem.
+    """
+    deadline = time.monotonic() + timeout
+    conditions: list[dict[str, Any]] = []
+    while True:
+        got = cluster.kubectl("get", "crd", name, "-o", "json", check=False)
+        if got.returncode == 0:
+            conditions = json.loads(got.stdout).get("status", {}).get("conditions", [])
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return
+        if time.monotonic() > deadline:
+            detail = got.stderr.strip() or f"conditions: {conditions}"
+            raise DemoFailed(f"crd/{name} was not Established after {timeout:.0f}s ({detail})")
+        time.sleep(0.5)
+
+
+class DemoFailed(Exception):
+    """A step of the demo failed; the message says which and why."""
+
+
+def start() -> int:
     print("== Starting the local cluster 'demo'")
     cluster = Cluster.up("demo")
     cluster.kubectl("apply", "-f", str(REPO / "crds/modelpipe.io_modelpipelines.yaml"))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io")
+    wait_for_crd(cluster, "modelpipelines.modelpipe.io")
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
     data_url = serve_datasets(cluster)
     log = (cluster.home / "operator-demo.log").open("wb")
@@ -196,6 +221,30 @@ def run(demo: Demo) -> int:
         "Stop the cluster with: uv run localkube down --name demo"
     )
     return 0
+
+
+def main() -> int:
+    """Run the demo; on failure say what failed (with its stderr) and how to clean up."""
+    try:
+        return start()
+    except subprocess.CalledProcessError as failed:
+        command = " ".join(str(a) for a in failed.cmd)
+        stderr = (failed.stderr or "").strip() or "(no output on stderr)"
+        print(f"\ndemo: this command failed (exit {failed.returncode}):\n  {command}\n{stderr}")
+    except subprocess.TimeoutExpired as slow:
+        print(f"\ndemo: this command did not finish in {slow.timeout:.0f}s:\n  {slow.cmd}")
+    except (DemoFailed, ClusterError, AssertionError) as failed:
+        print(f"\ndemo: {failed}")
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted")
+    print(
+        f"The cluster 'demo' is left running so you can look around:\n"
+        f"  export KUBECONFIG={Cluster.at('demo').kubeconfig}\n"
+        f"  kubectl -n {NAMESPACE} get mp,jobs,pods,events\n"
+        f"The operator's log is in {Cluster.at('demo').home / 'operator-demo.log'}.\n"
+        "Stop and remove it: make cluster-down CLUSTER=demo   (or `make clean` for every cluster)"
+    )
+    return 1
 
 
 if __name__ == "__main__":
