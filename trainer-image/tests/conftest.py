@@ -9,17 +9,20 @@ import json
 import shutil
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
 from modelpipe_trainer import cli, training
+from modelpipe_trainer.bundle import ModelBundle, load_bundle
 from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.contract import Outcome
+from modelpipe_trainer.serving.app import create_app
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -148,3 +151,17 @@ def tampered_model(iris_model: Path, tmp_path: Path) -> Path:
     shutil.copytree(iris_model, copy)
     _tamper(copy, module="builtins", name="eval")
     return copy
+
+
+@pytest.fixture(scope="session")
+def iris_bundle(iris_model: Path) -> ModelBundle:
+    """The iris model directory, loaded once for the serving tests."""
+    return load_bundle(iris_model)
+
+
+@pytest.fixture
+async def iris_client(iris_bundle: ModelBundle) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of the model server serving the iris model as ``iris``."""
+    transport = httpx.ASGITransport(app=create_app(iris_bundle, name="iris"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bundle(iris_model: Path) -> ModelBundle:
-    return load_bundle(iris_model)
-
-
-@pytest.fixture
-async def client(bundle: ModelBundle) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(bundle, name="iris"))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
-
 def _v2_inputs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"name": n, "shape": [len(rows)], "datatype": "FP64", "data": [r[n] for r in rows]}
@@ -44,32 +31,35 @@ def _expected(bundle: ModelBundle, rows: list[dict[str, Any]]) -> list[str]:
     return list(bundle.model.predict(pd.DataFrame(rows)))
 
 
-async def test_health(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/v2/health/live")).json() == {"live": True}
-    ready = await client.get("/v2/health/ready")
+async def test_health(iris_client: httpx.AsyncClient) -> None:
+    assert (await iris_client.get("/v2/health/live")).json() == {"live": True}
+    ready = await iris_client.get("/v2/health/ready")
     assert (ready.status_code, ready.json()) == (200, {"ready": True})
-    assert (await client.get("/v2/models/iris/ready")).json()["ready"] is True
+    assert (await iris_client.get("/v2/models/iris/ready")).json()["ready"] is True
 
 
-async def test_metadata_reports_version_and_lineage(client: httpx.AsyncClient) -> None:
-    meta = (await client.get("/v2/models/iris")).json()
+async def test_metadata_reports_version_and_lineage(iris_client: httpx.AsyncClient) -> None:
+    meta = (await iris_client.get("/v2/models/iris")).json()
     assert meta["versions"] == ["v1"]
     assert meta["lineage"]["modelVersion"] == "v1"
     assert meta["lineage"]["codeRevision"] == "abc123"
     assert len(meta["lineage"]["dataset"]["sha256"]) == 64
     assert [i["name"] for i in meta["inputs"]] == list(ROWS[0])
-    assert meta["parameters"]["classes"] == ["setosa", "versicolor", "virginica"]
-    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [
-        ("predict", "BYTES"),
-        ("predict_proba", "FP64"),
+    assert meta["parameters"] == {"task": "classification"}
+    assert [(o["name"], o["datatype"], o["shape"]) for o in meta["outputs"]] == [
+        ("predict", "BYTES", [-1]),
+        ("predict_proba", "FP64", [-1, 3]),
+        ("classes", "BYTES", [3]),
     ]
-    assert (await client.get("/v2/models/iris/versions/v1")).status_code == 200
-    assert (await client.get("/v2")).json()["name"] == "modelpipe-trainer"
+    assert (await iris_client.get("/v2/models/iris/versions/v1")).status_code == 200
+    assert (await iris_client.get("/v2")).json()["name"] == "modelpipe-trainer"
 
 
-async def test_v2_infer_predicts_correctly(client: httpx.AsyncClient, bundle: ModelBundle) -> None:
-    body = {"id": "req-1", "inputs": _v2_inputs(ROWS)}
-    answer = (await client.post("/v2/models/iris/infer", json=body)).json()
+async def test_v2_infer_predicts_correctly(
+    iris_client: httpx.AsyncClient, iris_bundle: ModelBundle
+) -> None:
+    body = {"id": "req-1", "inputs": _v2_inputs(ROWS), "outputs": [{"name": "predict"}]}
+    answer = (await iris_client.post("/v2/models/iris/infer", json=body)).json()
     assert answer["id"] == "req-1"
     assert answer["model_version"] == "v1"
     (output,) = answer["outputs"]
@@ -77,27 +67,29 @@ async def test_v2_infer_predicts_correctly(client: httpx.AsyncClient, bundle: Mo
         "name": "predict",
         "shape": [3],
         "datatype": "BYTES",
-        "data": _expected(bundle, ROWS),
+        "data": _expected(iris_bundle, ROWS),
     }
     assert output["data"] == ["setosa", "versicolor", "virginica"]
 
 
-async def test_v2_infer_probabilities(client: httpx.AsyncClient, bundle: ModelBundle) -> None:
+async def test_v2_infer_probabilities(
+    iris_client: httpx.AsyncClient, iris_bundle: ModelBundle
+) -> None:
     inputs = _v2_inputs(ROWS)
     inputs[0]["shape"] = [3, 1]
     inputs[0]["data"] = [[v] for v in inputs[0]["data"]]
     body = {"inputs": inputs, "outputs": [{"name": "predict_proba"}]}
-    response = await client.post("/v2/models/iris/versions/v1/infer", json=body)
+    response = await iris_client.post("/v2/models/iris/versions/v1/infer", json=body)
     (output,) = response.json()["outputs"]
     assert output["shape"] == [3, 3]
-    assert output["parameters"]["classes"] == ["setosa", "versicolor", "virginica"]
-    expected = bundle.model.predict_proba(pd.DataFrame(ROWS)).ravel().tolist()
+    assert "parameters" not in output
+    expected = iris_bundle.model.predict_proba(pd.DataFrame(ROWS)).ravel().tolist()
     assert output["data"] == pytest.approx(expected)
 
 
-async def test_predict_records(client: httpx.AsyncClient, bundle: ModelBundle) -> None:
-    answer = (await client.post("/predict", json={"instances": ROWS})).json()
-    assert answer["predictions"] == _expected(bundle, ROWS)
+async def test_predict_records(iris_client: httpx.AsyncClient, iris_bundle: ModelBundle) -> None:
+    answer = (await iris_client.post("/predict", json={"instances": ROWS})).json()
+    assert answer["predictions"] == _expected(iris_bundle, ROWS)
     assert answer["model_version"] == "v1"
 
 
@@ -124,8 +116,10 @@ async def test_predict_records(client: httpx.AsyncClient, bundle: ModelBundle) -
         ([], "instances is empty"),
     ],
 )
-async def test_predict_rejects_bad_rows_naming_the_field(client, instances, expected: str) -> None:
-    response = await client.post("/predict", json={"instances": instances})
+async def test_predict_rejects_bad_rows_naming_the_field(
+    iris_client, instances, expected: str
+) -> None:
+    response = await iris_client.post("/predict", json={"instances": instances})
     assert response.status_code == 400
     assert expected in response.json()["error"]
 
@@ -155,40 +149,42 @@ async def test_predict_rejects_bad_rows_naming_the_field(client, instances, expe
         (lambda b: b.pop("inputs"), "V2 inference request"),
     ],
 )
-async def test_v2_rejects_bad_tensors_naming_the_field(client, mutate, expected: str) -> None:
+async def test_v2_rejects_bad_tensors_naming_the_field(iris_client, mutate, expected: str) -> None:
     body: dict[str, Any] = {"inputs": _v2_inputs(ROWS)}
     mutate(body)
-    response = await client.post("/v2/models/iris/infer", json=body)
+    response = await iris_client.post("/v2/models/iris/infer", json=body)
     assert response.status_code == 400
     assert expected in response.json()["error"]
 
 
-async def test_invalid_json_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post(
+async def test_invalid_json_is_400(iris_client: httpx.AsyncClient) -> None:
+    response = await iris_client.post(
         "/predict", content=b"{nope", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
 
 
-async def test_unknown_model_and_version_are_404(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/v2/models/wine")).status_code == 404
-    assert (await client.post("/v2/models/iris/versions/v9/infer", json={})).status_code == 404
+async def test_unknown_model_and_version_are_404(iris_client: httpx.AsyncClient) -> None:
+    assert (await iris_client.get("/v2/models/wine")).status_code == 404
+    assert (await iris_client.post("/v2/models/iris/versions/v9/infer", json={})).status_code == 404
 
 
 async def test_concurrent_requests_all_answer(
-    client: httpx.AsyncClient, bundle: ModelBundle
+    iris_client: httpx.AsyncClient, iris_bundle: ModelBundle
 ) -> None:
     bodies = [{"instances": [ROWS[i % 3]] * (1 + i)} for i in range(30)]
-    responses = await asyncio.gather(*(client.post("/predict", json=b) for b in bodies))
+    responses = await asyncio.gather(*(iris_client.post("/predict", json=b) for b in bodies))
     for i, response in enumerate(responses):
-        assert response.json()["predictions"] == [_expected(bundle, [ROWS[i % 3]])[0]] * (1 + i)
+        assert response.json()["predictions"] == [_expected(iris_bundle, [ROWS[i % 3]])[0]] * (
+            1 + i
+        )
 
 
-async def test_metrics_count_requests_and_report_version(client: httpx.AsyncClient) -> None:
-    await client.post("/predict", json={"instances": ROWS})
-    await client.post("/predict", json={"instances": []})
-    text = (await client.get("/metrics")).text
+async def test_metrics_count_requests_and_report_version(iris_client: httpx.AsyncClient) -> None:
+    await iris_client.post("/predict", json={"instances": ROWS})
+    await iris_client.post("/predict", json={"instances": []})
+    text = (await iris_client.get("/metrics")).text
     assert 'modelpipe_requests_total{code="200",endpoint="predict"} 1.0' in text
     assert 'modelpipe_requests_total{code="400",endpoint="predict"} 1.0' in text
     assert 'modelpipe_request_duration_seconds_count{endpoint="predict"} 2.0' in text
@@ -243,7 +239,7 @@ async def test_categorical_and_nullable_fields(diabetes_bundle: ModelBundle) -> 
             {"name": "bmi", "shape": [1], "datatype": "FP32", "data": [30.1]},
             {"name": "sex", "shape": [1], "datatype": "BYTES", "data": ["m"]},
         ]}  # fmt: skip
-        out = (await http.post("/v2/models/diabetes/infer", json=v2)).json()["outputs"][0]
+        (out,) = (await http.post("/v2/models/diabetes/infer", json=v2)).json()["outputs"]
         assert out["datatype"] == "FP64"
         meta = (await http.get("/v2/models/diabetes")).json()
         assert meta["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]

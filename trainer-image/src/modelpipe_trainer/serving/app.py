@@ -1,14 +1,19 @@
 """The ASGI app: Open Inference Protocol (V2) routes, ``/predict`` and ``/metrics``.
 
-Predictions run in a worker thread so the event loop keeps answering health
-probes while a large request is being scored; scikit-learn's ``predict`` only
-reads the fitted model, so concurrent calls are safe.
+The event loop only reads bodies (capped while reading, see :mod:`.intake`) and
+answers probes; decoding, validation, prediction and encoding run in worker
+threads, so a large or hostile request never stalls ``/v2/health/*``.
+scikit-learn's ``predict`` only reads the fitted model, so concurrent calls are safe.
+Every error, including unknown routes (404) and methods (405), is ``{"error": ...}``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
@@ -16,34 +21,45 @@ import numpy as np
 import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from modelpipe_trainer.bundle import ModelBundle
 from modelpipe_trainer.config import FeatureKind
+from modelpipe_trainer.serving.intake import Intake, Limits
 from modelpipe_trainer.serving.payloads import (
     BadRequestError,
     frame_from_records,
     frame_from_v2,
-    output_tensor,
+    requested_outputs,
     v2_datatype,
 )
 from modelpipe_trainer.serving.telemetry import Telemetry
+from modelpipe_trainer.serving.wire import HEADER_LENGTH, encode_answer, parse_json, parse_request
 
-MAX_BODY_BYTES = 16 << 20
+EXTENSIONS = ["binary_tensor_data"]
 log = logging.getLogger(__name__)
 
 
 class _Service:
     """The handlers, closed over one loaded model."""
 
-    def __init__(self, bundle: ModelBundle, *, name: str, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bundle: ModelBundle, *, name: str, telemetry: Telemetry, intake: Intake
+    ) -> None:
         self.bundle = bundle
         self.name = name
         self.version = bundle.lineage.model_version
         self.telemetry = telemetry
+        self.intake = intake
+        self.classes = np.asarray(bundle.schema.classes)
+        self.outputs = ["predict"]
+        if hasattr(bundle.model, "predict_proba"):
+            self.outputs.append("predict_proba")
+        if bundle.schema.classes:
+            self.outputs.append("classes")
 
     async def live(self, request: Request) -> Response:
         return JSONResponse({"live": True})
@@ -54,7 +70,9 @@ class _Service:
 
     async def server_metadata(self, request: Request) -> Response:
         version = metadata.version("modelpipe-trainer")
-        return JSONResponse({"name": "modelpipe-trainer", "version": version, "extensions": []})
+        return JSONResponse(
+            {"name": "modelpipe-trainer", "version": version, "extensions": EXTENSIONS}
+        )
 
     async def model_metadata(self, request: Request) -> Response:
         if (missing := self._unknown_model(request)) is not None:
@@ -69,55 +87,68 @@ class _Service:
     async def infer(self, request: Request) -> Response:
         if (missing := self._unknown_model(request)) is not None:
             return missing
+        header_length = request.headers.get(HEADER_LENGTH)
         try:
-            body = await _json_body(request)
-            frame, outputs = frame_from_v2(body, self.bundle.schema)
-            tensors = await run_in_threadpool(self._v2_outputs, frame, outputs)
+            async with self.intake.body(request) as body:
+                content, headers = await self.intake.run(
+                    lambda: self._answer_v2(body, header_length)
+                )
         except BadRequestError as exc:
-            return _error(400, str(exc))
-        answer: dict[str, Any] = {
-            "model_name": self.name,
-            "model_version": self.version,
-            "outputs": tensors,
-        }
-        if isinstance(body, dict) and isinstance(body.get("id"), str):
-            answer["id"] = body["id"]
-        return JSONResponse(answer)
+            return _error(exc.status, str(exc))
+        return Response(content, headers=headers)
 
     async def predict(self, request: Request) -> Response:
         try:
-            body = await _json_body(request)
-            frame = frame_from_records(body, self.bundle.schema)
+            async with self.intake.body(request) as body:
+                content = await self.intake.run(lambda: self._answer_records(body))
         except BadRequestError as exc:
-            return _error(400, str(exc))
-        predicted = await run_in_threadpool(self._predict, frame)
-        return JSONResponse(
-            {
-                "predictions": predicted.tolist(),
-                "model_name": self.name,
-                "model_version": self.version,
-            }
-        )
+            return _error(exc.status, str(exc))
+        return Response(content, media_type="application/json")
 
     async def metrics(self, request: Request) -> Response:
         return Response(self.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    def _answer_v2(self, body: bytes, header_length: str | None) -> tuple[bytes, dict[str, str]]:
+        with _malformed_is_400():
+            with self.intake.decoding:
+                request = parse_request(body, header_length=header_length)
+            frame = frame_from_v2(request, self.bundle.schema)
+            wanted = requested_outputs(request, self.outputs)
+            tensors = [(w, *self._output(w.name, frame)) for w in wanted]
+        request_id = request.get("id")
+        answer = {
+            "model_name": self.name,
+            "model_version": self.version,
+            "id": request_id if isinstance(request_id, str) else uuid.uuid4().hex,
+        }
+        return encode_answer(answer, tensors)
+
+    def _answer_records(self, body: bytes) -> bytes:
+        with _malformed_is_400():
+            with self.intake.decoding:
+                request = parse_json(body)
+            frame = frame_from_records(request, self.bundle.schema)
+        answer = {
+            "predictions": self._predict(frame).tolist(),
+            "model_name": self.name,
+            "model_version": self.version,
+        }
+        return json.dumps(answer, separators=(",", ":")).encode()
 
     def _predict(self, frame: pd.DataFrame) -> np.ndarray:
         predicted = np.asarray(self.bundle.model.predict(frame))
         self.telemetry.rows.inc(len(frame))
         return predicted
 
-    def _v2_outputs(self, frame: pd.DataFrame, outputs: list[str]) -> list[dict[str, Any]]:
-        tensors = []
-        for name in outputs:
-            if name == "predict":
-                tensors.append(output_tensor(name, self._predict(frame)))
-                continue
-            if not hasattr(self.bundle.model, "predict_proba"):
-                raise BadRequestError("outputs: this model has no predict_proba")
-            proba = np.asarray(self.bundle.model.predict_proba(frame))
-            tensors.append(output_tensor(name, proba, classes=self.bundle.schema.classes))
-        return tensors
+    def _output(self, name: str, frame: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray]:
+        if name == "predict":
+            values = self._predict(frame)
+        elif name == "predict_proba":
+            values = np.asarray(self.bundle.model.predict_proba(frame))
+        else:  # the labels of predict_proba's columns
+            values = self.classes
+        header = {"name": name, "shape": list(values.shape), "datatype": v2_datatype(values.dtype)}
+        return header, values
 
     def _unknown_model(self, request: Request) -> Response | None:
         name = request.path_params["name"]
@@ -139,64 +170,67 @@ class _Service:
             for f in schema.features
         ]
         # Regression predicts floats; a classifier predicts its labels' type.
-        labels = np.asarray(schema.classes) if schema.classes else np.zeros(0)
-        outputs = [{"name": "predict", "datatype": v2_datatype(labels.dtype), "shape": [-1]}]
-        if hasattr(self.bundle.model, "predict_proba"):
-            outputs.append(
-                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(schema.classes)]}
-            )
+        labels = v2_datatype(self.classes.dtype) if schema.classes else "FP64"
+        shapes = {
+            "predict": [-1],
+            "predict_proba": [-1, len(self.classes)],
+            "classes": [len(self.classes)],
+        }
+        types = {"predict": labels, "predict_proba": "FP64", "classes": labels}
+        outputs = [{"name": n, "datatype": types[n], "shape": shapes[n]} for n in self.outputs]
         return {
             "name": self.name,
             "versions": [self.version],
             "platform": "sklearn",
             "inputs": inputs,
             "outputs": outputs,
-            "parameters": {"task": schema.task.value, "classes": schema.classes},
+            "parameters": {"task": schema.task.value},
             "lineage": self.bundle.lineage.model_dump(mode="json", by_alias=True),
         }
 
 
-def create_app(bundle: ModelBundle, *, name: str) -> Starlette:
+@contextmanager
+def _malformed_is_400() -> Iterator[None]:
+    """Decoding or validating a pathological body (deep nesting) is the client's error."""
+    try:
+        yield
+    except RecursionError:
+        raise BadRequestError("the body is nested too deeply") from None
+
+
+def create_app(bundle: ModelBundle, *, name: str, limits: Limits | None = None) -> Starlette:
     """The server for one loaded model, published as ``name``."""
     lineage = bundle.lineage
     telemetry = Telemetry(model=name, version=lineage.model_version, pipeline=lineage.pipeline)
-    service = _Service(bundle, name=name, telemetry=telemetry)
+    service = _Service(bundle, name=name, telemetry=telemetry, intake=Intake(limits or Limits()))
     timed = telemetry.instrument
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
     routes = [
         Route("/v2/health/live", timed("live", service.live)),
         Route("/v2/health/ready", timed("ready", service.ready)),
         Route("/v2", timed("server_metadata", service.server_metadata)),
-        Route("/v2/models/{name}", timed("model_metadata", service.model_metadata)),
-        Route(
-            "/v2/models/{name}/versions/{version}", timed("model_metadata", service.model_metadata)
-        ),
-        Route("/v2/models/{name}/ready", timed("model_ready", service.model_ready)),
-        Route("/v2/models/{name}/infer", timed("infer", service.infer), methods=["POST"]),
-        Route(
-            "/v2/models/{name}/versions/{version}/infer",
-            timed("infer", service.infer),
-            methods=["POST"],
-        ),
         Route("/predict", timed("predict", service.predict), methods=["POST"]),
         Route("/metrics", service.metrics),
     ]
-    return Starlette(routes=routes)
+    for prefix in (model, versioned):
+        routes += [
+            Route(prefix, timed("model_metadata", service.model_metadata)),
+            Route(f"{prefix}/ready", timed("model_ready", service.model_ready)),
+            Route(f"{prefix}/infer", timed("infer", service.infer), methods=["POST"]),
+        ]
+    handlers = {HTTPException: _http_error, Exception: _internal_error}
+    return Starlette(routes=routes, exception_handlers=handlers)
 
 
-async def _json_body(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BadRequestError(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadRequestError(f"the body is larger than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"the body is not valid JSON: {exc}") from None
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("Failed to answer %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, f"internal error: {type(exc).__name__}")
 
 
 def _error(status: int, message: str) -> JSONResponse:

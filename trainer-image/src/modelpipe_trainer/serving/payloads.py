@@ -1,4 +1,4 @@
-"""Request bodies to DataFrames, and predictions to response bodies (pure, no I/O).
+"""Request bodies to DataFrames, and which outputs a request wants (pure, no I/O).
 
 Every value is checked against the model's ``schema.json`` before the model sees
 it, and a bad one raises :class:`BadRequestError` naming the offending field, so a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,11 @@ _MISSING = object()
 
 
 class BadRequestError(Exception):
-    """A request the client must fix; the message names the field."""
+    """A request the client must fix; the message names the field, ``status`` is the HTTP code."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def frame_from_records(body: object, schema: ModelSchema) -> pd.DataFrame:
@@ -68,11 +73,21 @@ def frame_from_records(body: object, schema: ModelSchema) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=names)
 
 
-def frame_from_v2(body: object, schema: ModelSchema) -> tuple[pd.DataFrame, list[str]]:
-    """A V2 inference request (one input tensor per feature) to a frame and the outputs wanted."""
+def frame_from_v2(body: object, schema: ModelSchema) -> pd.DataFrame:
+    """A V2 inference request to a frame: one input tensor per feature, or one ``[N, F]`` tensor.
+
+    The single-tensor form is what KServe's sklearn server and MLServer accept: any
+    name, columns in the order of the model metadata's inputs.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise BadRequestError('the body must be a V2 inference request {"inputs": [...]}')
-    tensors = _tensors_by_name(body["inputs"], schema)
+    inputs: list[Any] = body["inputs"]
+    names = {f.name for f in schema.features}
+    only = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], dict) else {}
+    if isinstance(only.get("name"), str) and only["name"] not in names:
+        tensors = _matrix_columns(only, schema)
+    else:
+        tensors = _tensors_by_name(inputs, schema)
     lengths = {name: len(data) for name, data in tensors.items()}
     if len(set(lengths.values())) > 1:
         raise BadRequestError(f"inputs have different lengths: {lengths}")
@@ -82,7 +97,23 @@ def frame_from_v2(body: object, schema: ModelSchema) -> tuple[pd.DataFrame, list
         )
         for spec in schema.features
     }
-    return pd.DataFrame(columns), _requested_outputs(body.get("outputs"))
+    return pd.DataFrame(columns)
+
+
+def _matrix_columns(tensor: dict[str, Any], schema: ModelSchema) -> dict[str, list[Any]]:
+    width = len(schema.features)
+    where = f"inputs[{_short(tensor.get('name'))}]"
+    numeric = all(f.kind is FeatureKind.NUMERIC for f in schema.features)
+    shape = _checked_shape(tensor, where, numeric=numeric)
+    if len(shape) != 2 or shape[1] != width:
+        order = ", ".join(f.name for f in schema.features)
+        raise BadRequestError(
+            f"{where}: one input tensor must have shape [N, {width}] (columns: {order}),"
+            f" got {shape}; or send one tensor per feature"
+        )
+    _check_row_count(shape[0], where)
+    data = _flat_data(tensor, shape, where)
+    return {spec.name: data[i::width] for i, spec in enumerate(schema.features)}
 
 
 def _tensors_by_name(inputs: list[Any], schema: ModelSchema) -> dict[str, list[Any]]:
@@ -94,7 +125,7 @@ def _tensors_by_name(inputs: list[Any], schema: ModelSchema) -> dict[str, list[A
         name = tensor["name"]
         if name not in specs:
             raise BadRequestError(
-                f"inputs[{index}]: unknown input {name!r} (expected: {', '.join(specs)})"
+                f"inputs[{index}]: unknown input {_short(name)} (expected: {', '.join(specs)})"
             )
         if name in tensors:
             raise BadRequestError(f"inputs[{name}] is given twice")
@@ -109,41 +140,80 @@ def _tensors_by_name(inputs: list[Any], schema: ModelSchema) -> dict[str, list[A
 
 def _tensor_data(tensor: dict[str, Any], spec: FeatureSpec) -> list[Any]:
     where = f"inputs[{spec.name}]"
-    datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
-    allowed = (
-        _NUMERIC_DATATYPES if spec.kind is FeatureKind.NUMERIC else {"BYTES"} | _NUMERIC_DATATYPES
-    )
-    if datatype not in allowed:
-        raise BadRequestError(
-            f"{where}.datatype must be one of {', '.join(sorted(allowed))}, got {datatype!r}"
-        )
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-        raise BadRequestError(f"{where}.shape must be a list of non-negative integers")
+    shape = _checked_shape(tensor, where, numeric=spec.kind is FeatureKind.NUMERIC)
     if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
         raise BadRequestError(
             f"{where}.shape must be [N] or [N, 1] (one column per input), got {shape}"
         )
+    _check_row_count(shape[0], where)
+    return _flat_data(tensor, shape, where)
+
+
+def _checked_shape(tensor: dict[str, Any], where: str, *, numeric: bool) -> list[int]:
+    datatype, shape = tensor.get("datatype"), tensor.get("shape")
+    allowed = _NUMERIC_DATATYPES if numeric else {"BYTES"} | _NUMERIC_DATATYPES
+    if not isinstance(datatype, str) or datatype not in allowed:
+        raise BadRequestError(
+            f"{where}.datatype must be one of {', '.join(sorted(allowed))}, got {_short(datatype)}"
+        )
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+        raise BadRequestError(f"{where}.shape must be a list of non-negative integers")
+    return shape
+
+
+def _flat_data(tensor: dict[str, Any], shape: list[int], where: str) -> list[Any]:
+    """The tensor's data, row-major; the V2 JSON form allows nested rows as well as flat."""
+    data = tensor.get("data")
     if not isinstance(data, list):
         raise BadRequestError(f"{where}.data must be a list")
-    flat = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in data]
-    if len(flat) != shape[0]:
+    flat = data
+    if data and isinstance(data[0], list):
+        if not all(isinstance(row, list) for row in data):
+            raise BadRequestError(f"{where}.data must be flat or a list of rows")
+        flat = [v for row in data for v in row]
+    if len(flat) != math.prod(shape):
         raise BadRequestError(f"{where}: shape {shape} does not match {len(flat)} data values")
-    _check_row_count(len(flat), where)
     return flat
 
 
-def _requested_outputs(outputs: object) -> list[str]:
-    if outputs is None:
-        return ["predict"]
+def requested_outputs(body: object, available: Sequence[str]) -> list[OutputRequest]:
+    """The outputs to answer with (all of them when the request names none), and which are binary.
+
+    ``binary_data_output`` (request) and ``binary_data`` (per output) are the binary
+    tensor extension's switches, as tritonclient sends them.
+    """
+    request = body if isinstance(body, dict) else {}
+    default_binary = _flag(request.get("parameters"), "binary_data_output")
+    outputs = request.get("outputs")
+    if outputs is None or outputs == []:
+        return [OutputRequest(name, binary=default_binary) for name in available]
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
         raise BadRequestError('outputs must be a list of {"name": ...} objects')
-    names = [o.get("name") for o in outputs]
-    for name in names:
-        if name not in ("predict", "predict_proba"):
+    wanted = []
+    for output in outputs:
+        name = output.get("name")
+        if name not in available:
             raise BadRequestError(
-                f"outputs: unknown output {name!r} (expected: predict, predict_proba)"
+                f"outputs: unknown output {_short(name)} (expected: {', '.join(available)})"
             )
-    return [str(n) for n in names] or ["predict"]
+        binary = _flag(output.get("parameters"), "binary_data", default=default_binary)
+        wanted.append(OutputRequest(str(name), binary=binary))
+    return wanted
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    name: str
+    binary: bool
+
+
+def _flag(parameters: object, key: str, *, default: bool = False) -> bool:
+    if not isinstance(parameters, dict) or key not in parameters:
+        return default
+    value = parameters[key]
+    if not isinstance(value, bool):
+        raise BadRequestError(f"parameters.{key} must be true or false, got {_short(value)}")
+    return value
 
 
 def _check_row_count(rows: int, where: str) -> None:
@@ -197,19 +267,6 @@ def _category(value: Any, spec: FeatureSpec, where: str) -> object:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def output_tensor(name: str, values: np.ndarray, *, classes: Sequence[Any] = ()) -> dict[str, Any]:
-    """One V2 output tensor; ``predict_proba`` carries its column labels as a parameter."""
-    tensor: dict[str, Any] = {
-        "name": name,
-        "shape": list(values.shape),
-        "datatype": v2_datatype(values.dtype),
-        "data": values.ravel().tolist(),
-    }
-    if name == "predict_proba":
-        tensor["parameters"] = {"classes": list(classes)}
-    return tensor
 
 
 def v2_datatype(dtype: np.dtype[Any]) -> str:
