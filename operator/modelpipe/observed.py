@@ -95,6 +95,20 @@ class ObservedDeployment:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """The API server refused a write this generation's spec asked for (400/422).
+
+    Remembered by the reconciler (in memory) to back off; see modelpipe.planning.refusal.
+    """
+
+    generation: int | None
+    write: str  # e.g. "create Service a.b"
+    message: str  # the API server's own words
+    attempts: int
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one reconcile of one pipeline needs to decide."""
 
@@ -120,6 +134,8 @@ class Observed:
     dataset_claim_exists: bool = True
     # Why spec.code.git.credentialsSecret cannot be used (modelpipe.sources.credentials).
     credentials_problem: str | None = None
+    # A write of this pipeline the API server refused as invalid, while backing off.
+    refusal: Refusal | None = None
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+
+from tests.operator.fake_api import T0, FakeClock, FakeTimer
 
 from modelpipe.k8s.reconciler import Reconciler, WaitingPasses
 
@@ -50,39 +51,6 @@ def test_a_burst_of_triggers_during_a_pass_costs_one_more_pass() -> None:
 
 
 # Requeue timers (client-go's delaying queue: a pending wake-up is replaced only by an earlier one)
-
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class FakeTimer:
-    """Records what was scheduled; fires only when the test says so."""
-
-    made: list[FakeTimer] = []
-
-    def __init__(self, delay: float, function: Any, args: tuple[Any, ...]) -> None:
-        self.delay, self.function, self.args = delay, function, args
-        self.started = self.cancelled = self.fired = False
-        self.daemon = False
-        FakeTimer.made.append(self)
-
-    def start(self) -> None:
-        self.started = True
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        assert self.started and not self.cancelled
-        self.fired = True
-        self.function(*self.args)
 
 
 def reconciler(clock: FakeClock) -> tuple[Reconciler, list[tuple[str, str]]]:

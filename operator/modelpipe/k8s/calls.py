@@ -149,8 +149,9 @@ class KubeApi:
             data={key: base64.b64decode(v).decode(errors="replace") for key, v in data.items()},
         )
 
-    def create_event(self, namespace: str, event: JSON) -> None:
-        self.rest.request("POST", _ns("v1", namespace, "events"), body=event)
+    def create_event(self, namespace: str, event: JSON) -> bool:
+        """Create; ``False`` if an Event of that name exists (the decision was told already)."""
+        return self._create(_ns("v1", namespace, "events"), event)
 
     def _create(self, path: str, manifest: dict[str, Any]) -> bool:
         try:

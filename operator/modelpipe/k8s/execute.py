@@ -1,21 +1,25 @@
-"""Apply a plan: idempotent writes with deterministic names, then status, then events.
+"""Apply a plan: idempotent writes with deterministic names, then events, then status.
 
 Order matters for restarts: child objects first (a duplicate create is an adoption,
-409 AlreadyExists), status second, events and metrics last, so an operator killed
-between steps redoes at most the idempotent part and never announces twice what it
-did not record.
+409 AlreadyExists), then the decision's Events (named after the decision, so a repeat
+is dropped: :mod:`modelpipe.k8s.events`), then the status that closes the decision,
+metrics last. An operator killed between steps redoes the same decision on its next
+pass: the writes and Events are found already there, nothing is told twice or lost.
+
+A write the API server refuses as invalid (400/422) raises :class:`WriteRefused`; the
+reconciler backs off and the plan says why (:mod:`modelpipe.planning.refusal`).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 from modelpipe import metrics
-from modelpipe.api.v1alpha1 import API_VERSION, KIND, ModelPipelineStatus
+from modelpipe.api.v1alpha1 import ModelPipelineStatus
+from modelpipe.k8s import events
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON, MERGE_PATCH
+from modelpipe.k8s.rest import JSON, MERGE_PATCH, ApiError
 from modelpipe.observed import Observed
 from modelpipe.planning import (
     Action,
@@ -23,26 +27,39 @@ from modelpipe.planning import (
     CreateJob,
     CreateService,
     DeleteJob,
-    Event,
     PatchDeployment,
     Plan,
     UpdateDeployment,
 )
 
 logger = logging.getLogger("modelpipe.executor")
-COMPONENT = "modelpipe-operator"
+# The API server's answers to a write that is invalid as made: retrying cannot help.
+_REFUSED = frozenset({400, 422})
+
+
+class WriteRefused(Exception):
+    """The API server refused a write the plan asked for as invalid (400 or 422)."""
+
+    def __init__(self, write: str, message: str) -> None:
+        super().__init__(f"{write}: {message}")
+        self.write, self.message = write, message
 
 
 def execute(api: KubeApi, observed: Observed, plan: Plan, *, now: str) -> None:
     namespace, name = observed.metadata.namespace, observed.metadata.name
     for action in plan.actions:
-        _apply(api, namespace, action)
+        try:
+            _apply(api, namespace, action)
+        except ApiError as error:
+            if error.status not in _REFUSED:
+                raise
+            raise WriteRefused(describe(action), error.message[:512]) from error
+    for event in plan.events:
+        events.post(api, observed, event, now=now)
     patch = status_patch(observed.status, plan.status)
     if patch:
         api.patch_pipeline_status(namespace, name, patch)
         metrics.API_WRITES.labels(namespace, "status").inc()
-    for event in plan.events:
-        _post(api, observed, event, now=now)
     metrics.record_samples(namespace, name, plan.samples)
     metrics.mirror_serving(namespace, name, plan.status.production)
 
@@ -70,6 +87,19 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
     elif isinstance(action, UpdateDeployment):
         api.patch_deployment(namespace, action.name, action.patch, content_type=MERGE_PATCH)
         logger.info("Updated Deployment %s/%s to spec.serving", namespace, action.name)
+
+
+def describe(action: Action) -> str:
+    """The write in words, for the condition that says it was refused."""
+    if isinstance(action, CreateJob):
+        return f"create Job {action.name}"
+    if isinstance(action, DeleteJob):
+        return f"delete Job {action.name}"
+    if isinstance(action, CreateDeployment):
+        return f"create Deployment {_name(action.manifest)}"
+    if isinstance(action, CreateService):
+        return f"create Service {_name(action.manifest)}"
+    return f"patch Deployment {action.name}"
 
 
 def _created(created: bool) -> str:
@@ -100,30 +130,3 @@ def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         elif value != before:
             patch[key] = value
     return patch
-
-
-def _post(api: KubeApi, observed: Observed, event: Event, *, now: str) -> None:
-    meta = observed.metadata
-    log = logger.warning if event.type == "Warning" else logger.info
-    log("%s/%s %s: %s", meta.namespace, meta.name, event.reason.value, event.message)
-    body = {
-        "metadata": {"generateName": f"{meta.name}.", "namespace": meta.namespace},
-        "involvedObject": {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "name": meta.name,
-            "namespace": meta.namespace,
-            "uid": meta.uid,
-        },
-        "reason": event.reason.value,
-        "message": event.message[:1024],
-        "type": event.type.value,
-        "source": {"component": COMPONENT},
-        "reportingComponent": f"modelpipe.io/{COMPONENT}",
-        "reportingInstance": socket.gethostname()[:128],
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }
-    api.create_event(meta.namespace, body)
-    metrics.API_WRITES.labels(meta.namespace, "event").inc()

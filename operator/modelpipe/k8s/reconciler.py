@@ -14,15 +14,16 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from modelpipe import metrics
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.execute import execute
+from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
-from modelpipe.planning import plan
+from modelpipe.observed import Refusal
+from modelpipe.planning import Plan, plan, refusal
 from modelpipe.planning.clock import rfc3339
 from modelpipe.sources.follower import SourceFollower
 from modelpipe.sources.limits import SourceLimits
@@ -97,6 +98,8 @@ class Reconciler:
         self._guard = threading.Lock()
         self._timers: dict[tuple[str, str], _Pending] = {}
         self._waiting = WaitingPasses()
+        # Writes the API server refused as invalid, per pipeline: backing off (in memory).
+        self._refusals: dict[tuple[str, str], Refusal] = {}
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One full pass; schedules a later pass if the plan asks for one."""
@@ -106,17 +109,46 @@ class Reconciler:
             self._waiting.started((namespace, name))
             metrics.RECONCILES.labels(namespace).inc()
             try:
-                observed = observe(self.api, namespace=namespace, name=name, follower=self.follower)
-                if observed is None:
-                    return
-                now = self.clock()
-                decided = plan(observed, now)
-                execute(self.api, observed, decided, now=rfc3339(now))
+                decided = self._pass(namespace, name)
             except Exception as error:
                 metrics.RECONCILE_ERRORS.labels(namespace, type(error).__name__).inc()
                 raise
-        if decided.requeue_after is not None:
+        if decided is not None and decided.requeue_after is not None:
             self.requeue(namespace, name, decided.requeue_after)
+
+    def _pass(self, namespace: str, name: str) -> Plan | None:
+        """observe → plan → execute; a refused write is remembered and the plan redone held."""
+        key = (namespace, name)
+        observed = observe(self.api, namespace=namespace, name=name, follower=self.follower)
+        if observed is None:
+            return None
+        now = self.clock()
+        known = refusal.current(self._refusals.get(key), observed.metadata.generation)
+        observed = replace(observed, refusal=known)
+        decided = plan(observed, now)
+        try:
+            execute(self.api, observed, decided, now=rfc3339(now))
+        except WriteRefused as refused:
+            metrics.RECONCILE_ERRORS.labels(namespace, type(refused).__name__).inc()
+            again = refusal.after_refusal(
+                known,
+                write=refused.write,
+                message=refused.message,
+                generation=observed.metadata.generation,
+                now=now,
+            )
+            logger.warning(
+                "API server refused to %s for %s/%s (attempt %d): %s",
+                refused.write, namespace, name, again.attempts, refused.message,
+            )  # fmt: skip
+            self._refusals[key] = again
+            observed = replace(observed, refusal=again)
+            decided = plan(observed, now)
+            execute(self.api, observed, decided, now=rfc3339(now))
+            return decided
+        if not refusal.holding(observed, now):
+            self._refusals.pop(key, None)  # the writes went through (or none was refused)
+        return decided
 
     def requeue(self, namespace: str, name: str, delay: float) -> None:
         """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only.
@@ -142,6 +174,7 @@ class Reconciler:
         with self._guard:
             pending = self._timers.pop((namespace, name), None)
             self._locks.pop((namespace, name), None)
+            self._refusals.pop((namespace, name), None)
         if pending is not None:
             pending.timer.cancel()
         if self.follower is not None:
