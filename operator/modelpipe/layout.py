@@ -13,6 +13,10 @@ MODEL_VERSION_ANNOTATION = "modelpipe.io/model-version"
 # On a created Deployment: the hash of what spec.serving asks of it, the model aside.
 SERVING_HASH_ANNOTATION = "modelpipe.io/serving-hash"
 RETRAIN_ANNOTATION = "modelpipe.io/retrain"
+# On the pipeline: a new value retries a rolled-back rollout now (planning.retry).
+RETRY_ROLLOUT_ANNOTATION = "modelpipe.io/retry-rollout"
+# On the serving pod template: which rollout of the model it is, so a retry rolls anew.
+ROLLOUT_ATTEMPT_ANNOTATION = "modelpipe.io/rollout-attempt"
 # On a user's Deployment (spec.serving.deploymentName): the pipeline it agrees to be served by.
 PIPELINE_ANNOTATION = "modelpipe.io/pipeline"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

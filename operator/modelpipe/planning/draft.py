@@ -46,6 +46,8 @@ class Draft:
     hold: str | None = None
     # The model version the serving Deployment is being moved to on this pass, if any.
     rolling_out: str | None = None
+    # A rolled-back model whose rollout is retried on this pass (planning.retry).
+    retrying: str | None = None
 
     @property
     def previous(self) -> ModelPipelineStatus:

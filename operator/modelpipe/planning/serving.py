@@ -24,7 +24,7 @@ from modelpipe.api.v1alpha1 import (
     RunRecord,
     Verdict,
 )
-from modelpipe.layout import SERVE_CONTAINER, model_dir
+from modelpipe.layout import ROLLOUT_ATTEMPT_ANNOTATION, SERVE_CONTAINER, model_dir
 from modelpipe.manifests import (
     promotion_patch,
     serving_deployment,
@@ -33,6 +33,7 @@ from modelpipe.manifests import (
     template_patch,
 )
 from modelpipe.observed import ObservedDeployment
+from modelpipe.planning import retry
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import (
@@ -56,6 +57,7 @@ class Target:
 
 
 def choose_target(d: Draft) -> Target | None:
+    retry.retry_rollout(d)
     pinned = d.spec.serving.pinned_version
     if pinned:
         return _pinned_target(d, pinned)
@@ -84,6 +86,14 @@ def _pinned_target(d: Draft, pinned: str) -> Target | None:
             run.verdict, run.reason = Verdict.HELD, Reason.PINNED
             run.message = f"passed the gate; held while pinned to {pinned}"
     record = d.find(pinned)
+    if record is not None and record.verdict == Verdict.ROLLED_BACK:
+        d.condition(
+            ConditionType.PROMOTED,
+            "False",
+            Reason.PINNED,
+            f"pinned model {pinned} was rolled back: {record.message}",
+        )
+        return Target(production.model_version, None, Reason.ROLLED_BACK) if production else None
     trained = record is not None and (record.metrics or record.verdict == Verdict.PROMOTED)
     if trained or (production is not None and production.model_version == pinned):
         d.condition(
@@ -131,7 +141,7 @@ def converge_serving(d: Draft) -> None:
         d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
     apply_serving_edits(d, deployment, target)
     production = d.status.production
-    if deployment.template_version != target.version:
+    if deployment.template_version != target.version or d.retrying == target.version:
         _roll(d, deployment, target, container)
     elif deployment.rollout_failed:
         _rollback(d, deployment, target, container)
@@ -198,6 +208,11 @@ def _roll(
     patch = promotion_patch(
         pipeline=d.obs.metadata.name, container=container, version=target.version, model_dir=path
     )
+    if target.record is not None and target.record.rollout_attempts:
+        # A new pod template, so a retry rolls anew even onto the same model version.
+        pod = patch["spec"]["template"]["metadata"]
+        attempt = str(target.record.rollout_attempts + 1)
+        pod["annotations"] = {**pod["annotations"], ROLLOUT_ATTEMPT_ANNOTATION: attempt}
     d.actions.append(PatchDeployment(deployment.name, target.version, patch))
     if announce:
         d.emit(
@@ -236,16 +251,18 @@ def _rollback(d: Draft, deployment: ObservedDeployment, target: Target, containe
     deadline = d.spec.serving.progress_deadline_seconds
     if production is not None and production.model_version == target.version:
         return  # production's own rollout: Degraded (planning.summary), never rolled back
+    next_step = ""
     if target.record is not None:
         target.record.verdict, target.record.reason = Verdict.ROLLED_BACK, Reason.ROLLOUT_FAILED
+        next_step = f"; {retry.after_failed_rollout(d, target.record)}"
         target.record.message = (
-            f"serving pods not ready within {deadline}s (ProgressDeadlineExceeded)"
+            f"serving pods not ready within {deadline}s (ProgressDeadlineExceeded){next_step}"
         )
     d.emit(
         EventType.WARNING,
         Reason.ROLLOUT_FAILED,
         f"Model {target.version} did not become ready on Deployment {deployment.name} "
-        f"within {deadline}s",
+        f"within {deadline}s{next_step}",
     )
     if production is None:
         return

@@ -107,6 +107,18 @@ class RunRecord(StatusModel):
     checks: list[GateCheck] = Field(default_factory=list, max_length=32)
     failures: list[Failure] = Field(default_factory=list, max_length=64)
     failures_truncated: int = 0
+    rollout_attempts: int = Field(
+        default=0, description="Rollouts of this model whose pods missed the progress deadline."
+    )
+    rollout_retry_at: str | None = Field(
+        default=None,
+        description="When a rolled-back rollout is tried again (up to 3 rollouts in all); "
+        "unset once they are used up: then a new value of the annotation "
+        "modelpipe.io/retry-rollout retries.",
+    )
+    rollout_retry_token: str | None = Field(
+        default=None, description="The modelpipe.io/retry-rollout value last acted on."
+    )
 
 
 class Production(StatusModel):
