@@ -7,7 +7,7 @@ CLUSTER ?= dev
 PYTEST_FAST := -m "not cluster and not e2e and not slow"
 
 .PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
-        cluster-up cluster-down cluster-binaries host-packages clean tools
+        cluster-up cluster-down cluster-binaries node-binaries host-packages images clean tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,7 +26,13 @@ host-packages: ## Install the Debian packages the real node and image builds nee
 tools: ## Build the test tools from Go modules (helm; cached)
 	@hack/helm/build.sh >/dev/null
 
-test: bootstrap host-packages cluster-binaries tools ## The whole suite, including the local-cluster tests
+node-binaries: ## Build the real node's kubelet and kube-proxy from Go modules (cached)
+	@hack/localkube/build.sh node >/dev/null
+
+images: host-packages ## Build the sandbox, operator and trainer images with buildah (cached by input hash)
+	@hack/localkube/images.sh all
+
+test: bootstrap host-packages cluster-binaries node-binaries images tools ## The whole suite, including the local-cluster tests
 	$(RUN) pytest -q
 
 check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests

@@ -2,6 +2,11 @@
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl) from their Go modules, into a cache outside the repo.
 # Later calls find the cache and return at once.
+#
+#   build.sh [--print-dir]        the control plane
+#   build.sh [--print-dir] node   the real node's kubelet and kube-proxy, cached in
+#                                 a directory of their own (the control plane's
+#                                 cache stays valid when they are added)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,7 +16,16 @@ CACHE_ROOT="${MODELPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpipe}"
 OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
-if [[ "${1:-}" == "--print-dir" ]]; then echo "$OUT"; exit 0; fi
+print_dir=0
+if [[ "${1:-}" == "--print-dir" ]]; then print_dir=1; shift; fi
+TARGET="${1:-control-plane}"
+if [[ "$TARGET" == node ]]; then
+  OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-node"
+  BINARIES=(kubelet kube-proxy)
+elif [[ "$TARGET" != control-plane ]]; then
+  echo "error: unknown target '$TARGET' (control-plane, node)" >&2; exit 2
+fi
+if [[ $print_dir == 1 ]]; then echo "$OUT"; exit 0; fi
 
 complete=1
 for b in "${BINARIES[@]}"; do [[ -x "$OUT/$b" ]] || complete=0; done
@@ -32,7 +46,7 @@ mkdir -p "$OUT"
 TMP="$(mktemp -d "$OUT/.build.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 start=$(date +%s)
-echo ">>> Building the local control plane into $OUT" >&2
+echo ">>> Building $TARGET binaries (${BINARIES[*]}) into $OUT" >&2
 echo ">>> This is a one-time cold build (roughly 10-30 min on 2 cores); later starts reuse it." >&2
 
 # Mirror what kubernetes' hack/lib/version.sh passes, so /version is honest.
@@ -42,6 +56,13 @@ for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+if [[ "$TARGET" == node ]]; then
+  echo ">>> kubernetes ${KUBE_VERSION}: kubelet kube-proxy (a few minutes more, once)" >&2
+  (cd "$HERE/gomod/kube" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$TMP/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy 2>&1 \
+    | awk '{n++; if (n % 200 == 0) { printf(">>>   compiled %d packages (last: %s)\n", n, $0) > "/dev/stderr" } }')
+  ETCD_VERSION=none
+else
 echo ">>> [1/2] etcd ${ETCD_VERSION}" >&2
 (cd "$HERE/gomod/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" .)
 echo ">>> [2/2] kubernetes ${KUBE_VERSION}: kube-apiserver kube-controller-manager kube-scheduler kubectl ($(($(date +%s) - start))s elapsed)" >&2
@@ -49,6 +70,7 @@ echo ">>> [2/2] kubernetes ${KUBE_VERSION}: kube-apiserver kube-controller-manag
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl 2>&1 \
   | awk '{n++; if (n % 200 == 0) { printf(">>>   compiled %d packages (last: %s)\n", n, $0) > "/dev/stderr" } }')
+fi
 for b in "${BINARIES[@]}"; do
   [[ -x "$TMP/$b" ]] || { echo "error: $b was not built" >&2; exit 1; }
   mv "$TMP/$b" "$OUT/$b"

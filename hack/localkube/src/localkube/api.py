@@ -93,7 +93,13 @@ def wait_ready(
 
 
 def wait_node_ready(
-    server: str, pki: Pki, node: str, *, deadline: float, alive: Callable[[], None] = _nothing
+    server: str,
+    pki: Pki,
+    node: str,
+    *,
+    deadline: float,
+    alive: Callable[[], None] = _nothing,
+    logs: str = "the agent log",
 ) -> None:
     def probe() -> bool:
         status, body = get(server, pki, f"/api/v1/nodes/{node}")
@@ -102,7 +108,7 @@ def wait_node_ready(
         conds = body.get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
-    _poll(f"node {node} to be Ready (see the agent log)", probe, deadline=deadline, alive=alive)
+    _poll(f"node {node} to be Ready (see {logs})", probe, deadline=deadline, alive=alive)
 
 
 def wait_default_sa(server: str, pki: Pki, *, deadline: float) -> None:

@@ -38,3 +38,21 @@ def ensure(*, log: Callable[[str], None]) -> Path:
     log(f"Building the control plane into {directory} (one time; progress follows)")
     subprocess.run(["bash", str(_BUILD)], check=True, stdout=subprocess.DEVNULL)
     return directory
+
+
+NODE_NAMES = ("kubelet", "kube-proxy")
+
+
+def ensure_node(*, log: Callable[[str], None]) -> Path:
+    """The real node's kubelet and kube-proxy: a cache directory of their own."""
+    out = subprocess.run(
+        ["bash", str(_BUILD), "--print-dir", "node"], check=True, capture_output=True, text=True
+    )
+    directory = Path(out.stdout.strip())
+    if all(os.access(directory / n, os.X_OK) for n in NODE_NAMES):
+        return directory
+    if shutil.which("go") is None:
+        raise MissingToolchain("Go is not installed; the kubelet is built from its Go module.")
+    log(f"Building the kubelet and kube-proxy into {directory} (one time)")
+    subprocess.run(["bash", str(_BUILD), "node"], check=True, stdout=subprocess.DEVNULL)
+    return directory

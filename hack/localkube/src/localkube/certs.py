@@ -205,3 +205,40 @@ def _write_pair(pair: Pair, cert: x509.Certificate, key: ec.EllipticCurvePrivate
             serialization.NoEncryption(),
         )
     )
+
+
+@dataclass(frozen=True)
+class NodeCerts:
+    """A real node's identities: the kubelet as ``system:node:<name>`` (what the
+    Node authorizer and NodeRestriction key on), its serving cert for the node's
+    address, and kube-proxy as ``system:kube-proxy`` (bound to system:node-proxier)."""
+
+    kubelet_client: Pair
+    kubelet_serving: Pair
+    kube_proxy: Pair
+
+
+def ensure_node_certs(directory: Path, *, node_name: str, node_ip: str) -> NodeCerts:
+    """Issue the node's certs from the cluster CA in ``directory`` (once)."""
+    certs = NodeCerts(
+        kubelet_client=Pair(directory / "node-client.crt", directory / "node-client.key"),
+        kubelet_serving=Pair(directory / "node-serving.crt", directory / "node-serving.key"),
+        kube_proxy=Pair(directory / "kube-proxy.crt", directory / "kube-proxy.key"),
+    )
+    pairs = (certs.kubelet_client, certs.kubelet_serving, certs.kube_proxy)
+    if all(p.cert.exists() and p.key.exists() for p in pairs):
+        return certs
+    pki = ensure_pki(directory)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    _issue(certs.kubelet_client, ca_cert, ca_key, cn=f"system:node:{node_name}", org="system:nodes")
+    serving_sans: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address(node_ip)),
+        x509.DNSName(node_name),
+    ]
+    _issue(certs.kubelet_serving, ca_cert, ca_key, cn=node_name, server=True, sans=serving_sans)
+    _issue(certs.kube_proxy, ca_cert, ca_key, cn="system:kube-proxy")
+    for pair in pairs:
+        pair.key.chmod(0o600)
+    return certs

@@ -26,30 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localkube import api, binaries, kubeconfig, processes
+from localkube import api, binaries, components, images, kubeconfig, processes
 from localkube.certs import Pki, ensure_pki
+from localkube.node import setup as realnode
+from localkube.node.config import NodeLayout
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
-CONTROLLERS = (
-    "job-controller",
-    "deployment-controller",
-    "replicaset-controller",
-    "garbage-collector-controller",
-    "endpointslice-controller",
-    "serviceaccount-controller",
-    "serviceaccount-token-controller",
-    "namespace-controller",
-    "ttl-after-finished-controller",
-    # kube-root-ca.crt ConfigMaps feed the projected kube-api-access volumes.
-    "root-ca-certificate-publisher-controller",
-    # Binds the PVs our provisioner creates to their claims.
-    "persistentvolume-binder-controller",
-    # The StorageObjectInUseProtection admission plugin puts finalizers on claims
-    # and volumes; these remove them, so namespaces with PVCs finish deleting.
-    "persistentvolumeclaim-protection-controller",
-    "persistentvolume-protection-controller",
-    "cronjob-controller",
-)
+# "agent": the Python node agent (pods as host processes); "real": kubelet,
+# containerd and runc in a network namespace of the cluster's own (node/).
+NODE_KINDS = ("agent", "real")
 Log = Callable[[str], None]
 
 
@@ -105,6 +90,15 @@ class Cluster:
     def agent_state_dir(self) -> Path:
         return self.home / "agent"
 
+    @property
+    def node_kind(self) -> str:
+        return str(self.state.get("node", "agent"))
+
+    @property
+    def node_layout(self) -> NodeLayout:
+        port = int(self.state.get("ports", {}).get("apiserver", 0))
+        return NodeLayout(cluster=self.name, home=self.home / "node", api_port=port)
+
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
@@ -127,16 +121,27 @@ class Cluster:
         return cls(name=name, home=home, bin_dir=binaries.cache_dir(), state=state)
 
     @classmethod
-    def up(cls, name: str = "dev", *, timeout: float = 180.0, log: Log = _stderr) -> Cluster:
-        """Start the cluster, or reuse it when it is already running and healthy."""
+    def up(
+        cls,
+        name: str = "dev",
+        *,
+        node: str | None = None,
+        timeout: float = 180.0,
+        log: Log = _stderr,
+    ) -> Cluster:
+        """Start the cluster, or reuse it when it is already running and healthy.
+        ``node`` (default: $LOCALKUBE_NODE, else "agent") picks the node kind."""
         _check_name(name)
+        kind = node or os.environ.get("LOCALKUBE_NODE") or "agent"
+        if kind not in NODE_KINDS:
+            raise ClusterError(f"unknown node kind {kind!r}: use one of {', '.join(NODE_KINDS)}")
         cluster = cls.at(name)
-        if cluster.running():
+        if cluster.running() and cluster.node_kind == kind:
             log(f"Reused running cluster {name!r} at {cluster.server}")
             return cluster
         cluster.bin_dir = binaries.ensure(log=log)
         cluster.down(quiet=True)
-        cluster._start(timeout=timeout, log=log)
+        cluster._start(kind=kind, timeout=timeout, log=log)
         return cluster
 
     def running(self) -> bool:
@@ -148,7 +153,11 @@ class Cluster:
     def down(self, *, quiet: bool = False, log: Log = _stderr) -> None:
         """Stop every process this cluster started and remove its runtime data."""
         pids = self.state.get("pids", {})
-        # The agent first, so that it stops its pods' processes itself.
+        # The node first (the agent stops its pods' processes itself; a real node
+        # is torn down with its namespaces and cgroups).
+        realnode.teardown(
+            self.node_layout, init_pid=pids.get("node"), forwarder_pid=pids.get("forwarder")
+        )
         order = ["agent", "provisioner", "kube-scheduler", "kube-controller-manager"]
         order += ["kube-apiserver", "etcd"]
         for comp in order:
@@ -158,7 +167,7 @@ class Cluster:
         if "apiserver" in self.state.get("ports", {}):
             markers.append(f"KUBERNETES_SERVICE_PORT={self.state['ports']['apiserver']}")
         processes.kill_strays(markers)
-        for sub in ("etcd", "agent", "logs"):
+        for sub in ("etcd", "agent", "node", "logs"):
             shutil.rmtree(self.home / sub, ignore_errors=True)
         for f in ("state.json", "kubeconfig"):
             (self.home / f).unlink(missing_ok=True)
@@ -166,7 +175,7 @@ class Cluster:
         if pids and not quiet:
             log(f"Stopped cluster {self.name!r}")
 
-    def _start(self, *, timeout: float, log: Log) -> None:
+    def _start(self, *, kind: str, timeout: float, log: Log) -> None:
         t0 = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
@@ -175,6 +184,7 @@ class Cluster:
             "ports": processes.free_ports(5),
             "ipPrefix": _ip_prefix(str(self.home)),
             "pids": {},
+            "node": kind,
         }
         ports = dict(
             zip(
@@ -185,19 +195,25 @@ class Cluster:
         )
         self.state["ports"] = ports
         kubeconfig.write_all(self.home, server=self.server, pki=pki)
-        self._spawn("etcd", self._etcd_args())
+        self._spawn("etcd", components.etcd_args(self))
         api.wait_etcd(ports["etcd"], deadline=t0 + timeout, alive=self._pid_check("etcd"))
-        self._spawn("kube-apiserver", self._apiserver_args())
+        self._spawn("kube-apiserver", components.apiserver_args(self))
         api.wait_ready(
             self.server, pki, deadline=t0 + timeout, alive=self._pid_check("kube-apiserver")
         )
         log(f"API server ready at {self.server} ({time.monotonic() - t0:.1f}s)")
-        self._spawn("kube-controller-manager", self._controller_manager_args())
-        self._spawn("kube-scheduler", self._scheduler_args())
+        self._spawn("kube-controller-manager", components.controller_manager_args(self))
+        self._spawn("kube-scheduler", components.scheduler_args(self))
         self.start_provisioner()
-        self.start_agent()
+        node_pid = self._start_node(deadline=t0 + timeout, log=log)
+        logs = self.node_layout.home / "logs" if node_pid == "node" else "the agent log"
         api.wait_node_ready(
-            self.server, pki, self.node_name, deadline=t0 + timeout, alive=self._pid_check("agent")
+            self.server,
+            pki,
+            self.node_name,
+            deadline=t0 + timeout,
+            alive=self._pid_check(node_pid),
+            logs=str(logs),
         )
         api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
         self._save()
@@ -207,6 +223,24 @@ class Cluster:
         )
 
     # ----- the node agent and the provisioner (restartable on their own) -------
+    def _start_node(self, *, deadline: float, log: Log) -> str:
+        """Start the node; return the name of its process in ``state["pids"]``."""
+        if self.node_kind != "real":
+            self.start_agent()
+            return "agent"
+        layout = self.node_layout
+        spec = realnode.prepare(
+            layout,
+            pki=self.pki,
+            pki_dir=self.home / "pki",
+            server=self.server,
+            bin_dir=binaries.ensure_node(log=log),
+        )
+        self._spawn("forwarder", realnode.forwarder_argv(layout))
+        self._spawn("node", realnode.init_argv(spec))
+        realnode.load_images(layout, images.ensure_node_images(log=log), deadline=deadline, log=log)
+        return "node"
+
     def start_agent(self) -> None:
         pki = self.pki
         self._spawn(
@@ -261,96 +295,6 @@ class Cluster:
                 str(self.agent_state_dir / "pvc"),
             ],
         )
-
-    # ----- component arguments -------------------------------------------------
-    def _etcd_args(self) -> list[str]:
-        p = self.state["ports"]
-        return [
-            str(self.bin_dir / "etcd"),
-            "--name",
-            "localkube",
-            "--data-dir",
-            str(self.home / "etcd"),
-            "--listen-client-urls",
-            f"http://127.0.0.1:{p['etcd']}",
-            "--advertise-client-urls",
-            f"http://127.0.0.1:{p['etcd']}",
-            "--listen-peer-urls",
-            f"http://127.0.0.1:{p['etcdPeer']}",
-            "--initial-advertise-peer-urls",
-            f"http://127.0.0.1:{p['etcdPeer']}",
-            "--initial-cluster",
-            f"localkube=http://127.0.0.1:{p['etcdPeer']}",
-            "--unsafe-no-fsync",  # a throwaway dev/test store: speed over durability
-            "--log-level",
-            "warn",
-        ]
-
-    def _apiserver_args(self) -> list[str]:
-        p, pki = self.state["ports"], self.pki
-        return [
-            str(self.bin_dir / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={p['apiserver']}",
-            f"--tls-cert-file={pki.apiserver.cert}",
-            f"--tls-private-key-file={pki.apiserver.key}",
-            f"--client-ca-file={pki.ca.cert}",
-            "--authorization-mode=RBAC",
-            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
-            "--service-cluster-ip-range=10.0.0.0/24",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki.sa_public}",
-            f"--service-account-signing-key-file={pki.sa_private}",
-            f"--kubelet-client-certificate={pki.kubelet_client.cert}",
-            f"--kubelet-client-key={pki.kubelet_client.key}",
-            f"--kubelet-certificate-authority={pki.ca.cert}",
-            "--kubelet-preferred-address-types=InternalIP",
-            # The kubernetes Service cannot point at loopback; pods reach the API
-            # server through KUBERNETES_SERVICE_HOST/PORT, which the agent sets.
-            "--endpoint-reconciler-type=none",
-            f"--requestheader-client-ca-file={pki.ca.cert}",
-            "--requestheader-allowed-names=front-proxy-client",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            "--allow-privileged=false",
-            "--profiling=false",
-            f"--cert-dir={self.home / 'pki' / 'generated'}",
-            "--v=1",
-        ]
-
-    def _controller_manager_args(self) -> list[str]:
-        pki, kc = self.pki, str(self.home / "controller-manager.kubeconfig")
-        return [
-            str(self.bin_dir / "kube-controller-manager"),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={self.state['ports']['cm']}",
-            f"--controllers={','.join(CONTROLLERS)}",
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={pki.sa_private}",
-            f"--root-ca-file={pki.ca.cert}",
-            "--leader-elect=false",
-            "--concurrent-gc-syncs=5",
-            "--v=1",
-        ]
-
-    def _scheduler_args(self) -> list[str]:
-        kc = str(self.home / "scheduler.kubeconfig")
-        return [
-            str(self.bin_dir / "kube-scheduler"),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=0",
-            "--leader-elect=false",
-            "--v=1",
-        ]
 
     # ----- process helpers -----------------------------------------------------
     def _spawn(self, comp: str, args: list[str]) -> None:

@@ -1,0 +1,160 @@
+"""The real node: kubelet, containerd and runc in a network namespace of the
+cluster's own, running pods from the trainer image (hack/localkube/images.sh)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localkube.cluster import Cluster
+from localkube.node import cgroups
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+NAME = "realnode"
+IMAGES = Path(__file__).resolve().parents[1] / "images.sh"
+TRAINER = "ghcr.io/modelpipe/modelpipe-trainer:0.1.0"
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+@pytest.fixture(scope="module")
+def real() -> Iterator[Cluster]:
+    subprocess.run(["bash", str(IMAGES), "trainer"], check=True, stdout=subprocess.DEVNULL)
+    cluster = Cluster.up(NAME, node="real", timeout=600)
+    yield cluster
+    cluster.down()
+
+
+@pytest.fixture
+def ns(real: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = request.node.name.replace("_", "-")[:50].strip("-")
+    real.kubectl("create", "namespace", name)
+    deadline = time.monotonic() + 30
+    while real.kubectl("get", "sa", "default", "-n", name, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the default ServiceAccount never appeared"
+        time.sleep(0.2)
+    yield name
+    real.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def _pod(name: str, container: dict[str, object], restart: str = "Never") -> str:
+    base = {"name": "main", "image": TRAINER, "imagePullPolicy": "Never"}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": restart,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{**base, "securityContext": RESTRICTED, **container}],
+        },
+    }
+    return json.dumps(doc)
+
+
+def _wait(real: Cluster, ns: str, pod: str, jsonpath: str, want: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    got = ""
+    while time.monotonic() < deadline:
+        out = real.kubectl("get", "pod", pod, "-n", ns, "-o", f"jsonpath={jsonpath}", check=False)
+        got = out.stdout.strip()
+        if got == want:
+            return
+        time.sleep(0.5)
+    events = real.kubectl("get", "events", "-n", ns, check=False).stdout
+    pytest.fail(f"pod {pod}: {jsonpath} is {got!r}, not {want!r}\n{events}")
+
+
+def test_the_kubelet_registers_under_its_node_identity(real: Cluster) -> None:
+    node = json.loads(real.kubectl("get", "node", real.node_name, "-o", "json").stdout)
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.35.4"
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
+    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+    assert addresses["InternalIP"] == "10.243.0.1"
+    # The Node authorizer (RBAC alone grants system:nodes nothing): a node reads
+    # its own Node, no other, and not the cluster's Secrets.
+    as_node = ["--as", f"system:node:{real.node_name}", "--as-group", "system:nodes"]
+    own = real.kubectl("auth", "can-i", "get", f"nodes/{real.node_name}", *as_node)
+    assert own.stdout.strip() == "yes"
+    other = real.kubectl("auth", "can-i", "get", "nodes/other", *as_node, check=False)
+    assert other.stdout.strip().startswith("no")
+    denied = real.kubectl("auth", "can-i", "list", "secrets", "-A", *as_node, check=False)
+    assert denied.stdout.strip() == "no - can only read namespaced object of this type"
+
+
+def test_the_trainer_image_runs_as_its_entrypoint_says(real: Cluster, ns: str) -> None:
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("help", {}))
+    _wait(real, ns, "help", "{.status.phase}", "Succeeded")
+    logs = real.kubectl("logs", "help", "-n", ns).stdout
+    assert "usage: modelpipe-trainer" in logs
+
+
+def test_exec_shows_a_non_root_user_a_read_only_root_and_the_api_service(
+    real: Cluster, ns: str
+) -> None:
+    sleeper = {"command": ["python", "-c", "import time; time.sleep(3600)"]}
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("sleeper", sleeper))
+    _wait(real, ns, "sleeper", "{.status.phase}", "Running")
+    assert real.kubectl("exec", "sleeper", "-n", ns, "--", "id", "-u").stdout.strip() == "65532"
+    touch = real.kubectl("exec", "sleeper", "-n", ns, "--", "touch", "/x", check=False)
+    assert touch.returncode != 0
+    assert "Read-only file system" in touch.stderr
+    # The kubernetes Service (kube-proxy's rules) leads to the API server.
+    probe = "import socket; socket.create_connection(('10.0.0.1', 443), 5); print('ok')"
+    out = real.kubectl("exec", "sleeper", "-n", ns, "--", "python", "-c", probe)
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_failing_liveness_probe_restarts_the_container(real: Cluster, ns: str) -> None:
+    container = {
+        "command": ["python", "-c", "import time; print('started', flush=True); time.sleep(3600)"],
+        "livenessProbe": {
+            "exec": {"command": ["false"]},
+            "periodSeconds": 1,
+            "failureThreshold": 1,
+        },
+    }
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("flaky", container, "Always"))
+    _wait(real, ns, "flaky", "{.status.containerStatuses[0].restartCount}", "1", timeout=180)
+    assert "started" in real.kubectl("logs", "flaky", "-n", ns, "--previous").stdout
+
+
+def test_a_memory_limit_is_a_real_oom_kill(real: Cluster, ns: str) -> None:
+    container = {
+        "command": ["python", "-c", "b = bytearray(512 * 1024 * 1024); print(len(b))"],
+        "resources": {"limits": {"memory": "64Mi"}, "requests": {"memory": "64Mi"}},
+    }
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("hog", container))
+    _wait(real, ns, "hog", "{.status.containerStatuses[0].state.terminated.reason}", "OOMKilled")
+    code = "{.status.containerStatuses[0].state.terminated.exitCode}"
+    _wait(real, ns, "hog", code, "137")
+
+
+def test_down_leaves_no_process_mount_namespace_or_cgroup(real: Cluster) -> None:
+    layout = real.node_layout
+    real.down()
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert layout.netns not in netns
+    assert str(real.home) not in Path("/proc/mounts").read_text()
+    assert not cgroups.pids(layout.cgroup_root)
+    assert not (cgroups.CGROUP_FS / "memory" / layout.cgroup_root.strip("/")).exists()
+    leftovers = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(real.home).encode() in (proc / "cmdline").read_bytes():
+                    leftovers.append(proc.name)
+            except OSError:
+                continue
+    assert leftovers == []
