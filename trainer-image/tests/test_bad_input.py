@@ -44,8 +44,28 @@ def _failure_text(result: dict) -> str:
         ),
         (lambda f: f.head(0), "min_rows: the dataset has 0 rows"),
         (lambda f: f.assign(sepal_length=f.sepal_length * -1), "minimum: column 'sepal_length'"),
+        (
+            lambda f: f.drop(columns="species"),
+            "column_present: column 'species' is missing",
+        ),
+        (
+            lambda f: f.assign(
+                sepal_length=f.sepal_length.astype(object).where(f.index != 3, "n/a")
+            ),
+            "dtype: column 'sepal_length' is declared numeric but 1 values are not numbers, "
+            "e.g. 'n/a'",
+        ),
     ],
-    ids=["missing-column", "wrong-dtype", "all-null", "single-class", "header-only", "below-min"],
+    ids=[
+        "missing-column",
+        "wrong-dtype",
+        "all-null",
+        "single-class",
+        "header-only",
+        "below-min",
+        "missing-target",
+        "na-string",
+    ],
 )
 def test_data_validation_failures(
     run_cli, make_config, iris, tmp_path, mutate, expected, command
@@ -63,6 +83,32 @@ def test_all_failures_are_listed_together(run_cli, make_config, iris, tmp_path) 
     result = _expect(run_cli, "train", make_config(tmp_path / "bad.csv"), 3, "ValidationFailed")
     checks = {f["check"] for f in result["failures"]}
     assert {"column_present", "dtype", "target_classes"} <= checks
+
+
+def test_html_page_instead_of_csv(run_cli, make_config, tmp_path) -> None:
+    """What a login page served with status 200 looks like; it used to crash with KeyError."""
+    page = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body>Hi</body></html>\n"
+    (tmp_path / "data.csv").write_bytes(page)
+    result = _expect(run_cli, "train", make_config(tmp_path / "data.csv"), 3, "ValidationFailed")
+    assert "column_present: column 'species' is missing" in _failure_text(result)
+    _no_artifacts(tmp_path)
+
+
+def test_null_tokens_come_from_the_schema(run_cli, make_config, iris, tmp_path) -> None:
+    """ "n/a" is a null only when the schema says so; then it is imputed and counted."""
+    frame = iris.astype({"petal_width": object})
+    frame.loc[[3, 50, 100], "petal_width"] = "n/a"
+    frame.loc[[7], "petal_width"] = None
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    config = make_config(tmp_path / "data.csv")
+    config["schema"]["features"][3]["maxNullFraction"] = 0.05
+    result = _expect(run_cli, "validate", config, 3, "ValidationFailed")
+    assert "e.g. 'n/a'" in _failure_text(result)
+    assert result["nullCounts"] == {"dataset": {"petal_width": 1}}
+    config["schema"]["nullValues"] = ["", "n/a"]
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    assert result["nullCounts"] == {"dataset": {"petal_width": 4}}
 
 
 def test_empty_file(run_cli, make_config, tmp_path) -> None:

@@ -58,6 +58,10 @@ def test_clean_frame_passes_and_is_typed() -> None:
         ({"y": None}, "column_present", "y", "column 'y' is missing"),
         ({"y": ["x", None, "x", "z"]}, "target_null", "y", "1 null values"),
         ({"y": ["x", "x", "x", "x"]}, "target_classes", "y", "only one class ('x')"),
+        ({"num": [1, float("inf"), 3, 4]}, "finite", "num", "1 infinite values, e.g. inf"),
+        ({"num": ["1", "-1e400", "3", "4"]}, "finite", "num", "e.g. '-1e400'"),
+        ({"num": [1, "n/a", 3, 4]}, "dtype", "num", "list it in schema.nullValues"),
+        ({"num": ["x" * 5000, 2, 3, 4]}, "dtype", "num", "e.g. 'xxxxxxxxxxxx"),
     ],
 )
 def test_each_bad_column_is_named(columns, check: str, column: str, text: str) -> None:
@@ -108,3 +112,15 @@ def test_stratified_split_needs_two_rows_per_class() -> None:
 def test_stratified_split_needs_a_holdout_row_per_class() -> None:
     target = pd.Series(["a", "b", "c"] * 3, name="y")
     assert [f.check for f in check_stratified_split(target, test_size=0.1)] == ["holdout_size"]
+
+
+def test_a_huge_value_is_shown_clipped() -> None:
+    (failure,) = _checks(_frame(num=["x" * 5000, 2, 3, 4]))
+    assert len(failure.message) < 300
+
+
+def test_null_counts_cover_every_declared_column_present() -> None:
+    features = [{"name": "num", "maxNullFraction": 0.5}, {"name": "cat", "kind": "categorical"}]
+    frame = _frame(num=[1, None, None, 4], cat=["a", None, "a", "b"]).assign(extra=None)
+    checked = check_dataset(frame, schema=_schema(features=features), task=Task.CLASSIFICATION)
+    assert checked.null_counts == {"num": 2, "cat": 1, "y": 0}

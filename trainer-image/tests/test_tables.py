@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelpipe_trainer.config import DatasetRef
+from modelpipe_trainer.config import DatasetRef, SchemaSpec
 from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.tables import canonical_category, dataset_format, parse_table
@@ -20,9 +20,13 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _schema(**overrides: object) -> SchemaSpec:
+    return SchemaSpec.model_validate({"target": "y", "features": [{"name": "a"}], **overrides})
+
+
 def _unreadable(data: bytes, fmt: str) -> str:
     with pytest.raises(TrainerError) as caught:
-        parse_table(data, fmt=fmt, categorical=[], role="dataset")  # type: ignore[arg-type]
+        parse_table(data, fmt=fmt, schema=_schema(), role="dataset")  # type: ignore[arg-type]
     assert caught.value.outcome is Outcome.VALIDATION_FAILED
     assert caught.value.failures[0].check == "dataset_readable"
     return caught.value.failures[0].message
@@ -49,7 +53,8 @@ def test_corrupt_parquet() -> None:
 
 
 def test_csv_reads_categorical_columns_as_text() -> None:
-    frame = parse_table(b"zip,n\n01234,1\n", fmt="csv", categorical=["zip"], role="dataset")
+    schema = _schema(features=[{"name": "zip", "kind": "categorical"}], target="n")
+    frame = parse_table(b"zip,n\n01234,1\n", fmt="csv", schema=schema, role="dataset")
     assert frame["zip"].tolist() == ["01234"]
 
 
@@ -79,3 +84,71 @@ def test_unknown_extension_asks_for_format() -> None:
 def test_canonical_category(value: object, expected: str | None) -> None:
     out = canonical_category(value)
     assert (out is np.nan) if expected is None else out == expected
+
+
+def _failure(data: bytes, fmt: str = "csv", **schema: object):
+    with pytest.raises(TrainerError) as caught:
+        parse_table(data, fmt=fmt, schema=_schema(**schema), role="dataset")  # type: ignore[arg-type]
+    assert caught.value.outcome is Outcome.VALIDATION_FAILED
+    (failure,) = caught.value.failures
+    return failure
+
+
+def test_rows_wider_than_the_header_are_refused() -> None:
+    """pandas would take the first column as an index and shift every value one column left."""
+    failure = _failure(b"a,y\n1,2,3\n4,5,6\n")
+    assert "the first row has more fields than the header" in failure.message
+    failure = _failure(b"a,y\n1,2\n4,5,6\n")
+    assert "Expected 2 fields in line 3, saw 3" in failure.message
+
+
+def test_a_trailing_delimiter_is_read_as_written() -> None:
+    frame = parse_table(b"a,y\n1,2,\n4,5,\n", fmt="csv", schema=_schema(), role="dataset")
+    assert frame.to_dict("list") == {"a": [1, 4], "y": [2, 5]}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_declared_column_named_twice_is_refused(fmt: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "csv":
+        data = b"a,y,a\n1,2,3\n"
+    else:
+        buffer = io.BytesIO()
+        table = pa.Table.from_arrays([pa.array([1]), pa.array([2]), pa.array([3])], ["a", "y", "a"])
+        pq.write_table(table, buffer)
+        data = buffer.getvalue()
+    failure = _failure(data, fmt)
+    assert (failure.check, failure.column) == ("column_unique", "a")
+    assert "appears 2 times" in failure.message
+
+
+def test_an_undeclared_repeated_column_is_ignored() -> None:
+    frame = parse_table(b"a,y,z,z\n1,2,3,4\n", fmt="csv", schema=_schema(), role="dataset")
+    assert frame["a"].tolist() == [1]
+
+
+def test_parquet_lists_are_refused_in_declared_columns() -> None:
+    frame = pd.DataFrame({"a": [[1, 2], [3]], "y": [1, 2]})
+    failure = _failure(_parquet_bytes(frame), "parquet")
+    assert "'a' (list<" in failure.message
+
+
+@pytest.mark.parametrize(
+    ("null_values", "expected"),
+    [
+        (None, ["n/a", "NA", "null", "None", "nan", None]),  # default: only the empty field
+        (["n/a", "NA"], [None, None, "null", "None", "nan", ""]),  # the list is complete
+        ([], ["n/a", "NA", "null", "None", "nan", ""]),
+    ],
+    ids=["default", "declared", "none"],
+)
+def test_only_the_schema_null_values_are_null(null_values, expected) -> None:
+    """pandas' defaults would read "n/a", "NA", "null", "None", "nan" as nulls, silently."""
+    data = b"a,y\nn/a,1\nNA,1\nnull,1\nNone,1\nnan,1\n,1\n"
+    schema = {"features": [{"name": "a", "kind": "categorical"}]}
+    if null_values is not None:
+        schema["nullValues"] = null_values
+    frame = parse_table(data, fmt="csv", schema=_schema(**schema), role="dataset")
+    assert [None if pd.isna(v) else v for v in frame["a"]] == expected

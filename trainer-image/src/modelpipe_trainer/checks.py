@@ -24,34 +24,46 @@ from modelpipe_trainer.errors import failure
 from modelpipe_trainer.tables import categorical_column
 
 _EXAMPLES = 3
+_SHOWN_CHARS = 40
 
 
 @dataclass(frozen=True)
 class CheckedFrame:
-    """The typed frame (declared columns only) and every failure found on the way."""
+    """The typed frame (declared columns only), every failure found, and the nulls read.
+
+    ``null_counts`` has every declared column that is present, so a report shows how many
+    values training will impute (``maxNullFraction > 0``) as well as which columns failed.
+    """
 
     frame: pd.DataFrame
     failures: list[ValidationFailure]
+    null_counts: dict[str, int]
 
 
 def check_dataset(raw: pd.DataFrame, *, schema: SchemaSpec, task: Task) -> CheckedFrame:
     """Coerce the declared columns and run every check on them."""
     failures = _check_row_count(len(raw), schema)
     columns: dict[str, pd.Series] = {}
+    nulls: dict[str, int] = {}
     for spec in schema.features:
         if spec.name not in raw.columns:
             failures.append(_missing(spec.name, raw))
             continue
-        typed, column_failures = _check_feature(raw[spec.name], spec)
+        nulls[spec.name] = int(raw[spec.name].isna().sum())
+        typed, column_failures = _check_feature(raw[spec.name], spec, nulls=nulls[spec.name])
         columns[spec.name] = typed
         failures += column_failures
     if schema.target not in raw.columns:
         failures.append(_missing(schema.target, raw))
     else:
-        target, target_failures = _check_target(raw[schema.target], schema.target, task)
+        nulls[schema.target] = int(raw[schema.target].isna().sum())
+        target, target_failures = _check_target(
+            raw[schema.target], schema.target, task, nulls=nulls[schema.target]
+        )
         columns[schema.target] = target
         failures += target_failures
-    return CheckedFrame(frame=pd.DataFrame(columns, index=raw.index), failures=failures)
+    frame = pd.DataFrame(columns, index=raw.index)
+    return CheckedFrame(frame=frame, failures=failures, null_counts=nulls)
 
 
 def check_stratified_split(target: pd.Series, *, test_size: float) -> list[ValidationFailure]:
@@ -92,18 +104,21 @@ def _check_row_count(rows: int, schema: SchemaSpec) -> list[ValidationFailure]:
 
 
 def _missing(name: str, raw: pd.DataFrame) -> ValidationFailure:
-    found = ", ".join(map(str, raw.columns[:20])) + (" ..." if len(raw.columns) > 20 else "")
+    found = ", ".join(_clip(str(c)) for c in raw.columns[:20])
+    found += " ..." if len(raw.columns) > 20 else ""
     return failure("column_present", f"column {name!r} is missing (columns found: {found})", name)
 
 
-def _check_feature(raw: pd.Series, spec: FeatureSpec) -> tuple[pd.Series, list[ValidationFailure]]:
+def _check_feature(
+    raw: pd.Series, spec: FeatureSpec, *, nulls: int
+) -> tuple[pd.Series, list[ValidationFailure]]:
     if spec.kind is FeatureKind.NUMERIC:
         typed, failures = _coerce_numeric(raw, spec.name, "numeric")
-        failures += _check_nulls(raw, spec.name, spec.max_null_fraction)
+        failures += _check_nulls(nulls, len(raw), spec.name, spec.max_null_fraction)
         failures += _check_range(typed, spec)
         return typed, failures
     typed = categorical_column(raw)
-    failures = _check_nulls(raw, spec.name, spec.max_null_fraction)
+    failures = _check_nulls(nulls, len(raw), spec.name, spec.max_null_fraction)
     # Text columns are checked in their string dtype: isin there is much faster than on objects.
     failures += _check_allowed(raw if isinstance(raw.dtype, pd.StringDtype) else typed, spec)
     return typed, failures
@@ -113,24 +128,41 @@ def _coerce_numeric(
     raw: pd.Series, name: str, declared: str
 ) -> tuple[pd.Series, list[ValidationFailure]]:
     if pd.api.types.is_numeric_dtype(raw):
-        return raw.astype("float64"), []
+        typed = raw.astype("float64")
+        return typed, _check_finite(typed, raw, name)
     typed = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = typed.isna() & raw.notna()
+    failures = _check_finite(typed, raw, name)
     if not bad.any():
-        return typed, []
+        return typed, failures
     message = (
         f"column {name!r} is declared {declared} but {int(bad.sum())} values are not numbers, "
-        f"e.g. {_examples(raw[bad])}"
+        f"e.g. {_examples(raw[bad])} (if one of them marks a missing value, list it in "
+        "schema.nullValues)"
     )
-    return typed, [failure("dtype", message, name)]
+    return typed, [failure("dtype", message, name), *failures]
 
 
-def _check_nulls(raw: pd.Series, name: str, allowed: float) -> list[ValidationFailure]:
-    """Counts nulls in the raw column: a value of the wrong type is a dtype failure, not a null."""
-    nulls = int(raw.isna().sum())
-    if len(raw) and nulls == len(raw):
+def _check_finite(typed: pd.Series, raw: pd.Series, name: str) -> list[ValidationFailure]:
+    """``inf`` and ``1e400`` parse as numbers, but no estimator can use them."""
+    infinite = np.isinf(typed.to_numpy())
+    if not infinite.any():
+        return []
+    return [
+        failure(
+            "finite",
+            f"column {name!r} has {int(infinite.sum())} infinite values, "
+            f"e.g. {_examples(raw[infinite])}; numbers must be finite",
+            name,
+        )
+    ]
+
+
+def _check_nulls(nulls: int, rows: int, name: str, allowed: float) -> list[ValidationFailure]:
+    """``nulls`` counts the raw column: a value of the wrong type is a dtype failure, not a null."""
+    if rows and nulls == rows:
         return [failure("all_null", f"column {name!r} has no values: all {nulls} are null", name)]
-    fraction = nulls / len(raw) if len(raw) else 0.0
+    fraction = nulls / rows if rows else 0.0
     if fraction <= allowed:
         return []
     return [
@@ -180,14 +212,13 @@ def _check_allowed(typed: pd.Series, spec: FeatureSpec) -> list[ValidationFailur
 
 
 def _check_target(
-    raw: pd.Series, name: str, task: Task
+    raw: pd.Series, name: str, task: Task, *, nulls: int
 ) -> tuple[pd.Series, list[ValidationFailure]]:
     failures: list[ValidationFailure] = []
     if task is Task.REGRESSION:
         typed, failures = _coerce_numeric(raw, name, "a regression target")
     else:
         typed = raw.astype(object) if isinstance(raw.dtype, pd.StringDtype) else raw
-    nulls = int(raw.isna().sum())
     if nulls:
         failures.append(
             failure(
@@ -216,4 +247,9 @@ def _check_classes(target: pd.Series, name: str) -> list[ValidationFailure]:
 
 
 def _examples(values: pd.Series) -> str:
-    return ", ".join(repr(v) for v in values.unique()[:_EXAMPLES].tolist())
+    return ", ".join(_clip(repr(v)) for v in values.unique()[:_EXAMPLES].tolist())
+
+
+def _clip(text: str) -> str:
+    """A value as shown in a message: a 1 MB field must not push the report past 4 KiB."""
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"

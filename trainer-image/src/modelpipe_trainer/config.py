@@ -51,6 +51,11 @@ class SchemaSpec(_Model):
     target: str = Field(min_length=1)
     features: list[FeatureSpec] = Field(min_length=1)
     min_rows: int = Field(default=10, ge=1, alias="minRows")
+    null_values: list[str] = Field(
+        default_factory=lambda: [""],
+        alias="nullValues",
+        description="CSV fields read as null, exactly as written; default: only the empty field",
+    )
 
 
 class EstimatorSpec(_Model):

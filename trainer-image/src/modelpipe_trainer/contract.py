@@ -3,7 +3,12 @@
 The trainer writes it (compact JSON) to the pod's termination-message path and to
 stdout; the operator reads it back from ``state.terminated.message``. Kubernetes
 keeps at most 4096 bytes of that message, so :meth:`TrainerResult.to_message`
-drops validation failures (keeping a count) until the document fits.
+drops validation failures (keeping a count), then the null counts, until the
+document fits.
+
+Compatibility: ``schemaVersion`` stays ``v1`` while changes are additive (a new
+optional field); readers ignore fields they do not know, so an operator can read
+a newer trainer's result. Removing a field or changing its meaning is ``v2``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal["modelpipe.io/trainer-result/v1"] = "modelpipe.io/trainer-result/v1"
 MAX_MESSAGE_BYTES = 4096
+MAX_SUMMARY_CHARS = 512
+MAX_FAILURE_CHARS = 300
 
 
 class Outcome(StrEnum):
@@ -77,7 +84,10 @@ class RowCounts(_Model):
     test: int = 0
 
 
-class TrainerResult(_Model):
+class TrainerResult(BaseModel):
+    # Not _Model: a reader must accept fields a newer trainer added (see the docstring).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
     schema_version: Literal["modelpipe.io/trainer-result/v1"] = Field(
         default=SCHEMA_VERSION, alias="schemaVersion"
     )
@@ -95,17 +105,32 @@ class TrainerResult(_Model):
     champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
     failures: list[ValidationFailure] = Field(default_factory=list)
     failures_truncated: int = Field(default=0, alias="failuresTruncated")
+    null_counts: dict[str, dict[str, int]] | None = Field(
+        default=None,
+        alias="nullCounts",
+        description="Per dataset role (dataset, evalDataset): the nulls read in each declared "
+        "column that has any (schema.nullValues decides what is null in a CSV)",
+    )
 
     def to_message(self) -> str:
-        """Compact JSON that fits Kubernetes' termination-message limit."""
+        """Compact JSON that fits Kubernetes' termination-message limit.
+
+        Shortened in this order: long messages are clipped, then failures dropped from
+        the end (counted in ``failuresTruncated``), then the null counts dropped.
+        """
         doc = self.model_copy(deep=True)
         text = doc._dump()
-        while len(text.encode()) > MAX_MESSAGE_BYTES and doc.failures:
+        if _too_long(text):
+            doc.message = _clip(doc.message, MAX_SUMMARY_CHARS)
+            for item in doc.failures:
+                item.message = _clip(item.message, MAX_FAILURE_CHARS)
+            text = doc._dump()
+        while _too_long(text) and doc.failures:
             doc.failures.pop()
             doc.failures_truncated += 1
             text = doc._dump()
-        if len(text.encode()) > MAX_MESSAGE_BYTES:
-            doc.message = doc.message[:512] + "…"
+        if _too_long(text):
+            doc.null_counts = None
             text = doc._dump()
         return text
 
@@ -115,3 +140,11 @@ class TrainerResult(_Model):
     @classmethod
     def from_message(cls, text: str) -> TrainerResult:
         return cls.model_validate_json(text)
+
+
+def _too_long(text: str) -> bool:
+    return len(text.encode()) > MAX_MESSAGE_BYTES
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

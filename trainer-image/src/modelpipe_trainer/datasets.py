@@ -7,12 +7,13 @@ Failures from both datasets are collected into one report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from modelpipe_trainer.checks import check_dataset, check_stratified_split
-from modelpipe_trainer.config import DatasetRef, FeatureKind, RunConfig, Task
+from modelpipe_trainer.config import DatasetRef, RunConfig, Task
 from modelpipe_trainer.contract import Outcome, ValidationFailure
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.sources import fetch_dataset
@@ -28,12 +29,16 @@ class Dataset:
     sha256: str
     size_bytes: int
     frame: pd.DataFrame
+    null_counts: dict[str, int]
 
 
 @dataclass(frozen=True)
 class RunData:
     train: Dataset
     evaluation: Dataset | None
+
+    def null_counts(self) -> dict[str, dict[str, int]]:
+        return _reported_nulls({"dataset": self.train, "evalDataset": self.evaluation})
 
 
 def gather_data(config: RunConfig) -> RunData:
@@ -49,22 +54,27 @@ def gather_data(config: RunConfig) -> RunData:
         failures += found
         if dataset is not None:
             loaded[role] = dataset
-    if "dataset" in loaded and config.eval_dataset is None and config.task is Task.CLASSIFICATION:
+    # The split check reads the checked target, so it runs only once every check has passed:
+    # a failed check may mean there is no target column at all.
+    if not failures and config.eval_dataset is None and config.task is Task.CLASSIFICATION:
         target = loaded["dataset"].frame[config.data_schema.target]
-        if not failures:
-            failures += check_stratified_split(target, test_size=config.test_size)
+        failures += check_stratified_split(target, test_size=config.test_size)
     if failures:
-        raise TrainerError(Outcome.VALIDATION_FAILED, _summary(failures), failures)
+        raise TrainerError(
+            Outcome.VALIDATION_FAILED,
+            _summary(failures),
+            failures,
+            null_counts=_reported_nulls(loaded),
+        )
     return RunData(train=loaded["dataset"], evaluation=loaded.get("evalDataset"))
 
 
 def _load_one(
     ref: DatasetRef, *, fmt: Format, config: RunConfig, role: str
 ) -> tuple[Dataset | None, list[ValidationFailure]]:
-    categorical = [f.name for f in config.data_schema.features if f.kind is FeatureKind.CATEGORICAL]
     try:
         fetched = fetch_dataset(ref, max_bytes=config.max_download_bytes, role=role)
-        raw = parse_table(fetched.data, fmt=fmt, categorical=categorical, role=role)
+        raw = parse_table(fetched.data, fmt=fmt, schema=config.data_schema, role=role)
     except TrainerError as exc:
         if exc.outcome is not Outcome.VALIDATION_FAILED:
             raise
@@ -76,6 +86,7 @@ def _load_one(
         sha256=fetched.sha256,
         size_bytes=len(fetched.data),
         frame=checked.frame,
+        null_counts=checked.null_counts,
     )
     return dataset, _in_role(checked.failures, role)
 
@@ -84,6 +95,15 @@ def _in_role(failures: list[ValidationFailure], role: str) -> list[ValidationFai
     if role == "dataset":
         return failures
     return [f.model_copy(update={"message": f"{role}: {f.message}"}) for f in failures]
+
+
+def _reported_nulls(datasets: Mapping[str, Dataset | None]) -> dict[str, dict[str, int]]:
+    """Columns with nulls, per role; the zeros are left out to keep the result under 4 KiB."""
+    return {
+        role: {column: count for column, count in dataset.null_counts.items() if count}
+        for role, dataset in datasets.items()
+        if dataset is not None
+    }
 
 
 def _summary(failures: list[ValidationFailure]) -> str:

@@ -7,7 +7,7 @@ without a chain of ``except`` clauses. Anything else is a crash (exit 1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from modelpipe_trainer.contract import Outcome, ValidationFailure
 
@@ -20,11 +20,17 @@ class TrainerError(Exception):
         outcome: Outcome,
         message: str,
         failures: Sequence[ValidationFailure] = (),
+        *,
+        null_counts: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.message = message
         self.failures = list(failures)
+        # What the data checks counted before they failed: the report shows it either way.
+        self.null_counts = (
+            {role: dict(counts) for role, counts in null_counts.items()} if null_counts else None
+        )
 
 
 class ModelRejectedError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from modelpipe_trainer.config import DatasetRef
+from modelpipe_trainer.config import DatasetRef, FeatureKind, SchemaSpec
 from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError, failure
 
@@ -40,32 +41,98 @@ def dataset_format(ref: DatasetRef) -> Format:
     )
 
 
-def parse_table(data: bytes, *, fmt: Format, categorical: list[str], role: str) -> pd.DataFrame:
-    """Parse bytes as CSV or Parquet; raise ``TrainerError(VALIDATION_FAILED)`` if unreadable."""
+def parse_table(data: bytes, *, fmt: Format, schema: SchemaSpec, role: str) -> pd.DataFrame:
+    """Parse bytes as CSV or Parquet; raise ``TrainerError(VALIDATION_FAILED)`` if unreadable.
+
+    Unreadable covers what would make the schema's columns ambiguous: a declared column named
+    twice in the header, CSV rows wider than the header, Parquet lists or structs.
+    """
     if not data:
         raise _unreadable(role, "the file is empty (0 bytes)")
     if fmt == "parquet":
-        return _parse_parquet(data, role=role)
-    return _parse_csv(data, categorical=categorical, role=role)
+        return _parse_parquet(data, declared=declared_columns(schema), role=role)
+    return _parse_csv(data, schema=schema, role=role)
 
 
-def _parse_csv(data: bytes, *, categorical: list[str], role: str) -> pd.DataFrame:
+def declared_columns(schema: SchemaSpec) -> list[str]:
+    return [*(f.name for f in schema.features), schema.target]
+
+
+def _parse_csv(data: bytes, *, schema: SchemaSpec, role: str) -> pd.DataFrame:
+    categorical = [f.name for f in schema.features if f.kind is FeatureKind.CATEGORICAL]
     try:
-        return pd.read_csv(io.BytesIO(data), dtype=dict.fromkeys(categorical, str))
+        with warnings.catch_warnings():
+            # index_col=False: by default pandas reads a first row wider than the header as
+            # "the first column is the index" and shifts every value one column, silently;
+            # this way that row warns (turned into an error) and any later one fails to parse.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                dtype=dict.fromkeys(categorical, str),
+                index_col=False,
+                # Only the schema's null tokens are nulls: pandas' defaults would make "n/a",
+                # "NA", "null", "None"... nulls that a maxNullFraction then quietly imputes.
+                keep_default_na=False,
+                na_values=schema.null_values,
+            )
+        header = _csv_header(data)
     except pd.errors.EmptyDataError:
         raise _unreadable(role, "the CSV file has no header row and no data") from None
+    except pd.errors.ParserWarning:
+        raise _unreadable(
+            role, "the first row has more fields than the header (a column without a name?)"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise _unreadable(role, f"not a readable CSV file: {_first_line(exc)}") from None
+    _refuse_duplicates(header, declared=declared_columns(schema), role=role)
+    return frame
 
 
-def _parse_parquet(data: bytes, *, role: str) -> pd.DataFrame:
+def _csv_header(data: bytes) -> list[str]:
+    """The header's names as written: pandas renames a repeated ``x`` to ``x.1``."""
+    first = pd.read_csv(io.BytesIO(data), header=None, nrows=1, dtype=str, na_filter=False)
+    return [str(name) for name in first.iloc[0].tolist()] if len(first) else []
+
+
+def _parse_parquet(data: bytes, *, declared: list[str], role: str) -> pd.DataFrame:
     try:
-        table = pq.read_table(pa.BufferReader(data))
-        return table.to_pandas()
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        fields = parquet.schema_arrow
+        _refuse_duplicates(fields.names, declared=declared, role=role)
+        nested = [
+            f"{field.name!r} ({field.type})"
+            for field in fields
+            if field.name in declared and pa.types.is_nested(field.type)
+        ]
+        if nested:
+            raise _unreadable(
+                role,
+                f"columns {', '.join(nested)} hold lists or structs; the schema's columns "
+                "need plain numbers, text or booleans",
+            )
+        return parquet.read().to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _unreadable(
             role, f"not a readable Parquet file (truncated or corrupt?): {_first_line(exc)}"
         ) from None
+
+
+def _refuse_duplicates(names: list[str], *, declared: list[str], role: str) -> None:
+    repeated = sorted({name for name in declared if names.count(name) > 1})
+    if repeated:
+        raise TrainerError(
+            Outcome.VALIDATION_FAILED,
+            f"cannot read the {role} dataset",
+            [
+                failure(
+                    "column_unique",
+                    f"column {name!r} appears {names.count(name)} times in the header; "
+                    "which one is meant is ambiguous (rename or drop the others)",
+                    name,
+                )
+                for name in repeated
+            ],
+        )
 
 
 def canonical_category(value: object) -> object:

@@ -65,6 +65,7 @@ class _Facts:
     metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] | None = None
     artifact_path: str | None = None
+    null_counts: dict[str, dict[str, int]] | None = None
 
 
 def validate(config: RunConfig) -> TrainerResult:
@@ -199,6 +200,10 @@ def _serialize(model: Pipeline, config: RunConfig) -> bytes:
 def _record_data(facts: _Facts, data: RunData) -> None:
     facts.data_hash = data.train.sha256
     facts.rows = RowCounts(total=len(data.train.frame))
+    facts.null_counts = data.null_counts()
+    for role, counts in facts.null_counts.items():
+        for column, count in counts.items():
+            log.info("Read %d nulls in %s column %s (imputed in training)", count, role, column)
 
 
 def _seed_everything(seed: int) -> None:
@@ -238,4 +243,5 @@ def _result(
         metrics=facts.metrics if outcome is Outcome.SUCCEEDED else {},
         champion_metrics=facts.champion_metrics if outcome is Outcome.SUCCEEDED else None,
         failures=error.failures if error else [],
+        null_counts=facts.null_counts or (error.null_counts if error else None),
     )
