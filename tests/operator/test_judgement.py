@@ -10,6 +10,7 @@ from tests.operator.builders import job, spec
 from modelpipe.api.v1alpha1 import Reason, RunRecord, Verdict
 from modelpipe.observed import JobPhase
 from modelpipe.planning.judgement import judge
+from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
 
 BASE = RunRecord(
     model_version="0000beef", job_name="iris-0000beef", input_hash="h", verdict="Running"
@@ -54,3 +55,22 @@ def test_a_failed_code_test_quotes_its_output() -> None:
     assert record.message == (
         "code test `pytest -q` failed: exit code 1: FAILED test_features.py::test_scaling"
     )
+
+
+def test_bad_estimator_params_are_a_validation_verdict() -> None:
+    """The trainer's InvalidConfig (exit 2, no retry) is the author's input error, not a crash."""
+    params = ValidationFailure(
+        check="estimator_params",
+        column="estimator.params",
+        message="unknown params 'kernal' (did you mean 'kernel'?)",
+    )
+    result = TrainerResult(
+        outcome=Outcome.INVALID_CONFIG, message="bad params for sklearn.svm.SVC", failures=[params]
+    )
+    refused = job("0000beef", JobPhase.FAILED, exit_code=2, result=result)
+    record = judge(job=refused, spec=spec(), base=BASE)
+    assert (record.verdict, record.reason) == (Verdict.VALIDATION_FAILED, Reason.VALIDATION_FAILED)
+    assert "bad params for sklearn.svm.SVC" in record.message
+    assert [(f.check, f.column) for f in record.failures] == [
+        ("estimator_params", "estimator.params")
+    ]

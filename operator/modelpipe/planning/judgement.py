@@ -10,9 +10,11 @@ from modelpipe.inputs import redact_text
 from modelpipe.observed import JobPhase, ObservedJob
 from modelpipe_trainer.contract import Outcome, TrainerResult
 
+# InvalidConfig (an unknown estimator, bad params, a bad configFile) is the pipeline author's
+# input refused before anything was trained, like bad data: a validation verdict, not a crash.
 _FAILED_OUTCOMES = {
     Outcome.VALIDATION_FAILED: (Verdict.VALIDATION_FAILED, Reason.VALIDATION_FAILED),
-    Outcome.INVALID_CONFIG: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
+    Outcome.INVALID_CONFIG: (Verdict.VALIDATION_FAILED, Reason.VALIDATION_FAILED),
     Outcome.TRAINING_FAILED: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
     Outcome.ARTIFACT_WRITE_FAILED: (Verdict.TRAINING_FAILED, Reason.TRAINING_FAILED),
 }
