@@ -51,7 +51,8 @@ test-fast: tools
 	$(RUN) pytest -q $(PYTEST_FAST)
 
 crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
-	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml
+	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml \
+		-p crds/modelpipe.io_admission-policy.yaml -p charts/modelpipe/templates/admission-policy.yaml
 
 demo: bootstrap cluster-binaries ## Run the demo on a local cluster named "demo"
 	$(RUN) python hack/demo.py

@@ -2,10 +2,10 @@
 
 Persistence is chosen so GitOps tools see no drift and no finalizers appear:
 
-- diff base in ``status.kopf.lastHandledConfiguration`` (StatusDiffBaseStorage): Argo CD
-  does not compare a custom resource's status, while kopf's default annotation
-  (``kopf.zalando.org/last-handled-configuration``) is a metadata change on an object
-  Argo CD owns;
+- diff base as a digest in ``status.kopf.lastHandledDigest`` (k8s/diffbase.py, which also
+  retires the older whole-spec copy): Argo CD does not compare a custom resource's status,
+  while kopf's default annotation (``kopf.zalando.org/last-handled-configuration``) is a
+  metadata change on an object Argo CD owns;
 - handler progress in ``status.kopf.progress`` (StatusProgressStorage), written only while
   a handler is being retried after an error;
 - no delete handlers, timers or daemons, hence no kopf finalizer on ModelPipelines.
@@ -27,6 +27,7 @@ import kopf
 
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.diffbase import diffbase_storage
 from modelpipe.k8s.reconciler import Reconciler
 from modelpipe.k8s.rest import Rest, connect
 from modelpipe.layout import PIPELINE_LABEL
@@ -36,9 +37,7 @@ logger = logging.getLogger("modelpipe.handlers")
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-        field="status.kopf.lastHandledConfiguration"
-    )
+    settings.persistence.diffbase_storage = diffbase_storage()
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
     settings.persistence.finalizer = (
         "modelpipe.io/kopf-finalizer"  # never added: no delete handlers

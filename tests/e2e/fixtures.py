@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.harness import CRD, Namespace, Operator, load_example_datasets
+from tests.e2e.harness import CRD, POLICY, Namespace, Operator, load_example_datasets
 
 from localkube.cluster import Cluster
 
 
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> Path:
-    cluster.kubectl("apply", "-f", str(CRD))
+    cluster.kubectl("apply", "-f", str(CRD), "-f", str(POLICY))
     cluster.kubectl(
         "wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io", "--timeout=60s"
     )

@@ -25,6 +25,8 @@ from localkube.cluster import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
+# What the CRD's own CEL cannot check (free-form estimator params), generated with it.
+POLICY = REPO / "crds" / "modelpipe.io_admission-policy.yaml"
 EXAMPLE = REPO / "examples" / "iris" / "pipeline.yaml"
 SERVING = "app.kubernetes.io/component=serving"
 T = TypeVar("T")
@@ -184,6 +186,14 @@ def condition(pipeline: dict[str, Any], type_: str) -> tuple[str, str] | None:
 
 def serving_version(pipeline: dict[str, Any]) -> str | None:
     return (pipeline.get("status", {}).get("production") or {}).get("modelVersion")
+
+
+def runs(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every recorded run, newest first: status.lastRun, then status.history."""
+    status = pipeline.get("status", {})
+    newest = [status["lastRun"]] if status.get("lastRun") else []
+    older = [r for r in status.get("history", []) if r not in newest]
+    return newest + older
 
 
 def last_verdict(pipeline: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from tests.e2e.harness import (
     example_documents,
     predict,
     promoted,
+    runs,
     serving_version,
     settled,
     wait_for,
@@ -44,7 +45,8 @@ def test_train_gate_promote_retrain_and_reject(
     )
     time.sleep(5)
     assert ns.jobs() == [f"iris-{first}"]
-    assert "lastHandledConfiguration" in ns.pipeline()["status"]["kopf"]
+    kopf_status = ns.pipeline()["status"]["kopf"]
+    assert "lastHandledDigest" in kopf_status and "lastHandledConfiguration" not in kopf_status
     assert not any(
         k.startswith("kopf.zalando.org") for k in ns.pipeline()["metadata"].get("annotations", {})
     )
@@ -94,7 +96,7 @@ def test_train_gate_promote_retrain_and_reject(
         assert ns.events(reason), f"no {reason} event"
         answer = predict(ns)
         assert answer is not None and answer["model_version"] == second
-    last = ns.pipeline()["status"]["history"]
+    last = runs(ns.pipeline())
     gate_failed = next(r for r in last if r["verdict"] == "GateFailed")
     assert (
         gate_failed["checks"][0]["metric"] == "accuracy"

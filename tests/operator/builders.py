@@ -14,6 +14,7 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineSpec,
     ModelPipelineStatus,
     Reason,
+    all_runs,
 )
 from modelpipe.layout import job_name
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
@@ -244,7 +245,7 @@ def scenario_candidate_rolled_back() -> Scenario:
     """A passing candidate's pods never became ready: rolled back, production untouched."""
     world, _ = scenario_rolling_out_while_serving()
     world = cycle(world)
-    second = world.status.history[0].model_version
+    second = all_runs(world.status)[0].model_version
     world = with_(world, deployment=deployment(second, ready=False, failed=True, old_pods=1))
     return world, step(world)
 

@@ -4,12 +4,33 @@ operator turns a missing PVC or serving Deployment into a condition instead of f
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
 
 pytestmark = pytest.mark.cluster
+
+
+EXAMPLE_SPEC = example_documents(data_url="http://127.0.0.1:9")[1]["spec"]
+TRAINING, DATASET = EXAMPLE_SPEC["training"], EXAMPLE_SPEC["dataset"]
+ESTIMATOR = TRAINING["estimator"]
+BIG_PARAMS = {f"p{i}": "x" * 1000 for i in range(40)}
+MANY_VALUES = {
+    **DATASET["schema"],
+    "features": [
+        {"name": f"f{i}", "kind": "categorical", "allowedValues": [str(v) for v in range(200)]}
+        for i in range(6)
+    ],
+}
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def pipeline(**spec_changes: Any) -> dict[str, Any]:
@@ -27,7 +48,57 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
         ),
         (
             {"evaluation": {"thresholds": [{"metric": "acuracy", "min": 0.9}]}},
-            "threshold metric must be one of",
+            'supported values: "accuracy"',
+        ),
+        # 11.6: a metric the task does not report would cost a run that can never pass.
+        (
+            {"training": {"task": "regression", "estimator": {"className": "sklearn.svm.SVR"}}},
+            "an evaluation metric does not fit training.task regression, which reports mae, r2",
+        ),
+        (
+            {"evaluation": {"thresholds": [{"metric": "rmse", "max": 0.5}]}},
+            "does not fit training.task classification, which reports accuracy",
+        ),
+        (
+            {"evaluation": {"champion": {"metric": "mae"}}},
+            "does not fit training.task classification",
+        ),
+        (
+            {"evaluation": {"champion": {"metric": "precision"}}},
+            'spec.evaluation.champion.metric: Unsupported value: "precision"',
+        ),
+        # 16: specs the Job or Deployment create would refuse, so the pipeline retried forever.
+        (
+            {"training": {**TRAINING, "resources": {"requests": {"cpu": "-1"}}}},
+            "every value must be a non-negative Kubernetes quantity",
+        ),
+        (
+            {"serving": {"template": {"resources": {"limits": {"memory": "lots"}}}}},
+            "spec.serving.template.resources.limits: Invalid value: resources.limits: every value",
+        ),
+        (
+            {"training": {**TRAINING, "resources": {"limits": {"nvidia.com/gpu": "0.5"}}}},
+            "extended resources (nvidia.com/gpu) take whole numbers",
+        ),
+        (
+            {"dataset": {**DATASET, "uri": "pvc://"}},
+            "dataset.uri pvc://<claim>/<path> needs a claim name and a relative path",
+        ),
+        (
+            {"dataset": {**DATASET, "uri": "pvc://claim/../../etc/passwd"}},
+            "without '..'",
+        ),
+        (
+            {"training": {**TRAINING, "estimator": {**ESTIMATOR, "params": {"a": nested(500)}}}},
+            "params: values nest lists and maps at most 3 levels deep",
+        ),
+        (
+            {"training": {**TRAINING, "estimator": {**ESTIMATOR, "params": BIG_PARAMS}}},
+            "spec.training.estimator.params is larger than 32768 bytes",
+        ),
+        (
+            {"dataset": {**DATASET, "schema": MANY_VALUES}},
+            "may list at most 1024 allowedValues in all",
         ),
         (
             {"evaluation": {"thresholds": [{"metric": "", "min": 0.9}]}},
@@ -59,9 +130,19 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
 def test_invalid_specs_are_rejected_with_clear_messages(
     ns: Namespace, change: dict[str, Any], message: str
 ) -> None:
-    done = ns.apply(pipeline(**change))
+    # JSON, not YAML: PyYAML cannot write 500 nested lists.
+    done = ns.kubectl("apply", "-f", "-", input=json.dumps(pipeline(**change)), check=False)
     assert done.returncode != 0, "the apiserver accepted an invalid spec"
     assert message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("name", ["iris.v2", "2iris", "-iris"])
+def test_names_that_make_invalid_service_names_are_refused(ns: Namespace, name: str) -> None:
+    document = pipeline()
+    document["metadata"]["name"] = name
+    done = ns.apply(document)
+    assert done.returncode != 0, f"{name} was accepted"
+    assert "DNS-1035" in done.stderr or "metadata.name" in done.stderr, done.stderr
 
 
 def test_name_too_long_for_job_names(ns: Namespace) -> None:

@@ -21,7 +21,7 @@ from tests.operator.builders import (
     with_,
 )
 
-from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineStatus, Reason, Verdict
+from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineStatus, Reason, Verdict, all_runs
 from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning import (
     CreateJob,
@@ -112,7 +112,7 @@ def test_input_change_supersedes_the_running_job() -> None:
     planned = step(with_(world, **{"spec": spec(dataset={"version": "v2"})}))
     assert kinds(planned) == ["DeleteJob", "CreateJob"]
     assert isinstance(planned.actions[0], DeleteJob) and planned.actions[0].name == f"iris-{old}"
-    assert planned.status.history[1].verdict == Verdict.SUPERSEDED
+    assert all_runs(planned.status)[1].verdict == Verdict.SUPERSEDED
     assert reasons(planned) == [Reason.JOB_SUPERSEDED, Reason.JOB_CREATED]
 
 
@@ -256,9 +256,9 @@ def test_invalid_spec_becomes_a_condition_and_waits() -> None:
 def test_history_is_bounded_and_old_jobs_pruned() -> None:
     world = serving(desired_version(spec(historyLimit=1)))
     world = with_(world, **{"spec": spec(historyLimit=1, dataset={"version": "v2"})})
-    old = world.status.history[0].model_version
+    old = all_runs(world.status)[0].model_version
     planned = step(with_(world, **{"jobs": (job(old, JobPhase.SUCCEEDED),)}))
-    assert len(planned.status.history) == 1
+    assert len(all_runs(planned.status)) == 1
     assert any(isinstance(a, DeleteJob) and a.name == f"iris-{old}" for a in planned.actions)
     assert not any(isinstance(a, CreateService) for a in planned.actions)
 
@@ -273,3 +273,44 @@ def test_followed_inputs_wait_until_resolved() -> None:
 def test_polling_settings_do_not_retrain() -> None:
     polled = spec(dataset={"pollInterval": "5m", "maxBytes": 1000})
     assert desired_version(polled) == desired_version()
+
+
+def _revert_world() -> tuple[Observed, str, str]:
+    """v1 promoted and serving, then v2 trained and failed the gate; the spec is back at v1."""
+    first = desired_version()
+    world = serving(first)
+    v2 = spec(dataset={"version": "v2"})
+    second = desired_version(v2)
+    world = cycle(with_(world, **{"spec": v2}))
+    low = result({"accuracy": 0.1})
+    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=low),))
+    world = cycle(world)  # the run is judged: GateFailed
+    return with_(world, **{"spec": spec(), "jobs": ()}), first, second
+
+
+def test_each_run_has_one_home_last_run_or_history() -> None:
+    world, first, second = _revert_world()
+    planned = step(world)
+    assert planned.status.last_run is not None
+    assert planned.status.last_run.model_version == second
+    assert [r.model_version for r in planned.status.history] == [first]
+
+
+def test_a_status_with_last_run_repeated_in_history_reads_each_run_once() -> None:
+    """An older operator kept a copy of lastRun at the head of history."""
+    world, first, second = _revert_world()
+    old = world.status.model_copy(deep=True)
+    assert old.last_run is not None
+    old.history = [old.last_run, *old.history]
+    planned = step(with_(world, status=old))
+    assert [r.model_version for r in all_runs(planned.status)] == [second, first]
+    assert [r.model_version for r in planned.status.history] == [first]
+
+
+def test_after_a_revert_the_verdict_shown_is_that_of_the_inputs_own_run() -> None:
+    world, first, _ = _revert_world()
+    planned = step(world)
+    assert planned.status.inputs is not None and planned.status.inputs.model_version == first
+    assert planned.status.inputs.verdict == Verdict.PROMOTED
+    assert planned.status.last_run is not None
+    assert planned.status.last_run.verdict == Verdict.GATE_FAILED

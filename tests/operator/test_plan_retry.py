@@ -13,7 +13,7 @@ from tests.operator.builders import (
     with_,
 )
 
-from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict
+from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict, all_runs
 from modelpipe.layout import RETRY_ROLLOUT_ANNOTATION, ROLLOUT_ATTEMPT_ANNOTATION
 from modelpipe.observed import Observed
 from modelpipe.planning import PatchDeployment, Plan
@@ -58,7 +58,7 @@ def fail_again(world: Observed, planned: Plan, version: str) -> tuple[Observed, 
 
 def test_a_rolled_back_rollout_is_retried_after_a_backoff() -> None:
     world, planned = rolled_back()
-    record = planned.status.history[0]
+    record = all_runs(planned.status)[0]
     assert (record.verdict, record.rollout_attempts) == (Verdict.ROLLED_BACK, 1)
     assert record.rollout_retry_at == "2026-11-27T12:01:00Z" and planned.requeue_after == 60
     assert "retrying at 2026-11-27T12:01:00Z" in record.message
@@ -72,12 +72,12 @@ def test_a_rolled_back_rollout_is_retried_after_a_backoff() -> None:
 
 def test_retries_are_bounded_then_the_annotation_retries() -> None:
     world, planned = rolled_back()
-    version = planned.status.history[0].model_version
+    version = all_runs(planned.status)[0].model_version
     for _ in range(ROLLOUT_ATTEMPTS - 1):
-        record = next(r for r in world.status.history if r.model_version == version)
+        record = next(r for r in all_runs(world.status) if r.model_version == version)
         due = step(world, minutes=60)
         world, planned = fail_again(world, due, version)
-    record = planned.status.history[0]
+    record = all_runs(planned.status)[0]
     assert (record.rollout_attempts, record.rollout_retry_at) == (ROLLOUT_ATTEMPTS, None)
     assert RETRY_ROLLOUT_ANNOTATION in record.message
     assert RETRY_ROLLOUT_ANNOTATION in next(
@@ -97,7 +97,7 @@ def test_a_first_model_that_was_slow_is_rolled_anew_on_the_same_deployment() -> 
     world = with_(trained(version), deployment=deployment(version, ready=False))
     world = with_(world, status=step(world).status)
     failed = step(with_(world, deployment=deployment(version, ready=False, failed=True)))
-    assert failed.actions == () and failed.status.history[0].verdict == Verdict.ROLLED_BACK
+    assert failed.actions == () and all_runs(failed.status)[0].verdict == Verdict.ROLLED_BACK
     stuck = with_(
         world, status=failed.status, deployment=deployment(version, ready=False, failed=True)
     )

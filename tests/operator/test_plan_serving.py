@@ -105,7 +105,8 @@ def test_failed_rollout_rolls_back_to_production() -> None:
     patch = planned.actions[0]
     assert isinstance(patch, PatchDeployment) and patch.version == first
     assert reasons(planned) == [Reason.ROLLOUT_FAILED, Reason.ROLLED_BACK]
-    assert planned.status.history[0].verdict == Verdict.ROLLED_BACK
+    assert planned.status.last_run is not None
+    assert planned.status.last_run.verdict == Verdict.ROLLED_BACK
     # A candidate's failure: production still serves, so not Degraded; not Ready for v2.
     assert condition(planned, ConditionType.DEGRADED) == ("False", Reason.HEALTHY)
     assert condition(planned, ConditionType.READY) == ("False", Reason.ROLLED_BACK)

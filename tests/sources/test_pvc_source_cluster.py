@@ -25,6 +25,7 @@ from tests.e2e.harness import (
     condition,
     load_example_datasets,
     predict,
+    runs,
     serving_version,
     wait_for,
 )
@@ -118,7 +119,7 @@ def test_new_bytes_on_the_claim_run_once_and_a_missing_file_holds_production(
     still(ns, training_jobs(ns))
     (job1,) = [j for j in training_jobs(ns) if j != job0]
     status = ns.pipeline()["status"]
-    run = next(r for r in status["history"] if r["modelVersion"] == second)
+    run = next(r for r in runs({"status": status}) if r["modelVersion"] == second)
     assert (run["datasetVersion"], run["dataHash"], run["verdict"]) == (
         f"sha256:{v2}",
         v2,

@@ -28,6 +28,7 @@ from tests.e2e.harness import (
     example_documents,
     load_example_datasets,
     predict,
+    runs,
     serving_version,
     wait_for,
 )
@@ -49,6 +50,8 @@ def operator(cluster: Cluster, ns: Namespace, tmp_path: Path) -> Iterator[Operat
     yield running
     running.stop()
     print(running.logs()[-8000:])  # shown by pytest only when the test failed
+
+
 SECRET = "git-creds"
 # The code test runs in the checkout: it prints the commit the pod really trains from.
 CODE_TEST = ["sh", "-c", "git rev-parse HEAD && test -s train.txt"]
@@ -200,7 +203,7 @@ def test_push_runs_once_at_that_commit_and_a_burst_folds(
     # c2 never ran: no Job, not even one started and superseded (those are deleted).
     assert revisions(ns) == sorted([c0, c1, c3])
     assert not [m for m in ns.events("JobCreated") if c2 in m]
-    assert not [r for r in ns.pipeline()["status"]["history"] if r.get("codeRevision") == c2]
+    assert not [r for r in runs(ns.pipeline()) if r.get("codeRevision") == c2]
     (job3,) = [j for j in ns.jobs() if j not in (job0, job1)]
     assert checked_out(ns, job3) == c3
     assert serving_version(ns.pipeline()) == third
@@ -228,7 +231,7 @@ def test_new_rows_over_http_run_once_and_reach_lineage(
     assert job_annotation(ns, job1, "dataset-version") == v2
     status = ns.pipeline()["status"]
     digest = hashlib.sha256(iris_csv["v2"]).hexdigest()
-    run = next(r for r in status["history"] if r["modelVersion"] == second)
+    run = next(r for r in runs({"status": status}) if r["modelVersion"] == second)
     assert (run["datasetVersion"], run["dataHash"], run["verdict"]) == (v2, digest, "Promoted")
     assert (status["production"]["datasetVersion"], status["production"]["dataHash"]) == (
         v2,

@@ -91,7 +91,9 @@ def _resolve_any_of(node: Schema, *, defs: dict[str, Schema]) -> Schema:
     if len(options) == 1:
         return {**_resolve(options[0], defs=defs), **rest}
     if sorted(o.get("type", "") for o in options) == ["integer", "string"]:
-        return {**rest, "x-kubernetes-int-or-string": True}
+        text = next(o for o in options if o.get("type") == "string")
+        bounds = {k: text[k] for k in ("maxLength", "pattern") if k in text}
+        return {**rest, **bounds, "x-kubernetes-int-or-string": True}
     raise SchemaError(f"unions other than Optional[X] or int|str are not structural: {node!r}")
 
 

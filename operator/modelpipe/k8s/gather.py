@@ -20,6 +20,7 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineSpec,
     ModelPipelineStatus,
     Verdict,
+    all_runs,
 )
 from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
@@ -60,7 +61,7 @@ def observe(
     metadata = Metadata.model_validate(body.get("metadata", {}))
     status = _status(body)
     spec, error = _spec(body)
-    judged = {r.model_version for r in status.history if r.verdict in _JUDGED}
+    judged = {r.model_version for r in all_runs(status) if r.verdict in _JUDGED}
     owned = [
         job
         for job in api.list_jobs(namespace, f"{PIPELINE_LABEL}={name}")

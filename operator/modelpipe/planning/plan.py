@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from modelpipe.api.v1alpha1 import all_runs, file_runs
 from modelpipe.observed import Observed
 from modelpipe.planning import datahash, refusal, serving, sources, summary, training
 from modelpipe.planning.clock import rfc3339
@@ -60,10 +61,12 @@ def plan(observed: Observed, now: datetime) -> Plan:
         return refusal.held_plan(observed, now)
     status = observed.status.model_copy(deep=True)
     status.current_run = None  # rebuilt from the Jobs and the Deployment on every pass
+    # While planning, history holds every run, newest first; file_runs splits it back.
+    status.history = all_runs(status)
     draft = Draft(obs=observed, spec=observed.spec, now=stamp, status=status)
     for check in CHECKS + SUMMARIES:
         check(draft)
-    draft.status.last_run = draft.status.history[0] if draft.status.history else None
+    file_runs(draft.status, draft.status.history)
     draft.status.observed_generation = observed.metadata.generation
     draft.status.conditions = merge_conditions(
         observed.status.conditions,

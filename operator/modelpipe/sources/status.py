@@ -63,7 +63,7 @@ class SourceStatus(BaseModel):
     next_check_time: str | None = Field(default=None, description="When it is checked next.")
     reason: str | None = Field(default=None, description="Why the last check failed.")
     error: str | None = Field(default=None, description="The last check's error, if it failed.")
-    consecutive_failures: int = 0
+    consecutive_failures: int = Field(default=0, description="Failed checks in a row.")
 
     def where(self) -> str:
         """``code (https://host/repo.git@main)``: which source, for messages."""

@@ -22,6 +22,8 @@ from modelpipe.api.v1alpha1.status import (
     ModelPipelineStatus,
     Production,
     RunRecord,
+    all_runs,
+    file_runs,
 )
 
 GROUP = "modelpipe.io"
@@ -33,6 +35,8 @@ SINGULAR = "modelpipeline"
 SHORT_NAMES = ("mp",)
 # Pipeline names leave room for "-<hash8>" in Job names (63 characters, a label value).
 MAX_NAME_LENGTH = 54
+# Pipeline names are DNS-1035 labels: the serving Service is named after the pipeline.
+PIPELINE_NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
 
 class Metadata(BaseModel):
@@ -67,6 +71,7 @@ __all__ = [
     "KIND",
     "KNOWN_METRICS",
     "MAX_NAME_LENGTH",
+    "PIPELINE_NAME_PATTERN",
     "PLURAL",
     "SHORT_NAMES",
     "SINGULAR",
@@ -87,4 +92,6 @@ __all__ = [
     "RunPhase",
     "RunRecord",
     "Verdict",
+    "all_runs",
+    "file_runs",
 ]

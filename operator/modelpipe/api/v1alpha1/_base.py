@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
 # A DNS-1123 name as Kubernetes requires for the objects a spec field names.
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# The largest spec the schema admits, in JSON bytes (every string, list and map is bounded;
+# tests/operator/test_crd_drift.py computes the worst case). Specs of 0.6-1 MB broke the
+# run config, kopf's diff base and status patches; this keeps every derived object small.
+MAX_SPEC_BYTES = 512 * 1024
+# One argument of a command: bounded, so the whole spec has a known worst-case size.
+Arg = Annotated[str, StringConstraints(max_length=1024)]
 # Followed sources (git ref, dataset) are polled this often unless the spec says otherwise.
 DEFAULT_POLL = "1m"
 MIN_POLL = "1s"

@@ -9,7 +9,8 @@ from pydantic import ConfigDict, Field
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
     MIN_POLL,
-    NAME_PATTERN,
+    OBJECT_NAME_PATTERN,
+    Arg,
     SpecModel,
     cel,
     validations,
@@ -77,7 +78,7 @@ class GitSource(SpecModel):
     credentials_secret: str | None = Field(
         default=None,
         max_length=253,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="Secret in the pipeline's namespace with username and password, or token "
         "(sent as the password), for an https URL. Never logged.",
     )
@@ -86,7 +87,7 @@ class GitSource(SpecModel):
 class CodeTest(SpecModel):
     """A command run before training, e.g. the repository's unit tests; failure blocks training."""
 
-    command: list[str] = Field(
+    command: list[Arg] = Field(
         min_length=1, max_length=64, description="Command and arguments, run in the code directory."
     )
     image: str | None = Field(

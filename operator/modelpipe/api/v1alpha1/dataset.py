@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from modelpipe.api.v1alpha1._base import DEFAULT_POLL, MIN_POLL, SpecModel, cel, validations
 from modelpipe.sources.durations import DURATION_PATTERN, cel_minimum
+from modelpipe.sources.pvc import uri_problem
 from modelpipe_trainer.config import FeatureKind
 
 DEFAULT_MAX_BYTES = 1 << 30
+# allowedValues across all features: bounds the spec (see api/bounds.py).
+MAX_ALLOWED_VALUES = 1024
+CLAIM_NAME = "[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
 
 
 class DatasetFile(SpecModel):
@@ -32,7 +36,7 @@ class Feature(SpecModel):
     kind: FeatureKind = Field(default=FeatureKind.NUMERIC, description="numeric or categorical.")
     min: float | None = Field(default=None, description="Smallest allowed value (numeric).")
     max: float | None = Field(default=None, description="Largest allowed value (numeric).")
-    allowed_values: list[str] | None = Field(
+    allowed_values: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(
         default=None, max_length=1024, description="Allowed values (categorical)."
     )
     max_null_fraction: float = Field(
@@ -67,6 +71,12 @@ class DataSchema(SpecModel):
                 "!self.features.exists(f, f.name == self.target)",
                 "schema.target must not also be listed in schema.features",
             ),
+            cel(
+                "self.features.map(f, has(f.allowedValues) ? f.allowedValues.size() : 0).sum() "
+                f"<= {MAX_ALLOWED_VALUES}",
+                f"schema.features may list at most {MAX_ALLOWED_VALUES} allowedValues in all "
+                "(the spec must stay small enough to pass to the trainer)",
+            ),
         )
     )
 
@@ -81,8 +91,10 @@ class DatasetSpec(SpecModel):
         "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training).",
         json_schema_extra=validations(
             cel(
-                "!self.startsWith('pvc://') || !self.matches('/[.][.](/|$)')",
-                "dataset.uri: a pvc:// path must stay inside the claim (no '..' segments)",
+                "!self.startsWith('pvc://') || (self.matches('^pvc://" + CLAIM_NAME + "/[^/]') "
+                "&& !self.matches('/[.][.](/|$)'))",
+                "dataset.uri pvc://<claim>/<path> needs a claim name and a relative path "
+                "inside the claim, without '..'",
             ),
         ),
     )
@@ -118,6 +130,14 @@ class DatasetSpec(SpecModel):
         description="Largest dataset accepted, in bytes; larger files are refused rather than "
         f"downloaded. Default {DEFAULT_MAX_BYTES}.",
     )
+
+    @field_validator("uri")
+    @classmethod
+    def _usable_pvc_uri(cls, uri: str) -> str:
+        problem = uri_problem(uri)
+        if problem:
+            raise ValueError(problem)
+        return uri
 
     model_config = ConfigDict(
         json_schema_extra=validations(

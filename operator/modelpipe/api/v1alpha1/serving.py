@@ -6,7 +6,7 @@ import os
 
 from pydantic import ConfigDict, Field
 
-from modelpipe.api.v1alpha1._base import NAME_PATTERN, SpecModel, cel, validations
+from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.resources import Resources
 
 # Set by the Helm chart (value server.image) on the operator pod.
@@ -36,17 +36,21 @@ class ServingTemplate(SpecModel):
         description="Serving image. Defaults to spec.code.image when that is set, else to the "
         "operator's configured server image (Helm value server.image).",
     )
-    command: list[str] | None = Field(
+    command: list[Arg] | None = Field(
         default=None,
         max_length=64,
         description="Command; defaults to modelpipe-trainer serve. Required with a custom image.",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="Container and Service port.")
-    resources: Resources | None = None
+    resources: Resources | None = Field(
+        default=None,
+        description="Compute resources of the SERVING container (each replica), not the "
+        "training one (that is spec.training.resources).",
+    )
     service_account_name: str | None = Field(
         default=None,
         max_length=253,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="Service account of serving pods.",
     )
 
@@ -67,7 +71,7 @@ class ServingSpec(SpecModel):
     deployment_name: str | None = Field(
         default=None,
         max_length=253,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="Existing Deployment to update.",
     )
     container_name: str | None = Field(
@@ -82,7 +86,7 @@ class ServingSpec(SpecModel):
     model_name: str | None = Field(
         default=None,
         max_length=63,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="Model name in the inference API; defaults to the pipeline name.",
     )
     replicas: int = Field(default=1, ge=0, le=100, description="Replicas of a created Deployment.")

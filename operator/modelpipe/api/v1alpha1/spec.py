@@ -8,12 +8,14 @@ admission errors, so both are written for the person editing the YAML.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import ConfigDict, Field, model_validator
 
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
     MIN_POLL,
-    NAME_PATTERN,
+    OBJECT_NAME_PATTERN,
     SpecModel,
     validations,
 )
@@ -32,7 +34,14 @@ from modelpipe.api.v1alpha1.dataset import (
     DatasetSpec,
     Feature,
 )
-from modelpipe.api.v1alpha1.evaluation import KNOWN_METRICS, Champion, EvaluationSpec, Threshold
+from modelpipe.api.v1alpha1.evaluation import (
+    KNOWN_METRICS,
+    Champion,
+    EvaluationSpec,
+    Threshold,
+    misfit_metrics,
+    task_fit_rules,
+)
 from modelpipe.api.v1alpha1.resources import Quantity, Resources
 from modelpipe.api.v1alpha1.serving import (
     SERVER_IMAGE_ENV,
@@ -52,7 +61,7 @@ class ArtifactsSpec(SpecModel):
     pvc: str = Field(
         min_length=1,
         max_length=253,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="PersistentVolumeClaim name.",
     )
 
@@ -96,6 +105,18 @@ class ModelPipelineSpec(SpecModel):
     history_limit: int = Field(
         default=10, ge=1, le=50, description="Runs kept in status.history and finished Jobs kept."
     )
+
+    model_config = ConfigDict(json_schema_extra=validations(*task_fit_rules()))
+
+    @model_validator(mode="after")
+    def _metrics_fit_task(self) -> Self:
+        misfits = misfit_metrics(self.evaluation, self.training.task)
+        if misfits:
+            raise ValueError(
+                f"evaluation metric {', '.join(misfits)} does not fit training.task "
+                f"{self.training.task}"
+            )
+        return self
 
 
 __all__ = [

@@ -26,20 +26,32 @@ class Condition(StatusModel):
     accepts any CamelCase word so other controllers (source polling) can add theirs.
     """
 
-    type: str = Field(max_length=316, pattern=_CAMEL)
-    status: Literal["True", "False", "Unknown"]
-    reason: str = Field(max_length=1024, pattern=_CAMEL)
-    message: str = Field(default="", max_length=32768)
+    type: str = Field(
+        max_length=316,
+        pattern=_CAMEL,
+        description="Ready (the summary), Training, Evaluated, Promoted, Degraded or SourcesReady.",
+    )
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        max_length=1024, pattern=_CAMEL, description="One CamelCase word saying why, for tools."
+    )
+    message: str = Field(
+        default="", max_length=32768, description="What happened and what to do, for humans."
+    )
     last_transition_time: str = Field(description="RFC 3339 time of the last status change.")
-    observed_generation: int | None = None
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation this condition was computed from."
+    )
 
 
 class Inputs(StatusModel):
     """The resolved inputs of the desired model and their hash."""
 
-    code_revision: str
-    dataset_uri: str
-    dataset_version: str
+    code_revision: str = Field(description="Code revision: pinned, or the followed ref's commit.")
+    dataset_uri: str = Field(description="Dataset URI the run reads (credentials redacted).")
+    dataset_version: str = Field(
+        description="Dataset version: pinned, or the followed URI's or manifest's version."
+    )
     retrain_token: str | None = Field(default=None, description="Value of modelpipe.io/retrain.")
     hash: str = Field(description="sha256 of code, data, schema and training settings.")
     model_version: str = Field(description="Model version these inputs train to.")
@@ -59,54 +71,76 @@ class Inputs(StatusModel):
     schedule_slot: str | None = Field(
         default=None, description="The cron slot these inputs were run for, if scheduled."
     )
+    verdict: Verdict | None = Field(
+        default=None,
+        description="Verdict of the run for these inputs (Running while it trains); absent "
+        "until one has started. After a revert it is the earlier run's verdict, not the "
+        "last run's.",
+    )
 
 
 class CurrentRun(StatusModel):
-    model_version: str
-    job_name: str
-    input_hash: str
-    phase: RunPhase
-    start_time: str | None = None
+    """The run in progress: its Job and where it stands."""
+
+    model_version: str = Field(description="Model version this run trains.")
+    job_name: str = Field(description="The training Job (in the pipeline's namespace).")
+    input_hash: str = Field(description="Hash of the inputs it trains on (status.inputs.hash).")
+    phase: RunPhase = Field(description="Pending, Running or RollingOut.")
+    start_time: str | None = Field(default=None, description="When the Job started (RFC 3339).")
 
 
 class GateCheck(StatusModel):
     """One row of the gate's check table."""
 
-    gate: Literal["threshold", "champion"]
-    metric: str
+    gate: Literal["threshold", "champion"] = Field(
+        description="threshold (spec.evaluation.thresholds) or champion (vs production)."
+    )
+    metric: str = Field(description="Metric checked.")
     bound: str = Field(description="e.g. '>= 0.9' or '>= champion + 0.01'.")
-    value: float | None = None
-    passed: bool
-    message: str = ""
+    value: float | None = Field(
+        default=None, description="The candidate's value; absent when not reported."
+    )
+    passed: bool = Field(description="Whether the check passed.")
+    message: str = Field(default="", description="Why it failed, when it did.")
 
 
 class Failure(StatusModel):
     """One failed data-validation check reported by the trainer."""
 
-    check: str
-    column: str | None = None
-    message: str
+    check: str = Field(description="Check name, e.g. column_present or max_null_fraction.")
+    column: str | None = Field(default=None, description="Column checked, if any.")
+    message: str = Field(description="What the data violated.")
 
 
 class RunRecord(StatusModel):
     """A training run: inputs, outcome, metrics and gate table."""
 
-    model_version: str
-    job_name: str
-    input_hash: str
-    code_revision: str | None = None
-    dataset_version: str | None = None
-    data_hash: str | None = None
-    verdict: Verdict
-    reason: Reason | None = None
-    message: str = Field(default="", max_length=4096)
-    start_time: str | None = None
-    completion_time: str | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
-    champion_metrics: dict[str, float] | None = None
-    checks: list[GateCheck] = Field(default_factory=list, max_length=32)
-    failures: list[Failure] = Field(default_factory=list, max_length=64)
-    failures_truncated: int = 0
+    model_version: str = Field(description="Model version the run trained (its directory).")
+    job_name: str = Field(description="The training Job.")
+    input_hash: str = Field(description="Hash of the inputs it trained on.")
+    code_revision: str | None = Field(default=None, description="Code revision trained from.")
+    dataset_version: str | None = Field(default=None, description="Dataset version trained on.")
+    data_hash: str | None = Field(default=None, description="sha256 of the bytes the trainer read.")
+    verdict: Verdict = Field(description="How the run ended, e.g. Promoted or GateFailed.")
+    reason: Reason | None = Field(default=None, description="Reason behind the verdict.")
+    message: str = Field(default="", max_length=4096, description="The verdict, for humans.")
+    start_time: str | None = Field(default=None, description="When the Job started.")
+    completion_time: str | None = Field(default=None, description="When the Job finished.")
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Holdout metrics of the candidate, by name."
+    )
+    champion_metrics: dict[str, float] | None = Field(
+        default=None, description="Production's metrics on the same holdout, if compared."
+    )
+    checks: list[GateCheck] = Field(
+        default_factory=list, max_length=32, description="The gate's checks, one per row."
+    )
+    failures: list[Failure] = Field(
+        default_factory=list, max_length=64, description="Failed data-validation checks."
+    )
+    failures_truncated: int = Field(
+        default=0, description="Failures left out of the list above (it is bounded)."
+    )
     rollout_attempts: int = Field(
         default=0, description="Rollouts of this model whose pods missed the progress deadline."
     )
@@ -124,21 +158,33 @@ class RunRecord(StatusModel):
 class Production(StatusModel):
     """The model serving now, and when and why it got there."""
 
-    model_version: str
-    code_revision: str | None = None
-    dataset_version: str | None = None
-    data_hash: str | None = None
-    input_hash: str | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
-    model_dir: str
-    promoted_at: str
+    model_version: str = Field(description="Model version serving now.")
+    code_revision: str | None = Field(
+        default=None, description="Code revision it was trained from."
+    )
+    dataset_version: str | None = Field(
+        default=None, description="Dataset version it was trained on."
+    )
+    data_hash: str | None = Field(
+        default=None, description="sha256 of the bytes it was trained on."
+    )
+    input_hash: str | None = Field(
+        default=None, description="Hash of the inputs it was trained on."
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Its holdout metrics, as recorded by its run."
+    )
+    model_dir: str = Field(description="Its directory on the artifacts PVC.")
+    promoted_at: str = Field(description="When it was promoted (RFC 3339).")
     reason: str = Field(description="Why it serves: gate passed, pinned, or rolled back to.")
 
 
 class ModelPipelineStatus(StatusModel):
     """Observed state, rebuilt by each reconcile."""
 
-    observed_generation: int | None = None
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation this status was computed from."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description=(
@@ -154,16 +200,47 @@ class ModelPipelineStatus(StatusModel):
         ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    inputs: Inputs | None = None
+    inputs: Inputs | None = Field(
+        default=None, description="The resolved inputs of the desired model and their hash."
+    )
     sources: list[SourceStatus] = Field(
         default_factory=list,
         max_length=8,
         description="Followed sources: last check, resolved value, error.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    current_run: CurrentRun | None = None
-    production: Production | None = None
-    last_run: RunRecord | None = None
-    history: list[RunRecord] = Field(
-        default_factory=list, max_length=HISTORY_MAX, description="Newest first, bounded."
+    current_run: CurrentRun | None = Field(default=None, description="The run in progress.")
+    production: Production | None = Field(
+        default=None, description="The model serving now, and why."
     )
+    last_run: RunRecord | None = Field(
+        default=None, description="The newest run (its verdict is Running while it trains)."
+    )
+    history: list[RunRecord] = Field(
+        default_factory=list,
+        max_length=HISTORY_MAX,
+        description="The runs before lastRun, newest first; with lastRun at most "
+        "spec.historyLimit runs.",
+    )
+
+
+def all_runs(status: ModelPipelineStatus) -> list[RunRecord]:
+    """Every recorded run, newest first: ``lastRun``, then ``history``.
+
+    Each run has one home. A status written by an older operator, whose history began
+    with a copy of lastRun, reads the same: that copy is not counted twice.
+    """
+    if status.last_run is None:
+        return list(status.history)
+    newest = status.last_run
+    return [newest, *(r for r in status.history if r.model_version != newest.model_version)]
+
+
+def file_runs(status: ModelPipelineStatus, runs: list[RunRecord]) -> None:
+    """Write ``runs`` (newest first) back: the newest to lastRun, the rest to history, and
+    the verdict of the run for the current inputs next to them (the Verdict column)."""
+    status.last_run = runs[0] if runs else None
+    status.history = runs[1:]
+    if status.inputs is not None:
+        version = status.inputs.model_version
+        status.inputs.verdict = next((r.verdict for r in runs if r.model_version == version), None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from modelpipe.api.v1alpha1._base import NAME_PATTERN, SpecModel, cel, validations
+from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
+from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
 from modelpipe.api.v1alpha1.resources import Resources
 from modelpipe_trainer.config import Task
 
@@ -27,8 +28,19 @@ class Estimator(SpecModel):
         ),
     )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="Constructor keyword arguments."
+        default_factory=dict,
+        description="Constructor keyword arguments: numbers, strings, booleans, and lists or "
+        f"maps of them nested at most {MAX_DEPTH} levels deep.",
+        json_schema_extra={"maxProperties": MAX_PARAMS},
     )
+
+    @field_validator("params")
+    @classmethod
+    def _bounded(cls, params: dict[str, Any]) -> dict[str, Any]:
+        problem = params_problem(params)
+        if problem:
+            raise ValueError(problem)
+        return params
 
 
 class TrainingSpec(SpecModel):
@@ -40,7 +52,9 @@ class TrainingSpec(SpecModel):
     test_split: float = Field(
         default=0.2, gt=0.0, lt=1.0, description="Holdout fraction, between 0 and 1 exclusive."
     )
-    resources: Resources | None = None
+    resources: Resources | None = Field(
+        default=None, description="Compute resources of the training (train) container."
+    )
     backoff_limit: int = Field(default=1, ge=0, le=10, description="Retries of a crashed trainer.")
     active_deadline_seconds: int = Field(
         default=3600, ge=1, description="Wall-clock limit of a run."
@@ -51,6 +65,6 @@ class TrainingSpec(SpecModel):
     service_account_name: str | None = Field(
         default=None,
         max_length=253,
-        pattern=NAME_PATTERN,
+        pattern=OBJECT_NAME_PATTERN,
         description="Service account of the training pod.",
     )

@@ -1,0 +1,48 @@
+"""The ValidatingAdmissionPolicy that checks what the CRD's own CEL cannot see.
+
+A CRD's validation rules cannot read inside ``x-kubernetes-preserve-unknown-fields``
+(``spec.training.estimator.params`` is free-form JSON); an admission policy can, as
+dynamic values. It is generated with the CRD (``make crds``), installed with it
+(``crds/``, and the chart's templates under the release's name, so a policy applied
+from ``crds/`` and the chart's never clash) and bound to every namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelpipe.api import v1alpha1
+from modelpipe.api.v1alpha1.params import params_policy_validations
+
+POLICY_NAME = f"{v1alpha1.PLURAL}.{v1alpha1.GROUP}"
+
+
+def admission_policy(name: str = POLICY_NAME) -> list[dict[str, Any]]:
+    """The policy and its binding (Deny in every namespace)."""
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            # Without the policy the operator still refuses such params (InvalidSpec).
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [v1alpha1.GROUP],
+                        "apiVersions": [v1alpha1.VERSION],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": [v1alpha1.PLURAL],
+                    }
+                ]
+            },
+            "validations": params_policy_validations("object.spec.training.estimator.params"),
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+    return [policy, binding]

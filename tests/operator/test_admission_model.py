@@ -1,0 +1,84 @@
+"""The operator's own parsing refuses what admission refuses (a pipeline stored before a
+rule existed gets an InvalidSpec condition, never a crash): table-driven, no cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from tests.operator.builders import spec_dict
+
+from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.api.v1alpha1.params import MAX_PARAMS_BYTES, params_problem
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_model.Ridge"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"training": REGRESSION}, "evaluation metric accuracy does not fit training.task"),
+        (
+            {"evaluation": {"thresholds": [{"metric": "rmse", "max": 1}]}},
+            "evaluation metric rmse does not fit training.task classification",
+        ),
+        ({"evaluation": {"champion": {"metric": "r2"}}}, "evaluation metric r2 does not fit"),
+        ({"evaluation": {"thresholds": [{"metric": "acuracy", "min": 1}]}}, "acuracy"),
+        ({"dataset": {"uri": "pvc://", "version": "v1"}}, "pvc://"),
+        ({"dataset": {"uri": "pvc://claim/../x", "version": "v1"}}, "'..'"),
+        (
+            {
+                "training": {
+                    "estimator": {"className": "sklearn.svm.SVC", "params": {"a": nested(500)}}
+                }
+            },
+            "more than 3 levels deep",
+        ),
+        (
+            {
+                "training": {
+                    "estimator": {
+                        "className": "sklearn.svm.SVC",
+                        "params": {f"p{i}": "x" * 1000 for i in range(40)},
+                    }
+                }
+            },
+            f"at most {MAX_PARAMS_BYTES}",
+        ),
+    ],
+)
+def test_the_operator_refuses_what_admission_refuses(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message.replace(".", r"\.")):
+        ModelPipelineSpec.model_validate(spec_dict(**change))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"max_iter": 500, "C": 0.5, "fit_intercept": True, "solver": "lbfgs"},
+        {"hidden_layer_sizes": [100, 50], "class_weight": {"0": 1, "1": 3}},
+        {"deep": nested(3)},
+    ],
+)
+def test_ordinary_params_fit_the_bounds(params: dict[str, Any]) -> None:
+    assert params_problem(params) is None
+
+
+def test_regression_metrics_on_a_regression_pipeline_are_accepted() -> None:
+    parsed = ModelPipelineSpec.model_validate(
+        spec_dict(
+            training=REGRESSION,
+            evaluation={"thresholds": [{"metric": "rmse", "max": 1}], "champion": {"metric": "r2"}},
+        )
+    )
+    assert parsed.training.task == "regression"
