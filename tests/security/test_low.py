@@ -16,8 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from tests.e2e.harness import Namespace, example_documents
-from tests.operator.builders import job, observe, spec, step
+from tests.operator.builders import job, observe, spec, step, with_
 from tests.security.conftest import Tenant
 
 from modelpipe.api.v1alpha1 import ConditionType, Reason, RunRecord
@@ -31,8 +32,13 @@ PASSWORD = "hunter2-db-password"
 
 
 def test_a_pinned_pvc_path_out_of_the_claim_starts_no_job() -> None:
-    pinned = spec(dataset={"uri": "pvc://data/../../etc/passwd", "version": "v1"})
-    planned = step(observe(pinned))
+    # Refused at admission (CEL on dataset.uri) and by the operator's own parse: a pipeline
+    # stored before that rule is an invalid spec, never a Job.
+    with pytest.raises(ValidationError) as refused:
+        spec(dataset={"uri": "pvc://data/../../etc/passwd", "version": "v1"})
+    error = refused.value.errors()[0]
+    invalid = with_(observe(), spec=None, spec_error=f"spec.dataset.uri: {error['msg']}")
+    planned = step(invalid)
     assert [type(a).__name__ for a in planned.actions] == []
     ready = next(c for c in planned.status.conditions if c.type == ConditionType.READY)
     assert (ready.status, ready.reason) == ("False", Reason.INVALID_SPEC)
