@@ -123,6 +123,25 @@ def test_git_config_file_reaches_the_trainer_from_the_checkout() -> None:
     assert config.training_config_path is None
 
 
+def _trainer_config(the_spec: Any) -> RunConfig:
+    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    return RunConfig.model_validate(
+        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+    )
+
+
+def test_null_values_reach_the_trainer() -> None:
+    """Unset, the trainer's default (only the empty field) applies and no input hash changes."""
+    schema = {"target": "species", "features": [{"name": "sepal_length"}]}
+    plain = spec(dataset={"schema": schema})
+    tokens = spec(dataset={"schema": {**schema, "nullValues": ["", "n/a"]}})
+    assert _trainer_config(plain).data_schema.null_values == [""]
+    assert _trainer_config(tokens).data_schema.null_values == ["", "n/a"]
+    assert "nullValues" not in plain.dataset.schema_.model_dump(by_alias=True, exclude_none=True)
+    assert inputs_for(plain).hash != inputs_for(tokens).hash  # how the data reads changed
+
+
 def test_serving_deployment_and_service() -> None:
     the_spec = spec(
         serving={"template": {"port": 9000}, "replicas": 2, "progressDeadlineSeconds": 30}

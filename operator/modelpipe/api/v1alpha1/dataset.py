@@ -64,6 +64,16 @@ class DataSchema(SpecModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     min_rows: int = Field(default=10, ge=1, description="Fewest rows accepted.")
+    null_values: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None,
+        max_length=64,
+        description="CSV field values read as missing, matched exactly (case-sensitive). "
+        'Default [""]: only the empty field. Tokens such as "n/a", "NA" or "null" are values, '
+        "not missing, unless listed here (a numeric column holding them fails validation); "
+        'list "" too to keep empty fields missing, or give [] for none. Missing values are '
+        "limited by each feature's maxNullFraction and counted in the run's report. Parquet "
+        "has real nulls and ignores this.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
