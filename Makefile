@@ -7,7 +7,8 @@ CLUSTER ?= dev
 PYTEST_FAST := -m "not cluster and not e2e and not slow"
 
 .PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
-        cluster-up cluster-down cluster-binaries node-binaries host-packages images clean tools
+        cluster-up cluster-down cluster-binaries node-binaries host-packages images clean tools \
+        argocd-health argocd-health-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +33,7 @@ node-binaries: ## Build the real node's kubelet and kube-proxy from Go modules (
 images: host-packages ## Build the sandbox, operator and trainer images with buildah (cached by input hash)
 	@hack/localkube/images.sh all
 
-test: bootstrap host-packages cluster-binaries node-binaries images tools ## The whole suite, including the local-cluster tests
+test: bootstrap host-packages cluster-binaries node-binaries images tools argocd-health-build ## The whole suite, including the local-cluster tests
 	$(RUN) pytest -q
 
 check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests
@@ -49,6 +50,14 @@ imports:
 
 test-fast: tools
 	$(RUN) pytest -q $(PYTEST_FAST)
+
+argocd-health: ## Judge docs/argocd/health.lua in Argo CD's own Go code (make test runs it too)
+	cd hack/argocd-health && GOTOOLCHAIN=go1.27.3 go test -count=1 -v ./...
+
+# Like tools, for make test only: downloads and compiles Argo CD's Go module (~11 CPU-minutes
+# cold) so that tests/packaging/test_argocd_harness.py only links and runs.
+argocd-health-build:
+	cd hack/argocd-health && GOTOOLCHAIN=go1.27.3 go test -count=1 -run '^$$' ./... >/dev/null
 
 crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
 	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml \

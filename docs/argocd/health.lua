@@ -2,29 +2,27 @@
 --
 -- Install it as the argocd-cm key
 --   resource.customizations.health.modelpipe.io_ModelPipeline
--- (docs/gitops.md shows the whole ConfigMap). The layout of this folder
--- (health.lua, health_test.yaml, testdata/) is the one Argo CD uses in its
--- resource_customizations tree, so it can be upstreamed unchanged.
+-- (docs/gitops.md shows the whole ConfigMap). Argo CD runs such an override
+-- with only Lua's base, table and package libraries (and a safe os), so this
+-- script uses no string or math functions. hack/argocd-health runs the cases
+-- of health_test.yaml (testdata/ is made by plan()) in Argo CD's own code.
 --
--- Argo CD runs health checks with only Lua's base, table and package
--- libraries, so this script uses no string, math or os functions.
---
--- Order matters; the first rule that matches wins:
---   spec.suspend                                  -> Suspended
---   status.observedGeneration lags                -> Progressing
---   Training=True                                 -> Progressing (its message)
---   Degraded=True                                 -> Degraded (its message)
---   Ready, SourcesReady, Training, Evaluated or
---     Promoted is False with a failure reason     -> Degraded (its message)
---   Ready=True                                    -> Healthy (its message)
---   anything else                                 -> Progressing
--- Conditions written for an older generation are ignored: they describe an
--- older spec. Training comes before the failures because a new run makes the
--- last run's failure history; the answer for the new inputs is not known yet.
+-- Ready=True means what the current spec asks for is serving. Order matters;
+-- the first rule that matches wins:
+--   spec.suspend                                   -> Suspended
+--   status.observedGeneration missing or lagging   -> Progressing
+--   Degraded=True: production's own serving fails  -> Degraded (its message),
+--                                                     even while a run trains
+--   Ready=True                                     -> Healthy (its message)
+--   Ready=False with a failure reason              -> Degraded (its message)
+--   anything else: observing, training, queued,
+--     a rollout while an older model serves        -> Progressing (Ready's message)
+-- A condition written for an older generation is ignored: it describes an
+-- older spec, and must never hide what the operator says of the current one.
 
--- Reasons that mean "these inputs did not make it to production".
+-- Ready reasons that mean "the current spec cannot reach production".
 -- tests/packaging/test_argocd_health.py classifies every reason of the
--- operator's enum, so a new failure reason cannot pass for Progressing.
+-- operator's enums, so a new failure reason cannot pass for Progressing.
 local FAILURE_REASONS = {
   InvalidSpec = true,
   PVCNotFound = true,
@@ -40,8 +38,7 @@ local FAILURE_REASONS = {
   RolloutFailed = true,
   RolledBack = true,
   PinnedVersionUnknown = true,
-  -- SourcesReady: a followed git ref, dataset or schedule cannot be resolved.
-  -- Production is untouched, but the spec in git cannot take effect.
+  -- A followed git ref, dataset or schedule that cannot be resolved.
   InvalidSchedule = true,
   RefNotFound = true,
   NotFound = true,
@@ -58,26 +55,18 @@ local FAILURE_REASONS = {
   InvalidSource = true,
 }
 
--- The conditions whose failure reasons make the pipeline Degraded, in the
--- order their messages are preferred.
-local FAILURE_CONDITIONS = { "Ready", "SourcesReady", "Training", "Evaluated", "Promoted" }
-
-local function findCondition(conditions, conditionType)
-  if conditions == nil then
-    return nil
-  end
-  for _, condition in ipairs(conditions) do
+local function currentCondition(obj, conditionType)
+  local generation = obj.metadata.generation
+  for _, condition in ipairs(obj.status.conditions or {}) do
     if condition.type == conditionType then
-      return condition
+      local written = condition.observedGeneration
+      if written == nil or generation == nil or written >= generation then
+        return condition
+      end
+      return nil
     end
   end
   return nil
-end
-
--- A condition written for an older generation describes an older spec.
-local function isCurrent(condition, generation)
-  return condition.observedGeneration == nil or generation == nil
-    or condition.observedGeneration >= generation
 end
 
 local function messageOr(condition, fallback)
@@ -100,31 +89,21 @@ local function assess(obj)
     return "Progressing", "Waiting for the operator to observe generation " .. generation
       .. " (observed " .. status.observedGeneration .. ")"
   end
-  local conditions = status.conditions
-  local training = findCondition(conditions, "Training")
-  if training ~= nil and training.status == "True" then
-    return "Progressing", messageOr(training, "Training a model")
+  local degraded = currentCondition(obj, "Degraded")
+  if degraded ~= nil and degraded.status == "True" then
+    return "Degraded", messageOr(degraded, "The model in production is not served")
   end
-  local degraded = findCondition(conditions, "Degraded")
-  if degraded ~= nil and degraded.status == "True" and isCurrent(degraded, generation) then
-    return "Degraded", messageOr(degraded, "Pipeline is degraded")
+  local ready = currentCondition(obj, "Ready")
+  if ready == nil then
+    return "Progressing", "Waiting for the pipeline to become ready"
   end
-  for _, conditionType in ipairs(FAILURE_CONDITIONS) do
-    local condition = findCondition(conditions, conditionType)
-    if condition ~= nil and condition.status == "False" and isCurrent(condition, generation)
-        and FAILURE_REASONS[condition.reason] then
-      return "Degraded", messageOr(condition, conditionType .. " failed: " .. condition.reason)
-    end
-  end
-  local ready = findCondition(conditions, "Ready")
-  if ready ~= nil and ready.status == "True" and isCurrent(ready, generation) then
+  if ready.status == "True" then
     return "Healthy", messageOr(ready, "Pipeline is ready")
   end
-  local waiting = "Waiting for the pipeline to become ready"
-  if ready ~= nil and isCurrent(ready, generation) then
-    return "Progressing", messageOr(ready, waiting)
+  if ready.status == "False" and FAILURE_REASONS[ready.reason] then
+    return "Degraded", messageOr(ready, "Ready is False: " .. ready.reason)
   end
-  return "Progressing", waiting
+  return "Progressing", messageOr(ready, "Waiting for the pipeline to become ready")
 end
 
 local hs = {}

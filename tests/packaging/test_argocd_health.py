@@ -1,11 +1,11 @@
-"""Runs docs/argocd/health.lua against health_test.yaml, the way Argo CD does.
+"""docs/argocd/health.lua under lupa: the fast tier of the Argo CD health check.
 
-Argo CD's own test (util/lua/lua_test.go, TestLuaHealthScript) loads each
-``inputPath`` as an unstructured object, runs the script with it as the global
-``obj`` and compares the returned ``{status, message}`` for equality. We do the
-same with a real Lua 5.1 (gopher-lua is 5.1) from lupa, and we take away the
-libraries that Argo CD does not open in production (string, math, io, os, debug,
-coroutine), so a script that passes here cannot fail there for lack of them.
+The judge is Argo CD's own code (hack/argocd-health, run by test_argocd_harness.py,
+slow). This file runs the same cases in a real Lua 5.1 (gopher-lua is 5.1) from lupa
+without the libraries an argocd-cm override lacks (string, math, io, os, debug,
+coroutine), so a broken script fails in ``make check`` already. It also checks that
+docs/argocd's cases are exactly what plan() writes today (tests/packaging/argocd_cases.py)
+and that every reason the operator can put on Ready is classified.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 import lupa.lua51 as lua51
 import pytest
 import yaml
+from tests.packaging import argocd_cases
 
-from modelpipe.api.v1alpha1 import ModelPipeline, Reason
+from modelpipe.api.v1alpha1 import ModelPipeline, ModelPipelineStatus, Reason
 from modelpipe.sources import SourcesReadyReason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,63 +27,65 @@ ARGOCD = ROOT / "docs" / "argocd"
 SCRIPT = (ARGOCD / "health.lua").read_text()
 VALID_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 
-# Every reason the operator can write, split by what Argo CD should make of a
-# condition that is False with it. A new Reason fails this file until sorted.
+# Every reason the operator can write, split by what Argo CD makes of Ready=False with it.
+# A new reason fails test_every_reason_is_classified until it is sorted here and in the
+# script's FAILURE_REASONS.
 FAILURE_REASONS = {
-    Reason.INVALID_SPEC,
-    Reason.PVC_NOT_FOUND,
-    Reason.DEPLOYMENT_NOT_FOUND,
-    Reason.DEPLOYMENT_CONFLICT,
-    Reason.DEPLOYMENT_UNAVAILABLE,
-    Reason.PRODUCTION_BELOW_THRESHOLDS,
-    Reason.CONTAINER_NOT_FOUND,
-    Reason.CODE_VALIDATION_FAILED,
-    Reason.VALIDATION_FAILED,
-    Reason.TRAINING_FAILED,
-    Reason.GATE_FAILED,
-    Reason.ROLLOUT_FAILED,
-    Reason.ROLLED_BACK,
-    Reason.PINNED_VERSION_UNKNOWN,
-    SourcesReadyReason.INVALID_SCHEDULE,
-    SourcesReadyReason.REF_NOT_FOUND,
-    SourcesReadyReason.NOT_FOUND,
-    SourcesReadyReason.AUTH_FAILED,
-    SourcesReadyReason.CREDENTIALS_REFUSED,
-    SourcesReadyReason.DESTINATION_REFUSED,
-    SourcesReadyReason.UNREACHABLE,
-    SourcesReadyReason.TIMEOUT,
-    SourcesReadyReason.SERVER_ERROR,
-    SourcesReadyReason.RATE_LIMITED,
-    SourcesReadyReason.NOT_DATA,
-    SourcesReadyReason.TOO_LARGE,
-    SourcesReadyReason.INVALID_MANIFEST,
-    SourcesReadyReason.INVALID_SOURCE,
+    "InvalidSpec",
+    "PVCNotFound",
+    "DeploymentNotFound",
+    "DeploymentConflict",
+    "DeploymentUnavailable",
+    "ProductionBelowThresholds",
+    "ContainerNotFound",
+    "CodeValidationFailed",
+    "ValidationFailed",
+    "TrainingFailed",
+    "GateFailed",
+    "RolloutFailed",
+    "RolledBack",
+    "PinnedVersionUnknown",
+    # SourcesReady's reasons, should Ready ever carry them.
+    "InvalidSchedule",
+    "RefNotFound",
+    "NotFound",
+    "AuthenticationFailed",
+    "CredentialsRefused",
+    "DestinationRefused",
+    "Unreachable",
+    "Timeout",
+    "ServerError",
+    "RateLimited",
+    "NotData",
+    "TooLarge",
+    "InvalidManifest",
+    "InvalidSource",
 }
 IN_PROGRESS_REASONS = {
-    Reason.SERVING,
-    Reason.PROGRESSING,
-    Reason.SUSPENDED,
-    Reason.NO_MODEL_YET,
-    Reason.JOB_CREATED,
-    Reason.JOB_RUNNING,
-    Reason.JOB_SUPERSEDED,
-    Reason.JOB_SUCCEEDED,
-    Reason.IDLE,
-    Reason.WAITING_FOR_INPUTS,
-    Reason.GATE_PASSED,
-    Reason.NOT_EVALUATED,
-    Reason.PROMOTED,
-    Reason.ROLLING_OUT,
-    Reason.PINNED,
-    Reason.HEALTHY,
-    Reason.SERVING_UPDATED,
-    # Event-only reasons of followed sources: never on these conditions.
-    Reason.SOURCE_CHANGED,
-    Reason.SOURCE_FAILED,
-    Reason.SOURCE_RECOVERED,
-    SourcesReadyReason.RESOLVED,
-    SourcesReadyReason.RESOLVING,
-    SourcesReadyReason.NOTHING_FOLLOWED,
+    "Serving",
+    "Progressing",
+    "Suspended",
+    "NoModelYet",
+    "JobCreated",
+    "JobRunning",
+    "JobSuperseded",
+    "JobSucceeded",
+    "Idle",
+    "WaitingForInputs",
+    "GatePassed",
+    "NotEvaluated",
+    "Promoted",
+    "RollingOut",
+    "Pinned",
+    "Healthy",
+    "ServingUpdated",
+    # Event-only reasons of followed sources, and SourcesReady's own.
+    "SourceChanged",
+    "SourceFailed",
+    "SourceRecovered",
+    "Resolved",
+    "Resolving",
+    "NothingFollowed",
 }
 ALL_REASONS = {str(r) for r in Reason} | {str(r) for r in SourcesReadyReason}
 
@@ -130,53 +133,106 @@ def run_health(script: str, obj: dict[str, Any]) -> dict[str, str]:
 
 def _cases() -> list[Any]:
     doc = yaml.safe_load((ARGOCD / "health_test.yaml").read_text())
-    tests = doc["tests"]
-    return [pytest.param(t["inputPath"], t["healthStatus"], id=t["inputPath"]) for t in tests]
+    return [pytest.param(t, id=t["inputPath"]) for t in doc["tests"]]
 
 
-@pytest.mark.parametrize(("input_path", "expected"), _cases())
-def test_health_matches_argocd_test_file(input_path: str, expected: dict[str, str]) -> None:
-    obj = load_object(ARGOCD / input_path)
-    want = {"status": expected["status"], "message": expected.get("message", "")}
-    assert run_health(SCRIPT, obj) == want
+@pytest.mark.parametrize("case", _cases())
+def test_health_matches_argocd_test_file(case: dict[str, Any]) -> None:
+    """As hack/argocd-health judges it; a knownFailure case may fail (non-strict xfail)."""
+    got = run_health(SCRIPT, load_object(ARGOCD / case["inputPath"]))
+    want = {"status": case["healthStatus"]["status"], "message": case["healthStatus"]["message"]}
+    if got != want and case.get("knownFailure"):
+        pytest.xfail(f"{case['knownFailure']}: got {got}")
+    assert got == want
+
+
+def test_testdata_is_what_plan_writes_today() -> None:
+    """docs/argocd is generated; plan() changed if this fails."""
+    on_disk = {p: p.read_text() for p in (ARGOCD / "testdata").glob("*.yaml")}
+    on_disk[ARGOCD / "health_test.yaml"] = (ARGOCD / "health_test.yaml").read_text()
+    generated = argocd_cases.render()
+    stale = sorted(
+        str(p.relative_to(ROOT))
+        for p in generated.keys() | on_disk.keys()
+        if generated.get(p) != on_disk.get(p)
+    )
+    assert not stale, (
+        f"{stale} differ from what plan() writes now: run "
+        "`uv run python -m tests.packaging.argocd_cases`, check the health answers "
+        "(knownFailure cases that pass now lose their known_failure), and commit docs/argocd"
+    )
 
 
 def test_every_testdata_file_is_a_case() -> None:
-    listed = {c.values[0] for c in _cases()}
+    listed = {c.values[0]["inputPath"] for c in _cases()}
     present = {f"testdata/{p.name}" for p in (ARGOCD / "testdata").glob("*.yaml")}
     assert listed == present
 
 
-@pytest.mark.parametrize("input_path", [c.values[0] for c in _cases()])
-def test_testdata_are_valid_model_pipelines(input_path: str) -> None:
-    """The fixtures stay true to the API's source of truth (the CRD is generated from it)."""
-    ModelPipeline.model_validate(load_object(ARGOCD / input_path))
+@pytest.mark.parametrize("case", _cases())
+def test_testdata_are_valid_model_pipelines(case: dict[str, Any]) -> None:
+    """Status always parses; the spec too, except where the case is about a spec that does not."""
+    obj = load_object(ARGOCD / case["inputPath"])
+    status = ModelPipelineStatus.model_validate(obj.get("status", {}))
+    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    if ready is not None and ready.reason == Reason.INVALID_SPEC:
+        with pytest.raises(ValueError):
+            ModelPipeline.model_validate(obj)
+    else:
+        ModelPipeline.model_validate(obj)
 
 
 def test_every_reason_is_classified() -> None:
     assert not FAILURE_REASONS & IN_PROGRESS_REASONS
-    assert {str(r) for r in FAILURE_REASONS | IN_PROGRESS_REASONS} == ALL_REASONS
+    assert ALL_REASONS <= FAILURE_REASONS | IN_PROGRESS_REASONS, (
+        ALL_REASONS - FAILURE_REASONS - IN_PROGRESS_REASONS
+    )
+    table = re.search(r"local FAILURE_REASONS = \{(.*?)\n\}", SCRIPT, re.DOTALL)
+    assert table and set(re.findall(r"^\s+(\w+) = true,", table.group(1), re.M)) == FAILURE_REASONS
 
 
-@pytest.mark.parametrize(
-    "condition_type", ["Ready", "SourcesReady", "Training", "Evaluated", "Promoted"]
-)
-@pytest.mark.parametrize("reason", sorted(ALL_REASONS))
-def test_false_condition_is_degraded_exactly_for_failure_reasons(
-    condition_type: str, reason: str
-) -> None:
-    condition = {"type": condition_type, "status": "False", "reason": reason, "message": "m"}
-    obj = {
+def _obj(*conditions: dict[str, str]) -> dict[str, Any]:
+    return {
         "metadata": {"generation": 2},
         "spec": {},
-        "status": {"observedGeneration": 2, "conditions": [condition]},
+        "status": {"observedGeneration": 2, "conditions": list(conditions)},
     }
-    expected = "Degraded" if reason in {str(r) for r in FAILURE_REASONS} else "Progressing"
-    assert run_health(SCRIPT, obj)["status"] == expected
+
+
+@pytest.mark.parametrize("reason", sorted(FAILURE_REASONS | IN_PROGRESS_REASONS))
+def test_ready_false_is_degraded_exactly_for_failure_reasons(reason: str) -> None:
+    ready = {"type": "Ready", "status": "False", "reason": reason, "message": "m"}
+    expected = "Degraded" if reason in FAILURE_REASONS else "Progressing"
+    assert run_health(SCRIPT, _obj(ready)) == {"status": expected, "message": "m"}
+
+
+@pytest.mark.parametrize("condition_type", ["SourcesReady", "Training", "Evaluated", "Promoted"])
+@pytest.mark.parametrize("reason", sorted(FAILURE_REASONS))
+def test_only_ready_and_degraded_decide(condition_type: str, reason: str) -> None:
+    """A failed candidate's Evaluated/Training/Promoted is history; Ready says what counts."""
+    ready = {"type": "Ready", "status": "True", "reason": "Serving", "message": "serving"}
+    other = {"type": condition_type, "status": "False", "reason": reason, "message": "m"}
+    assert run_health(SCRIPT, _obj(other, ready))["status"] == "Healthy"
+
+
+def test_degraded_wins_over_training_and_ready() -> None:
+    degraded = {"type": "Degraded", "status": "True", "reason": "X", "message": "prod down"}
+    training = {"type": "Training", "status": "True", "reason": "JobRunning", "message": "t"}
+    ready = {"type": "Ready", "status": "False", "reason": "JobRunning", "message": "r"}
+    got = run_health(SCRIPT, _obj(training, ready, degraded))
+    assert got == {"status": "Degraded", "message": "prod down"}
+
+
+def test_conditions_of_an_older_generation_are_ignored() -> None:
+    old = {"observedGeneration": 1}
+    degraded = {"type": "Degraded", "status": "True", "reason": "RolledBack", "message": "old"}
+    ready = {"type": "Ready", "status": "True", "reason": "Serving", "message": "old"}
+    got = run_health(SCRIPT, _obj({**degraded, **old}, {**ready, **old}))
+    assert got == {"status": "Progressing", "message": "Waiting for the pipeline to become ready"}
 
 
 def test_every_health_status_is_covered() -> None:
-    covered = {c.values[1]["status"] for c in _cases()}
+    covered = {c.values[0]["healthStatus"]["status"] for c in _cases()}
     assert covered == {"Healthy", "Progressing", "Degraded", "Suspended"}
 
 
