@@ -22,12 +22,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from tests.operator.builders import (
+    SCENARIOS,
+    cycle,
     deployment,
     desired_version,
     invalid_data_result,
     job,
     observe,
     result,
+    serving,
     spec,
     spec_dict,
     step,
@@ -41,14 +44,12 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineSpec,
     ModelPipelineStatus,
 )
-from modelpipe.observed import JobPhase, Observed, ObservedJob
+from modelpipe.observed import JobPhase, Observed
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "docs" / "argocd"
 HEALTH_TEST = ARGOCD / "health_test.yaml"
 TESTDATA = ARGOCD / "testdata"
-# A case that plan() on main does not bring about yet: the reason, and where the work is.
-PLANNING = "issue 11 item 4 (Ready's one meaning), planning work in progress: "
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,20 @@ def _dump_spec(world: Observed) -> dict[str, Any]:
     )
 
 
-# The operator's loop, one pass at a time: plan() over what it sees, its status written back.
+def seen(world: Observed) -> Seen:
+    """The operator's pass over ``world``, its status written back."""
+    return Seen(world, step(world).status)
 
 
-def run(world: Observed, minutes: float = 0) -> Observed:
-    return with_(world, status=step(world, minutes).status)
+def scenario(name: str) -> Callable[[], Seen]:
+    """A situation tests/operator/builders.py shares with the planner's own tests."""
+
+    def story() -> Seen:
+        world, planned = SCENARIOS[name]()
+        return Seen(world, planned.status)
+
+    story.__doc__ = SCENARIOS[name].__doc__
+    return story
 
 
 def edit(world: Observed, new_spec: ModelPipelineSpec) -> Observed:
@@ -103,34 +113,14 @@ def edit(world: Observed, new_spec: ModelPipelineSpec) -> Observed:
     return with_(world, spec=new_spec, metadata=metadata)
 
 
-def seen(world: Observed) -> Seen:
-    return Seen(world, step(world).status)
-
-
-def _passing(version: str, accuracy: float = 0.95) -> ObservedJob:
-    return job(version, JobPhase.SUCCEEDED, result=result({"accuracy": accuracy}))
-
-
-def _rolled_out(world: Observed, version: str) -> Observed:
-    """The Job for ``version`` passes the gate, its pods roll out and become available."""
-    world = run(with_(world, jobs=(_passing(version),)))
-    world = run(with_(world, deployment=deployment(version, ready=False)))
-    return run(with_(world, deployment=deployment(version)))
-
-
 def _serving() -> Observed:
-    """A new pipeline whose first model is promoted and Ready."""
-    return _rolled_out(run(observe()), desired_version())
+    return serving(desired_version())
 
 
 def _new_dataset(world: Observed, dataset: str) -> tuple[Observed, str]:
     """The user applies a new dataset version; the operator's pass starts its Job."""
     new_spec = spec(dataset={"version": dataset})
-    return run(edit(world, new_spec)), desired_version(new_spec)
-
-
-def _serving_next(world: Observed, dataset: str) -> Observed:
-    return _rolled_out(*_new_dataset(world, dataset))
+    return cycle(edit(world, new_spec)), desired_version(new_spec)
 
 
 def _retraining(world: Observed, dataset: str) -> Observed:
@@ -140,17 +130,7 @@ def _retraining(world: Observed, dataset: str) -> Observed:
 
 def _gate_failed(world: Observed, dataset: str) -> Observed:
     world, version = _new_dataset(world, dataset)
-    return with_(world, jobs=(_passing(version, accuracy=0.5),))
-
-
-def _rolled_back(world: Observed, dataset: str) -> Observed:
-    """A new model passes the gate, its pods never become ready, production is restored."""
-    first = world.deployment.template_version if world.deployment else None
-    world, second = _new_dataset(world, dataset)
-    world = run(with_(world, jobs=(_passing(second),)))
-    world = run(with_(world, deployment=deployment(second, ready=False)))
-    world = run(with_(world, deployment=deployment(second, ready=False, failed=True)))
-    return with_(world, deployment=deployment(first))
+    return with_(world, jobs=(job(version, JobPhase.SUCCEEDED, result=result({"accuracy": 0.5})),))
 
 
 def _invalid(world: Observed) -> Seen:
@@ -165,7 +145,7 @@ def _invalid(world: Observed) -> Seen:
     return Seen(broken, step(broken).status, spec_body=body)
 
 
-# The stories.
+# The stories of this file; the others are the shared SCENARIOS.
 
 
 def created() -> Seen:
@@ -178,7 +158,7 @@ def generation_lag() -> Seen:
 
 
 def first_training() -> Seen:
-    world = run(observe())
+    world = cycle(observe())
     return seen(with_(world, jobs=(job(desired_version(), JobPhase.ACTIVE),)))
 
 
@@ -190,39 +170,23 @@ def retraining_while_serving() -> Seen:
     return seen(_retraining(_serving(), "v2"))
 
 
-def rolling_out_while_older_serves() -> Seen:
-    world, second = _new_dataset(_serving(), "v2")
-    world = run(with_(world, jobs=(_passing(second),)))
-    return seen(with_(world, deployment=deployment(second, ready=False)))
-
-
-def pinned_rollout_while_newer_serves() -> Seen:
-    first = desired_version()
-    world = _serving()
-    world = _serving_next(world, "v2")
-    pinned = spec(dataset={"version": "v2"}, serving={"template": {}, "pinnedVersion": first})
-    world = run(edit(world, pinned))
-    return seen(with_(world, deployment=deployment(first, ready=False)))
-
-
 def gate_failed() -> Seen:
     return seen(_gate_failed(_serving(), "v2"))
 
 
 def validation_failed_first_run() -> Seen:
-    world = run(observe())
+    world = cycle(observe())
     bad = job(desired_version(), JobPhase.FAILED, result=invalid_data_result(), exit_code=3)
     return seen(with_(world, jobs=(bad,)))
 
 
-def rolled_back() -> Seen:
-    return seen(_rolled_back(_serving(), "v2"))
-
-
 def deployment_not_found() -> Seen:
     named = spec(serving={"deploymentName": "web"})
-    world = run(observe(named))
-    return seen(with_(world, jobs=(_passing(desired_version(named)),)))
+    world = cycle(observe(named))
+    version = desired_version(named)
+    return seen(
+        with_(world, jobs=(job(version, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
+    )
 
 
 def pvc_not_found() -> Seen:
@@ -230,8 +194,7 @@ def pvc_not_found() -> Seen:
 
 
 def pinned_version_unknown() -> Seen:
-    pinned = spec(serving={"template": {}, "pinnedVersion": "deadbeef"})
-    return seen(edit(_serving(), pinned))
+    return seen(edit(_serving(), spec(serving={"template": {}, "pinnedVersion": "deadbeef"})))
 
 
 def suspended() -> Seen:
@@ -239,38 +202,29 @@ def suspended() -> Seen:
 
 
 def invalid_spec_while_training() -> Seen:
-    """11.2b: Training=True of the older generation stays in status next to InvalidSpec."""
-    world = run(observe())
-    return _invalid(run(with_(world, jobs=(job(desired_version(), JobPhase.ACTIVE),))))
+    """11.2b: Training=True of the older generation stays next to InvalidSpec.
+
+    As SCENARIOS["invalid_spec_while_training"], with a stored spec that really fails.
+    """
+    world = cycle(observe())
+    return _invalid(cycle(with_(world, jobs=(job(desired_version(), JobPhase.ACTIVE),))))
 
 
-def invalid_spec_after_rollback() -> Seen:
-    """11.2b: whatever Degraded said for the older generation stays next to InvalidSpec."""
-    return _invalid(run(_rolled_back(_serving(), "v2")))
-
-
-def production_failing_while_retraining() -> Seen:
-    """11.2c: production's own Deployment exceeds its deadline while a new run trains."""
-    first = desired_version()
-    world = run(with_(_serving(), deployment=deployment(first, ready=False, failed=True)))
-    return seen(_retraining(world, "v2"))
+def invalid_spec_while_production_fails() -> Seen:
+    """11.2b: production's Degraded=True of the older generation stays next to InvalidSpec."""
+    world, planned = SCENARIOS["production_rollout_failed"]()
+    return _invalid(with_(world, status=planned.status))
 
 
 def production_unavailable_while_retraining() -> Seen:
     """11.2c: production's pods are all gone (not a rollout) while a new run trains."""
-    first = desired_version()
-    world = run(with_(_serving(), deployment=deployment(first, ready=False)))
+    world = cycle(with_(_serving(), deployment=deployment(desired_version(), ready=False)))
     return seen(_retraining(world, "v2"))
 
 
 def retrain_after_gate_failure() -> Seen:
     """11.2c: a candidate's failure becomes history once newer inputs run."""
-    return seen(_retraining(run(_gate_failed(_serving(), "v2")), "v3"))
-
-
-def retrain_after_rollback() -> Seen:
-    """11.2c: a rolled-back candidate becomes history once newer inputs run."""
-    return seen(_retraining(run(_rolled_back(_serving(), "v2")), "v3"))
+    return seen(_retraining(cycle(_gate_failed(_serving(), "v2")), "v3"))
 
 
 @dataclass(frozen=True)
@@ -280,7 +234,6 @@ class Case:
     status: str
     # The condition whose message Argo CD shows, or a fixed message.
     message: ConditionType | str
-    known_failure: str | None = None
 
     def expected(self, seen_: Seen) -> dict[str, str]:
         if isinstance(self.message, ConditionType):
@@ -289,13 +242,6 @@ class Case:
 
 
 READY, DEGRADED = ConditionType.READY, ConditionType.DEGRADED
-# What plan() on main does not write yet (issue 11 items 2 and 4; the planning work).
-READY_TRUE_WHILE_TRAINING = PLANNING + "Ready=True while newer inputs train"
-READY_TRUE_WHILE_ROLLING = PLANNING + "Ready=True while the asked-for model rolls out"
-READY_TRUE_AFTER_FAILURE = PLANNING + "Ready=True after the asked-for inputs failed"
-NO_MODEL_YET_AFTER_FAILURE = PLANNING + "Ready=False NoModelYet after the first run failed"
-ROLLBACK_IS_DEGRADED = PLANNING + "a rolled-back candidate stays Degraded=True"
-NO_DEPLOYMENT_UNAVAILABLE = PLANNING + "no Degraded when production has no available pod"
 CASES = (
     Case(
         "progressing_created",
@@ -310,59 +256,59 @@ CASES = (
         "Waiting for the operator to observe generation 2 (observed 1)",
     ),
     Case("progressing_first_training", first_training, "Progressing", READY),
+    Case("progressing_retraining_while_serving", retraining_while_serving, "Progressing", READY),
+    # 11.2a: a rollout is Progressing, as Deployment, Argo Rollout and InferenceService are.
+    Case("progressing_rolling_out", scenario("rolling_out_while_serving"), "Progressing", READY),
     Case(
-        "progressing_retraining_while_serving",
-        retraining_while_serving,
-        "Progressing",
-        READY,
-        READY_TRUE_WHILE_TRAINING,
+        "progressing_pinned_rollout", scenario("rolling_out_pinned_version"), "Progressing", READY
     ),
+    # 11.2c: a candidate's failure is history once newer inputs run.
     Case(
-        "progressing_rolling_out",
-        rolling_out_while_older_serves,
-        "Progressing",
-        READY,
-        READY_TRUE_WHILE_ROLLING,
-    ),
-    Case(
-        "progressing_pinned_rollout",
-        pinned_rollout_while_newer_serves,
-        "Progressing",
-        READY,
-        READY_TRUE_WHILE_ROLLING,
-    ),
-    Case(
-        "progressing_retrain_after_gate_failure",
-        retrain_after_gate_failure,
-        "Progressing",
-        READY,
-        READY_TRUE_WHILE_TRAINING,
+        "progressing_retrain_after_gate_failure", retrain_after_gate_failure, "Progressing", READY
     ),
     Case(
         "progressing_retrain_after_rollback",
-        retrain_after_rollback,
+        scenario("new_run_after_rollback"),
         "Progressing",
         READY,
-        ROLLBACK_IS_DEGRADED,
     ),
     Case("healthy_serving", healthy_serving, "Healthy", READY),
-    Case("degraded_gate_failed", gate_failed, "Degraded", READY, READY_TRUE_AFTER_FAILURE),
+    # Ready's one meaning: tightened thresholds leave the asked-for model serving.
     Case(
-        "degraded_validation_failed",
-        validation_failed_first_run,
-        "Degraded",
+        "healthy_production_below_thresholds",
+        scenario("production_below_thresholds"),
+        "Healthy",
         READY,
-        NO_MODEL_YET_AFTER_FAILURE,
     ),
-    Case("degraded_rolled_back", rolled_back, "Degraded", READY, READY_TRUE_AFTER_FAILURE),
+    Case("degraded_gate_failed", gate_failed, "Degraded", READY),
+    Case("degraded_validation_failed", validation_failed_first_run, "Degraded", READY),
+    Case("degraded_rolled_back", scenario("candidate_rolled_back"), "Degraded", READY),
     Case("degraded_deployment_not_found", deployment_not_found, "Degraded", READY),
     Case("degraded_pvc_not_found", pvc_not_found, "Degraded", READY),
     Case("degraded_pinned_version_unknown", pinned_version_unknown, "Degraded", READY),
-    Case("degraded_invalid_spec_while_training", invalid_spec_while_training, "Degraded", READY),
-    Case("degraded_invalid_spec_after_rollback", invalid_spec_after_rollback, "Degraded", READY),
+    # 11.2b: conditions of an older generation never hide a current InvalidSpec.
+    Case(
+        "degraded_invalid_spec_while_training",
+        invalid_spec_while_training,
+        "Degraded",
+        READY,
+    ),
+    Case(
+        "degraded_invalid_spec_while_production_fails",
+        invalid_spec_while_production_fails,
+        "Degraded",
+        READY,
+    ),
+    # 11.2c: production's own serving failing is Degraded, also while a retrain runs.
+    Case(
+        "degraded_production_rollout_failed",
+        scenario("production_rollout_failed"),
+        "Degraded",
+        DEGRADED,
+    ),
     Case(
         "degraded_production_failing_while_retraining",
-        production_failing_while_retraining,
+        scenario("production_failing_during_retrain"),
         "Degraded",
         DEGRADED,
     ),
@@ -371,7 +317,6 @@ CASES = (
         production_unavailable_while_retraining,
         "Degraded",
         DEGRADED,
-        NO_DEPLOYMENT_UNAVAILABLE,
     ),
     Case("suspended", suspended, "Suspended", "Pipeline is suspended (spec.suspend is true)"),
 )
@@ -385,10 +330,7 @@ def render() -> dict[Path, str]:
         seen_ = case.story()
         path = f"testdata/{case.name}.yaml"
         files[ARGOCD / path] = yaml.safe_dump(seen_.object(), sort_keys=False)
-        entry: dict[str, Any] = {"healthStatus": case.expected(seen_), "inputPath": path}
-        if case.known_failure:
-            entry["knownFailure"] = case.known_failure
-        tests.append(entry)
+        tests.append({"healthStatus": case.expected(seen_), "inputPath": path})
     header = "# Generated by `uv run python -m tests.packaging.argocd_cases`: do not edit.\n"
     files[HEALTH_TEST] = header + yaml.safe_dump({"tests": tests}, sort_keys=False, width=100)
     return files
