@@ -96,7 +96,7 @@ def test_git_checkout_config_file_and_failing_code_test(
     rejected = pipeline["status"]["lastRun"]
     assert "FAILED test_features.py::test_scaling" in rejected["message"]
     assert condition(pipeline, "Training") == ("False", "CodeValidationFailed")
-    assert condition(pipeline, "Ready") == ("True", "Serving")
+    assert condition(pipeline, "Ready") == ("False", "CodeValidationFailed")
     assert any("test_scaling" in m for m in ns.events("CodeValidationFailed"))
     # Nothing trained: the train container never started and no model directory was written.
     pods = ns.items("pods", f"job-name={rejected['jobName']}")

@@ -99,7 +99,7 @@ def test_trainer_killed_mid_run_leaves_production_alone(
     assert condition(pipeline, "Training") == ("False", "TrainingFailed")
     assert any("trainer crashed" in m and first in m for m in ns.events("TrainingFailed"))
     assert serving_version(pipeline) == first
-    assert condition(pipeline, "Ready") == ("True", "Serving")
+    assert condition(pipeline, "Ready") == ("False", "TrainingFailed")
     answer = predict(ns)
     assert answer is not None and answer["model_version"] == first
     assert len(ns.jobs()) == 2  # crashed inputs are final: no retry loop

@@ -92,7 +92,8 @@ def test_train_gate_promote_retrain_and_reject(
         )
         pipeline = settled(ns, verdict)
         assert serving_version(pipeline) == second
-        assert condition(pipeline, "Ready") == ("True", "Serving")
+        # Ready says the current spec's inputs cannot reach production; v2 still serves.
+        assert condition(pipeline, "Ready") == ("False", reason)
         assert ns.events(reason), f"no {reason} event"
         answer = predict(ns)
         assert answer is not None and answer["model_version"] == second
@@ -175,7 +176,10 @@ def test_failed_rollout_is_rolled_back(ns: Namespace, operator: Operator, data_u
     first = promoted(ns, timeout=180, selector="app=web")
     ns.patch("iris", {"spec": {"dataset": {"uri": f"{data_url}/v2.csv", "version": "v2"}}})
     pipeline = settled(ns, "RolledBack", timeout=180)
-    assert condition(pipeline, "Degraded") == ("True", "RolledBack")
+    # A candidate's failure: production still serves, so Ready=False, not Degraded.
+    assert condition(pipeline, "Ready") == ("False", "RolledBack")
+    assert condition(pipeline, "Degraded") == ("False", "Healthy")
+    assert "retrying at" in pipeline["status"]["lastRun"]["message"]
     assert ns.events("RolloutFailed") and ns.events("RolledBack")
     wait_for(
         "the old model to answer again",

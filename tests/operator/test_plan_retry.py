@@ -122,3 +122,16 @@ def test_a_pinned_version_that_was_rolled_back_is_not_rolled_in_a_loop() -> None
     assert step(back, minutes=0.5).actions == ()  # not rolled again at once
     assert condition(step(back, minutes=0.5), ConditionType.READY) == ("False", Reason.ROLLED_BACK)
     assert [v for v, _ in patched_to(step(back, minutes=1))] == [pinned]
+
+
+def test_pods_that_became_ready_late_are_taken_without_a_new_rollout() -> None:
+    """A loaded node: the first model's pods were ready only after the deadline."""
+    version = desired_version()
+    world = with_(trained(version), deployment=deployment(version, ready=False))
+    world = with_(world, status=step(world).status)
+    failed = step(with_(world, deployment=deployment(version, ready=False, failed=True)))
+    late = with_(world, status=failed.status, deployment=deployment(version))
+    taken = step(late, minutes=0.5)  # before the retry is due
+    assert taken.actions == ()
+    assert taken.status.production is not None and taken.status.production.model_version == version
+    assert condition(taken, ConditionType.READY) == ("True", Reason.SERVING)

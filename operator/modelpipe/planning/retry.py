@@ -42,8 +42,11 @@ def retry_rollout(d: Draft) -> None:
     if record is None or record.verdict != Verdict.ROLLED_BACK or now is None:
         return
     token = d.obs.metadata.annotations.get(RETRY_ROLLOUT_ANNOTATION)
+    deployment = d.obs.deployment
     if token and token != record.rollout_retry_token:
         record.rollout_retry_token = token
+    elif deployment and deployment.template_version == version and deployment.rolled_out:
+        pass  # its slow pods became ready after all (no production to return to): take it
     elif record.rollout_retry_at is None:
         return  # attempts used up: waits for the annotation
     elif (due := parse(record.rollout_retry_at)) is not None and now < due:

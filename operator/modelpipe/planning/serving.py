@@ -141,7 +141,8 @@ def converge_serving(d: Draft) -> None:
         d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
     apply_serving_edits(d, deployment, target)
     production = d.status.production
-    if deployment.template_version != target.version or d.retrying == target.version:
+    retry_in_place = d.retrying == target.version and deployment.rollout_failed
+    if deployment.template_version != target.version or retry_in_place:
         _roll(d, deployment, target, container)
     elif deployment.rollout_failed:
         _rollback(d, deployment, target, container)
