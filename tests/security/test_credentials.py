@@ -17,12 +17,13 @@ import base64
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
-from tests.operator.builders import meta, spec
+from tests.operator.builders import meta, observe, spec, step
 from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo
 
@@ -279,3 +280,14 @@ def test_an_opted_in_secret_is_sent_only_to_the_prefix_it_names(
     )
     assert git_server.authorizations, "the prefix's own host gets the credentials"
     assert other_host.authorizations == []
+
+
+def test_a_refused_secret_starts_no_job_even_for_a_known_revision() -> None:
+    """A revision resolved before the Secret lost its opt-in must not run with it mounted."""
+    pinned = spec(code={"revision": "a" * 40, "git": {"url": URL, "credentialsSecret": "victim"}})
+    refused = replace(observe(pinned), credentials_problem="Secret victim is not opted in")
+    planned = step(refused)
+    assert not [a for a in planned.actions if type(a).__name__ == "CreateJob"]
+    ready = next(c for c in planned.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "CredentialsRefused")
+    assert step(observe(pinned)).actions, "without the problem the Job is created"
