@@ -81,6 +81,8 @@ def documents(
     """The iris example, its code and dataset replaced (``None`` values are removed)."""
     docs = example_documents(data_url=data_url, name=name)
     pipeline = docs[1]["spec"]
+    # Serving pods start slowly on a loaded machine; the 20 s of the e2e harness rolled back.
+    pipeline["serving"]["progressDeadlineSeconds"] = 120
     if code is not None:
         pipeline["code"] = code
     for key, value in (dataset or {}).items():
@@ -113,7 +115,7 @@ def secret(name: str, *, prefix: str, **data: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
 
 
-def promoted(ns: Namespace, *, besides: str | None = None, timeout: float = 180) -> str:
+def promoted(ns: Namespace, *, besides: str | None = None, timeout: float = 360) -> str:
     """Wait until a model other than ``besides`` is in status and answers requests."""
 
     def check() -> str | None:
