@@ -1,0 +1,180 @@
+"""Fuzzing admission (issue 16): every spec the apiserver accepts, the operator can act on.
+
+hypothesis writes ModelPipelines (names, resources, dataset URIs, estimator params,
+metrics and tasks, serving settings; valid and not), and the real apiserver with the
+generated CRD and admission policy judges each one (server-side dry run). Either it is
+refused with a message, or the operator's own functions parse it and build the Job,
+Deployment and Service it would create, and the apiserver accepts those too (dry run):
+no accepted spec may fail only when the operator acts on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tests.e2e.harness import example_documents
+
+from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION, Metadata, ModelPipelineSpec
+from modelpipe.inputs import Followed, resolve
+from modelpipe.manifests import serving_deployment, serving_service, training_job
+
+pytestmark = pytest.mark.cluster
+kubernetes = pytest.importorskip("kubernetes")
+ApiException = kubernetes.client.exceptions.ApiException
+
+BASE = example_documents(data_url="http://127.0.0.1:9")[1]
+# Each example is one dry-run create (and up to three for its children): ~200 take seconds.
+EXAMPLES = 200
+
+names = st.one_of(
+    st.sampled_from(["iris", "a", "model-1", "x" * 54]),
+    st.from_regex(r"[a-z0-9][-a-z0-9.]{0,20}", fullmatch=True),
+)
+quantities = st.one_of(
+    st.sampled_from(["500m", "1", "2Gi", "512Mi", "-1", "lots", "0", "1e3", "0.5", "1.5Gi"]),
+    st.sampled_from(["", " 1", "1 Gi", "+1", "100n", "1Ki", "0.0001", "1e-3", "9999999999999"]),
+    st.integers(-3, 10**6),
+    st.from_regex(r"[+-]?[0-9]{1,4}(\.[0-9]{1,3})?(m|k|M|G|Ki|Mi|Gi|e3)?", fullmatch=True),
+)
+resource_names = st.sampled_from(
+    ["cpu", "memory", "ephemeral-storage", "nvidia.com/gpu", "foo", "hugepages-2Mi"]
+)
+resource_maps = st.dictionaries(resource_names, quantities, max_size=3)
+resources = st.fixed_dictionaries({}, optional={"requests": resource_maps, "limits": resource_maps})
+uris = st.one_of(
+    st.sampled_from(["pvc://", "pvc://claim", "pvc://claim/", "pvc://claim/data.csv"]),
+    st.sampled_from(["pvc://claim/../x", "pvc://Claim/x", "pvc:///x", "http://127.0.0.1:9/d.csv"]),
+    st.from_regex(r"pvc://[a-z0-9.\-]{0,8}(/[a-z.]{0,6}){0,3}", fullmatch=True),
+)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=20), st.floats(-1, 1)
+)
+params = st.dictionaries(
+    st.text(min_size=1, max_size=12),
+    st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=12,
+    ),
+    max_size=5,
+)
+metrics = st.sampled_from(["accuracy", "f1_macro", "log_loss", "rmse", "r2", "mae", "auc"])
+thresholds = st.lists(
+    st.fixed_dictionaries({"metric": metrics, "min": st.floats(0, 1)}),
+    max_size=3,
+    unique_by=lambda t: t["metric"],
+)
+changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "task": st.sampled_from(["classification", "regression"]),
+        "thresholds": thresholds,
+        "champion": metrics,
+        "training_resources": resources,
+        "serving_resources": resources,
+        "uri": uris,
+        "params": params,
+        "replicas": st.integers(-1, 101),
+        "port": st.integers(0, 70000),
+        "model_name": st.from_regex(r"[a-zA-Z0-9.\-]{0,12}", fullmatch=True),
+    },
+)
+
+
+def document(name: str, change: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(BASE)
+    doc["metadata"] = {"name": name}
+    spec = doc["spec"]
+    training, serving = spec["training"], spec["serving"]
+    if "task" in change:
+        training["task"] = change["task"]
+    if "thresholds" in change:
+        spec["evaluation"] = {"thresholds": change["thresholds"]}
+    if "champion" in change:
+        spec.setdefault("evaluation", {})["champion"] = {"metric": change["champion"]}
+    if "training_resources" in change:
+        training["resources"] = change["training_resources"]
+    if "serving_resources" in change:
+        serving["template"] = {"resources": change["serving_resources"]}
+    if "uri" in change:
+        spec["dataset"]["uri"] = change["uri"]
+    if "params" in change:
+        training["estimator"]["params"] = change["params"]
+    for key, field in (("replicas", "replicas"), ("model_name", "modelName")):
+        if key in change:
+            serving[field] = change[key]
+    if "port" in change:
+        serving.setdefault("template", {})["port"] = change["port"]
+    return doc
+
+
+def children(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    """What the operator would create for this pipeline, built by its own functions."""
+    spec = ModelPipelineSpec.model_validate(doc["spec"])  # must not raise: it was admitted
+    meta = Metadata(name=doc["metadata"]["name"], namespace=namespace, uid="0000-fuzz")
+    followed = Followed(code_revision="0" * 40, dataset_version="etag:1")
+    inputs = resolve(spec=spec, followed=followed, retrain_token=None, previous=None, now="now")
+    made = [training_job(meta=meta, spec=spec, inputs=inputs, champion_dir=None)]
+    if spec.serving.template is not None:
+        model_dir = f"/models/{meta.name}/{inputs.model_version}"
+        made.append(
+            serving_deployment(
+                meta=meta, spec=spec, version=inputs.model_version, model_dir=model_dir
+            )
+        )
+        made.append(serving_service(meta=meta, spec=spec))
+    return made
+
+
+def test_every_admitted_spec_yields_children_the_apiserver_accepts(
+    crd: Path, kube_client: Any, namespace: str
+) -> None:
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
+    dynamic = kubernetes.dynamic.DynamicClient(kube_client)
+    seen = {"refused": 0, "accepted": 0}
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(name=names, change=changes)
+    def check(name: str, change: dict[str, Any]) -> None:
+        doc = document(name, change)
+        try:
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, doc, dry_run="All"
+            )
+        except ApiException as refused:
+            body = json.loads(refused.body)
+            # Refused by the schema, its CEL (422) or the admission policy (403), saying why.
+            assert refused.status in (403, 422), (refused.status, body)
+            assert body.get("message"), body
+            seen["refused"] += 1
+            return
+        seen["accepted"] += 1
+        try:
+            made = children(doc, namespace)
+        except ValidationError as error:
+            raise AssertionError(f"admitted but the operator cannot parse it: {error}") from error
+        for child in made:
+            api = dynamic.resources.get(api_version=child["apiVersion"], kind=child["kind"])
+            try:
+                api.create(body=child, namespace=namespace, query_params=[("dryRun", "All")])
+            except ApiException as error:
+                raise AssertionError(
+                    f"admitted {json.dumps(doc['spec'])[:2000]} but its {child['kind']} is "
+                    f"refused: {error.status} {error.body[:1000]}"
+                ) from error
+
+    check()
+    # Both sides were exercised: the generator reaches valid and invalid specs.
+    print(seen)
+    assert seen["refused"] > 10 and seen["accepted"] > 10, seen
