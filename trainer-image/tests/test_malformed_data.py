@@ -34,6 +34,10 @@ TARGET = "species"
 FEATURES = ["size", "colour"]
 COLUMNS = [*FEATURES, TARGET]
 MIN_ROWS = 5
+ESTIMATORS = {
+    "classification": "sklearn.linear_model.LogisticRegression",
+    "regression": "sklearn.linear_model.Ridge",
+}
 FUZZ = settings(
     max_examples=int(os.environ.get("MODELPIPE_FUZZ_EXAMPLES", "20")),
     deadline=None,
@@ -44,11 +48,11 @@ FUZZ = settings(
 Row = tuple[object, ...]
 
 
-def _config(data: Path, work: Path, fmt: str, **schema: Any) -> dict[str, Any]:
+def _config(data: Path, work: Path, fmt: str, task: str = "classification") -> dict[str, Any]:
     return {
         "pipeline": "fuzz",
         "modelVersion": "v1",
-        "task": "classification",
+        "task": task,
         "dataset": {"uri": str(data), "version": "1", "format": fmt},
         "schema": {
             "target": TARGET,
@@ -57,21 +61,37 @@ def _config(data: Path, work: Path, fmt: str, **schema: Any) -> dict[str, Any]:
                 {"name": "size", "min": 0, "max": 1000},
                 {"name": "colour", "kind": "categorical"},
             ],
-            **schema,
         },
-        "estimator": {"className": "sklearn.linear_model.LogisticRegression"},
+        "estimator": {"className": ESTIMATORS[task]},
         "artifactsDir": str(work / "artifacts"),
         "terminationMessagePath": str(work / "termination-log"),
     }
 
 
-def run_cli(data: bytes, fmt: str, command: str = "validate") -> tuple[int, dict[str, Any]]:
-    """``modelpipe-trainer COMMAND --config FILE`` in-process on ``data``: (exit code, result)."""
+def run_cli(
+    data: bytes,
+    fmt: str,
+    command: str = "validate",
+    *,
+    task: str = "classification",
+    as_eval: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    """``modelpipe-trainer COMMAND --config FILE`` in-process on ``data``: (exit code, result).
+
+    ``as_eval``: ``data`` is the evalDataset, next to a valid training dataset.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / f"data.{fmt}").write_bytes(data)
+        document = _config(work / f"data.{fmt}", work, fmt, task)
+        if as_eval:
+            labels = ["cat", "dog"] if task == "classification" else [1.5, 2.5]
+            train = [(i, "red", labels[i % 2]) for i in range(2 * MIN_ROWS)]
+            (work / "train.csv").write_bytes(to_csv(COLUMNS, train))
+            document["evalDataset"] = document["dataset"]
+            document["dataset"] = {"uri": str(work / "train.csv"), "version": "1"}
         config = work / "config.json"
-        config.write_text(json.dumps(_config(work / f"data.{fmt}", work, fmt)))
+        config.write_text(json.dumps(document))
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = cli.main([command, "--config", str(config)])
@@ -285,9 +305,17 @@ def test_malformed_file_is_a_validation_report(kind: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(*MALFORMED.values()))
-def test_train_reports_malformed_files_too(case: tuple[bytes, str]) -> None:
-    assert_reported(*run_cli(*case, command="train"))
+@given(
+    st.one_of(*MALFORMED.values()),
+    st.sampled_from(["classification", "regression"]),
+    st.booleans(),
+)
+def test_train_reports_malformed_files_too(case: tuple[bytes, str], task: str, as_eval: bool):
+    """Either task, and the malformed file as the dataset or as the evalDataset."""
+    code, result = run_cli(*case, command="train", task=task, as_eval=as_eval)
+    assert_reported(code, result)
+    if as_eval:
+        assert all(f["message"].startswith("evalDataset: ") for f in result["failures"]), result
 
 
 @given(rows, formats)
