@@ -84,7 +84,7 @@ def test_admission_refuses_escaping_paths_and_option_like_git_input(
     cases: dict[str, tuple[dict[str, Any], str]] = {
         "dotdot": (
             {"dataset": {"uri": "pvc://data/../../etc/passwd", "version": "v1"}},
-            "must stay inside the claim",
+            "without '..'",
         ),
         "option-revision": (
             {

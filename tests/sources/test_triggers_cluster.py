@@ -36,7 +36,8 @@ from tests.sources.servers import DataServer, GitServer, Repo, Served
 
 from localkube.cluster import Cluster
 
-pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
+# Up to three trainings and rollouts a test: on a loaded machine more than the default 600 s.
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 # The e2e harness's fixtures: the CRD installed, the iris data server.
 crd, data_url, ns = e2e.crd, e2e.data_url, e2e.ns
 # The tests poll every second: below the operator's default floor (10 s), so lowered.
