@@ -142,6 +142,24 @@ def test_null_values_reach_the_trainer() -> None:
     assert inputs_for(plain).hash != inputs_for(tokens).hash  # how the data reads changed
 
 
+@pytest.mark.parametrize(("deadline", "threshold"), [(None, 120), (30, 6), (31, 7)])
+def test_a_slow_start_gets_the_whole_deadline_before_a_restart(
+    deadline: int | None, threshold: int
+) -> None:
+    serving: dict[str, Any] = {"template": {}}
+    if deadline is not None:
+        serving["progressDeadlineSeconds"] = deadline
+    deployment = serving_deployment(
+        meta=meta(), spec=spec(serving=serving), version="v", model_dir="/m"
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
+    assert startup["httpGet"]["path"] == liveness["httpGet"]["path"] == "/v2/health/live"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= (deadline or 600)
+    assert startup["failureThreshold"] == threshold
+    assert liveness["failureThreshold"] * liveness["periodSeconds"] <= 60
+
+
 def test_serving_deployment_and_service() -> None:
     the_spec = spec(
         serving={"template": {"port": 9000}, "replicas": 2, "progressDeadlineSeconds": 30}

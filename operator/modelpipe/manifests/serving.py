@@ -42,6 +42,8 @@ from modelpipe.manifests.common import (
 
 SERVE_COMMAND = ["modelpipe-trainer", "serve"]
 READY_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
+STARTUP_PERIOD_SECONDS = 5
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
 
@@ -158,11 +160,31 @@ def _serve_container(
             "timeoutSeconds": probe.timeout_seconds,
             "failureThreshold": probe.failure_threshold,
         },
+        **_start_and_liveness_probes(spec.serving.progress_deadline_seconds),
         "volumeMounts": [
             {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT, "readOnly": True}
         ],
         "resources": resources(template.resources),
         "securityContext": container_security_context(),
+    }
+
+
+def _start_and_liveness_probes(deadline: int) -> Manifest:
+    """Slow to start is not crashing: liveness starts only once the server has answered, and
+    the start-up probe gives it the whole rollout deadline before a restart."""
+    live = {"path": LIVE_PATH, "port": "http"}
+    return {
+        "startupProbe": {
+            "httpGet": live,
+            "periodSeconds": STARTUP_PERIOD_SECONDS,
+            "failureThreshold": -(-deadline // STARTUP_PERIOD_SECONDS),
+        },
+        "livenessProbe": {
+            "httpGet": live,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
     }
 
 

@@ -18,7 +18,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from modelpipe_trainer import training
 from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.configsource import load_run_config
 from modelpipe_trainer.contract import EXIT_CODES, ExitCode, Outcome, TrainerResult
@@ -63,6 +62,8 @@ def _run(command: str, *, config_path: str | None, environ: Mapping[str, str]) -
 
 
 def _execute(command: str, config: RunConfig) -> TrainerResult:
+    from modelpipe_trainer import training  # here, so that serve does not import it
+
     if command == "validate":
         return training.validate(config)
     return training.train(config)

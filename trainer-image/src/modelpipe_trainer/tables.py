@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from modelpipe_trainer.config import DatasetRef, FeatureKind, SchemaSpec
 from modelpipe_trainer.contract import Outcome
@@ -95,6 +93,11 @@ def _csv_header(data: bytes) -> list[str]:
 
 
 def _parse_parquet(data: bytes, *, declared: list[str], role: str) -> pd.DataFrame:
+    # Imported here: the server imports this module (canonical_category) and reads no
+    # Parquet; pyarrow.parquet was a fifth of its start-up.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
         fields = parquet.schema_arrow

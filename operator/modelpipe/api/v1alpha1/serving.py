@@ -92,7 +92,10 @@ class ServingSpec(SpecModel):
     replicas: int = Field(default=1, ge=0, le=100, description="Replicas of a created Deployment.")
     readiness_probe: Probe = Field(default_factory=Probe)
     progress_deadline_seconds: int = Field(
-        default=120, ge=5, description="Rollouts slower than this are rolled back."
+        default=600,
+        ge=5,
+        description="Rollouts slower than this are rolled back. The default (Kubernetes' own) "
+        "leaves room for a server start on a busy node; the start-up probe waits as long.",
     )
     pinned_version: str | None = Field(
         default=None,
