@@ -54,10 +54,14 @@ def main() -> None:
     cold = cold_build_seconds(rebuild=args.cold)
     warm = warm_up_seconds(args.rounds)
     p50 = statistics.median(warm)
-    print(f"cold build (from Go modules):      {cold:8.1f} s"
-          f"{'' if args.cold else '  (recorded by build.sh when the cache was built)'}")
-    print(f"warm cluster-up to a Ready node:   p50 {p50:5.1f} s, max {max(warm):5.1f} s"
-          f"  over {len(warm)} starts  (target < 15 s: {'met' if p50 < 15 else 'MISSED'})")
+    print(
+        f"cold build (from Go modules):      {cold:8.1f} s"
+        f"{'' if args.cold else '  (recorded by build.sh when the cache was built)'}"
+    )
+    print(
+        f"warm cluster-up to a Ready node:   p50 {p50:5.1f} s, max {max(warm):5.1f} s"
+        f"  over {len(warm)} starts  (target < 15 s: {'met' if p50 < 15 else 'MISSED'})"
+    )
     print(f"warm start / cold build ratio:     {p50 / cold:8.3f}")
 
 

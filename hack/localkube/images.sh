@@ -46,10 +46,17 @@ inputs_hash() {
 }
 
 have_archive() { [[ -s "$OUT/$1-$2.tar" ]]; }
+# name key start: note a cold build's duration (make bench reports it)
+note_build() { printf '{"name": "%s", "seconds": %d}\n' "$1" $(($(date +%s) - $3)) > "$OUT/$1-$2.build.json"; }
 
 save() {  # name key ref: docker-archive for ctr import, written atomically
   bah push --quiet "$3" "docker-archive:$OUT/.$1-$2.tar:$3" >/dev/null
   mv "$OUT/.$1-$2.tar" "$OUT/$1-$2.tar"
+  # Keep the three newest archives per image (worktrees share this cache).
+  ls -t "$OUT/$1"-*.tar 2>/dev/null | tail -n +4 | while read -r old; do
+    rm -f "$old" "${old%.tar}.build.log" "${old%.tar}.build.json"
+  done
+  bah rmi --prune >/dev/null 2>&1 || true
 }
 
 base_key() { inputs_hash "mmdebstrap --variant=apt --include=$BASE_PACKAGES $SUITE v1"; }
@@ -62,10 +69,12 @@ build_base() {
   if bah inspect --type image "$ref" >/dev/null 2>&1; then return; fi
   local tarball="$OUT/base-$key.rootfs.tar"
   if [[ ! -s "$tarball" ]]; then
+    local t0; t0=$(date +%s)
     log "base: mmdebstrap $SUITE with $BASE_PACKAGES (about 2 min, once)"
     mmdebstrap --quiet --format=tar --variant=apt --include="$BASE_PACKAGES" --skip=output/dev \
       "$SUITE" "$tarball.part" >&2
     mv "$tarball.part" "$tarball"
+    note_build base "$key" "$t0"
   fi
   log "base: importing as $ref"
   local ctr; ctr="$(bah from scratch)"
@@ -103,6 +112,7 @@ build_dockerfile() {
   local ref key; ref="$(dockerfile_ref "$name")"; key="$(dockerfile_key "$@")"
   if have_archive "$name" "$key"; then return; fi
   log "$name: buildah build -f $dockerfile ($ref)"
+  local t0; t0=$(date +%s)
   local mounts=()
   [[ -f "$REPO/$dockerfile.dockerignore" ]] && mounts+=(--ignorefile "$REPO/$dockerfile.dockerignore")
   # Builds reach PyPI and Debian as this host does: with its CA bundle and pip config.
@@ -121,6 +131,7 @@ build_dockerfile() {
     exit 1
   fi
   save "$name" "$key" "$ref"
+  note_build "$name" "$key" "$t0"
 }
 
 if [[ "${1:-}" == list ]]; then

@@ -42,7 +42,9 @@ def test_the_kubelet_config_has_what_this_host_needs() -> None:
     assert doc["cgroupDriver"] == "cgroupfs"
     assert doc["failSwapOn"] is False
     assert doc["enforceNodeAllocatable"] == []
-    assert doc["cgroupRoot"] == "/localkube-t"
+    assert doc["cgroupRoot"] == f"/{LAYOUT.netns}"
+    other = NodeLayout(cluster="t", home=Path("/elsewhere/.localkube/t/node"), api_port=1)
+    assert other.netns != LAYOUT.netns  # two worktrees' "t" clusters do not collide
     assert doc["authentication"]["anonymous"]["enabled"] is False
     assert doc["authorization"]["mode"] == "Webhook"
     assert doc["podLogsDir"].startswith(str(LAYOUT.home))

@@ -9,6 +9,7 @@ and the namespaces localkube creates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +52,19 @@ class NodeLayout:
         return f"localkube-{self.cluster}"
 
     @property
+    def host_tag(self) -> str:
+        """Unique on this host: worktrees' "test" clusters must not share a
+        network namespace or a cgroup subtree."""
+        digest = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:8]
+        return f"localkube-{self.cluster}-{digest}"
+
+    @property
     def netns(self) -> str:
-        return f"localkube-{self.cluster}"
+        return self.host_tag
 
     @property
     def cgroup_root(self) -> str:
-        return f"/localkube-{self.cluster}"
+        return f"/{self.host_tag}"
 
     @property
     def containerd_socket(self) -> Path:
