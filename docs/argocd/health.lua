@@ -30,6 +30,7 @@ local FAILURE_REASONS = {
   DeploymentConflict = true,
   DeploymentUnavailable = true,
   ProductionBelowThresholds = true,
+  ServiceAccountNotFound = true,
   ContainerNotFound = true,
   CodeValidationFailed = true,
   ValidationFailed = true,

@@ -48,6 +48,9 @@ class ObservedJob:
     champion_version: str | None = None
     code_test_failed: bool = False
     code_test_message: str = ""
+    # How the git-clone init container failed (exit code, reason), in the operator's words
+    # (its own output may quote the remote); empty unless it failed.
+    checkout_failure: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class Observed:
     # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).
     service_owned: bool = False
     pvc_exists: bool = True
+    # spec.training.serviceAccountName exists (or none is named).
+    service_account_exists: bool = True
     # Inputs resolved by followed sources, when the spec leaves them to a source.
     followed: Followed | None = None
     # Status rows of the followed sources (modelpipe.sources.follower.followed).

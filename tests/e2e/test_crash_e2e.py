@@ -58,8 +58,11 @@ def stalling_server() -> Iterator[tuple[str, threading.Event]]:
 
 
 def trainer_pid(model_version: str) -> int | None:
-    """The host process of ``modelpipe-trainer train`` for this model (pods are processes here)."""
-    marker = f'"modelVersion":"{model_version}"'.encode()
+    """The host process of ``modelpipe-trainer train`` for this model (pods are processes here).
+
+    The node agent sets HOSTNAME to the pod's name, ``iris-<model version>-<suffix>``.
+    """
+    marker = f"HOSTNAME=iris-{model_version}-".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue

@@ -60,8 +60,10 @@ class FakeRest:
             full = f"{path}/{body['metadata']['name']}"
             if full in self.objects:
                 raise ApiError(409, "AlreadyExists", f"{full} already exists")
-            self.objects[full] = copy.deepcopy(body)
-            return copy.deepcopy(body)
+            created = copy.deepcopy(body)
+            created["metadata"].setdefault("uid", f"uid-of-{full}")  # the server assigns one
+            self.objects[full] = created
+            return copy.deepcopy(created)
         if method == "PATCH":
             target = path.removesuffix("/status")
             self.objects[target] = merge(self.objects.get(target, {}), body)

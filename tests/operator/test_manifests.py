@@ -10,8 +10,16 @@ from tests.operator.builders import meta, spec
 
 from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Inputs
 from modelpipe.inputs import resolve
-from modelpipe.manifests import promotion_patch, serving_deployment, serving_service, training_job
-from modelpipe_trainer.config import CONFIG_ENV, RunConfig
+from modelpipe.manifests import (
+    TrainingRun,
+    promotion_patch,
+    run_config_problem,
+    serving_deployment,
+    serving_service,
+    training_job,
+    training_run,
+)
+from modelpipe_trainer.config import RunConfig
 
 RESTRICTED_POD = {
     "runAsNonRoot": True,
@@ -24,6 +32,11 @@ def inputs_for(the_spec: Any) -> Inputs:
     return resolve(
         spec=the_spec, followed=None, retrain_token=None, previous=None, now="2026-01-01T00:00:00Z"
     )
+
+
+def config_of(run: TrainingRun) -> RunConfig:
+    """The run config as the train container reads it: the ConfigMap's file."""
+    return RunConfig.model_validate_json(run.config_map["data"]["run-config.json"])
 
 
 def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -43,9 +56,10 @@ def assert_restricted(pod: dict[str, Any]) -> None:
 def test_training_job_identity_and_run_config() -> None:
     the_spec = spec()
     inputs = inputs_for(the_spec)
-    job = training_job(
+    run = training_run(
         meta=meta(), spec=the_spec, inputs=inputs, champion_dir="/artifacts/iris/0000aaaa"
     )
+    job = run.job
     metadata = job["metadata"]
     assert metadata["name"] == f"iris-{inputs.model_version}"
     assert (
@@ -59,9 +73,9 @@ def test_training_job_identity_and_run_config() -> None:
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
     assert_restricted(pod)
     train = pod["containers"][0]
-    assert train["command"] == ["modelpipe-trainer", "train"]
-    env = {e["name"]: e.get("value") for e in train["env"]}
-    config = RunConfig.model_validate(json.loads(env[CONFIG_ENV]))
+    path = "/var/run/modelpipe/run-config/run-config.json"
+    assert train["command"] == ["modelpipe-trainer", "train", "--config", path]
+    config = config_of(run)
     assert (
         config.artifacts_dir == "/artifacts/iris" and config.model_version == inputs.model_version
     )
@@ -72,12 +86,10 @@ def test_training_job_identity_and_run_config() -> None:
 
 def test_champion_path_is_the_production_model_dir() -> None:
     the_spec = spec(evaluation={"champion": {"metric": "accuracy"}})
-    job = training_job(
+    run = training_run(
         meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir="/artifacts/iris/prod"
     )
-    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
-    config = json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
-    assert config["championPath"] == "/artifacts/iris/prod"
+    assert config_of(run).champion_path == "/artifacts/iris/prod"
 
 
 def test_git_clone_and_code_test_init_containers() -> None:
@@ -107,28 +119,17 @@ def test_git_clone_and_code_test_init_containers() -> None:
 def test_git_config_file_reaches_the_trainer_from_the_checkout() -> None:
     git = {"url": "file:///repo", "path": "ml", "configFile": "conf/train.yaml"}
     the_spec = spec(code={"revision": "abc", "git": git})
-    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
-    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
-    config = RunConfig.model_validate(
-        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
-    )
+    run = training_run(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
     # From the repository's root, whatever directory the trainer runs in.
-    assert config.training_config_path == "/workspace/src/conf/train.yaml"
+    assert config_of(run).training_config_path == "/workspace/src/conf/train.yaml"
     no_file = spec(code={"revision": "abc", "git": {"url": "file:///repo"}})
-    job = training_job(meta=meta(), spec=no_file, inputs=inputs_for(no_file), champion_dir=None)
-    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
-    config = RunConfig.model_validate(
-        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
-    )
-    assert config.training_config_path is None
+    run = training_run(meta=meta(), spec=no_file, inputs=inputs_for(no_file), champion_dir=None)
+    assert config_of(run).training_config_path is None
 
 
 def _trainer_config(the_spec: Any) -> RunConfig:
-    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
-    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
-    return RunConfig.model_validate(
-        json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
-    )
+    inputs = inputs_for(the_spec)
+    return config_of(training_run(meta=meta(), spec=the_spec, inputs=inputs, champion_dir=None))
 
 
 def test_null_values_reach_the_trainer() -> None:
@@ -205,10 +206,9 @@ def test_credentials_stay_out_of_status_but_reach_the_pod() -> None:
     inputs = inputs_for(the_spec)
     assert "hunter2" not in inputs.dataset_uri and "abc" not in inputs.dataset_uri
     assert inputs.dataset_uri == "https://data.example/iris.csv?version=3&token=REDACTED"
-    job = training_job(meta=meta(), spec=the_spec, inputs=inputs, champion_dir=None)
-    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
-    config = json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
-    assert config["dataset"]["uri"] == secret_uri
+    run = training_run(meta=meta(), spec=the_spec, inputs=inputs, champion_dir=None)
+    assert config_of(run).dataset.uri == secret_uri
+    assert secret_uri not in json.dumps(run.job)  # the Job (and its pods) do not show it
     rotated = inputs_for(spec(dataset={"uri": secret_uri.replace("abc", "xyz")}))
     assert rotated.hash == inputs.hash
 
@@ -239,3 +239,54 @@ def test_default_images_without_operator_configuration(monkeypatch: pytest.Monke
         meta=meta(), spec=the_spec, version="1234abcd", model_dir="/artifacts/iris/1234abcd"
     )
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == DEFAULT_TRAINER_IMAGE
+
+
+def test_run_config_is_a_file_from_a_config_map_named_like_the_job() -> None:
+    the_spec = spec(code={"revision": "abc", "git": {"url": "file:///repo"}})
+    run = training_run(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    job, config_map = run.job, run.config_map
+    assert config_map["metadata"]["name"] == job["metadata"]["name"]
+    assert config_map["metadata"]["namespace"] == job["metadata"]["namespace"]
+    assert config_map["metadata"]["labels"] == job["metadata"]["labels"]
+    # Owned by the pipeline until the Job exists (then the executor hands it to the Job).
+    assert config_map["metadata"]["ownerReferences"] == job["metadata"]["ownerReferences"]
+    pod = job["spec"]["template"]["spec"]
+    volume = {
+        "name": "run-config",
+        "configMap": {"name": job["metadata"]["name"], "defaultMode": 0o440},
+    }
+    assert volume in pod["volumes"]
+    mount = {"name": "run-config", "mountPath": "/var/run/modelpipe/run-config", "readOnly": True}
+    train, *_ = pod["containers"]
+    assert mount in train["volumeMounts"]
+    assert all(mount not in c["volumeMounts"] for c in pod["initContainers"])
+    assert [e["name"] for e in train["env"]] == ["HOME"]
+
+
+def large_schema() -> dict[str, Any]:
+    """An admissible schema whose run config is over 128 KiB: 1024 allowedValues of 127 chars."""
+    values = ["a", *(f"{i:04d}{'v' * 123}" for i in range(1023))]
+    tag = {"name": "tag", "kind": "categorical", "allowedValues": values}
+    return {"target": "species", "features": [{"name": "sepal_length"}, tag]}
+
+
+def test_a_large_spec_stays_out_of_the_container_environment() -> None:
+    """Linux refuses to exec with one environment string over 128 KiB (exit 128 on a node)."""
+    the_spec = spec(dataset={"schema": large_schema()})
+    run = training_run(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
+    assert len(run.config_map["data"]["run-config.json"]) > 128 * 1024
+    for container in containers(run.job["spec"]["template"]["spec"]):
+        for variable in container.get("env", []):
+            assert len(str(variable.get("value", ""))) < 4096, variable["name"]
+    assert len(json.dumps(run.job)) < 16_384
+    (tag,) = [f for f in config_of(run).data_schema.features if f.name == "tag"]
+    assert tag.allowed_values is not None and len(tag.allowed_values) == 1024
+    assert run_config_problem(run.config_map) is None
+
+
+def test_a_run_config_over_a_config_map_s_limit_is_a_problem_in_words() -> None:
+    run = training_run(meta=meta(), spec=spec(), inputs=inputs_for(spec()), champion_dir=None)
+    assert run_config_problem(run.config_map) is None
+    huge = {**run.config_map, "data": {"run-config.json": "x" * (1024 * 1024 + 1)}}
+    problem = run_config_problem(huge)
+    assert problem is not None and "1048577 bytes" in problem and "spec.training" in problem

@@ -61,11 +61,15 @@ def test_a_broken_pipeline_costs_few_writes_over_ten_minutes() -> None:
         clock.now = T0 + timedelta(seconds=second)
         reconciler.reconcile("ml", "iris")
     # Attempts at 0, 30, 90, 210 and 450 s; one status write each (the next attempt's
-    # time), one event in all; the held passes in between write nothing.
+    # time), one event in all; the held passes in between write nothing. Each attempt
+    # first writes the run's config: created once, brought up to date on the retries.
     assert rest.writes[("POST", "jobs")] == 5
     assert rest.writes[("PATCH", "status")] == 5
     assert rest.writes[("POST", "events")] == 1
-    assert sum(rest.writes.values()) == 11
+    assert rest.writes[("POST", "configmaps")] == 5
+    refreshed = {key: n for key, n in rest.writes.items() if key[1].startswith("iris-")}
+    assert list(refreshed.values()) == [4] and all(v == "PATCH" for v, _ in refreshed)
+    assert sum(rest.writes.values()) == 20
 
 
 def test_a_spec_edit_retries_at_once_and_success_clears_the_condition() -> None:

@@ -35,6 +35,7 @@ FAILURE_REASONS = {
     "PVCNotFound",
     "DeploymentNotFound",
     "DeploymentConflict",
+    "ServiceAccountNotFound",
     "DeploymentUnavailable",
     "ProductionBelowThresholds",
     "ContainerNotFound",

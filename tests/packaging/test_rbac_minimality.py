@@ -369,6 +369,17 @@ def no_verdict_for(name: str) -> Callable[[Rig], None]:
     return check
 
 
+def throwaway_with_account(name: str) -> Callable[[Rig], None]:
+    """A pipeline whose training pods run as the namespace's default ServiceAccount."""
+
+    def drive(rig: Rig) -> None:
+        doc = rig.pipeline_doc(name)
+        doc["spec"]["training"]["serviceAccountName"] = "default"
+        rig.apply(doc)
+
+    return drive
+
+
 def supersede_running_job(rig: Rig) -> None:
     """Started before the verb is removed: a run, then new inputs while it still trains."""
     dataset = {"uri": f"{rig.data_url}/v2.csv", "version": "v2"}
@@ -454,6 +465,17 @@ CASES = [
          "a finished Job's result is read from its pod (KubeApi.list_job_pods)",
          throwaway("pods"), heal=delete_throwaway("pods"), check=no_verdict_for("pods"),
          timeout=150),
+    Case("", "configmaps", "create",
+         "a run's config is created before its Job (KubeApi.create_config_map)",
+         throwaway("mk-config"), heal=delete_throwaway("mk-config"),
+         check=no_job_for("mk-config")),
+    Case("", "configmaps", "patch",
+         "a new Job becomes its run config's owner (KubeApi.patch_config_map)",
+         throwaway("own-config"), heal=delete_throwaway("own-config")),
+    Case("", "serviceaccounts", "get",
+         "a run's serviceAccountName is checked before its Job (KubeApi.get_service_account)",
+         throwaway_with_account("account"), heal=delete_throwaway("account"),
+         check=no_job_for("account")),
     Case("", "events", "create",
          "decisions are posted as Events, e.g. JobCreated (KubeApi.create_event)",
          throwaway("events"), heal=delete_throwaway("events")),

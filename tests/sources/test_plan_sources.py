@@ -118,8 +118,8 @@ def test_max_bytes_reaches_the_trainer() -> None:
     limited = spec(dataset={"maxBytes": 12345})
     planned = step(observe(limited))
     (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
-    env = create.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
-    config = next(e["value"] for e in env if e["name"] == "MODELPIPE_RUN_CONFIG")
+    assert create.config_map is not None
+    config = create.config_map["data"]["run-config.json"]
     assert '"maxDownloadBytes":12345' in config.replace(" ", "")
 
 

@@ -177,25 +177,27 @@ def test_wakes_at_the_next_slot_and_pinning_stops_checks() -> None:
 
 def test_training_pod_reads_the_claim_it_follows() -> None:
     planned = at(SLOT, with_(observe(FOLLOWING), dataset_checks=(check(SLOT),)))
-    (job,) = [a.manifest for a in planned.actions if isinstance(a, CreateJob)]
-    pod = job["spec"]["template"]["spec"]
+    (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
+    pod = create.manifest["spec"]["template"]["spec"]
     assert {
         "name": "dataset",
         "persistentVolumeClaim": {"claimName": "iris-data", "readOnly": True},
     } in pod["volumes"]
     train = next(c for c in pod["containers"] if c["name"] == TRAIN_CONTAINER)
     assert {"name": "dataset", "mountPath": "/dataset", "readOnly": True} in train["volumeMounts"]
-    config = next(e["value"] for e in train["env"] if e["name"] == "MODELPIPE_RUN_CONFIG")
+    assert create.config_map is not None
+    config = create.config_map["data"]["run-config.json"]
     assert '"uri":"/dataset/iris.csv"' in config and A in config
 
 
 def test_a_dataset_on_the_artifacts_claim_uses_its_mount() -> None:
     on_models = spec(dataset={"uri": "pvc://models/data/iris.csv", "version": "v1"})
     planned = at(SLOT, observe(on_models))
-    (job,) = [a.manifest for a in planned.actions if isinstance(a, CreateJob)]
-    pod = job["spec"]["template"]["spec"]
-    assert [v["name"] for v in pod["volumes"]] == ["artifacts"]
-    assert '"uri":"/artifacts/data/iris.csv"' in pod["containers"][0]["env"][0]["value"]
+    (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
+    pod = create.manifest["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["artifacts", "run-config"]
+    assert create.config_map is not None
+    assert '"uri":"/artifacts/data/iris.csv"' in create.config_map["data"]["run-config.json"]
 
 
 def test_timedelta_slots_are_whole_intervals() -> None:

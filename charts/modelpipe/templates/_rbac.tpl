@@ -36,6 +36,14 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
+# create: KubeApi.create_config_map, a training run's config as a file, made
+# before its Job (a large spec no longer overflows an environment variable);
+# patch: KubeApi.patch_config_map makes the new Job its owner, so it is deleted
+# with the Job; KubeApi.refresh_config_map updates one an interrupted pass left,
+# only if the pipeline owns it (k8s/execute.py).
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, patch]
 # list, watch: kopf's label-selected watch behind deployment_event (handlers.py);
 # get: KubeApi.get_deployment (rollout state); create: KubeApi.create_deployment
 # (serving.template); patch: KubeApi.patch_deployment (promotion, rollback).
@@ -46,6 +54,11 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create]
+# get: KubeApi.get_service_account, spec.training.serviceAccountName must exist
+# before a run starts, else ServiceAccountNotFound at once (k8s/gather.py).
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get]
 # get: KubeApi.get_pvc, the PVCNotFound condition and a pvc:// dataset's claim
 # (SourcesReady=False NotFound) (k8s/gather.py).
 - apiGroups: [""]

@@ -16,6 +16,8 @@ from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
 from modelpipe.k8s.rest import JSON, MERGE_PATCH, STRATEGIC_MERGE_PATCH, ApiError, Rest
 from modelpipe.sources.credentials import SecretView
 
+JSON_PATCH = "application/json-patch+json"
+
 
 @dataclass(frozen=True)
 class RbacRule:
@@ -48,12 +50,24 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "", "pods", ("list",), "KubeApi.list_job_pods (trainer and hash Job termination messages)"
     ),
     RbacRule(
+        "",
+        "configmaps",
+        ("create", "patch"),
+        "KubeApi.create_config_map, patch_config_map, refresh_config_map (a run's config)",
+    ),
+    RbacRule(
         "apps",
         "deployments",
         ("get", "list", "watch", "create", "patch"),
         "kopf Deployment watch; KubeApi.get_deployment, create_deployment, patch_deployment",
     ),
     RbacRule("", "services", ("get", "create"), "KubeApi.get_service, create_service"),
+    RbacRule(
+        "",
+        "serviceaccounts",
+        ("get",),
+        "KubeApi.get_service_account (spec.training.serviceAccountName exists before a run)",
+    ),
     RbacRule(
         "", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing artifacts or data claim)"
     ),
@@ -105,9 +119,32 @@ class KubeApi:
     def list_jobs(self, namespace: str, selector: str) -> list[JSON]:
         return self.rest.list_items(_ns("batch/v1", namespace, "jobs"), selector=selector)
 
-    def create_job(self, namespace: str, manifest: JSON) -> bool:
-        """Create; ``False`` if a Job of that name already exists (adopted, not duplicated)."""
-        return self._create(_ns("batch/v1", namespace, "jobs"), manifest)
+    def create_job(self, namespace: str, manifest: JSON) -> str | None:
+        """Create; the new Job's uid, ``None`` if one of that name exists (adopted, not doubled)."""
+        created = self._create_object(_ns("batch/v1", namespace, "jobs"), manifest)
+        return str(created["metadata"]["uid"]) if created is not None else None
+
+    def create_config_map(self, namespace: str, manifest: JSON) -> bool:
+        return self._create(_ns("v1", namespace, "configmaps"), manifest)
+
+    def patch_config_map(self, namespace: str, name: str, patch: JSON) -> None:
+        path = f"{_ns('v1', namespace, 'configmaps')}/{name}"
+        self.rest.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
+    def refresh_config_map(
+        self, namespace: str, name: str, *, owner_uid: str, data: dict[str, str]
+    ) -> None:
+        """Replace the data of a ConfigMap whose first owner is ``owner_uid``.
+
+        The apiserver checks the owner in the same request (a JSON patch ``test``), so a
+        ConfigMap of that name that is not the operator's is refused, never written.
+        """
+        path = f"{_ns('v1', namespace, 'configmaps')}/{name}"
+        patch = [
+            {"op": "test", "path": "/metadata/ownerReferences/0/uid", "value": owner_uid},
+            {"op": "replace", "path": "/data", "value": data},
+        ]
+        self.rest.request("PATCH", path, body=patch, content_type=JSON_PATCH)
 
     def delete_job(self, namespace: str, name: str) -> None:
         path = f"{_ns('batch/v1', namespace, 'jobs')}/{name}"
@@ -134,6 +171,9 @@ class KubeApi:
     def create_service(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("v1", namespace, "services"), manifest)
 
+    def get_service_account(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns('v1', namespace, 'serviceaccounts')}/{name}")
+
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")
 
@@ -154,10 +194,15 @@ class KubeApi:
         return self._create(_ns("v1", namespace, "events"), event)
 
     def _create(self, path: str, manifest: dict[str, Any]) -> bool:
+        return self._create_object(path, manifest) is not None
+
+    def _create_object(self, path: str, manifest: dict[str, Any]) -> JSON | None:
+        """The created object, or ``None`` if one of that name already exists."""
         try:
-            self.rest.request("POST", path, body=manifest)
+            created = self.rest.request("POST", path, body=manifest)
         except ApiError as error:
             if error.status == 409 and error.reason == "AlreadyExists":
-                return False
+                return None
             raise
-        return True
+        assert created is not None, f"POST {path} answered without the object"
+        return created

@@ -20,6 +20,7 @@ from modelpipe.api.v1alpha1 import ModelPipelineStatus
 from modelpipe.k8s import events
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.rest import JSON, MERGE_PATCH, ApiError
+from modelpipe.manifests import job_owner_reference
 from modelpipe.observed import Observed
 from modelpipe.planning import (
     Action,
@@ -68,10 +69,7 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
     kind = type(action).__name__
     metrics.API_WRITES.labels(namespace, kind).inc()
     if isinstance(action, CreateJob):
-        created = api.create_job(namespace, action.manifest)
-        logger.info(
-            "%s Job %s/%s", "Created" if created else "Adopted existing", namespace, action.name
-        )
+        _create_job(api, namespace, action)
     elif isinstance(action, DeleteJob):
         api.delete_job(namespace, action.name)
         logger.info("Deleted Job %s/%s (%s)", namespace, action.name, action.why)
@@ -100,6 +98,36 @@ def describe(action: Action) -> str:
     if isinstance(action, CreateService):
         return f"create Service {_name(action.manifest)}"
     return f"patch Deployment {action.name}"
+
+
+def _create_job(api: KubeApi, namespace: str, action: CreateJob) -> None:
+    """The run config first (the pod mounts it), then the Job, then the Job owns the config.
+
+    Killed in between, the next pass finds no Job and does it again: the pipeline's
+    ConfigMap is brought up to date before the Job exists. A ConfigMap of that name that
+    is not the pipeline's is left alone and no Job is created. One killed after the Job
+    was created keeps the pipeline as the ConfigMap's owner: it goes with the pipeline.
+    """
+    config_map = action.config_map
+    if config_map is not None and not api.create_config_map(namespace, config_map):
+        pipeline_uid = config_map["metadata"]["ownerReferences"][0]["uid"]
+        try:
+            api.refresh_config_map(
+                namespace, action.name, owner_uid=pipeline_uid, data=config_map["data"]
+            )
+        except ApiError as error:
+            if error.status not in _REFUSED:  # 422: the owner test failed
+                raise
+            raise WriteRefused(
+                describe(action),
+                f"ConfigMap {action.name} exists and is not this pipeline's run config; "
+                "it was left alone: remove or rename it",
+            ) from error
+    uid = api.create_job(namespace, action.manifest)
+    logger.info("%s Job %s/%s", "Created" if uid else "Adopted existing", namespace, action.name)
+    if config_map is not None and uid is not None:
+        owner = job_owner_reference(name=action.name, uid=uid)
+        api.patch_config_map(namespace, action.name, {"metadata": {"ownerReferences": [owner]}})
 
 
 def _created(created: bool) -> str:

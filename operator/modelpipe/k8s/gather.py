@@ -28,6 +28,7 @@ from modelpipe.k8s.datahash import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
+    GIT_CONTAINER,
     MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_LABEL,
     PIPELINE_ANNOTATION,
@@ -98,6 +99,7 @@ def observe(
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
+        service_account_exists=_service_account_exists(api, namespace, spec),
         followed=values,
         sources=rows,
         source_changes=changes,
@@ -127,6 +129,12 @@ def _refused_row(spec: ModelPipelineSpec, *, namespace: str, error: SourceError)
     assert git is not None and git.credentials_secret
     key = SourceKey(SourceKind.GIT, git.url, secret=SecretRef(namespace, git.credentials_secret))
     return source_status(CODE, key, PollState(error=error))
+
+
+def _service_account_exists(api: KubeApi, namespace: str, spec: ModelPipelineSpec) -> bool:
+    """Read before a run starts: a missing one makes the Job's pods fail to be created."""
+    account = spec.training.service_account_name
+    return not account or api.get_service_account(namespace, account) is not None
 
 
 def _follow(
@@ -214,6 +222,9 @@ def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
     )
     for pod in pods:
         status = pod.get("status") or {}
+        clone = _terminated(status.get("initContainerStatuses"), GIT_CONTAINER)
+        if clone is not None and clone.get("exitCode", 0) != 0:
+            return replace(job, checkout_failure=_checkout_failure(clone))
         test = _terminated(status.get("initContainerStatuses"), CODE_TEST_CONTAINER)
         if test is not None and test.get("exitCode", 0) != 0:
             message = (test.get("message") or test.get("reason") or "").strip()[-500:]
@@ -236,6 +247,16 @@ def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
             exit_signal=train.get("signal"),
         )
     return job
+
+
+def _checkout_failure(terminated: dict[str, Any]) -> str:
+    """Exit code, reason and signal only: git's own words may quote the remote's answer."""
+    parts = [f"exit code {terminated.get('exitCode')}"]
+    if terminated.get("reason"):
+        parts.append(f"reason {terminated['reason']}")
+    if terminated.get("signal"):
+        parts.append(f"signal {terminated['signal']}")
+    return ", ".join(parts)
 
 
 def _terminated(statuses: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:

@@ -4,8 +4,8 @@ Pod layout::
 
     [git-clone]   init, optional: clone spec.code.git.url at the revision into /workspace/src
     [code-test]   init, optional: run spec.code.test.command; failure -> CodeValidationFailed
-    train         modelpipe-trainer train, RunConfig in MODELPIPE_RUN_CONFIG, result in
-                  the termination message
+    train         modelpipe-trainer train --config FILE, the RunConfig from a ConfigMap named
+                  like the Job (mounted read-only), result in the termination message
 
 Exit codes the trainer uses for deterministic failures (bad config, bad data, failed
 fit, unwritable artifacts) and a failed code test fail the Job at once through a pod
@@ -13,6 +13,8 @@ failure policy; only unexpected crashes (exit 1) use the backoff limit.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from modelpipe.api.v1alpha1 import Inputs, Metadata, ModelPipelineSpec
 from modelpipe.layout import (
@@ -36,14 +38,28 @@ from modelpipe.manifests.common import (
 )
 from modelpipe.manifests.datasetclaim import dataset_claim, trainer_uri
 from modelpipe.manifests.gitclone import credentials_volume, git_clone_container
-from modelpipe.manifests.runconfig import run_config
-from modelpipe_trainer.config import CONFIG_ENV
+from modelpipe.manifests.runconfig import (
+    RUN_CONFIG_MOUNT,
+    RUN_CONFIG_PATH,
+    RUN_CONFIG_VOLUME,
+    run_config,
+    run_config_map,
+    run_config_volume,
+)
 from modelpipe_trainer.contract import ExitCode
 
 WORKSPACE = "/workspace"
 SOURCE_DIR = f"{WORKSPACE}/src"
 TRAINER_COMMAND = ["modelpipe-trainer", "train"]
 _DETERMINISTIC_EXITS = sorted(int(c) for c in ExitCode if c != ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What one run creates, in this order: the run config's ConfigMap, then the Job."""
+
+    job: Manifest
+    config_map: Manifest
 
 
 def training_job(
@@ -54,7 +70,22 @@ def training_job(
     champion_dir: str | None,
     dataset_uri: str | None = None,
 ) -> Manifest:
-    """The Job manifest for these inputs; ``dataset_uri`` is the unredacted URI."""
+    """The Job alone, for readers that do not need its ConfigMap."""
+    return training_run(
+        meta=meta, spec=spec, inputs=inputs, champion_dir=champion_dir, dataset_uri=dataset_uri
+    ).job
+
+
+def training_run(
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    inputs: Inputs,
+    champion_dir: str | None,
+    dataset_uri: str | None = None,
+) -> TrainingRun:
+    """The Job and run config for these inputs; ``dataset_uri`` is the unredacted URI."""
+    name = job_name(pipeline=meta.name, version=inputs.model_version)
     labels = {
         **base_labels(meta.name),
         MODEL_VERSION_LABEL: inputs.model_version,
@@ -75,16 +106,16 @@ def training_job(
         "podFailurePolicy": {"rules": _failure_rules(spec)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod(spec, inputs, config.model_dump_json(by_alias=True)),
+            "spec": _pod(spec, inputs, name),
         },
     }
     if training.ttl_seconds_after_finished is not None:
         job_spec["ttlSecondsAfterFinished"] = training.ttl_seconds_after_finished
-    return {
+    job: Manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(pipeline=meta.name, version=inputs.model_version),
+            "name": name,
             "namespace": meta.namespace,
             "labels": labels,
             "annotations": {
@@ -95,6 +126,7 @@ def training_job(
         },
         "spec": job_spec,
     }
+    return TrainingRun(job=job, config_map=run_config_map(job=job, config=config))
 
 
 def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
@@ -123,8 +155,8 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
     return rules
 
 
-def _pod(spec: ModelPipelineSpec, inputs: Inputs, config_json: str) -> Manifest:
-    volumes = [artifacts_volume(spec.artifacts.pvc, read_only=False)]
+def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str) -> Manifest:
+    volumes = [artifacts_volume(spec.artifacts.pvc, read_only=False), run_config_volume(name)]
     mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}]
     if spec.code.git is not None:
         volumes.append({"name": "workspace", "emptyDir": {}})
@@ -133,12 +165,13 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, config_json: str) -> Manifest:
         volumes += [secret] if secret else []
     claim = dataset_claim(spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc)
     volumes += [claim[0]] if claim else []
+    config_mount = {"name": RUN_CONFIG_VOLUME, "mountPath": RUN_CONFIG_MOUNT, "readOnly": True}
     train: Manifest = {
         "name": TRAIN_CONTAINER,
         "image": spec.code.image,
-        "command": TRAINER_COMMAND,
-        "env": [{"name": CONFIG_ENV, "value": config_json}, HOME_ENV],
-        "volumeMounts": mounts + ([claim[1]] if claim else []),
+        "command": [*TRAINER_COMMAND, "--config", RUN_CONFIG_PATH],
+        "env": [HOME_ENV],
+        "volumeMounts": [*mounts, *([claim[1]] if claim else []), config_mount],
         "resources": resources(spec.training.resources),
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",

@@ -52,6 +52,18 @@ def judge(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunR
 
 
 def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunRecord:
+    if job.checkout_failure:
+        revision = f" of revision {base.code_revision}" if base.code_revision else ""
+        return _update(
+            base,
+            job,
+            Verdict.TRAINING_FAILED,
+            Reason.TRAINING_FAILED,
+            f"code checkout failed: git-clone{revision} from spec.code.git.url ended with "
+            f"{job.checkout_failure}; check that the URL and the revision exist and are "
+            "reachable from the training pod",
+            None,
+        )
     if job.code_test_failed:
         command = " ".join(spec.code.test.command) if spec.code.test else "code test"
         detail = job.code_test_message or "non-zero exit"

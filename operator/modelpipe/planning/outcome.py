@@ -26,6 +26,8 @@ class Event:
 @dataclass(frozen=True)
 class CreateJob:
     manifest: Manifest
+    # A training run's config (manifests.TrainingRun): created first, then owned by the Job.
+    config_map: Manifest | None = None
 
     @property
     def name(self) -> str:

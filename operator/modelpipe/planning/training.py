@@ -20,7 +20,7 @@ from modelpipe.api.v1alpha1 import (
     Verdict,
 )
 from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
-from modelpipe.manifests import training_job
+from modelpipe.manifests import run_config_problem, training_run
 from modelpipe.observed import JobPhase, ObservedJob
 from modelpipe.planning import sources
 from modelpipe.planning.draft import Draft
@@ -172,6 +172,14 @@ def start_run(d: Draft) -> None:
             f"{d.obs.metadata.namespace}: create it or fix spec.artifacts.pvc",
         )
         return
+    if not d.obs.service_account_exists:  # the Job's pods would be refused until its deadline
+        message = (
+            f"ServiceAccount {d.spec.training.service_account_name} not found in namespace "
+            f"{d.obs.metadata.namespace}: create it or fix spec.training.serviceAccountName"
+        )
+        d.block(Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
+        d.condition(ConditionType.TRAINING, "False", Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
+        return
     _create_job(d, name)
 
 
@@ -181,16 +189,20 @@ def _create_job(d: Draft, name: str) -> None:
     production = d.status.production
     champion = production.model_version if production and d.spec.evaluation.champion else None
     champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
-    manifest = training_job(
+    run = training_run(
         meta=d.obs.metadata,
         spec=d.spec,
         inputs=inputs,
         champion_dir=champion_dir,
         dataset_uri=inputs_.dataset_uri(spec=d.spec, followed=d.obs.followed),
     )
+    problem = run_config_problem(run.config_map)
+    if problem is not None:  # would be refused by the apiserver on every pass
+        d.block(Reason.INVALID_SPEC, problem, requeue_after=None)
+        return
     if champion:
-        manifest["metadata"]["annotations"]["modelpipe.io/champion-version"] = champion
-    d.actions.append(CreateJob(manifest))
+        run.job["metadata"]["annotations"]["modelpipe.io/champion-version"] = champion
+    d.actions.append(CreateJob(run.job, config_map=run.config_map))
     record = _new_record(d, name)
     d.record(record)
     d.status.current_run = CurrentRun(
@@ -217,6 +229,8 @@ def prune_jobs(d: Draft) -> None:
 
 
 def training_condition(d: Draft) -> None:
+    if ConditionType.TRAINING in d.conditions:  # a check already said why no run starts
+        return
     run = d.status.current_run
     if run is not None and run.phase in (RunPhase.PENDING, RunPhase.RUNNING):
         d.condition(

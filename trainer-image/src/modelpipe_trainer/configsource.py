@@ -1,8 +1,9 @@
 """Where the run configuration comes from: ``--config FILE`` or ``MODELPIPE_RUN_CONFIG``.
 
-The operator renders the config as JSON into the environment; people running the
-trainer by hand usually prefer a YAML file. Both go through the same pydantic
-model, and every problem is reported at once as a list of failures.
+The operator renders the config as a JSON file (a ConfigMap mounted read-only, passed
+with ``--config``: an environment variable over 128 KiB cannot be exec'd); people
+running the trainer by hand usually prefer a YAML file or the variable. Both go through
+the same pydantic model, and every problem is reported at once as a list of failures.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     JOB_SUCCEEDED = "JobSucceeded"
     IDLE = "Idle"
     WAITING_FOR_INPUTS = "WaitingForInputs"
+    SERVICE_ACCOUNT_NOT_FOUND = "ServiceAccountNotFound"
     CODE_VALIDATION_FAILED = "CodeValidationFailed"
     VALIDATION_FAILED = "ValidationFailed"
     TRAINING_FAILED = "TrainingFailed"
