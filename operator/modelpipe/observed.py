@@ -76,6 +76,10 @@ class ObservedDeployment:
     # Carries ``modelpipe.io/pipeline: <this pipeline>``: a user's Deployment opted in to
     # be served by it (spec.serving.deploymentName).
     opted_in: bool = False
+    # Read only after ProgressDeadlineExceeded (k8s/rollout.py): the new pods' restarts
+    # and the last reason one stopped, so a rollback tells crashing from slow to start.
+    restarts: int = 0
+    crash: str | None = None
 
     @property
     def rolled_out(self) -> bool:

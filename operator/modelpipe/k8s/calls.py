@@ -151,7 +151,10 @@ class KubeApi:
         self.rest.request("DELETE", path, body={"propagationPolicy": "Background"})
 
     def list_job_pods(self, namespace: str, job: str) -> list[JSON]:
-        return self.rest.list_items(_ns("v1", namespace, "pods"), selector=f"job-name={job}")
+        return self.list_pods(namespace, f"job-name={job}")
+
+    def list_pods(self, namespace: str, selector: str) -> list[JSON]:
+        return self.rest.list_items(_ns("v1", namespace, "pods"), selector=selector)
 
     def get_deployment(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('apps/v1', namespace, 'deployments')}/{name}")

@@ -26,6 +26,7 @@ from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.datahash import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
+from modelpipe.k8s.rollout import read_rollout_pods
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
     GIT_CONTAINER,
@@ -95,7 +96,7 @@ def observe(
         status=status,
         spec=spec,
         jobs=jobs,
-        deployment=_deployment(deployment, meta=metadata) if deployment else None,
+        deployment=_observe_deployment(api, deployment, meta=metadata) if deployment else None,
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
@@ -275,6 +276,14 @@ def _result(message: str) -> tuple[TrainerResult | None, str | None]:
         return TrainerResult.from_message(message), None
     except ValidationError as error:
         return None, f"termination message is not a trainer result: {error.errors()[0]['msg']}"
+
+
+def _observe_deployment(api: KubeApi, body: JSON, *, meta: Metadata) -> ObservedDeployment:
+    observed = _deployment(body, meta=meta)
+    if not observed.progress_deadline_exceeded:
+        return observed
+    pods = read_rollout_pods(api, meta.namespace, body)
+    return replace(observed, restarts=pods.restarts, crash=pods.crash)
 
 
 def _deployment(body: JSON, *, meta: Metadata) -> ObservedDeployment:

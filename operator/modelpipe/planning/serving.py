@@ -256,14 +256,12 @@ def _rollback(d: Draft, deployment: ObservedDeployment, target: Target, containe
     if target.record is not None:
         target.record.verdict, target.record.reason = Verdict.ROLLED_BACK, Reason.ROLLOUT_FAILED
         next_step = f"; {retry.after_failed_rollout(d, target.record)}"
-        target.record.message = (
-            f"serving pods not ready within {deadline}s (ProgressDeadlineExceeded){next_step}"
-        )
+        target.record.message = f"{rollout_failure(deployment, deadline)}{next_step}"
     d.emit(
         EventType.WARNING,
         Reason.ROLLOUT_FAILED,
-        f"Model {target.version} did not become ready on Deployment {deployment.name} "
-        f"within {deadline}s{next_step}",
+        f"Model {target.version} did not become ready on Deployment {deployment.name}: "
+        f"{rollout_failure(deployment, deadline)}{next_step}",
     )
     if production is None:
         return
@@ -324,4 +322,19 @@ def _production(d: Draft, target: Target) -> Production:
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=target.version),
         promoted_at=d.now,
         reason=why,
+    )
+
+
+def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:
+    """Why the new pods missed the deadline: crashing and slow to start need different fixes."""
+    if deployment.crash is not None or deployment.restarts > 0:
+        last = f"; last: {deployment.crash}" if deployment.crash else ""
+        return (
+            f"serving pods kept crashing ({deployment.restarts} restarts{last}) and were "
+            f"not ready within {deadline}s (ProgressDeadlineExceeded); see the pods' logs"
+        )
+    return (
+        f"serving pods were running but not ready within {deadline}s "
+        "(ProgressDeadlineExceeded; slow to start, not crashing): on a busy node raise "
+        "spec.serving.progressDeadlineSeconds"
     )
