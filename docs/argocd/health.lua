@@ -28,6 +28,7 @@ local FAILURE_REASONS = {
   PVCNotFound = true,
   DeploymentNotFound = true,
   DeploymentConflict = true,
+  ServiceAccountRefused = true,
   DeploymentUnavailable = true,
   ProductionBelowThresholds = true,
   ServiceAccountNotFound = true,

@@ -143,6 +143,8 @@ class Observed:
     dataset_claim_exists: bool = True
     # Why spec.code.git.credentialsSecret cannot be used (modelpipe.sources.credentials).
     credentials_problem: str | None = None
+    # Why the pods must not run as the ServiceAccounts the spec names (planning.accounts).
+    service_account_problem: str | None = None
     # A write of this pipeline the API server refused as invalid, while backing off.
     refusal: Refusal | None = None
 

@@ -100,6 +100,7 @@ def test_a_missing_service_account_is_reported_at_once(
     (warning,) = ns.events("ServiceAccountNotFound")
     assert "ServiceAccount trainer not found" in warning
     ns.kubectl("create", "serviceaccount", "trainer")
+    ns.kubectl("annotate", "serviceaccount", "trainer", "modelpipe.io/pipelines=iris")  # opt in
     wait_for("the run to start once the account exists", ns.jobs, timeout=90)
     done = wait_for("the run's verdict", lambda: judged(ns), timeout=240)
     assert "accuracy" in done["status"]["lastRun"]["metrics"]  # it trained as that account

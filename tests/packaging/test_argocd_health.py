@@ -36,6 +36,7 @@ FAILURE_REASONS = {
     "DeploymentNotFound",
     "DeploymentConflict",
     "ServiceAccountNotFound",
+    "ServiceAccountRefused",
     "DeploymentUnavailable",
     "ProductionBelowThresholds",
     "ContainerNotFound",

@@ -54,8 +54,10 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create]
-# get: KubeApi.get_service_account, spec.training.serviceAccountName must exist
-# before a run starts, else ServiceAccountNotFound at once (k8s/gather.py).
+# get: KubeApi.get_service_account, the ServiceAccounts a spec names (training,
+# serving.template): must exist, and must have opted in with the annotation
+# modelpipe.io/pipelines, before any Job or Deployment runs the author's image as
+# one (ServiceAccountRefused; k8s/gather.py, planning/accounts.py).
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get]

@@ -66,7 +66,7 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "",
         "serviceaccounts",
         ("get",),
-        "KubeApi.get_service_account (spec.training.serviceAccountName exists before a run)",
+        "KubeApi.get_service_account (a named ServiceAccount exists and opted in, before a write)",
     ),
     RbacRule(
         "", "persistentvolumeclaims", ("get",), "KubeApi.get_pvc (missing artifacts or data claim)"
@@ -168,14 +168,14 @@ class KubeApi:
         path = f"{_ns('apps/v1', namespace, 'deployments')}/{name}"
         self.rest.request("PATCH", path, body=patch, content_type=content_type)
 
+    def get_service_account(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns('v1', namespace, 'serviceaccounts')}/{name}")
+
     def get_service(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'services')}/{name}")
 
     def create_service(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("v1", namespace, "services"), manifest)
-
-    def get_service_account(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns('v1', namespace, 'serviceaccounts')}/{name}")
 
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")

@@ -38,6 +38,12 @@ from modelpipe.layout import (
     TRAIN_CONTAINER,
 )
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
+from modelpipe.planning.accounts import (
+    SERVING_ACCOUNT,
+    TRAINING_ACCOUNT,
+    AccountUse,
+    refusal,
+)
 from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import CODE, SourceFollower, followed
 from modelpipe.sources.model import SecretRef, SourceError, SourceKey, SourceKind
@@ -86,6 +92,7 @@ def observe(
     if lent.error is not None and not any(row.name == CODE for row in rows):
         rows = (*rows, _refused_row(spec, namespace=namespace, error=lent.error))
     follow_pvc = follows_pvc(spec)
+    accounts = _accounts(api, namespace, spec)  # a missing one: ServiceAccountNotFound
     checks = (
         observe_checks(api, owned, namespace=namespace, pipeline=name, follow=follow_pvc)
         if follow_pvc
@@ -100,7 +107,7 @@ def observe(
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
-        service_account_exists=_service_account_exists(api, namespace, spec),
+        service_account_exists=all(u.annotations is not None for u in accounts if u.training),
         followed=values,
         sources=rows,
         source_changes=changes,
@@ -108,6 +115,7 @@ def observe(
         dataset_claim_exists=follow_pvc is None
         or api.get_pvc(namespace, follow_pvc.claim) is not None,
         credentials_problem=lent.error.message if lent.error else None,
+        service_account_problem=refusal(accounts, pipeline=name),
     )
 
 
@@ -132,10 +140,24 @@ def _refused_row(spec: ModelPipelineSpec, *, namespace: str, error: SourceError)
     return source_status(CODE, key, PollState(error=error))
 
 
-def _service_account_exists(api: KubeApi, namespace: str, spec: ModelPipelineSpec) -> bool:
-    """Read before a run starts: a missing one makes the Job's pods fail to be created."""
-    account = spec.training.service_account_name
-    return not account or api.get_service_account(namespace, account) is not None
+def _accounts(api: KubeApi, namespace: str, spec: ModelPipelineSpec) -> tuple[AccountUse, ...]:
+    """Each ServiceAccount the spec names for pods running the author's image, as read."""
+    template = spec.serving.template
+    named = [
+        (TRAINING_ACCOUNT, spec.training.service_account_name),
+        (SERVING_ACCOUNT, template and template.service_account_name),
+    ]
+    uses = []
+    for field, name in named:
+        if name:
+            found = api.get_service_account(namespace, name)
+            annotations = None if found is None else _annotations(found)
+            uses.append(AccountUse(field, name, annotations))
+    return tuple(uses)
+
+
+def _annotations(obj: JSON) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def _follow(

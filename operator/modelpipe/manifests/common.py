@@ -68,3 +68,9 @@ def resources(spec: Resources | None) -> Manifest:
     if spec.limits:
         out["limits"] = {k: str(v) for k, v in spec.limits.items()}
     return out
+
+
+def service_account(name: str | None) -> Manifest:
+    """A pod's account: none and no API token (trainer and server never call the API), or
+    one that opted in (planning.accounts), whose own automountServiceAccountToken decides."""
+    return {"serviceAccountName": name} if name else {"automountServiceAccountToken": False}

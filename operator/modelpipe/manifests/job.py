@@ -35,6 +35,7 @@ from modelpipe.manifests.common import (
     owner_reference,
     pod_security_context,
     resources,
+    service_account,
 )
 from modelpipe.manifests.datasetclaim import dataset_claim, trainer_uri
 from modelpipe.manifests.gitclone import credentials_volume, git_clone_container
@@ -180,14 +181,12 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str) -> Manifest:
     }
     pod: Manifest = {
         "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),
         "volumes": volumes,
         "initContainers": _init_containers(spec, inputs, mounts),
         "containers": [train],
     }
-    if spec.training.service_account_name:
-        pod["serviceAccountName"] = spec.training.service_account_name
+    pod |= service_account(spec.training.service_account_name)
     return pod
 
 

@@ -38,6 +38,7 @@ from modelpipe.manifests.common import (
     owner_reference,
     pod_security_context,
     resources,
+    service_account,
 )
 
 SERVE_COMMAND = ["modelpipe-trainer", "serve"]
@@ -92,7 +93,11 @@ def template_patch(
     The selector is immutable and the strategy the operator's own; neither is sent.
     """
     desired = serving_deployment(meta=meta, spec=spec, version=version, model_dir=model_dir)
-    pod = {"serviceAccountName": None, **desired["spec"]["template"]["spec"]}
+    pod = {
+        "serviceAccountName": None,
+        "automountServiceAccountToken": None,
+        **desired["spec"]["template"]["spec"],
+    }
     return {
         "metadata": {"annotations": {SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec)}},
         "spec": {
@@ -110,15 +115,13 @@ def _deployment_spec(
     annotations = {MODEL_VERSION_ANNOTATION: version}
     pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
     pod: Manifest = {
-        "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),
         "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True)],
         "containers": [
             _serve_container(meta=meta, spec=spec, version=version, model_dir=model_dir)
         ],
     }
-    if template.service_account_name:
-        pod["serviceAccountName"] = template.service_account_name
+    pod |= service_account(template.service_account_name)
     return {
         "replicas": spec.serving.replicas,
         "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,

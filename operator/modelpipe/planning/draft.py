@@ -70,7 +70,8 @@ class Draft:
         self.blocker = Verdicted("False", reason, message)
         if requeue_after is not None:
             self.wake_after(requeue_after)
-        if self.previous_reason(ConditionType.READY) != reason:
+        told = any(e.reason == reason for e in self.events)  # blocked twice in one pass
+        if self.previous_reason(ConditionType.READY) != reason and not told:
             self.emit(EventType.WARNING, reason, message)
 
     def previous_reason(self, type_: ConditionType) -> str | None:

@@ -121,6 +121,9 @@ def converge_serving(d: Draft) -> None:
         d.block(Reason.DEPLOYMENT_CONFLICT, conflict)
         d.condition(ConditionType.PROMOTED, "False", Reason.DEPLOYMENT_CONFLICT, conflict)
         return
+    if d.obs.service_account_problem:  # the serving image would run as that account
+        d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
+        return
     if target is None:
         return
     deployment = d.obs.deployment

@@ -153,6 +153,9 @@ def start_run(d: Draft) -> None:
         # The clone would mount a Secret that has not opted in (or is missing): never.
         d.block(Reason.CREDENTIALS_REFUSED, d.obs.credentials_problem, requeue_after=60.0)
         return
+    if d.obs.service_account_problem:  # the author's image would run as that account
+        d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
+        return
     claim_problem = uri_problem(d.spec.dataset.uri)
     if claim_problem:  # admission refuses it too; an object from before that rule is not used
         d.block(Reason.INVALID_SPEC, f"dataset.uri: {claim_problem}", requeue_after=None)

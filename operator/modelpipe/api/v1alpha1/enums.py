@@ -23,6 +23,8 @@ class Reason(StrEnum):
     SUSPENDED = "Suspended"
     PVC_NOT_FOUND = "PVCNotFound"
     CREDENTIALS_REFUSED = "CredentialsRefused"
+    # A named ServiceAccount that has not opted in for the pipeline (planning.accounts).
+    SERVICE_ACCOUNT_REFUSED = "ServiceAccountRefused"
     DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
     # A Deployment or Service the pipeline may not write (not its own, or not opted in).
     DEPLOYMENT_CONFLICT = "DeploymentConflict"
