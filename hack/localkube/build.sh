@@ -7,11 +7,13 @@
 #   build.sh [--print-dir] node   the real node's kubelet and kube-proxy, cached in
 #                                 a directory of their own (the control plane's
 #                                 cache stays valid when they are added)
+#   build.sh [--print-dir] dns    CoreDNS (cluster DNS for the real node)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KUBE_VERSION="v1.35.4"
 ETCD_VERSION="v3.6.16"
+COREDNS_VERSION="v1.15.0"
 CACHE_ROOT="${MODELPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpipe}"
 OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -22,8 +24,11 @@ TARGET="${1:-control-plane}"
 if [[ "$TARGET" == node ]]; then
   OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-node"
   BINARIES=(kubelet kube-proxy)
+elif [[ "$TARGET" == dns ]]; then
+  OUT="${CACHE_ROOT}/kube/coredns-${COREDNS_VERSION}"
+  BINARIES=(coredns)
 elif [[ "$TARGET" != control-plane ]]; then
-  echo "error: unknown target '$TARGET' (control-plane, node)" >&2; exit 2
+  echo "error: unknown target '$TARGET' (control-plane, node, dns)" >&2; exit 2
 fi
 if [[ $print_dir == 1 ]]; then echo "$OUT"; exit 0; fi
 
@@ -62,6 +67,11 @@ if [[ "$TARGET" == node ]]; then
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy 2>&1 \
     | awk '{n++; if (n % 200 == 0) { printf(">>>   compiled %d packages (last: %s)\n", n, $0) > "/dev/stderr" } }')
   ETCD_VERSION=none
+elif [[ "$TARGET" == dns ]]; then
+  echo ">>> CoreDNS ${COREDNS_VERSION}" >&2
+  (cd "$HERE/gomod/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+    -o "$TMP/coredns" github.com/coredns/coredns)
+  KUBE_VERSION="coredns-${COREDNS_VERSION}"; ETCD_VERSION=none
 else
 echo ">>> [1/2] etcd ${ETCD_VERSION}" >&2
 (cd "$HERE/gomod/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" .)

@@ -4,6 +4,7 @@
 #   base      a Debian bookworm root filesystem from mmdebstrap (python3, venv, git,
 #             ca-certificates), imported into buildah: the local PYTHON_IMAGE
 #   pause     the pod sandbox image (containerd's sandbox_image): base + sleep
+#   coredns   cluster DNS: the CoreDNS binary (build.sh dns) alone, as localhost/modelpipe-coredns:local
 #   operator  operator/Dockerfile        as ghcr.io/modelpipe/modelpipe-operator:VERSION
 #   trainer   trainer-image/Dockerfile   as ghcr.io/modelpipe/modelpipe-trainer:VERSION
 #
@@ -95,6 +96,22 @@ build_pause() {
   save pause "$key" "$ref"
 }
 
+coredns_bin() { echo "$("$HERE/build.sh" --print-dir dns)/coredns"; }
+coredns_key() { inputs_hash "coredns $(sha256sum < "$(coredns_bin)") v1"; }
+coredns_ref() { echo "localhost/modelpipe-coredns:local"; }
+
+build_coredns() {
+  "$HERE/build.sh" dns >/dev/null
+  local key ref; ref="$(coredns_ref)"; key="$(coredns_key)"
+  if have_archive coredns "$key"; then return; fi
+  log "coredns: $ref (the binary alone, as user 65532)"
+  local ctr; ctr="$(bah from scratch)"
+  bah copy --quiet "$ctr" "$(coredns_bin)" /coredns >/dev/null
+  bah config --entrypoint '["/coredns"]' --user 65532:65532 "$ctr"
+  bah commit --quiet --rm "$ctr" "$ref" >/dev/null
+  save coredns "$key" "$ref"
+}
+
 # The Dockerfile, its context and the files it copies (relative to REPO).
 OPERATOR_INPUTS=(operator/Dockerfile . operator/Dockerfile.dockerignore pyproject.toml README.md
   operator/requirements.lock operator/modelpipe trainer-image/pyproject.toml trainer-image/src)
@@ -136,6 +153,9 @@ build_dockerfile() {
 
 if [[ "${1:-}" == list ]]; then
   k="$(pause_key)"; have_archive pause "$k" && echo "pause $OUT/pause-$k.tar $(pause_ref)"
+  if [[ -x "$(coredns_bin)" ]]; then
+    k="$(coredns_key)"; have_archive coredns "$k" && echo "coredns $OUT/coredns-$k.tar $(coredns_ref)"
+  fi
   k="$(dockerfile_key operator "${OPERATOR_INPUTS[@]}")"
   have_archive operator "$k" && echo "operator $OUT/operator-$k.tar $(dockerfile_ref operator)"
   k="$(dockerfile_key trainer "${TRAINER_INPUTS[@]}")"
@@ -146,15 +166,16 @@ for tool in buildah mmdebstrap; do
   command -v "$tool" >/dev/null || { "$HERE/host-packages.sh"; break; }
 done
 mkdir -p "$OUT"
-targets=("$@"); [[ ${#targets[@]} == 0 || "${targets[0]}" == all ]] && targets=(pause operator trainer)
+targets=("$@"); [[ ${#targets[@]} == 0 || "${targets[0]}" == all ]] && targets=(pause coredns operator trainer)
 for t in "${targets[@]}"; do
   start=$(date +%s)
   case "$t" in
     base) build_base ;;
     pause) build_pause ;;
+    coredns) build_coredns ;;
     operator) build_dockerfile operator "${OPERATOR_INPUTS[@]}" ;;
     trainer) build_dockerfile trainer "${TRAINER_INPUTS[@]}" ;;
-    *) echo "error: unknown image '$t' (base, pause, operator, trainer, all)" >&2; exit 2 ;;
+    *) echo "error: unknown image '$t' (base, pause, coredns, operator, trainer, all)" >&2; exit 2 ;;
   esac
   log "$t: ready ($(($(date +%s) - start))s)"
 done

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from localkube.node import config
+from localkube.node import config, dns
 from localkube.node.config import NodeLayout
 from localkube.node.setup import apiserver_args
 
@@ -65,3 +65,15 @@ def test_the_api_server_gets_node_authorization_and_the_egress_proxy(tmp_path: P
     egress = yaml.safe_load((tmp_path / "egress-selector.yaml").read_text())
     uds = egress["egressSelections"][0]["connection"]["transport"]["uds"]["udsName"]
     assert uds == str(layout.egress_socket)
+
+
+def test_cluster_dns_is_what_pods_are_told_and_forwards_nothing() -> None:
+    doc = yaml.safe_load(
+        config.kubelet_config(LAYOUT, ca=Path("/ca"), cert=Path("/c"), key=Path("/k"))
+    )
+    service = next(m for m in dns.manifests() if m["kind"] == "Service")
+    assert doc["clusterDNS"] == [service["spec"]["clusterIP"]]
+    assert "forward" not in dns.COREFILE
+    deployment = next(m for m in dns.manifests() if m["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"]["runAsNonRoot"] is True

@@ -116,6 +116,19 @@ def test_exec_shows_a_non_root_user_a_read_only_root_and_the_api_service(
     assert out.stdout.strip() == "ok"
 
 
+def test_services_resolve_by_name_through_cluster_dns(real: Cluster, ns: str) -> None:
+    sleeper = {"command": ["python", "-c", "import time; time.sleep(3600)"]}
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("resolver", sleeper))
+    _wait(real, ns, "resolver", "{.status.phase}", "Running")
+    lookup = "import socket, sys; print(socket.gethostbyname(sys.argv[1]))"
+    for name, address in (
+        ("kubernetes.default", "10.0.0.1"),
+        ("kube-dns.kube-system", "10.0.0.10"),
+    ):
+        out = real.kubectl("exec", "resolver", "-n", ns, "--", "python", "-c", lookup, name)
+        assert out.stdout.strip() == address
+
+
 def test_a_failing_liveness_probe_restarts_the_container(real: Cluster, ns: str) -> None:
     container = {
         "command": ["python", "-c", "import time; print('started', flush=True); time.sleep(3600)"],

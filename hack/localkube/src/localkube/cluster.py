@@ -28,6 +28,7 @@ from typing import Any
 
 from localkube import api, binaries, components, images, kubeconfig, processes
 from localkube.certs import Pki, ensure_pki
+from localkube.node import dns
 from localkube.node import setup as realnode
 from localkube.node.config import NodeLayout
 
@@ -216,6 +217,8 @@ class Cluster:
             logs=str(logs),
         )
         api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
+        if self.node_kind == "real":
+            self._start_dns(deadline=t0 + timeout)
         self._save()
         log(
             f"Cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; "
@@ -270,6 +273,17 @@ class Cluster:
             ],
         )
         self._save()
+
+    def _start_dns(self, *, deadline: float) -> None:
+        self.kubectl("apply", "-f", "-", input=dns.manifest_text())
+        left = max(1, int(deadline - time.monotonic()))
+        wait = self.kubectl(
+            *("rollout", "status", "-n", dns.NAMESPACE, "deployment/coredns"),
+            *(f"--timeout={left}s",),
+            check=False,
+        )
+        if wait.returncode != 0:
+            raise ClusterError(f"cluster DNS (CoreDNS) did not become ready: {wait.stderr}")
 
     def stop_agent(self, *, kill: bool = False) -> None:
         """Stop the agent alone; ``kill`` sends SIGKILL, as a crash would."""

@@ -25,9 +25,12 @@ def built() -> list[Image]:
 
 
 def ensure_node_images(*, log: Callable[[str], None]) -> list[Image]:
-    """Build the sandbox (pause) image if needed; return every image to load.
-    The operator and trainer images are built by ``make images``."""
-    if not any(i.name == "pause" for i in built()):
-        log("Building the node's sandbox image (once; the base image takes about 2 min)")
-        subprocess.run(["bash", str(_SCRIPT), "pause"], check=True, stdout=subprocess.DEVNULL)
+    """Build the sandbox (pause) and CoreDNS images if needed; return every image
+    to load. The operator and trainer images are built by ``make images``."""
+    names = {i.name for i in built()}
+    if not {"pause", "coredns"} <= names:
+        log("Building the node's sandbox and DNS images (once; a few minutes cold)")
+        subprocess.run(
+            ["bash", str(_SCRIPT), "pause", "coredns"], check=True, stdout=subprocess.DEVNULL
+        )
     return built()

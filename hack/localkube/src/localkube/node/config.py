@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from localkube.node.dns import DNS_IP
+
 # Addresses that exist only inside the node's network namespace (and its pods').
 NODE_IP = "10.243.0.1"  # on the node netns' loopback: InternalIP, the kubelet, the API forwarder
 POD_SUBNET = "10.244.0.0/24"  # this node's pods, on bridge BRIDGE
@@ -192,6 +194,7 @@ def kubelet_config(layout: NodeLayout, *, ca: Path, cert: Path, key: Path) -> st
         "maxPods": 110,
         "serializeImagePulls": False,
         "clusterDomain": "cluster.local",
+        "clusterDNS": [DNS_IP],
         "resolvConf": "/etc/resolv.conf",
         # A shared development disk: evict only when it is really full, and never
         # garbage-collect the locally built images (they cannot be pulled again).
