@@ -40,6 +40,8 @@ local FAILURE_REASONS = {
   RolloutFailed = true,
   RolledBack = true,
   PinnedVersionUnknown = true,
+  -- Ready: a followed source or the schedule fails (SourcesReady says which).
+  SourceFailed = true,
   -- A followed git ref, dataset or schedule that cannot be resolved.
   InvalidSchedule = true,
   RefNotFound = true,

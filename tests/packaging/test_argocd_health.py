@@ -47,6 +47,7 @@ FAILURE_REASONS = {
     "RolloutFailed",
     "RolledBack",
     "PinnedVersionUnknown",
+    "SourceFailed",
     # SourcesReady's reasons, should Ready ever carry them.
     "InvalidSchedule",
     "RefNotFound",
@@ -83,7 +84,6 @@ IN_PROGRESS_REASONS = {
     "ServingUpdated",
     # Event-only reasons of followed sources, and SourcesReady's own.
     "SourceChanged",
-    "SourceFailed",
     "SourceRecovered",
     "Resolved",
     "Resolving",

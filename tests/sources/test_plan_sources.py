@@ -98,6 +98,30 @@ def test_unreachable_source_sets_the_condition_and_starts_nothing() -> None:
     assert planned.status.sources[0].consecutive_failures == 4
 
 
+def ready(planned: Plan) -> tuple[str, str, str]:
+    found = next(c for c in planned.status.conditions if c.type == "Ready")
+    return found.status, found.reason, found.message
+
+
+def test_a_failing_source_makes_ready_false_while_the_last_model_serves() -> None:
+    """Ready's one meaning (issue 11.4): a followed URL that 404s cannot take effect."""
+    seen = with_(
+        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+    )
+    assert ready(step(seen))[1] != "SourceFailed"
+    gone = rows("a" * 40, SourceError(ErrorReason.NOT_FOUND, "ref main not found"), failures=1)
+    status, reason, message = ready(step(cycle(seen, sources=gone)))
+    assert (status, reason) == ("False", "SourceFailed")
+    assert message.startswith("RefNotFound: ") or message.startswith("NotFound: ")
+
+
+def test_a_source_that_never_resolves_fails_rather_than_waits() -> None:
+    never = rows(None, SourceError(ErrorReason.NOT_FOUND, "404"), failures=2)
+    status, reason, _ = ready(step(with_(observe(FOLLOWING), sources=never)))
+    assert (status, reason) == ("False", "SourceFailed")
+    assert ready(step(with_(observe(FOLLOWING), sources=rows(None))))[1] == "WaitingForInputs"
+
+
 def test_not_yet_resolved_waits() -> None:
     planned = step(with_(observe(FOLLOWING), sources=rows(None)))
     assert created(planned) == []

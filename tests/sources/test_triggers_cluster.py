@@ -356,7 +356,8 @@ def test_bad_sources_are_clear_conditions_and_a_bad_cron_is_refused(
         assert says in text, f"{name}: {text}"
         if name != "bad-minute":
             # A missing Secret would fail the clone as well: the run is refused outright.
-            waits = "CredentialsRefused" if name == "no-secret" else "WaitingForInputs"
+            # Not waiting: the followed source fails, so the spec cannot take effect.
+            waits = "CredentialsRefused" if name == "no-secret" else "SourceFailed"
             assert condition(pipeline, "Ready") == ("False", waits), name
     assert ns.items("jobs") == []
     assert "not-the-password" not in ns.kubectl("get", "modelpipelines", "-o", "json").stdout

@@ -186,3 +186,21 @@ def with_sources_ready(d: Draft, *, stamp: str) -> list[Condition]:
         observed_generation=d.obs.metadata.generation,
     )
     return [*others, condition]
+
+
+def failing_source(d: Draft) -> str | None:
+    """``Reason: message`` of SourcesReady when a followed source or the schedule fails.
+
+    None while everything resolves, or is still resolving for the first time: a source
+    that fails means the spec cannot take effect, so Ready says so (planning.summary).
+    """
+    if not d.obs.sources and not d.spec.schedule:
+        return None
+    problem = check_schedule(d.spec.schedule) if d.spec.schedule else None
+    verdict = sources_ready(list(d.obs.sources), schedule_problem=problem)
+    if verdict.status or verdict.reason.value in _NOT_FAILING:
+        return None
+    return f"{verdict.reason.value}: {verdict.message}"
+
+
+_NOT_FAILING = frozenset({"Resolving", "Resolved", "NothingFollowed"})

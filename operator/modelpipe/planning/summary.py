@@ -26,6 +26,7 @@ from modelpipe.api.v1alpha1 import ConditionType, Reason, RunPhase, Verdict
 from modelpipe.layout import RETRAIN_ANNOTATION
 from modelpipe.planning.draft import Draft, Verdicted
 from modelpipe.planning.outcome import EventType
+from modelpipe.planning.sources import failing_source
 
 # A run of the asked-for inputs that ended here cannot reach production: why, in words.
 _FAILED = {
@@ -163,6 +164,11 @@ def _ready(d: Draft) -> Verdicted:
         d.status.inputs.model_version if d.status.inputs else None
     )
     serves = f"; model {production.model_version} keeps serving" if production else ""
+    failing = failing_source(d)
+    if failing is not None:
+        # The spec follows something that cannot be resolved, so what it asks for is not
+        # known to serve: not Ready, with the source's own words (SourcesReady has detail).
+        return Verdicted("False", Reason.SOURCE_FAILED, f"{failing}{serves}"[:2048])
     if production is not None and production.model_version == asked:
         degraded = d.conditions.get(ConditionType.DEGRADED)
         if degraded is not None and degraded.status == "True":
@@ -196,3 +202,4 @@ def _ready(d: Draft) -> Verdicted:
             "False", Reason.NO_MODEL_YET, "no model has passed the gate and rolled out yet"
         )
     return Verdicted("False", Reason.PROGRESSING, f"model {asked} is not serving yet{serves}")
+

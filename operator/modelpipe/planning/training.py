@@ -162,6 +162,10 @@ def start_run(d: Draft) -> None:
         return
     inputs = d.status.inputs
     if inputs is None or not inputs.code_revision or not inputs.dataset_version:
+        failing = sources.failing_source(d)
+        if failing is not None:  # not waiting: the followed source fails (SourcesReady)
+            d.block(Reason.SOURCE_FAILED, failing[:2048], requeue_after=None)
+            return
         d.block(
             Reason.WAITING_FOR_INPUTS,
             "waiting for followed sources to resolve the code revision and dataset version",
