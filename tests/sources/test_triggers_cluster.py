@@ -260,12 +260,21 @@ def message_of(pipeline: dict[str, Any], type_: str) -> str:
     return str(found[0]["message"]) if found else ""
 
 
-def unchanged(ns: Namespace, jobs: list[str], serving: str) -> None:
-    """Production untouched and nothing run, over several poll intervals."""
+OUTAGE = ("False", "SourceFailed")
+
+
+def unchanged(
+    ns: Namespace, jobs: list[str], serving: str, ready: tuple[str, str] = ("True", "Serving")
+) -> None:
+    """Production untouched and nothing run, over several poll intervals.
+
+    During an outage Ready is False/SourceFailed (the spec cannot take effect) while the
+    model keeps serving; once the source is back it is True/Serving again.
+    """
     still(ns, jobs)
     pipeline = ns.pipeline()
     assert serving_version(pipeline) == serving
-    assert condition(pipeline, "Ready") == ("True", "Serving")
+    assert condition(pipeline, "Ready") == ready
     answer = predict(ns)
     assert answer is not None and answer["model_version"] == serving
 
@@ -289,7 +298,7 @@ def test_unreachable_sources_hold_production_and_recover(
     down = sources_ready(ns, "False", reason="Unreachable")
     assert f"code ({url}@main): Unreachable" in message_of(down, "SourcesReady")
     c1 = repo.commit("pushed during the outage")
-    unchanged(ns, jobs, first)
+    unchanged(ns, jobs, first, OUTAGE)
     git_server.start()
     sources_ready(ns, "True", reason="Resolved")
     second = promoted(ns, besides=first)
@@ -305,7 +314,7 @@ def test_unreachable_sources_hold_production_and_recover(
     assert f"dataset ({data}): Unreachable" in message_of(down, "SourcesReady")
     row = next(r for r in down["status"]["sources"] if r["name"] == "dataset")
     assert row["resolved"].startswith("etag:") and row["consecutiveFailures"] >= 1
-    unchanged(ns, jobs, second)
+    unchanged(ns, jobs, second, OUTAGE)
     data_server.start()
     sources_ready(ns, "True", reason="Resolved")
     unchanged(ns, jobs, second)
