@@ -202,4 +202,3 @@ def _ready(d: Draft) -> Verdicted:
             "False", Reason.NO_MODEL_YET, "no model has passed the gate and rolled out yet"
         )
     return Verdicted("False", Reason.PROGRESSING, f"model {asked} is not serving yet{serves}")
-
