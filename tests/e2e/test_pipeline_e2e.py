@@ -63,7 +63,7 @@ def test_train_gate_promote_retrain_and_reject(
         == second
     )
 
-    # Bad data, a failing gate and a training failure each leave v2 serving, and say why.
+    # Bad data, a failing gate and bad estimator params each leave v2 serving, and say why.
     for dataset, extra, verdict, reason in (
         ("bad", {}, "ValidationFailed", "ValidationFailed"),
         ("shuffled", {}, "GateFailed", "GateFailed"),
@@ -77,8 +77,9 @@ def test_train_gate_promote_retrain_and_reject(
                     }
                 }
             },
-            "TrainingFailed",
-            "TrainingFailed",
+            # Bad estimator params are the author's input error (issue 11.3), not a crash.
+            "ValidationFailed",
+            "ValidationFailed",
         ),
     ):
         ns.patch(
@@ -103,8 +104,11 @@ def test_train_gate_promote_retrain_and_reject(
         gate_failed["checks"][0]["metric"] == "accuracy"
         and gate_failed["checks"][0]["passed"] is False
     )
-    validation = next(r for r in last if r["verdict"] == "ValidationFailed")
-    assert validation["failures"] and validation["failures"][0]["column"] == "petal_length"
+    validations = [r for r in last if r["verdict"] == "ValidationFailed"]
+    assert any(
+        r["failures"] and r["failures"][0].get("column") == "petal_length" for r in validations
+    )
+    assert any("invalid training configuration" in r["message"] for r in validations)
 
     # The same failed inputs are not retried; the retrain annotation starts one new attempt.
     jobs_before = ns.jobs()
