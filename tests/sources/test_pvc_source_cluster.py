@@ -140,7 +140,11 @@ def test_new_bytes_on_the_claim_run_once_and_a_missing_file_holds_production(
     pipeline = ns.pipeline()
     assert serving_version(pipeline) == second
     assert pipeline["status"]["inputs"]["datasetVersion"] == f"sha256:{v2}"
-    assert condition(pipeline, "Ready") == ("True", "Serving")
+    # Ready has one meaning (issue 11.4): the spec cannot take effect while its source
+    # fails, so Ready is False/SourceFailed; the model keeps serving all the same.
+    assert condition(pipeline, "Ready") == ("False", "SourceFailed")
+    ready = next(c for c in pipeline["status"]["conditions"] if c["type"] == "Ready")
+    assert f"model {second} keeps serving" in ready["message"]
     answer = predict(ns)
     assert answer is not None and answer["model_version"] == second
 
@@ -148,6 +152,9 @@ def test_new_bytes_on_the_claim_run_once_and_a_missing_file_holds_production(
     write(path, iris_csv["v2"])
     sources_ready(ns, "True", reason="Resolved")
     still(ns, [job0, job1], seconds=3)
+    assert wait_for(
+        "Ready=True again", lambda: condition(ns.pipeline(), "Ready") == ("True", "Serving")
+    )
 
 
 def test_a_missing_claim_is_a_condition_and_starts_nothing(
