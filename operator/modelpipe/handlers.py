@@ -31,6 +31,7 @@ from modelpipe.k8s.diffbase import diffbase_storage
 from modelpipe.k8s.reconciler import Reconciler
 from modelpipe.k8s.rest import Rest, connect
 from modelpipe.layout import PIPELINE_LABEL
+from modelpipe.metrics import count_retry
 
 logger = logging.getLogger("modelpipe.handlers")
 
@@ -54,7 +55,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # for their Jobs (benchmarks/operator).
     settings.execution.max_workers = 16
     memo.reconciler = Reconciler(
-        KubeApi(Rest(connect())), follow_sources=True, source_limits=memo.get("source_limits")
+        KubeApi(Rest(connect(), on_retry=count_retry)),
+        follow_sources=True,
+        source_limits=memo.get("source_limits"),
     )
 
 

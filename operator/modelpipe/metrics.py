@@ -34,6 +34,11 @@ API_WRITES = Counter(
     "Writes the executor sent to the API, by kind.",
     ["namespace", "kind"],
 )
+API_RETRIES = Counter(
+    "modelpipe_api_retries_total",
+    "API answers (429, 5xx) the client sent again after a backoff, by method and status.",
+    ["method", "status"],
+)
 LEAD_TIME = Histogram(
     "modelpipe_input_to_production_seconds",
     "From the first sight of new inputs to their model serving.",
@@ -63,6 +68,10 @@ def record_samples(namespace: str, pipeline: str, samples: tuple[Sample, ...]) -
             GATE_FAILURES.labels(namespace, pipeline, sample.metric).inc()
         elif isinstance(sample, Promotion) and sample.lead_time_seconds is not None:
             LEAD_TIME.labels(namespace, pipeline).observe(sample.lead_time_seconds)
+
+
+def count_retry(method: str, status: int) -> None:
+    API_RETRIES.labels(method, str(status)).inc()
 
 
 def mirror_serving(namespace: str, pipeline: str, production: Production | None) -> None:

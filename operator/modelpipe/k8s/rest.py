@@ -2,20 +2,27 @@
 
 The generated typed API of the kubernetes package validates bodies as its own models;
 the operator builds plain dicts (manifests, patches), so it sends them as JSON here,
-with the content type each call needs. Every request has a timeout.
+with the content type each call needs. Every request has a timeout, and an answer of 429
+or 5xx is sent again with backoff, jitter and the server's Retry-After, within bounds
+(:mod:`modelpipe.k8s.backoff`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
+
+from modelpipe.k8s.backoff import RetryPolicy, parse_retry_after, retry_delay
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -58,9 +65,32 @@ def connect(kubeconfig: Path | None = None, *, pool_size: int = 32) -> client.Ap
     return client.ApiClient(configuration)
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class Rest:
-    def __init__(self, api_client: client.ApiClient) -> None:
+    """Requests as JSON; ``sleep``, ``draw`` and ``now`` are injectable for tests.
+
+    ``on_retry(method, status)`` is told of every answer that is sent again (metrics).
+    """
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        policy: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = _utcnow,
+        on_retry: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._client = api_client
+        self._policy, self._sleep, self._draw, self._now = policy, sleep, draw, now
+        self._on_retry = on_retry
 
     def request(
         self,
@@ -81,14 +111,23 @@ class Rest:
             body=body,
             auth_settings=["BearerToken"],
         )
-        try:
-            response = self._client.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=TIMEOUT_SECONDS
+        attempt, waited = 1, 0.0
+        while True:
+            status, data, retry_after = self._send(method, url, headers, body)
+            delay = retry_delay(
+                self._policy,
+                attempt=attempt,
+                status=status,
+                retry_after=parse_retry_after(retry_after, now=self._now()),
+                waited=waited,
+                draw=self._draw(),
             )
-            data = response.read()  # type: ignore[no-untyped-call]
-            status = response.status
-        except ApiException as error:
-            data, status = (error.body or b""), int(error.status or 0)
+            if delay is None:
+                break
+            if self._on_retry is not None:
+                self._on_retry(method, status)
+            self._sleep(delay)
+            attempt, waited = attempt + 1, waited + delay
         if status == 404 and method in ("GET", "DELETE"):
             return None
         document = _decode(data)
@@ -97,6 +136,24 @@ class Rest:
                 status, str(document.get("reason", "")), str(document.get("message", ""))
             )
         return document
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, bytes, str | None]:
+        """The only I/O: one HTTP exchange; (status, body, Retry-After header)."""
+        try:
+            response = self._client.call_api(
+                method,
+                url,
+                header_params=dict(headers),
+                body=body,
+                _request_timeout=TIMEOUT_SECONDS,
+            )
+            data = response.read()  # type: ignore[no-untyped-call]
+            status, found = int(response.status), response.headers
+        except ApiException as error:
+            data, status, found = (error.body or b""), int(error.status or 0), error.headers
+        return status, data or b"", (found or {}).get("Retry-After")
 
     def list_items(self, path: str, *, selector: str) -> list[JSON]:
         found = self.request("GET", path, query={"labelSelector": selector}) or {}
