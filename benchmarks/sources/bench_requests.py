@@ -28,14 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.sources.servers import GitServer, Repo
 
-from modelpipe.sources import (
-    Follow,
-    RateLimiter,
-    SourceKey,
-    SourceKind,
-    SourceRegistry,
-    SystemClock,
-)
+from modelpipe.api.sources import SourceKey, SourceKind
+from modelpipe.sources.clock import SystemClock
+from modelpipe.sources.ratelimit import RateLimiter
+from modelpipe.sources.registry import Follow, SourceRegistry
 
 
 async def requests_per_interval(

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from modelpipe.api.sources import Observation
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
+from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Followed
-from modelpipe.sources.pvcstate import SeenCheck
-from modelpipe.sources.status import SourceStatus
 from modelpipe_trainer.contract import TrainerResult
 
 
@@ -21,6 +21,18 @@ class JobPhase(StrEnum):
     ACTIVE = "Active"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class SeenCheck:
+    """One ``pvc://`` dataset hash Job of this pipeline's current source, as read from the API."""
+
+    name: str
+    slot: int
+    # When it finished (completion or failure); None while it runs.
+    finished_at: datetime | None = None
+    # Its result from the termination message; None while it runs.
+    observation: Observation | None = None
 
 
 @dataclass(frozen=True)

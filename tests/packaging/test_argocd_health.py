@@ -20,7 +20,7 @@ import yaml
 from tests.packaging import argocd_cases
 
 from modelpipe.api.v1alpha1 import ModelPipeline, ModelPipelineStatus, Reason
-from modelpipe.sources import SourcesReadyReason
+from modelpipe.planning.sourcestatus import SourcesReadyReason
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "docs" / "argocd"

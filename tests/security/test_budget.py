@@ -16,12 +16,12 @@ import pytest
 from tests.sources.conftest import ManualClock, eventually
 from tests.sources.servers import DataServer, Served
 
+from modelpipe.api.sources import SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.planning.polling import Backoff
+from modelpipe.planning.pvcdata import follows_pvc
 from modelpipe.sources.follower import wanted
 from modelpipe.sources.limits import SourceLimits
-from modelpipe.sources.model import SourceKey, SourceKind
-from modelpipe.sources.polling import Backoff
-from modelpipe.sources.pvcstate import follows_pvc
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
 

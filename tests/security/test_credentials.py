@@ -27,6 +27,7 @@ from tests.operator.builders import meta, observe, spec, step
 from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo
 
+from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
 from modelpipe.api.v1alpha1.spec import configured_trainer_image
 from modelpipe.inputs import Followed, resolve
 from modelpipe.manifests import training_job
@@ -38,7 +39,6 @@ from modelpipe.sources.credentials import (
     url_has_prefix,
 )
 from modelpipe.sources.gitref import resolve_git_ref
-from modelpipe.sources.model import Credentials, ErrorReason, SecretRef
 
 STOLEN = "eyJhbGciOiJSUzI1NiJ9.stolen-service-account-token"
 REF = SecretRef("team", "victim")

@@ -21,11 +21,11 @@ from tests.e2e.harness import Namespace, example_documents
 from tests.operator.builders import job, observe, spec, step, with_
 from tests.security.conftest import Tenant
 
+from modelpipe.api.sources import check_url
 from modelpipe.api.v1alpha1 import ConditionType, Reason, RunRecord
 from modelpipe.observed import JobPhase
 from modelpipe.planning.judgement import judge
 from modelpipe.sources.gitref import GIT_SCHEMES
-from modelpipe.sources.model import check_url
 from modelpipe_trainer.contract import Outcome, TrainerResult
 
 PASSWORD = "hunter2-db-password"

@@ -21,7 +21,7 @@ from localkube.cluster import Cluster
 from modelpipe.inputs import resolve
 from modelpipe.manifests import serving_deployment, training_job
 from modelpipe.manifests.common import owner_reference
-from modelpipe.sources.pvc import HashCheck, build_job
+from modelpipe.manifests.pvcdata import HashCheck, build_job
 
 pytestmark = [pytest.mark.cluster]
 

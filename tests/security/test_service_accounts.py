@@ -149,9 +149,11 @@ def test_a_tenant_cannot_run_their_image_as_another_service_account(
     _pipeline(ns, tenant, data_url, "thief")
     pipeline = wait_for(
         "thief: Ready=False ServiceAccountRefused",
-        lambda: (p := ns.pipeline("thief"))
-        and condition(p, "Ready") == ("False", "ServiceAccountRefused")
-        and p,
+        lambda: (
+            (p := ns.pipeline("thief"))
+            and condition(p, "Ready") == ("False", "ServiceAccountRefused")
+            and p
+        ),
         timeout=60,
     )
     message = next(c["message"] for c in pipeline["status"]["conditions"] if c["type"] == "Ready")

@@ -22,12 +22,12 @@ from tests.e2e.harness import Namespace, Operator, condition, example_documents,
 from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
+from modelpipe.api.sources import ErrorReason, Observation
 from modelpipe.sources.egress import EgressPolicy, PolicyError
 from modelpipe.sources.egress_guard import guarded_client
 from modelpipe.sources.gitref import classify_failure, resolve_git_ref
 from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
 from modelpipe.sources.manifest import resolve_manifest
-from modelpipe.sources.model import ErrorReason, Observation
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
 SECRET_LINE = "db_password: hunter2-from-the-internal-config"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelpipe.sources.debounce import DebouncePolicy, DebounceReason, debounce
+from modelpipe.planning.debounce import DebouncePolicy, DebounceReason, debounce
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from modelpipe.sources.durations import cel_minimum, parse_duration
+from modelpipe.api.durations import cel_minimum, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
+from modelpipe.api.sources import ErrorReason, SecretRef, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import SourceFollower, followed, wanted
 from modelpipe.sources.limits import SourceLimits
-from modelpipe.sources.model import ErrorReason, SecretRef, SourceKind
 
 GIT = "https://git.example/model.git"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.sources.servers import GitServer, Repo
 
+from modelpipe.api.sources import Credentials, ErrorReason
 from modelpipe.sources.gitref import (
     build_command,
     build_env,
@@ -13,7 +14,6 @@ from modelpipe.sources.gitref import (
     resolve_git_ref,
     select_commit,
 )
-from modelpipe.sources.model import Credentials, ErrorReason
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 LISTING = f"{A}\trefs/heads/main\n{B}\trefs/tags/v1\n{C}\trefs/tags/v1^{{}}\n{B}\trefs/heads/dup\n"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from tests.sources.servers import DataServer, Served
 
+from modelpipe.api.sources import Credentials, ErrorReason, Observation, Validators
 from modelpipe.sources.httpdata import (
     HttpCheck,
     classify_status,
@@ -19,7 +20,6 @@ from modelpipe.sources.httpdata import (
     short_hash,
     version_from_validators,
 )
-from modelpipe.sources.model import Credentials, ErrorReason, Observation, Validators
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CSV = b"a,b,target\n1,2,0\n3,4,1\n"

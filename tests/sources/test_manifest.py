@@ -9,6 +9,7 @@ import httpx
 import pytest
 from tests.sources.servers import DataServer, Served
 
+from modelpipe.api.sources import ErrorReason
 from modelpipe.sources.httpdata import HttpCheck
 from modelpipe.sources.manifest import (
     ManifestError,
@@ -16,7 +17,6 @@ from modelpipe.sources.manifest import (
     parse_manifest,
     resolve_manifest,
 )
-from modelpipe.sources.model import ErrorReason
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 GENERIC = {"files": [{"path": "b.csv", "sha256": "22"}, {"path": "a.csv", "sha256": "11"}]}

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from tests.operator.builders import NOW, cycle, job, observe, spec, step, with_
 
+from modelpipe.api.sources import ErrorReason, SourceError, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import Metadata
 from modelpipe.inputs import Followed
 from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning import CreateJob, DeleteJob, Plan
-from modelpipe.sources.model import ErrorReason, SourceError, SourceKey, SourceKind
-from modelpipe.sources.polling import PollState
-from modelpipe.sources.status import source_status
+from modelpipe.planning.polling import PollState
+from modelpipe.planning.sourcestatus import source_status
 
 GIT_URL = "https://git.example/iris.git"
 FOLLOWING = spec(code={"revision": None, "git": {"url": GIT_URL, "ref": "main"}})

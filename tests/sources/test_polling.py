@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelpipe.sources.model import ErrorReason, Observation, Validators
-from modelpipe.sources.polling import Backoff, PollState, advance, next_due, reschedule
+from modelpipe.api.sources import ErrorReason, Observation, Validators
+from modelpipe.planning.polling import Backoff, PollState, advance, next_due, reschedule
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 BACKOFF = Backoff(base_seconds=10, cap_seconds=300, jitter=0.5)

@@ -9,19 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from modelpipe.sources.model import ErrorReason
-from modelpipe.sources.pvc import (
-    HASH_SCRIPT,
-    HashCheck,
-    build_job,
-    check_path,
-    job_name,
-    parse_result,
-    parse_uri,
-    result_from,
-    source_id,
-    uri_problem,
-)
+from modelpipe.api.pvcdata import check_path, parse_uri, uri_problem
+from modelpipe.api.sources import ErrorReason
+from modelpipe.k8s.pvcdata import parse_result, result_from
+from modelpipe.manifests.pvcdata import HASH_SCRIPT, HashCheck, build_job, job_name, source_id
 
 CHECK = HashCheck(
     namespace="ml", pipeline="iris", claim="data", path="iris/train.csv", image="trainer:1",

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import pytest
 from tests.operator.builders import NOW, cycle, observe, spec, with_
 
+from modelpipe.api.sources import ErrorReason, Observation
 from modelpipe.layout import PIPELINE_LABEL, TRAIN_CONTAINER
-from modelpipe.observed import Observed
+from modelpipe.manifests.pvcdata import LABEL_SLOT, job_name
+from modelpipe.observed import Observed, SeenCheck
 from modelpipe.planning import CreateJob, DeleteJob, Plan, plan
-from modelpipe.sources.model import ErrorReason, Observation
-from modelpipe.sources.pvc import LABEL_SLOT, job_name
-from modelpipe.sources.pvcstate import SeenCheck, slot_of
+from modelpipe.planning.pvcdata import slot_of
 
 URI = "pvc://iris-data/iris.csv"
 INTERVAL = 10.0

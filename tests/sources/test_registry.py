@@ -9,8 +9,8 @@ import pytest
 from tests.sources.conftest import ManualClock, eventually
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
-from modelpipe.sources.model import Credentials, ErrorReason, SecretRef, SourceKey, SourceKind
-from modelpipe.sources.polling import Backoff
+from modelpipe.api.sources import Credentials, ErrorReason, SecretRef, SourceKey, SourceKind
+from modelpipe.planning.polling import Backoff
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
 

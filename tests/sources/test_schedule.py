@@ -7,13 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelpipe.sources.schedule import (
-    CRON_CEL_RULE,
-    CRON_SHAPE,
-    check_schedule,
-    due_slot,
-    next_fire,
-)
+from modelpipe.api.schedule import CRON_CEL_RULE, CRON_SHAPE, check_schedule, due_slot, next_fire
 
 T = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 

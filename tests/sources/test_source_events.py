@@ -5,10 +5,10 @@ from __future__ import annotations
 from tests.operator.builders import cycle, observe, step, with_
 from tests.sources.test_plan_sources import FOLLOWING, rows
 
+from modelpipe.api.sources import ErrorReason, SourceError
 from modelpipe.api.v1alpha1 import Reason
 from modelpipe.inputs import Followed
 from modelpipe.observed import Observed
-from modelpipe.sources.model import ErrorReason, SourceError
 
 A, B = "a" * 40, "b" * 40
 DOWN = SourceError(ErrorReason.UNREACHABLE, "cannot reach 127.0.0.1:9: connection refused")

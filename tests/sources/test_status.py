@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from modelpipe.sources.model import ErrorReason, SourceError, SourceKey, SourceKind
-from modelpipe.sources.polling import PollState
-from modelpipe.sources.status import (
+from modelpipe.api.sources import ErrorReason, SourceError, SourceKey, SourceKind
+from modelpipe.planning.polling import PollState
+from modelpipe.planning.sourcestatus import (
     InputOrigin,
     SourcesReadyReason,
     effective_value,

@@ -3,7 +3,7 @@
 Reads only: the pipeline, its Jobs (by label, filtered by owner uid), the pods of
 finished Jobs not yet judged (for the trainer's termination message), the serving
 Deployment and Service, and the artifacts PVC; for a followed ``pvc://`` dataset
-its claim and hash Jobs (``modelpipe.k8s.datahash``).
+its claim and hash Jobs (``modelpipe.k8s.pvcdata``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelpipe.api.sources import SecretRef, SourceError, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import (
     TRAINED_VERDICTS,
     Metadata,
@@ -22,9 +23,10 @@ from modelpipe.api.v1alpha1 import (
     Verdict,
     all_runs,
 )
+from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Followed
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.datahash import is_hash_check, observe_checks
+from modelpipe.k8s.pvcdata import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
 from modelpipe.k8s.rollout import read_rollout_pods
 from modelpipe.layout import (
@@ -44,12 +46,11 @@ from modelpipe.planning.accounts import (
     AccountUse,
     refusal,
 )
+from modelpipe.planning.polling import PollState
+from modelpipe.planning.pvcdata import follows_pvc
+from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import CODE, SourceFollower, followed
-from modelpipe.sources.model import SecretRef, SourceError, SourceKey, SourceKind
-from modelpipe.sources.polling import PollState
-from modelpipe.sources.pvcstate import follows_pvc
-from modelpipe.sources.status import SourceStatus, source_status
 from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from modelpipe.api.sources import TOKEN_USERNAME
 from modelpipe.api.v1alpha1.spec import GitSource, configured_trainer_image
 from modelpipe.layout import GIT_CONTAINER
 from modelpipe.manifests.common import HOME_ENV, Manifest, container_security_context
-from modelpipe.sources.gitref import TOKEN_USERNAME
 
 CREDENTIALS_VOLUME = "git-credentials"
 CREDENTIALS_MOUNT = "/var/run/modelpipe/git-credentials"

@@ -37,8 +37,8 @@ from modelpipe.manifests.common import (
     resources,
     service_account,
 )
-from modelpipe.manifests.datasetclaim import dataset_claim, trainer_uri
 from modelpipe.manifests.gitclone import credentials_volume, git_clone_container
+from modelpipe.manifests.pvcdata import dataset_claim, trainer_uri
 from modelpipe.manifests.runconfig import (
     RUN_CONFIG_MOUNT,
     RUN_CONFIG_PATH,

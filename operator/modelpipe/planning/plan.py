@@ -20,7 +20,7 @@ from datetime import datetime
 
 from modelpipe.api.v1alpha1 import all_runs, file_runs
 from modelpipe.observed import Observed
-from modelpipe.planning import datahash, refusal, serving, sources, summary, training
+from modelpipe.planning import pvcdata, refusal, serving, sources, summary, training
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.conditions import merge_conditions, unusable_spec
 from modelpipe.planning.draft import Draft
@@ -29,7 +29,7 @@ from modelpipe.planning.outcome import Plan
 Check = Callable[[Draft], None]
 
 CHECKS: tuple[Check, ...] = (
-    datahash.follow_pvc_dataset,
+    pvcdata.follow_pvc_dataset,
     sources.keep_last_known,
     training.resolve_inputs,
     sources.report_sources,
@@ -41,7 +41,7 @@ CHECKS: tuple[Check, ...] = (
     serving.converge_serving,
     training.prune_jobs,
     sources.wake_for_schedule,
-    datahash.wake_for_dataset_check,
+    pvcdata.wake_for_dataset_check,
 )
 SUMMARIES: tuple[Check, ...] = (
     training.training_condition,

@@ -16,16 +16,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
+from modelpipe.api.durations import parse_duration
+from modelpipe.api.schedule import check_schedule, latest_fire, next_fire
 from modelpipe.api.v1alpha1 import Condition, Reason
+from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Followed
 from modelpipe.layout import job_name
 from modelpipe.planning.clock import parse, rfc3339
+from modelpipe.planning.debounce import DebouncePolicy, debounce
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import EventType
-from modelpipe.sources.debounce import DebouncePolicy, debounce
-from modelpipe.sources.durations import parse_duration
-from modelpipe.sources.schedule import check_schedule, latest_fire, next_fire
-from modelpipe.sources.status import CONDITION_TYPE, SourceStatus, sources_ready
+from modelpipe.planning.sourcestatus import CONDITION_TYPE, sources_ready
 
 Origin = Literal["Pinned", "Followed"]
 

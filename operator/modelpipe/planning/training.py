@@ -10,6 +10,7 @@ come back.
 from __future__ import annotations
 
 from modelpipe import inputs as inputs_
+from modelpipe.api.pvcdata import uri_problem
 from modelpipe.api.v1alpha1 import (
     FINAL_VERDICTS,
     ConditionType,
@@ -26,7 +27,6 @@ from modelpipe.planning import sources
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.judgement import describe_failures, judge
 from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
-from modelpipe.sources.pvc import uri_problem
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
 _WARNINGS = {

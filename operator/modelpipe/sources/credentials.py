@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
-from modelpipe.sources.model import Credentials, ErrorReason, SecretRef, SourceError
+from modelpipe.api.sources import Credentials, ErrorReason, SecretRef, SourceError
 
 CREDENTIALS_LABEL = "modelpipe.io/credentials"
 URL_PREFIXES_ANNOTATION = "modelpipe.io/url-prefixes"

@@ -23,18 +23,19 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from modelpipe.api.durations import parse_duration
+from modelpipe.api.pvcdata import parse_uri as parse_pvc_uri
+from modelpipe.api.sources import SecretRef, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Followed
+from modelpipe.planning.polling import PollState
+from modelpipe.planning.sourcestatus import rfc3339, source_status
 from modelpipe.sources.clock import SystemClock
 from modelpipe.sources.credentials import Lent
-from modelpipe.sources.durations import parse_duration
 from modelpipe.sources.limits import SourceLimits
-from modelpipe.sources.model import SecretRef, SourceKey, SourceKind
-from modelpipe.sources.polling import PollState
-from modelpipe.sources.pvc import parse_uri as parse_pvc_uri
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, Snapshot, SourceRegistry
-from modelpipe.sources.status import SourceStatus, rfc3339, source_status
 
 DEFAULT_INTERVAL_SECONDS = 60.0
 CODE, DATASET = "code", "dataset"
@@ -65,7 +66,7 @@ def wanted(
         key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
         result[CODE] = Wanted(key, bounds.interval(_seconds(git.poll_interval)))
     data = spec.dataset
-    # A dataset on a PVC is checked by a Job the plan starts (modelpipe.sources.pvcstate).
+    # A dataset on a PVC is checked by a Job the plan starts (modelpipe.planning.pvcdata).
     if data.version is None and parse_pvc_uri(data.uri) is None:
         max_bytes = bounds.bytes_limit(data.max_bytes)
         if data.manifest_uri:

@@ -28,6 +28,14 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from modelpipe.api.sources import (
+    TOKEN_USERNAME,
+    Credentials,
+    ErrorReason,
+    Observation,
+    SourceError,
+    check_url,
+)
 from modelpipe.sources.egress import EgressPolicy
 from modelpipe.sources.egress_guard import (
     EgressRefused,
@@ -36,18 +44,9 @@ from modelpipe.sources.egress_guard import (
     checked_addresses,
     resolve,
 )
-from modelpipe.sources.model import (
-    Credentials,
-    ErrorReason,
-    Observation,
-    SourceError,
-    check_url,
-)
 
 GIT_SCHEMES = frozenset({"http", "https", "git", "ssh"})
 ALLOWED_PROTOCOLS = "http:https:git:ssh"
-# Hosts that accept a token as the basic-auth password ignore the user name.
-TOKEN_USERNAME = "x-access-token"  # noqa: S105 (a user name, not a secret)
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "git": 9418, "ssh": 22}
 _BAD_REF = re.compile(r"(\.\.|[\x00-\x20~^:?*\[\\\x7f]|@\{|//|\.lock$|/$|^/|\.$|^-)")

@@ -27,8 +27,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from modelpipe.sources.egress_guard import refusal_of
-from modelpipe.sources.model import (
+from modelpipe.api.sources import (
     Credentials,
     ErrorReason,
     Observation,
@@ -36,6 +35,7 @@ from modelpipe.sources.model import (
     Validators,
     check_url,
 )
+from modelpipe.sources.egress_guard import refusal_of
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 SNIFF_BYTES = 512

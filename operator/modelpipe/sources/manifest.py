@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from modelpipe.api.sources import ErrorReason, Observation
 from modelpipe.sources.httpdata import Fetched, HttpCheck, resolve_document
-from modelpipe.sources.model import ErrorReason, Observation
 
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_ENTRIES = 100_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from modelpipe.sources.durations import parse_duration
+from modelpipe.api.durations import parse_duration
 from modelpipe.sources.egress import EgressPolicy, PolicyError
 from modelpipe.sources.limits import DEFAULT_MAX_BYTES, SourceLimits
 

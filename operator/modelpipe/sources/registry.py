@@ -31,14 +31,14 @@ from datetime import datetime
 
 import httpx
 
+from modelpipe.api.sources import Credentials, Observation, SourceKey, SourceKind
+from modelpipe.planning.polling import Backoff, PollState, advance, next_due, reschedule
 from modelpipe.sources.clock import Clock
 from modelpipe.sources.egress_guard import Resolver, guarded_client, resolve
 from modelpipe.sources.gitref import resolve_git_ref
 from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
 from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.manifest import resolve_manifest
-from modelpipe.sources.model import Credentials, Observation, SourceKey, SourceKind
-from modelpipe.sources.polling import Backoff, PollState, advance, next_due, reschedule
 from modelpipe.sources.ratelimit import RateLimiter, host_of
 
 logger = logging.getLogger("modelpipe.sources")

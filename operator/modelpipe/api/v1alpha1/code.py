@@ -6,6 +6,7 @@ import os
 
 from pydantic import ConfigDict, Field
 
+from modelpipe.api.durations import DURATION_PATTERN, cel_minimum
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
     MIN_POLL,
@@ -15,7 +16,6 @@ from modelpipe.api.v1alpha1._base import (
     cel,
     validations,
 )
-from modelpipe.sources.durations import DURATION_PATTERN, cel_minimum
 
 DEFAULT_TRAINER_IMAGE = "ghcr.io/modelpipe/modelpipe-trainer:0.1.0"
 # Set by the Helm chart (value trainer.image) on the operator pod.

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
+from modelpipe.api.durations import DURATION_PATTERN, cel_minimum
+from modelpipe.api.pvcdata import uri_problem
 from modelpipe.api.v1alpha1._base import DEFAULT_POLL, MIN_POLL, SpecModel, cel, validations
-from modelpipe.sources.durations import DURATION_PATTERN, cel_minimum
-from modelpipe.sources.pvc import uri_problem
 from modelpipe_trainer.config import FeatureKind
 
 DEFAULT_MAX_BYTES = 1 << 30

@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
+from modelpipe.api.durations import DURATION_PATTERN
+from modelpipe.api.schedule import CRON_CEL_RULE, MAX_SCHEDULE_LENGTH
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
     MIN_POLL,
@@ -51,8 +53,6 @@ from modelpipe.api.v1alpha1.serving import (
     configured_server_image,
 )
 from modelpipe.api.v1alpha1.training import Estimator, TrainingSpec
-from modelpipe.sources.durations import DURATION_PATTERN
-from modelpipe.sources.schedule import CRON_CEL_RULE, MAX_SCHEDULE_LENGTH
 
 
 class ArtifactsSpec(SpecModel):

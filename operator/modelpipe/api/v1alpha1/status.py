@@ -7,13 +7,35 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from modelpipe.api.v1alpha1._base import StatusModel
 from modelpipe.api.v1alpha1.enums import Reason, RunPhase, Verdict
-from modelpipe.sources.status import SourceStatus
 
 HISTORY_MAX = 50
+
+
+class SourceStatus(BaseModel):
+    """One followed source: what it resolved to, when it was checked, and its last error."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    name: str = Field(description="Which input it feeds: code, dataset or manifest.")
+    kind: str = Field(description="git, http or manifest.")
+    url: str = Field(description="Repository or file URL (never with credentials).")
+    ref: str | None = Field(default=None, description="Followed branch or tag (git).")
+    resolved: str | None = Field(default=None, description="Last resolved value (SHA, version).")
+    resolved_time: str | None = Field(default=None, description="When that value was first seen.")
+    last_check_time: str | None = Field(default=None, description="When it was last checked.")
+    next_check_time: str | None = Field(default=None, description="When it is checked next.")
+    reason: str | None = Field(default=None, description="Why the last check failed.")
+    error: str | None = Field(default=None, description="The last check's error, if it failed.")
+    consecutive_failures: int = Field(default=0, description="Failed checks in a row.")
+
+    def where(self) -> str:
+        """``code (https://host/repo.git@main)``: which source, for messages."""
+        return f"{self.name} ({self.url}{'@' + self.ref if self.ref else ''})"
 
 
 _CAMEL = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"

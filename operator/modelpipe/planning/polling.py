@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from modelpipe.sources.model import Observation, SourceError, Validators
+from modelpipe.api.sources import Observation, SourceError, Validators
 
 CHANGE_HISTORY = 20
 

@@ -1,7 +1,7 @@
-"""A followed dataset on a PVC: its ``status.sources`` row and when to check it — pure.
+"""A followed ``pvc://`` dataset in the plan: its ``status.sources`` row, when to check it — pure.
 
 The pollers of git and HTTP sources live in memory; a PVC is checked by a Job
-(:mod:`modelpipe.sources.pvc`), so its state is what the API holds: the row
+(:mod:`modelpipe.manifests.pvcdata`), so its state is what the API holds: the row
 status kept from the last pass, and the hash Jobs that exist now. Each pass folds
 the newest finished check into the row, once (a check counts when it finished
 after the row's ``lastCheckTime``)::
@@ -14,19 +14,33 @@ One check per slot, one at a time: a slot is done when a Job of that slot exists
 or the row was checked during it (the Job may be gone by ``ttlSecondsAfterFinished``).
 A missing claim is an error without a Job: the Job's pod could never start.
 A failed check keeps the last resolved value, so nothing runs because of it.
+
+The git and HTTP pollers hand the plan their answers through ``Observed.followed``,
+``Observed.sources`` and ``Observed.source_changes``; :func:`follow_pvc_dataset`
+fills the same three from the hash Jobs, first thing in the pass. Everything after
+that — last known inputs, ``SourcesReady``, the ``SourceChanged`` events,
+debouncing, the run — is the same code for every source.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from modelpipe.api.durations import parse_duration
+from modelpipe.api.pvcdata import parse_uri, uri_problem
+from modelpipe.api.sources import ErrorReason, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
-from modelpipe.sources.durations import parse_duration
-from modelpipe.sources.model import ErrorReason, Observation, SourceKind
-from modelpipe.sources.pvc import parse_uri, uri_problem
-from modelpipe.sources.status import SourceStatus, rfc3339
+from modelpipe.api.v1alpha1.status import SourceStatus
+from modelpipe.inputs import Followed
+from modelpipe.manifests.common import owner_reference
+from modelpipe.manifests.pvcdata import HashCheck, build_job
+from modelpipe.observed import SeenCheck
+from modelpipe.planning.clock import parse
+from modelpipe.planning.draft import Draft
+from modelpipe.planning.outcome import CreateJob, DeleteJob
+from modelpipe.planning.sourcestatus import rfc3339
 
 ROLE = "dataset"
 DEFAULT_INTERVAL_SECONDS = 60.0
@@ -40,18 +54,6 @@ class PvcFollow:
     claim: str
     path: str
     interval_seconds: float
-
-
-@dataclass(frozen=True)
-class SeenCheck:
-    """One hash Job of this pipeline's current source, as read from the API."""
-
-    name: str
-    slot: int
-    # When it finished (completion or failure); None while it runs.
-    finished_at: datetime | None = None
-    # Its result from the termination message; None while it runs.
-    observation: Observation | None = None
 
 
 def follows_pvc(spec: ModelPipelineSpec) -> PvcFollow | None:
@@ -184,3 +186,51 @@ def _failed(
 
 def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def follow_pvc_dataset(d: Draft) -> None:
+    """Put the PVC dataset's row and version where the other sources put theirs."""
+    follow, now = follows_pvc(d.spec), parse(d.now)
+    if follow is None or now is None:
+        return
+    obs = d.obs
+    before = next((r for r in d.previous.sources if r.name == ROLE), None)
+    row = fold(
+        before, follow=follow, checks=obs.dataset_checks,
+        claim_exists=obs.dataset_claim_exists, now=now,
+    )  # fmt: skip
+    changed = parse(row.resolved_time)
+    d.obs = replace(
+        obs,
+        followed=replace(obs.followed or Followed(), dataset_version=row.resolved),
+        sources=tuple(sorted([*(r for r in obs.sources if r.name != ROLE), row], key=_name)),
+        source_changes=tuple(sorted([*obs.source_changes, *([changed] if changed else [])])),
+    )
+    slot = due_slot(
+        row, follow=follow, checks=obs.dataset_checks,
+        claim_exists=obs.dataset_claim_exists, now=now,
+    )  # fmt: skip
+    if slot is not None:
+        check = HashCheck(
+            namespace=obs.metadata.namespace, pipeline=obs.metadata.name, claim=follow.claim,
+            path=follow.path, image=d.spec.code.image, slot=slot,
+            owner=owner_reference(obs.metadata),
+        )  # fmt: skip
+        d.actions.append(CreateJob(build_job(check)))
+    for old in stale(obs.dataset_checks):
+        d.actions.append(DeleteJob(old.name, "an older dataset hash check"))
+
+
+def wake_for_dataset_check(d: Draft) -> None:
+    """Reconcile again when the next check's slot begins (the Job watch covers its end)."""
+    now = parse(d.now)
+    row = next((r for r in d.obs.sources if r.name == ROLE and r.kind == "pvc"), None)
+    if row is None or now is None or follows_pvc(d.spec) is None:
+        return
+    wait = wait_seconds(row, now=now)
+    if wait is not None:
+        d.wake_after(wait)
+
+
+def _name(row: SourceStatus) -> str:
+    return row.name

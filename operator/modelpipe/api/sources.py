@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
+# Git hosts that accept a token as the basic-auth password ignore the user name; the
+# poller (sources.gitref) and the training Job's clone (manifests.gitclone) send this one.
+TOKEN_USERNAME = "x-access-token"  # noqa: S105 (a user name, not a secret)
+
 
 class SourceKind(StrEnum):
     GIT = "git"
     HTTP = "http"
     MANIFEST = "manifest"
-    PVC = "pvc"  # checked by a Job (modelpipe.sources.pvc), never by the shared pollers
+    PVC = "pvc"  # checked by a Job (modelpipe.manifests.pvcdata), never by the shared pollers
 
 
 class ErrorReason(StrEnum):

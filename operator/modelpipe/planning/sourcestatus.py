@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
-
-from modelpipe.sources.model import ErrorReason, SourceKey
-from modelpipe.sources.polling import PollState
+from modelpipe.api.sources import ErrorReason, SourceKey
+from modelpipe.api.v1alpha1.status import SourceStatus
+from modelpipe.planning.polling import PollState
 
 CONDITION_TYPE = "SourcesReady"
 
@@ -46,28 +44,6 @@ class SourcesReadyReason(StrEnum):
 class InputOrigin(StrEnum):
     PINNED = "Pinned"
     FOLLOWED = "Followed"
-
-
-class SourceStatus(BaseModel):
-    """One followed source: what it resolved to, when it was checked, and its last error."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    name: str = Field(description="Which input it feeds: code, dataset or manifest.")
-    kind: str = Field(description="git, http or manifest.")
-    url: str = Field(description="Repository or file URL (never with credentials).")
-    ref: str | None = Field(default=None, description="Followed branch or tag (git).")
-    resolved: str | None = Field(default=None, description="Last resolved value (SHA, version).")
-    resolved_time: str | None = Field(default=None, description="When that value was first seen.")
-    last_check_time: str | None = Field(default=None, description="When it was last checked.")
-    next_check_time: str | None = Field(default=None, description="When it is checked next.")
-    reason: str | None = Field(default=None, description="Why the last check failed.")
-    error: str | None = Field(default=None, description="The last check's error, if it failed.")
-    consecutive_failures: int = Field(default=0, description="Failed checks in a row.")
-
-    def where(self) -> str:
-        """``code (https://host/repo.git@main)``: which source, for messages."""
-        return f"{self.name} ({self.url}{'@' + self.ref if self.ref else ''})"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A dataset on a PVC, versioned by a content hash that a short, bounded Job computes — pure.
+"""A ``pvc://`` dataset's manifests: the hash Job that versions it, the claim mounted for training.
 
 The operator cannot read a PVC itself (it would have to mount every claim), so a
 check is a Job that mounts the claim read-only, hashes the file (or every file
@@ -17,20 +17,24 @@ brings its completion to the operator's Job watch.
 Alternative considered: a sidecar next to serving that watches the files. It
 reacts faster but runs forever for a check that is needed once an interval, and
 it only exists where serving shares the claim. The Job is the simpler contract.
+
+Training: the trainer reads ``file://`` URIs and plain paths and knows nothing of
+claims, so the operator mounts the claim read-only into the train container and
+hands the trainer the path inside the mount: training reads the very bytes the
+hash Job hashed. A dataset on the artifacts claim itself uses that claim's mount,
+so the pod never mounts one claim twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from modelpipe.layout import MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
-from modelpipe.sources.model import ErrorReason, Observation
+from modelpipe.api.pvcdata import parse_uri
+from modelpipe.layout import ARTIFACTS_MOUNT, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
+from modelpipe.manifests.common import Manifest
 
-SCHEME = "pvc"
 MOUNT = "/data"
 RESULT_PATH = "/dev/termination-log"
 # On every hash Job: which source it checks (a digest of pipeline, claim and path) and
@@ -38,7 +42,8 @@ RESULT_PATH = "/dev/termination-log"
 LABEL_SOURCE = "modelpipe.io/source-hash"
 LABEL_SLOT = "modelpipe.io/check-slot"
 CONTAINER = "hash"
-_CLAIM_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+DATASET_MOUNT = "/dataset"
+DATASET_VOLUME = "dataset"
 # A short shell script, so it runs in any image with coreutils (the trainer image has them).
 # Exit 3: the path does not exist. The result is JSON on the termination log.
 HASH_SCRIPT = r"""set -eu
@@ -70,34 +75,6 @@ class HashCheck:
     slot: int  # e.g. floor(now / pollInterval): one check per interval
     deadline_seconds: int = 600
     owner: dict[str, Any] | None = None  # an ownerReference, usually the pipeline
-
-
-def check_path(path: str) -> str | None:
-    """A problem with a path inside a claim, or None."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or ".." in parts:
-        return f"path {path!r} must be relative to the claim and must not contain '..'"
-    return None
-
-
-def parse_uri(uri: str) -> tuple[str, str] | None:
-    """``pvc://<claim>/<path>`` as (claim, path); None for any other scheme."""
-    prefix = f"{SCHEME}://"
-    if not uri.startswith(prefix):
-        return None
-    claim, _, path = uri[len(prefix) :].partition("/")
-    return claim, path
-
-
-def uri_problem(uri: str) -> str | None:
-    """What is wrong with a ``pvc://`` URI, for the user; None when usable."""
-    parsed = parse_uri(uri)
-    if parsed is None:
-        return None
-    claim, path = parsed
-    if not _CLAIM_NAME.fullmatch(claim):
-        return f"{uri!r}: {claim!r} is not a PersistentVolumeClaim name; use pvc://<claim>/<path>"
-    return check_path(path)
 
 
 def source_id(*, pipeline: str, claim: str, path: str) -> str:
@@ -170,34 +147,23 @@ def build_job(check: HashCheck) -> dict[str, Any]:
     }
 
 
-def parse_result(message: str | None, *, exit_code: int | None) -> Observation:
-    """Turn the hash container's termination message into an observation."""
-    try:
-        document = json.loads(message or "")
-    except json.JSONDecodeError:
-        document = None
-    if not isinstance(document, dict):
-        code = f" (exit code {exit_code})" if exit_code is not None else ""
-        return Observation.failed(ErrorReason.SERVER_ERROR, f"hash Job left no result{code}")
-    if "error" in document:
-        return Observation.failed(ErrorReason.NOT_FOUND, str(document["error"])[:200])
-    digest = document.get("sha256")
-    if not isinstance(digest, str) or len(digest) != 64:
-        return Observation.failed(ErrorReason.SERVER_ERROR, "hash Job wrote no sha256")
-    return Observation(value=f"sha256:{digest}")
+def trainer_uri(uri: str, *, artifacts_pvc: str) -> str:
+    """The URI the trainer opens: a path inside the pod for ``pvc://``, else ``uri`` itself."""
+    parsed = parse_uri(uri)
+    if parsed is None:
+        return uri
+    claim, path = parsed
+    root = ARTIFACTS_MOUNT if claim == artifacts_pvc else DATASET_MOUNT
+    return f"{root}/{path}"
 
 
-def result_from(job: dict[str, Any], pods: list[dict[str, Any]]) -> Observation | None:
-    """The check's outcome from the Job and its pods as read from the API; None while running."""
-    status = job.get("status") or {}
-    finished = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
-    if not finished & {"Complete", "Failed"}:
+def dataset_claim(uri: str, *, artifacts_pvc: str) -> tuple[Manifest, Manifest] | None:
+    """The read-only volume and mount a ``pvc://`` dataset needs, or None."""
+    parsed = parse_uri(uri)
+    if parsed is None or parsed[0] == artifacts_pvc:
         return None
-    for pod in pods:
-        for container in (pod.get("status") or {}).get("containerStatuses") or []:
-            terminated = (container.get("state") or {}).get("terminated")
-            if container.get("name") == CONTAINER and terminated:
-                return parse_result(terminated.get("message"), exit_code=terminated.get("exitCode"))
-    if "Failed" in finished:
-        return Observation.failed(ErrorReason.TIMEOUT, "hash Job failed or passed its deadline")
-    return Observation.failed(ErrorReason.SERVER_ERROR, "hash Job completed without a pod result")
+    volume = {
+        "name": DATASET_VOLUME,
+        "persistentVolumeClaim": {"claimName": parsed[0], "readOnly": True},
+    }
+    return volume, {"name": DATASET_VOLUME, "mountPath": DATASET_MOUNT, "readOnly": True}

@@ -1,4 +1,4 @@
-"""Read a pipeline's dataset hash Jobs (``pvc://`` datasets) for the plan.
+"""Read a pipeline's ``pvc://`` dataset hash Jobs and their results for the plan.
 
 They share the training Jobs' ``modelpipe.io/pipeline`` label (so the Job watch
 reconciles the pipeline when a check ends) and carry ``modelpipe.io/source-hash``,
@@ -8,12 +8,16 @@ its termination message is the result; older ones are superseded.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
+from modelpipe.api.sources import ErrorReason, Observation
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.rest import JSON
-from modelpipe.sources.pvc import LABEL_SLOT, LABEL_SOURCE, result_from, source_id
-from modelpipe.sources.pvcstate import PvcFollow, SeenCheck, newest_finished
+from modelpipe.manifests.pvcdata import CONTAINER, LABEL_SLOT, LABEL_SOURCE, source_id
+from modelpipe.observed import SeenCheck
+from modelpipe.planning.pvcdata import PvcFollow, newest_finished
 
 
 def is_hash_check(job: JSON) -> bool:
@@ -61,3 +65,36 @@ def _slot(job: JSON) -> int | None:
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def parse_result(message: str | None, *, exit_code: int | None) -> Observation:
+    """Turn the hash container's termination message into an observation."""
+    try:
+        document = json.loads(message or "")
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        code = f" (exit code {exit_code})" if exit_code is not None else ""
+        return Observation.failed(ErrorReason.SERVER_ERROR, f"hash Job left no result{code}")
+    if "error" in document:
+        return Observation.failed(ErrorReason.NOT_FOUND, str(document["error"])[:200])
+    digest = document.get("sha256")
+    if not isinstance(digest, str) or len(digest) != 64:
+        return Observation.failed(ErrorReason.SERVER_ERROR, "hash Job wrote no sha256")
+    return Observation(value=f"sha256:{digest}")
+
+
+def result_from(job: dict[str, Any], pods: list[dict[str, Any]]) -> Observation | None:
+    """The check's outcome from the Job and its pods as read from the API; None while running."""
+    status = job.get("status") or {}
+    finished = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    if not finished & {"Complete", "Failed"}:
+        return None
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated")
+            if container.get("name") == CONTAINER and terminated:
+                return parse_result(terminated.get("message"), exit_code=terminated.get("exitCode"))
+    if "Failed" in finished:
+        return Observation.failed(ErrorReason.TIMEOUT, "hash Job failed or passed its deadline")
+    return Observation.failed(ErrorReason.SERVER_ERROR, "hash Job completed without a pod result")
