@@ -10,8 +10,9 @@ import math
 from collections.abc import Mapping
 
 from modelpipe.api.v1alpha1 import GateCheck
-from modelpipe.api.v1alpha1.spec import Champion, EvaluationSpec, Threshold
+from modelpipe.api.v1alpha1.spec import Champion, EvaluationSpec, Significance, Threshold
 from modelpipe_trainer.contract import HIGHER_IS_BETTER
+from modelpipe_trainer.contract import Significance as Tested
 
 
 def evaluate(
@@ -20,6 +21,7 @@ def evaluate(
     metrics: Mapping[str, float],
     champion_metrics: Mapping[str, float] | None,
     champion_expected: bool = False,
+    significance: Tested | None = None,
 ) -> list[GateCheck]:
     """Every check of the gate, passed or not, in spec order.
 
@@ -27,10 +29,14 @@ def evaluate(
     missing champion metrics are a failure rather than "no production model yet".
     """
     checks = [check_threshold(t, metrics.get(t.metric)) for t in evaluation.thresholds]
-    if evaluation.champion is not None:
+    champion = evaluation.champion
+    if champion is not None:
         if champion_expected and champion_metrics is None:
             champion_metrics = {}
-        checks.append(check_champion(evaluation.champion, metrics, champion_metrics))
+        checks.append(check_champion(champion, metrics, champion_metrics))
+    if champion is not None and champion.significance is not None:
+        compared = champion_metrics is not None
+        checks.append(check_significance(champion.significance, significance, compared=compared))
     return checks
 
 
@@ -40,7 +46,7 @@ def passed(checks: list[GateCheck]) -> bool:
 
 def failing_summary(checks: list[GateCheck]) -> str:
     """One line naming each failed check with its value, e.g. ``accuracy=0.61 (needs >= 0.9)``."""
-    parts = [f"{c.metric}={_fmt(c.value)} (needs {c.bound})" for c in checks if not c.passed]
+    parts = [_failed(c) for c in checks if not c.passed]
     return "; ".join(parts)
 
 
@@ -114,12 +120,52 @@ def check_champion(
     )
 
 
+def check_significance(spec: Significance, tested: Tested | None, *, compared: bool) -> GateCheck:
+    """The trainer's one-sided test (docs/trainer.md) against ``alpha``: p < alpha passes."""
+    bound = f"p < {spec.alpha:g} ({spec.test})"
+    if not compared:
+        return GateCheck(
+            gate="significance",
+            metric="",
+            bound=bound,
+            passed=True,
+            message="no production model yet",
+        )
+    if tested is None or math.isnan(tested.p_value):
+        return GateCheck(
+            gate="significance",
+            metric="",
+            bound=bound,
+            passed=False,
+            message="the trainer reported no significance test against the champion",
+        )
+    low, high = tested.interval
+    return GateCheck(
+        gate="significance",
+        metric=tested.metric,
+        bound=bound,
+        value=tested.improvement,
+        passed=tested.p_value < spec.alpha,
+        message=f"{tested.test}: improvement {tested.improvement:+.4g} over the champion, "
+        f"interval [{low:+.4g}, {high:+.4g}], p={tested.p_value:.3g}",
+        p_value=tested.p_value,
+        interval=[low, high],
+    )
+
+
 def _usable(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
 
 
 def _missing(metric: str, value: float | None) -> str:
     return f"{metric} is NaN" if value is not None else f"{metric} was not reported by the trainer"
+
+
+def _failed(check: GateCheck) -> str:
+    if check.gate == "significance":
+        gain = check.metric or "gain"
+        return f"{gain} not significant: p={_fmt(check.p_value)} (needs {check.bound})"
+    return f"{check.metric}={_fmt(check.value)} (needs {check.bound})"
 
 
 def _fmt(value: float | None) -> str:

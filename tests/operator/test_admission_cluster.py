@@ -56,6 +56,18 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
             "an evaluation metric does not fit training.task regression, which reports mae, r2",
         ),
         (
+            {
+                "training": {"task": "regression", "estimator": {"className": "sklearn.svm.SVR"}},
+                "evaluation": {"champion": {"metric": "r2", "significance": {"test": "mcNemar"}}},
+            },
+            "significance test mcNemar compares right and wrong answers; a regression needs "
+            "pairedBootstrap",
+        ),
+        (
+            {"evaluation": {"champion": {"metric": "accuracy", "significance": {"alpha": 0}}}},
+            "alpha",
+        ),
+        (
             {"evaluation": {"thresholds": [{"metric": "rmse", "max": 0.5}]}},
             "does not fit training.task classification, which reports accuracy",
         ),

@@ -1,10 +1,11 @@
 """Fuzzing admission (issue 16): every spec the apiserver accepts, the operator can act on.
 
 hypothesis writes ModelPipelines (names, resources, dataset URIs, estimator params,
-metrics and tasks, serving settings; valid and not), and the real apiserver with the
-generated CRD and admission policy judges each one (server-side dry run). Either it is
-refused with a message, or the operator's own functions parse it and build the Job,
-Deployment and Service it would create, and the apiserver accepts those too (dry run):
+metrics and tasks, the champion's significance test, serving settings; valid and not), and
+the real apiserver with the generated CRD and admission policy judges each one (server-side
+dry run). Either it is refused with a message, or the operator's own functions parse it and
+build the Job, Deployment and Service it would create, and the apiserver accepts those too
+(dry run):
 no accepted spec may fail only when the operator acts on it.
 """
 
@@ -71,12 +72,21 @@ thresholds = st.lists(
     max_size=3,
     unique_by=lambda t: t["metric"],
 )
+significance = st.fixed_dictionaries(
+    {},
+    optional={
+        "test": st.sampled_from(["pairedBootstrap", "mcNemar", "tTest", ""]),
+        "alpha": st.one_of(st.floats(-0.1, 1.0), st.sampled_from([0.0, 0.05, 0.5])),
+        "resamples": st.integers(-1, 20000),
+    },
+)
 changes = st.fixed_dictionaries(
     {},
     optional={
         "task": st.sampled_from(["classification", "regression"]),
         "thresholds": thresholds,
         "champion": metrics,
+        "significance": significance,
         "training_resources": resources,
         "serving_resources": resources,
         "uri": uris,
@@ -99,6 +109,8 @@ def document(name: str, change: dict[str, Any]) -> dict[str, Any]:
         spec["evaluation"] = {"thresholds": change["thresholds"]}
     if "champion" in change:
         spec.setdefault("evaluation", {})["champion"] = {"metric": change["champion"]}
+        if "significance" in change:
+            spec["evaluation"]["champion"]["significance"] = change["significance"]
     if "training_resources" in change:
         training["resources"] = change["training_resources"]
     if "serving_resources" in change:
@@ -121,7 +133,8 @@ def children(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     meta = Metadata(name=doc["metadata"]["name"], namespace=namespace, uid="0000-fuzz")
     followed = Followed(code_revision="0" * 40, dataset_version="etag:1")
     inputs = resolve(spec=spec, followed=followed, retrain_token=None, previous=None, now="now")
-    made = [training_job(meta=meta, spec=spec, inputs=inputs, champion_dir=None)]
+    # With a champion directory, so the significance test is rendered into the run config too.
+    made = [training_job(meta=meta, spec=spec, inputs=inputs, champion_dir="/artifacts/x/1")]
     if spec.serving.template is not None:
         model_dir = f"/models/{meta.name}/{inputs.model_version}"
         made.append(

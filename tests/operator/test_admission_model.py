@@ -32,6 +32,24 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
             "evaluation metric rmse does not fit training.task classification",
         ),
         ({"evaluation": {"champion": {"metric": "r2"}}}, "evaluation metric r2 does not fit"),
+        (
+            {
+                "training": REGRESSION,
+                "evaluation": {
+                    "thresholds": [],
+                    "champion": {"metric": "r2", "significance": {"test": "mcNemar"}},
+                },
+            },
+            "a regression needs pairedBootstrap",
+        ),
+        (
+            {"evaluation": {"champion": {"metric": "accuracy", "significance": {"alpha": 0.6}}}},
+            "less than or equal to 0.5",
+        ),
+        (
+            {"evaluation": {"champion": {"metric": "accuracy", "significance": {"resamples": 10}}}},
+            "greater than or equal to 100",
+        ),
         ({"evaluation": {"thresholds": [{"metric": "acuracy", "min": 1}]}}, "acuracy"),
         ({"dataset": {"uri": "pvc://", "version": "v1"}}, "pvc://"),
         ({"dataset": {"uri": "pvc://claim/../x", "version": "v1"}}, "'..'"),

@@ -9,6 +9,7 @@ import pytest
 
 from modelpipe import gate
 from modelpipe.api.v1alpha1.spec import EvaluationSpec
+from modelpipe_trainer.contract import Significance
 
 NAN = math.nan
 
@@ -88,3 +89,75 @@ def test_failing_summary_names_values_and_bounds() -> None:
     checks = gate.evaluate(evaluation=spec, metrics={"accuracy": 0.61}, champion_metrics=None)
     summary = gate.failing_summary(checks)
     assert summary == "accuracy=0.61 (needs >= 0.9); rmse=missing (needs <= 1)"
+
+
+SIGNIFICANT = {"test": "pairedBootstrap", "alpha": 0.05}
+
+
+def trainer_said(p_value: float, improvement: float = 0.04) -> Significance:
+    return Significance(
+        test="pairedBootstrap",
+        metric="accuracy",
+        improvement=improvement,
+        pValue=p_value,
+        interval=(improvement - 0.03, improvement + 0.03),
+        alpha=0.05,
+        resamples=1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("champion_metrics", "result", "passed", "message"),
+    [
+        ({"accuracy": 0.90}, trainer_said(0.01), True, "p=0.01"),
+        ({"accuracy": 0.90}, trainer_said(0.05), False, "p=0.05"),  # p must be below alpha
+        ({"accuracy": 0.90}, trainer_said(0.5, 0.0), False, "interval [-0.03, +0.03]"),
+        ({"accuracy": 0.90}, None, False, "reported no significance test"),
+        ({"accuracy": 0.90}, trainer_said(NAN), False, "reported no significance test"),
+        (None, None, True, "no production model yet"),
+    ],
+)
+def test_significance_row_passes_only_below_alpha_and_shows_p_and_interval(
+    champion_metrics: dict[str, float] | None,
+    result: Significance | None,
+    passed: bool,
+    message: str,
+) -> None:
+    spec = evaluation(champion={"metric": "accuracy", "significance": SIGNIFICANT})
+    checks = gate.evaluate(
+        evaluation=spec,
+        metrics={"accuracy": 0.94},
+        champion_metrics=champion_metrics,
+        significance=result,
+    )
+    row = checks[-1]
+    assert (row.gate, row.passed) == ("significance", passed)
+    assert message in row.message
+    if result is not None and champion_metrics is not None and not math.isnan(result.p_value):
+        assert row.p_value == result.p_value
+        assert row.interval == list(result.interval)
+    if not passed:
+        assert "not significant" in gate.failing_summary(checks) or row.p_value is None
+
+
+def test_a_gain_that_is_not_significant_fails_the_gate_even_when_the_champion_row_passes() -> None:
+    spec = evaluation(champion={"metric": "accuracy", "significance": SIGNIFICANT})
+    checks = gate.evaluate(
+        evaluation=spec,
+        metrics={"accuracy": 0.91},
+        champion_metrics={"accuracy": 0.90},
+        significance=trainer_said(0.3, 0.01),
+    )
+    assert [c.gate for c in checks] == ["champion", "significance"]
+    assert [c.passed for c in checks] == [True, False]
+    assert gate.failing_summary(checks) == (
+        "accuracy not significant: p=0.3 (needs p < 0.05 (pairedBootstrap))"
+    )
+
+
+def test_a_champion_expected_but_missing_fails_the_significance_row_too() -> None:
+    spec = evaluation(champion={"metric": "accuracy", "significance": SIGNIFICANT})
+    checks = gate.evaluate(
+        evaluation=spec, metrics={"accuracy": 0.9}, champion_metrics=None, champion_expected=True
+    )
+    assert [c.passed for c in checks] == [False, False]

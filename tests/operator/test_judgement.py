@@ -74,3 +74,22 @@ def test_bad_estimator_params_are_a_validation_verdict() -> None:
     assert [(f.check, f.column) for f in record.failures] == [
         ("estimator_params", "estimator.params")
     ]
+
+
+def test_a_gain_that_is_not_significant_is_gate_failed_with_its_p_value_in_status() -> None:
+    """The result document carries the trainer's test; the run's gate table shows it."""
+    message = (
+        '{"schemaVersion":"modelpipe.io/trainer-result/v1","outcome":"Succeeded",'
+        '"metrics":{"accuracy":0.93},"championMetrics":{"accuracy":0.9},'
+        '"significance":{"test":"pairedBootstrap","metric":"accuracy","improvement":0.03,'
+        '"pValue":0.21,"interval":[-0.02,0.08],"alpha":0.05,"resamples":1000}}'
+    )
+    result = TrainerResult.from_message(message)
+    done = job("0000beef", JobPhase.SUCCEEDED, result=result, champion_version="0000aaaa")
+    champion = {"metric": "accuracy", "significance": {"test": "pairedBootstrap"}}
+    record = judge(job=done, spec=spec(evaluation={"champion": champion}), base=BASE)
+    assert (record.verdict, record.reason) == (Verdict.GATE_FAILED, Reason.GATE_FAILED)
+    assert record.message == "accuracy not significant: p=0.21 (needs p < 0.05 (pairedBootstrap))"
+    row = record.checks[-1]
+    assert (row.gate, row.p_value, row.interval) == ("significance", 0.21, [-0.02, 0.08])
+    assert record.model_dump(by_alias=True)["checks"][-1]["pValue"] == 0.21

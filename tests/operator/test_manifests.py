@@ -90,6 +90,28 @@ def test_champion_path_is_the_production_model_dir() -> None:
         meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir="/artifacts/iris/prod"
     )
     assert config_of(run).champion_path == "/artifacts/iris/prod"
+    assert config_of(run).significance is None
+
+
+def test_the_significance_test_goes_to_the_trainer_with_the_champion_metric() -> None:
+    champion = {
+        "metric": "f1_macro",
+        "minImprovement": 0.01,
+        "significance": {"test": "pairedBootstrap", "alpha": 0.01, "resamples": 500},
+    }
+    the_spec = spec(evaluation={"champion": champion})
+    run = training_run(
+        meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir="/artifacts/iris/prod"
+    )
+    sent = config_of(run).significance
+    assert sent is not None
+    assert sent.model_dump(mode="json", by_alias=True) == {
+        "test": "pairedBootstrap",
+        "metric": "f1_macro",
+        "minImprovement": 0.01,
+        "alpha": 0.01,
+        "resamples": 500,
+    }
 
 
 def test_git_clone_and_code_test_init_containers() -> None:

@@ -51,6 +51,13 @@ def run_config(
         "artifactsDir": pipeline_artifacts_dir(pipeline),
         "championPath": champion_dir if spec.evaluation.champion else None,
     }
+    champion = spec.evaluation.champion
+    if champion is not None and champion.significance is not None:
+        document["significance"] = {
+            **champion.significance.model_dump(mode="json", by_alias=True),
+            "metric": champion.metric,
+            "minImprovement": champion.min_improvement,
+        }
     if spec.code.git is not None and spec.code.git.config_file:
         document["trainingConfigPath"] = f"{source_dir}/{spec.code.git.config_file}"
     if dataset.max_bytes is not None:  # the trainer refuses larger downloads as well

@@ -40,6 +40,7 @@ def judge(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunR
         metrics=result.metrics,
         champion_metrics=result.champion_metrics,
         champion_expected=job.champion_version is not None,
+        significance=result.significance,
     )
     record = _update(
         base, job, Verdict.PASSED, Reason.GATE_PASSED, "all gate checks passed", result

@@ -68,6 +68,27 @@ class EstimatorSpec(_Model):
     )
 
 
+MCNEMAR_ON_REGRESSION = (
+    "significance test mcNemar compares right and wrong answers; a regression needs pairedBootstrap"
+)
+
+
+class SignificanceTest(StrEnum):
+    PAIRED_BOOTSTRAP = "pairedBootstrap"
+    MCNEMAR = "mcNemar"
+
+
+class SignificanceConfig(_Model):
+    """Test that the candidate beats the champion on the same holdout rows (``evaluation``
+    module): the operator renders it from ``spec.evaluation.champion``."""
+
+    test: SignificanceTest = SignificanceTest.PAIRED_BOOTSTRAP
+    metric: str = Field(min_length=1, description="The champion metric the bootstrap resamples")
+    min_improvement: float = Field(default=0.0, ge=0.0, alias="minImprovement")
+    alpha: float = Field(default=0.05, gt=0.0, le=0.5)
+    resamples: int = Field(default=1000, ge=100, le=10000)
+
+
 class RepoEstimator(_Model):
     class_path: str = Field(alias="className", min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -102,6 +123,8 @@ class RunConfig(_Model):
     termination_message_path: str = Field(
         default="/dev/termination-log", alias="terminationMessagePath"
     )
+    # Given with championPath: the comparison must be significant, not only a gain.
+    significance: SignificanceConfig | None = None
     # A RepoTrainingConfig YAML file in the code checkout; its estimator replaces ``estimator``.
     training_config_path: str | None = Field(default=None, alias="trainingConfigPath")
 
@@ -114,4 +137,7 @@ class RunConfig(_Model):
             )
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
+        test = self.significance.test if self.significance else None
+        if test is SignificanceTest.MCNEMAR and self.task is Task.REGRESSION:
+            raise ValueError(MCNEMAR_ON_REGRESSION)
         return self

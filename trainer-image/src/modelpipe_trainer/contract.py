@@ -84,6 +84,23 @@ class RowCounts(_Model):
     test: int = 0
 
 
+class Significance(_Model):
+    """The candidate against the champion on the same holdout rows (``significance`` module).
+
+    ``improvement`` is in the metric's better direction (positive: the candidate is better);
+    ``interval`` is its central ``1 - 2*alpha`` interval, so its low end is the one-sided
+    bound the test uses.
+    """
+
+    test: str
+    metric: str = Field(description="The metric compared; accuracy for mcNemar")
+    improvement: float
+    p_value: float = Field(alias="pValue", description="One-sided: the candidate is no better")
+    interval: tuple[float, float]
+    alpha: float
+    resamples: int = Field(default=0, description="Bootstrap resamples used; 0 for mcNemar")
+
+
 class TrainerResult(BaseModel):
     # Not _Model: a reader must accept fields a newer trainer added (see the docstring).
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -103,6 +120,8 @@ class TrainerResult(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     # The production model's metrics on the same holdout, when a champion was given.
     champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
+    # Given when the run config asked for a significance test and a champion was scored.
+    significance: Significance | None = None
     failures: list[ValidationFailure] = Field(default_factory=list)
     failures_truncated: int = Field(default=0, alias="failuresTruncated")
     null_counts: dict[str, dict[str, int]] | None = Field(

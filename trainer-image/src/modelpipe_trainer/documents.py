@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelpipe_trainer.config import FeatureSpec, Task
+from modelpipe_trainer.contract import Significance
 
 MODEL_FILE = "model.skops"
 SCHEMA_FILE = "schema.json"
@@ -75,3 +76,4 @@ class MetricsDocument(Document):
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
     champion_path: str | None = Field(default=None, alias="championPath")
+    significance: Significance | None = None

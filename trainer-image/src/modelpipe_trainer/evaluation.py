@@ -16,10 +16,11 @@ from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.bundle import load_model
 from modelpipe_trainer.config import DEFAULT_ALLOWED_PREFIXES, RunConfig, Task
-from modelpipe_trainer.contract import Outcome
+from modelpipe_trainer.contract import Outcome, Significance
 from modelpipe_trainer.documents import MODEL_FILE
 from modelpipe_trainer.errors import ModelRejectedError, TrainerError, failure
-from modelpipe_trainer.scoring import MetricError, Metrics, score
+from modelpipe_trainer.scoring import MetricError, Metrics, Outputs, predict, score_outputs
+from modelpipe_trainer.significance import compare
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,14 @@ class Holdout:
     features: pd.DataFrame
     target: pd.Series
     source: str  # "split" or "evalDataset"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's metrics on the holdout and the answers they came from (for significance)."""
+
+    metrics: Metrics
+    outputs: Outputs
 
 
 def extra_trusted_prefixes(config: RunConfig) -> list[str]:
@@ -48,10 +57,11 @@ def load_champion(config: RunConfig) -> Pipeline:
         ) from None
 
 
-def score_candidate(model: Pipeline, holdout: Holdout, *, task: Task) -> Metrics:
+def score_candidate(model: Pipeline, holdout: Holdout, *, task: Task) -> Scored:
     try:
-        return score(model, features=holdout.features, target=holdout.target, task=task)
-    except MetricError as exc:
+        outputs = predict(model, features=holdout.features, target=holdout.target, task=task)
+        return Scored(score_outputs(outputs, task=task), outputs)
+    except (MetricError, ValueError) as exc:
         raise TrainerError(
             Outcome.TRAINING_FAILED,
             f"the candidate's metrics are unusable: {exc}",
@@ -59,12 +69,32 @@ def score_candidate(model: Pipeline, holdout: Holdout, *, task: Task) -> Metrics
         ) from None
 
 
-def score_champion(champion: Pipeline, holdout: Holdout, *, config: RunConfig) -> Metrics:
+def score_champion(champion: Pipeline, holdout: Holdout, *, config: RunConfig) -> Scored:
     try:
-        return score(champion, features=holdout.features, target=holdout.target, task=config.task)
+        task = config.task
+        outputs = predict(champion, features=holdout.features, target=holdout.target, task=task)
+        return Scored(score_outputs(outputs, task=task), outputs)
     except Exception as exc:  # a champion from another schema can fail anywhere
         raise TrainerError(
             Outcome.TRAINING_FAILED,
             "the champion could not be scored on the holdout",
             [failure("champion_metrics", f"{type(exc).__name__}: {exc}", "championPath")],
+        ) from None
+
+
+def measure_significance(candidate: Scored, champion: Scored, *, config: RunConfig) -> Significance:
+    """The significance test the run config asks for, on the rows both were scored on."""
+    assert config.significance is not None
+    try:
+        return compare(
+            candidate=candidate.outputs,
+            champion=champion.outputs,
+            config=config.significance,
+            seed=config.seed,
+        )
+    except MetricError as exc:
+        raise TrainerError(
+            Outcome.TRAINING_FAILED,
+            "the significance of the candidate's gain over the champion could not be computed",
+            [failure("significance", str(exc))],
         ) from None

@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from modelpipe_trainer.artifacts import write_model_dir
 from modelpipe_trainer.bundle import serialize_model
 from modelpipe_trainer.config import RunConfig, Task
-from modelpipe_trainer.contract import Outcome, RowCounts, TrainerResult
+from modelpipe_trainer.contract import Outcome, RowCounts, Significance, TrainerResult
 from modelpipe_trainer.datasets import RunData, gather_data
 from modelpipe_trainer.documents import (
     LINEAGE_FILE,
@@ -42,6 +42,7 @@ from modelpipe_trainer.evaluation import (
     Holdout,
     extra_trusted_prefixes,
     load_champion,
+    measure_significance,
     score_candidate,
     score_champion,
 )
@@ -64,6 +65,7 @@ class _Facts:
     rows: RowCounts | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] | None = None
+    significance: Significance | None = None
     artifact_path: str | None = None
     null_counts: dict[str, dict[str, int]] | None = None
 
@@ -111,11 +113,16 @@ def _train(config: RunConfig, facts: _Facts, *, started: datetime, clock: Clock)
     )
     model = build_pipeline(config.data_schema, estimator)
     _fit(model, train_frame, config)
-    facts.metrics = score_candidate(model, holdout, task=config.task)
+    candidate = score_candidate(model, holdout, task=config.task)
+    facts.metrics = candidate.metrics
     log.info("Scored candidate on %d holdout rows: %s", len(holdout.target), facts.metrics)
     if champion is not None:
-        facts.champion_metrics = score_champion(champion, holdout, config=config)
+        scored = score_champion(champion, holdout, config=config)
+        facts.champion_metrics = scored.metrics
         log.info("Scored champion on the same holdout: %s", facts.champion_metrics)
+        if config.significance is not None:
+            facts.significance = measure_significance(candidate, scored, config=config)
+            log.info("Tested the gain over the champion: %s", facts.significance)
     files = _artifact_files(config, model, data, facts, holdout, started=started, finished=clock())
     final = write_model_dir(
         artifacts_dir=Path(config.artifacts_dir), version=config.model_version, files=files
@@ -177,6 +184,7 @@ def _artifact_files(
         metrics=facts.metrics,
         champion_metrics=facts.champion_metrics,
         champion_path=config.champion_path,
+        significance=facts.significance,
     )
     return {
         MODEL_FILE: _serialize(model, config),
@@ -242,6 +250,7 @@ def _result(
         rows=facts.rows,
         metrics=facts.metrics if outcome is Outcome.SUCCEEDED else {},
         champion_metrics=facts.champion_metrics if outcome is Outcome.SUCCEEDED else None,
+        significance=facts.significance if outcome is Outcome.SUCCEEDED else None,
         failures=error.failures if error else [],
         null_counts=facts.null_counts or (error.null_counts if error else None),
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field
 
 from modelpipe.api.v1alpha1._base import SpecModel, cel, validations
-from modelpipe_trainer.config import Task
+from modelpipe_trainer.config import MCNEMAR_ON_REGRESSION, SignificanceTest, Task
 from modelpipe_trainer.contract import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
@@ -49,6 +49,26 @@ class Threshold(SpecModel):
     )
 
 
+class Significance(SpecModel):
+    """The challenger must beat the champion significantly, on the same holdout rows."""
+
+    test: SignificanceTest = Field(
+        default=SignificanceTest.PAIRED_BOOTSTRAP,
+        description="pairedBootstrap: resamples the holdout rows (any metric, seeded by "
+        "training.seed); mcNemar: exact test on the rows exactly one model gets right "
+        "(classification only).",
+    )
+    alpha: float = Field(
+        default=0.05,
+        gt=0.0,
+        le=0.5,
+        description="Largest one-sided p-value that counts as better, e.g. 0.05.",
+    )
+    resamples: int = Field(
+        default=1000, ge=100, le=10000, description="Bootstrap draws (pairedBootstrap only)."
+    )
+
+
 class Champion(SpecModel):
     """Compare the candidate with the production model on the same holdout."""
 
@@ -60,6 +80,11 @@ class Champion(SpecModel):
         default=0.0,
         ge=0.0,
         description="Required improvement over production; 0 means at least equal.",
+    )
+    significance: Significance | None = Field(
+        default=None,
+        description="Also require the gain to be significant; the run's gate table shows its "
+        "p-value and the interval of the improvement.",
     )
 
 
@@ -103,6 +128,14 @@ _NAMED = (
 )
 
 
+def misfit_test(evaluation: EvaluationSpec, task: Task) -> str | None:
+    """Why the significance test cannot judge this task (mcNemar on a regression), or None."""
+    significance = evaluation.champion.significance if evaluation.champion else None
+    if significance and significance.test is SignificanceTest.MCNEMAR and task is Task.REGRESSION:
+        return MCNEMAR_ON_REGRESSION
+    return None
+
+
 def task_fit_rules() -> list[dict[str, Any]]:
     """The CEL twin of :func:`misfit_metrics`, on ``spec`` (it needs training and evaluation):
     one rule per task, each listing the task's metrics. (A messageExpression naming the
@@ -120,4 +153,14 @@ def task_fit_rules() -> list[dict[str, Any]]:
                 field_path=".evaluation",
             )
         )
+    test = "self.evaluation.champion.significance.test"
+    rules.append(
+        cel(
+            f"!{_REGRESSION} || !has(self.evaluation) || !has(self.evaluation.champion) "
+            f"|| !has(self.evaluation.champion.significance) || !has({test}) "
+            f"|| {test} != 'mcNemar'",
+            MCNEMAR_ON_REGRESSION,
+            field_path=".evaluation.champion.significance.test",
+        )
+    )
     return rules

@@ -40,8 +40,10 @@ from modelpipe.api.v1alpha1.evaluation import (
     KNOWN_METRICS,
     Champion,
     EvaluationSpec,
+    Significance,
     Threshold,
     misfit_metrics,
+    misfit_test,
     task_fit_rules,
 )
 from modelpipe.api.v1alpha1.resources import Quantity, Resources
@@ -116,6 +118,9 @@ class ModelPipelineSpec(SpecModel):
                 f"evaluation metric {', '.join(misfits)} does not fit training.task "
                 f"{self.training.task}"
             )
+        problem = misfit_test(self.evaluation, self.training.task)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -144,6 +149,7 @@ __all__ = [
     "Resources",
     "ServingSpec",
     "ServingTemplate",
+    "Significance",
     "Threshold",
     "TrainingSpec",
     "TriggersSpec",

@@ -114,8 +114,9 @@ class CurrentRun(StatusModel):
 class GateCheck(StatusModel):
     """One row of the gate's check table."""
 
-    gate: Literal["threshold", "champion"] = Field(
-        description="threshold (spec.evaluation.thresholds) or champion (vs production)."
+    gate: Literal["threshold", "champion", "significance"] = Field(
+        description="threshold (spec.evaluation.thresholds), champion (vs production) or "
+        "significance (spec.evaluation.champion.significance)."
     )
     metric: str = Field(description="Metric checked.")
     bound: str = Field(description="e.g. '>= 0.9' or '>= champion + 0.01'.")
@@ -124,6 +125,16 @@ class GateCheck(StatusModel):
     )
     passed: bool = Field(description="Whether the check passed.")
     message: str = Field(default="", description="Why it failed, when it did.")
+    p_value: float | None = Field(
+        default=None, description="significance: the one-sided p-value of the gain."
+    )
+    interval: list[float] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="significance: [low, high] of the improvement over the champion (the "
+        "1 - 2*alpha interval; positive is better).",
+    )
 
 
 class Failure(StatusModel):

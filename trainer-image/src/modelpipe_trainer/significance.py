@@ -1,0 +1,140 @@
+"""Is the candidate significantly better than the champion on the same holdout rows?
+
+A gain of 0.003 accuracy on 30 rows is noise; promoting on it swaps models at random.
+Both tests are one-sided (H0: the candidate is no better) and pure: the two models'
+holdout outputs in, a :class:`~modelpipe_trainer.contract.Significance` out. The bootstrap
+draws its rows from a generator seeded with the run's seed, so a rerun reports the same
+p-value and interval.
+
+- ``pairedBootstrap`` (any metric): draw the holdout's rows with replacement ``resamples``
+  times, the *same* rows for both models, and compute the improvement (in the metric's
+  better direction) on each draw. ``p = (1 + #{improvement <= minImprovement}) /
+  (1 + draws)``; the interval is the draws' ``alpha`` and ``1 - alpha`` quantiles. Draws on
+  which the metric is undefined (ROC AUC of a draw with one class) are left out.
+- ``mcNemar`` (classification): the exact binomial test on the rows where exactly one model
+  is right; the improvement is the difference in accuracy, with a normal interval.
+  ``minImprovement`` stays with the point comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+from scipy.stats import binom
+
+from modelpipe_trainer.config import SignificanceConfig, SignificanceTest
+from modelpipe_trainer.contract import HIGHER_IS_BETTER, Significance
+from modelpipe_trainer.scoring import MetricError, Outputs, measure
+
+
+def compare(
+    *, candidate: Outputs, champion: Outputs, config: SignificanceConfig, seed: int
+) -> Significance:
+    """The test the config names; ``MetricError`` when it cannot be computed."""
+    if len(candidate.truth) != len(champion.truth):
+        raise MetricError("the candidate and the champion were scored on different rows")
+    if config.test is SignificanceTest.MCNEMAR:
+        return mcnemar(candidate=candidate, champion=champion, alpha=config.alpha)
+    return paired_bootstrap(candidate=candidate, champion=champion, config=config, seed=seed)
+
+
+def paired_bootstrap(
+    *, candidate: Outputs, champion: Outputs, config: SignificanceConfig, seed: int
+) -> Significance:
+    sign = 1.0 if HIGHER_IS_BETTER.get(config.metric, True) else -1.0
+    observed = sign * (_metric(candidate, config.metric) - _metric(champion, config.metric))
+    if not math.isfinite(observed):
+        raise MetricError(f"{config.metric} is undefined on the holdout for one of the models")
+    rows = len(candidate.truth)
+    draws = np.random.default_rng(seed).integers(0, rows, size=(config.resamples, rows))
+    gains = sign * (
+        per_draw(candidate, config.metric, draws) - per_draw(champion, config.metric, draws)
+    )
+    gains = gains[np.isfinite(gains)]
+    if len(gains) < config.resamples * (1 - _MAX_UNDEFINED):
+        raise MetricError(
+            f"{config.metric} was undefined on {config.resamples - len(gains)} of "
+            f"{config.resamples} bootstrap draws of {rows} holdout rows (a class too rare in the "
+            "holdout): compare on another metric or give a larger evalDataset"
+        )
+    at_most = int(np.count_nonzero(gains <= config.min_improvement + _TIE))
+    low, high = np.quantile(gains, [config.alpha, 1 - config.alpha])
+    return Significance(
+        test=SignificanceTest.PAIRED_BOOTSTRAP.value,
+        metric=config.metric,
+        improvement=float(observed),
+        p_value=(1 + at_most) / (1 + len(gains)),
+        interval=(float(low), float(high)),
+        alpha=config.alpha,
+        resamples=len(gains),
+    )
+
+
+def mcnemar(*, candidate: Outputs, champion: Outputs, alpha: float) -> Significance:
+    ours = candidate.predicted == candidate.truth
+    theirs = champion.predicted == champion.truth
+    wins = int(np.count_nonzero(ours & ~theirs))
+    losses = int(np.count_nonzero(~ours & theirs))
+    rows = len(ours)
+    discordant = wins + losses
+    # P(X >= wins) for X ~ Binomial(discordant, 1/2); no discordant rows: no evidence at all.
+    p_value = float(binom.sf(wins - 1, discordant, 0.5)) if discordant else 1.0
+    difference = (wins - losses) / rows
+    spread = math.sqrt(max(discordant - (wins - losses) ** 2 / rows, 0.0)) / rows
+    z = NormalDist().inv_cdf(1 - alpha)
+    return Significance(
+        test=SignificanceTest.MCNEMAR.value,
+        metric="accuracy",
+        improvement=difference,
+        p_value=p_value,
+        interval=(difference - z * spread, difference + z * spread),
+        alpha=alpha,
+    )
+
+
+# Floating-point noise: two identical models' metrics can differ in the last bit.
+_TIE = 1e-12
+# Leaving out more draws than this would bias the interval toward the rows that define it.
+_MAX_UNDEFINED = 0.1
+
+
+def per_draw(outputs: Outputs, name: str, draws: np.ndarray) -> np.ndarray:
+    """The metric on each row of ``draws`` (row indices): means of a per-row loss are
+    computed for all draws at once, the others one sklearn call per draw."""
+    losses = _row_losses(outputs, name)
+    if losses is None:
+        return np.array([_metric(outputs.take(rows), name) for rows in draws])
+    means = losses[draws].mean(axis=1)
+    if name == "rmse":
+        return np.asarray(np.sqrt(means), dtype=float)
+    if name == "r2":
+        truth = outputs.truth.astype(float)[draws]
+        spread = ((truth - truth.mean(axis=1, keepdims=True)) ** 2).mean(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.where(spread > 0, 1 - means / spread, np.nan), dtype=float)
+    return np.asarray(means, dtype=float)
+
+
+def _row_losses(o: Outputs, name: str) -> np.ndarray | None:
+    """Per-row values whose mean is the metric (for rmse and r2: squared errors)."""
+    if name == "accuracy":
+        return np.asarray(o.predicted == o.truth, dtype=float)
+    if name in ("rmse", "r2"):
+        return np.asarray((o.predicted.astype(float) - o.truth.astype(float)) ** 2, dtype=float)
+    if name == "mae":
+        return np.asarray(np.abs(o.predicted.astype(float) - o.truth.astype(float)), dtype=float)
+    if name == "log_loss" and o.proba is not None:
+        # As sklearn's log_loss: probabilities clipped to [eps, 1 - eps], rows renormalised.
+        eps = np.finfo(o.proba.dtype).eps
+        proba = np.clip(o.proba, eps, 1 - eps)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        column = {label: i for i, label in enumerate(o.classes)}
+        index = np.array([column[label] for label in o.truth.tolist()])
+        return np.asarray(-np.log(proba[np.arange(len(index)), index]), dtype=float)
+    return None
+
+
+def _metric(outputs: Outputs, name: str) -> float:
+    return measure(outputs, [name])[name]
