@@ -24,8 +24,9 @@ host-packages: ## Install the Debian packages the real node and image builds nee
 
 # Built before pytest starts: a cold Go build inside a fixture would count against
 # pytest-timeout's per-test limit (see tests/packaging/conftest.py).
-tools: ## Build the test tools from Go modules (helm; cached)
+tools: ## Build the test tools from Go modules (helm, the S3 server versitygw; cached)
 	@hack/helm/build.sh >/dev/null
+	@hack/localkube/build.sh s3 >/dev/null
 
 node-binaries: ## Build the real node's kubelet and kube-proxy from Go modules (cached)
 	@hack/localkube/build.sh node >/dev/null

@@ -8,12 +8,16 @@
 #                                 a directory of their own (the control plane's
 #                                 cache stays valid when they are added)
 #   build.sh [--print-dir] dns    CoreDNS (cluster DNS for the real node)
+#   build.sh [--print-dir] s3     Versity's S3 gateway (versitygw, Apache-2.0), the S3
+#                                 server of the tests and the demo (tests/objectstore)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KUBE_VERSION="v1.35.4"
 ETCD_VERSION="v3.6.16"
 COREDNS_VERSION="v1.15.0"
+VERSITYGW_VERSION="$(awk '$1 == "require" && $2 == "github.com/versity/versitygw" { print $3 }' \
+  "$HERE/gomod/versitygw/go.mod")"
 CACHE_ROOT="${MODELPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpipe}"
 OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -27,8 +31,11 @@ if [[ "$TARGET" == node ]]; then
 elif [[ "$TARGET" == dns ]]; then
   OUT="${CACHE_ROOT}/kube/coredns-${COREDNS_VERSION}"
   BINARIES=(coredns)
+elif [[ "$TARGET" == s3 ]]; then
+  OUT="${CACHE_ROOT}/versitygw/${VERSITYGW_VERSION}"
+  BINARIES=(versitygw)
 elif [[ "$TARGET" != control-plane ]]; then
-  echo "error: unknown target '$TARGET' (control-plane, node, dns)" >&2; exit 2
+  echo "error: unknown target '$TARGET' (control-plane, node, dns, s3)" >&2; exit 2
 fi
 if [[ $print_dir == 1 ]]; then echo "$OUT"; exit 0; fi
 
@@ -72,6 +79,12 @@ elif [[ "$TARGET" == dns ]]; then
   (cd "$HERE/gomod/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
     -o "$TMP/coredns" github.com/coredns/coredns)
   KUBE_VERSION="coredns-${COREDNS_VERSION}"; ETCD_VERSION=none
+elif [[ "$TARGET" == s3 ]]; then
+  echo ">>> versitygw ${VERSITYGW_VERSION} (about 11 min cold on 2 busy cores)" >&2
+  (cd "$HERE/gomod/versitygw" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X main.Version=${VERSITYGW_VERSION}" \
+    -o "$TMP/versitygw" github.com/versity/versitygw/cmd/versitygw)
+  KUBE_VERSION="versitygw-${VERSITYGW_VERSION}"; ETCD_VERSION=none
 else
 echo ">>> [1/2] etcd ${ETCD_VERSION}" >&2
 (cd "$HERE/gomod/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" .)

@@ -16,6 +16,7 @@ IO_LIBRARIES = (
     "httpx",
     "httpcore",
     "aiohttp",
+    "botocore",
     "asyncio",
     "kubernetes",
     "kopf",

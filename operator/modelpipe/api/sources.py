@@ -22,6 +22,7 @@ class SourceKind(StrEnum):
     GIT = "git"
     HTTP = "http"
     MANIFEST = "manifest"
+    S3 = "s3"
     PVC = "pvc"  # checked by a Job (modelpipe.manifests.pvcdata), never by the shared pollers
 
 
@@ -87,20 +88,54 @@ class SourceKey:
 
 
 @dataclass(frozen=True)
+class AwsKeys:
+    """An object store's keys and where it is, from a Secret's ``AWS_*`` entries.
+
+    The names are the AWS SDKs' environment variables, so the fetching container
+    can take the Secret as its environment. ``AWS_S3_ADDRESSING_STYLE`` is ours:
+    ``path`` (the default with an ``AWS_ENDPOINT_URL``) or ``virtual``.
+    """
+
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+    endpoint_url: str = ""
+    region: str = ""
+    path_style: bool = False
+
+    @classmethod
+    def from_secret_data(cls, data: dict[str, str]) -> AwsKeys | None:
+        if not any(name.startswith("AWS_") for name in data):
+            return None
+        endpoint = data.get("AWS_ENDPOINT_URL", "").strip()
+        style = data.get("AWS_S3_ADDRESSING_STYLE", "path" if endpoint else "virtual")
+        return cls(
+            access_key_id=data.get("AWS_ACCESS_KEY_ID", ""),
+            secret_access_key=data.get("AWS_SECRET_ACCESS_KEY", ""),
+            session_token=data.get("AWS_SESSION_TOKEN", ""),
+            endpoint_url=endpoint,
+            region=data.get("AWS_REGION", data.get("AWS_DEFAULT_REGION", "")).strip(),
+            path_style=style.strip().lower() == "path",
+        )
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Values read from a Secret. ``repr`` never shows them, so they cannot leak into logs."""
 
     username: str = field(default="", repr=False)
     password: str = field(default="", repr=False)
     token: str = field(default="", repr=False)
+    aws: AwsKeys | None = None
 
     @classmethod
     def from_secret_data(cls, data: dict[str, str]) -> Credentials:
-        """Build from decoded Secret data (keys ``username``/``password`` or ``token``)."""
+        """Build from decoded Secret data (``username``/``password``, ``token``, ``AWS_*``)."""
         return cls(
             username=data.get("username", ""),
             password=data.get("password", ""),
             token=data.get("token", ""),
+            aws=AwsKeys.from_secret_data(data),
         )
 
     def basic_authorization(self, *, token_username: str) -> str:
@@ -118,7 +153,7 @@ class Credentials:
 
     @property
     def empty(self) -> bool:
-        return not (self.username or self.password or self.token)
+        return not (self.username or self.password or self.token or self.aws)
 
 
 @dataclass(frozen=True)

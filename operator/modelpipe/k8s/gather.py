@@ -50,7 +50,7 @@ from modelpipe.planning.polling import PollState
 from modelpipe.planning.pvcdata import follows_pvc
 from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.credentials import Lent, lend
-from modelpipe.sources.follower import CODE, SourceFollower, followed
+from modelpipe.sources.follower import CODE, DATASET, SourceFollower, followed
 from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {
@@ -89,9 +89,15 @@ def observe(
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
     lent = _lend_credentials(api, namespace=namespace, spec=spec)
-    values, rows, changes = _follow(follower, namespace=namespace, name=name, spec=spec, lent=lent)
+    data_lent = _lend_dataset_credentials(api, namespace=namespace, spec=spec)
+    values, rows, changes = _follow(
+        follower, namespace=namespace, name=name, spec=spec, lent=(lent, data_lent)
+    )
     if lent.error is not None and not any(row.name == CODE for row in rows):
         rows = (*rows, _refused_row(spec, namespace=namespace, error=lent.error))
+    if data_lent.error is not None and not any(row.name == DATASET for row in rows):
+        rows = (*rows, _refused_dataset_row(spec, namespace=namespace, error=data_lent.error))
+    refused = lent.error or data_lent.error
     follow_pvc = follows_pvc(spec)
     accounts = _accounts(api, namespace, spec)  # a missing one: ServiceAccountNotFound
     checks = (
@@ -115,7 +121,7 @@ def observe(
         dataset_checks=checks,
         dataset_claim_exists=follow_pvc is None
         or api.get_pvc(namespace, follow_pvc.claim) is not None,
-        credentials_problem=lent.error.message if lent.error else None,
+        credentials_problem=refused.message if refused else None,
         service_account_problem=refusal(accounts, pipeline=name),
     )
 
@@ -125,12 +131,30 @@ def _lend_credentials(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) 
     git = spec.code.git
     if git is None or not git.credentials_secret:
         return Lent()
-    ref = SecretRef(namespace, git.credentials_secret)
+    return _read_and_lend(api, SecretRef(namespace, git.credentials_secret), urls=(git.url,))
+
+
+def _lend_dataset_credentials(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> Lent:
+    """What ``spec.dataset.credentialsSecret`` lends to its s3:// URIs (both must be covered)."""
+    data = spec.dataset
+    urls = tuple(u for u in (data.uri, data.evaluation and data.evaluation.uri) if u)
+    s3_urls = tuple(u.split("?", 1)[0] for u in urls if u.startswith("s3://"))
+    if not data.credentials_secret or not s3_urls:
+        return Lent()
+    return _read_and_lend(api, SecretRef(namespace, data.credentials_secret), urls=s3_urls)
+
+
+def _read_and_lend(api: KubeApi, ref: SecretRef, *, urls: tuple[str, ...]) -> Lent:
     try:
-        secret = api.get_secret(namespace, git.credentials_secret)
+        secret = api.get_secret(ref.namespace, ref.name)
     except ApiError as error:  # e.g. forbidden by RBAC (rbac.readSecrets=false)
-        return lend(ref, None, url=git.url, problem=f"cannot read Secret {ref}: {error.reason}")
-    return lend(ref, secret, url=git.url)
+        return lend(ref, None, url=urls[0], problem=f"cannot read Secret {ref}: {error.reason}")
+    lent = Lent()
+    for url in urls:
+        lent = lend(ref, secret, url=url)
+        if lent.error is not None:
+            return lent
+    return lent
 
 
 def _refused_row(spec: ModelPipelineSpec, *, namespace: str, error: SourceError) -> SourceStatus:
@@ -139,6 +163,15 @@ def _refused_row(spec: ModelPipelineSpec, *, namespace: str, error: SourceError)
     assert git is not None and git.credentials_secret
     key = SourceKey(SourceKind.GIT, git.url, secret=SecretRef(namespace, git.credentials_secret))
     return source_status(CODE, key, PollState(error=error))
+
+
+def _refused_dataset_row(
+    spec: ModelPipelineSpec, *, namespace: str, error: SourceError
+) -> SourceStatus:
+    """A pinned s3:// dataset whose Secret cannot be used still shows on SourcesReady."""
+    secret = SecretRef(namespace, spec.dataset.credentials_secret or "")
+    key = SourceKey(SourceKind.S3, spec.dataset.uri, secret=secret)
+    return source_status(DATASET, key, PollState(error=error))
 
 
 def _accounts(api: KubeApi, namespace: str, spec: ModelPipelineSpec) -> tuple[AccountUse, ...]:
@@ -167,12 +200,19 @@ def _follow(
     namespace: str,
     name: str,
     spec: ModelPipelineSpec,
-    lent: Lent,
+    lent: tuple[Lent, Lent],
 ) -> tuple[Followed | None, tuple[SourceStatus, ...], tuple[datetime, ...]]:
     """The followed sources' latest answers (cached by the pollers, no request here)."""
     if follower is None:
         return None, (), ()
-    snapshots = follower.sync(namespace=namespace, name=name, spec=spec, code_credentials=lent)
+    code, dataset = lent
+    snapshots = follower.sync(
+        namespace=namespace,
+        name=name,
+        spec=spec,
+        code_credentials=code,
+        dataset_credentials=dataset,
+    )
     values, rows = followed(snapshots)
     changes = sorted(t for snap in snapshots.values() for t in snap.state.change_times)
     return values, tuple(rows), tuple(changes)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from modelpipe.api.durations import parse_duration
 from modelpipe.api.pvcdata import parse_uri as parse_pvc_uri
+from modelpipe.api.s3data import parse_s3_uri
 from modelpipe.api.sources import SecretRef, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import SourceStatus
@@ -67,10 +68,16 @@ def wanted(
         result[CODE] = Wanted(key, bounds.interval(_seconds(git.poll_interval)))
     data = spec.dataset
     # A dataset on a PVC is checked by a Job the plan starts (modelpipe.planning.pvcdata).
-    if data.version is None and parse_pvc_uri(data.uri) is None:
+    s3 = parse_s3_uri(data.uri)
+    if data.version is None and parse_pvc_uri(data.uri) is None and not (s3 and s3.version_id):
         max_bytes = bounds.bytes_limit(data.max_bytes)
         if data.manifest_uri:
             key = SourceKey(SourceKind.MANIFEST, data.manifest_uri, max_bytes=max_bytes)
+        elif s3 is not None:
+            secret = (
+                SecretRef(namespace, data.credentials_secret) if data.credentials_secret else None
+            )
+            key = SourceKey(SourceKind.S3, data.uri, secret=secret, max_bytes=max_bytes)
         else:
             key = SourceKey(SourceKind.HTTP, data.uri, max_bytes=max_bytes)
         result[DATASET] = Wanted(key, bounds.interval(_seconds(data.poll_interval)))
@@ -124,7 +131,13 @@ class SourceFollower:
         return SourceRegistry(clock=clock, limiter=limiter, limits=self.limits)
 
     def sync(
-        self, *, namespace: str, name: str, spec: ModelPipelineSpec, code_credentials: Lent
+        self,
+        *,
+        namespace: str,
+        name: str,
+        spec: ModelPipelineSpec,
+        code_credentials: Lent,
+        dataset_credentials: Lent | None = None,
     ) -> dict[str, Snapshot]:
         """Follow what ``spec`` wants (and nothing else); return the latest snapshots.
 
@@ -133,11 +146,13 @@ class SourceFollower:
         so a rotated or fixed credential is used on the next reconcile, and the
         poller re-checks at once when it changed. A Secret that is missing or refused
         is reported on the source instead of polling, with or without it.
+        ``dataset_credentials`` is the same for the dataset's credentialsSecret.
         """
+        lent_by_role = {CODE: code_credentials, DATASET: dataset_credentials or Lent()}
         follows: dict[str, Follow] = {}
         missing: dict[str, Snapshot] = {}
         for role, want in wanted(spec, namespace=namespace, limits=self.limits).items():
-            lent = code_credentials if want.key.secret is not None else Lent()
+            lent = lent_by_role[role] if want.key.secret is not None else Lent()
             if lent.error is not None:
                 missing[role] = Snapshot(want.key, PollState(error=lent.error))
                 continue

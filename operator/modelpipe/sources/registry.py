@@ -40,6 +40,7 @@ from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
 from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.manifest import resolve_manifest
 from modelpipe.sources.ratelimit import RateLimiter, host_of
+from modelpipe.sources.s3data import resolve_s3_object
 
 logger = logging.getLogger("modelpipe.sources")
 
@@ -232,6 +233,8 @@ class SourceRegistry:
         )  # fmt: skip
         if key.kind is SourceKind.MANIFEST:
             return await resolve_manifest(check)
+        if key.kind is SourceKind.S3:
+            return await resolve_s3_object(check)
         return await resolve_http_dataset(check)
 
     def _notify(self, poller: _Poller) -> None:

@@ -8,7 +8,15 @@ from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from modelpipe.api.durations import DURATION_PATTERN, cel_minimum
 from modelpipe.api.pvcdata import uri_problem
-from modelpipe.api.v1alpha1._base import DEFAULT_POLL, MIN_POLL, SpecModel, cel, validations
+from modelpipe.api.s3data import s3_uri_problem
+from modelpipe.api.v1alpha1._base import (
+    DEFAULT_POLL,
+    MIN_POLL,
+    OBJECT_NAME_PATTERN,
+    SpecModel,
+    cel,
+    validations,
+)
 from modelpipe_trainer.config import FeatureKind
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -20,13 +28,23 @@ CLAIM_NAME = "[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
 class DatasetFile(SpecModel):
     """An evaluation dataset, used instead of a random split of the training data."""
 
-    uri: str = Field(min_length=1, max_length=2048, description="file://, http(s):// or a path.")
+    uri: str = Field(
+        min_length=1, max_length=2048, description="file://, http(s)://, s3:// or a path."
+    )
     version: str = Field(
         min_length=1, max_length=128, description="Version label recorded in lineage."
     )
     format: Literal["csv", "parquet"] | None = Field(
         default=None, description="File format; inferred from the URI's extension when omitted."
     )
+
+    @field_validator("uri")
+    @classmethod
+    def _usable_s3_uri(cls, uri: str) -> str:
+        problem = s3_uri_problem(uri)
+        if problem:
+            raise ValueError(problem)
+        return uri
 
 
 class Feature(SpecModel):
@@ -97,8 +115,9 @@ class DatasetSpec(SpecModel):
     uri: str = Field(
         min_length=1,
         max_length=2048,
-        description="file://, http(s)://, a path, or pvc://<claim>/<path> (a file or "
-        "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training).",
+        description="file://, http(s)://, a path, pvc://<claim>/<path> (a file or "
+        "directory on a PersistentVolumeClaim of the namespace, mounted read-only for training), "
+        "or s3://<bucket>/<key>[?versionId=<id>] (an object; see credentialsSecret).",
         json_schema_extra=validations(
             cel(
                 "!self.startsWith('pvc://') || (self.matches('^pvc://" + CLAIM_NAME + "/[^/]') "
@@ -113,7 +132,7 @@ class DatasetSpec(SpecModel):
         min_length=1,
         max_length=128,
         description="Dataset version; a new version trains a new model. Pinned: wins over the "
-        "version resolved from an http(s) or pvc:// URI or manifestUri, which is followed "
+        "version resolved from an http(s), s3:// or pvc:// URI or manifestUri, which is followed "
         "when unset.",
     )
     format: Literal["csv", "parquet"] | None = Field(
@@ -140,11 +159,21 @@ class DatasetSpec(SpecModel):
         description="Largest dataset accepted, in bytes; larger files are refused rather than "
         f"downloaded. Default {DEFAULT_MAX_BYTES}.",
     )
+    credentials_secret: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=OBJECT_NAME_PATTERN,
+        description="Secret in the pipeline's namespace for s3:// URIs (this dataset's and the "
+        "evaluation set's), opted in like a git credentialsSecret: AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION, "
+        "AWS_S3_ADDRESSING_STYLE (path or virtual). Without it the operator checks the object "
+        "unsigned and the fetch uses the pod's AWS credential chain. Never logged.",
+    )
 
     @field_validator("uri")
     @classmethod
     def _usable_pvc_uri(cls, uri: str) -> str:
-        problem = uri_problem(uri)
+        problem = uri_problem(uri) or s3_uri_problem(uri)
         if problem:
             raise ValueError(problem)
         return uri
@@ -153,8 +182,9 @@ class DatasetSpec(SpecModel):
         json_schema_extra=validations(
             cel(
                 "has(self.version) || has(self.manifestUri) || self.uri.startsWith('http://') "
-                "|| self.uri.startsWith('https://') || self.uri.startsWith('pvc://')",
-                "dataset.version is required unless dataset.uri is http(s) or pvc:// or "
+                "|| self.uri.startsWith('https://') || self.uri.startsWith('pvc://') "
+                "|| self.uri.startsWith('s3://')",
+                "dataset.version is required unless dataset.uri is http(s), s3:// or pvc:// or "
                 "manifestUri is set (then the version is followed)",
             ),
         )

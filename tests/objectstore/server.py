@@ -1,0 +1,127 @@
+"""A real S3 server on loopback: Versity's S3 gateway (versitygw, Apache-2.0).
+
+Built from its Go module by ``hack/localkube/build.sh s3`` (``make tools``, before
+pytest starts) and run here with its posix back end, which keeps
+each bucket as a directory and object versions in a second one, so bucket
+versioning, ETags and conditional GETs behave as on AWS S3.
+
+:class:`S3Server` binds a loopback address on a port picked once and can be
+stopped and started again on the same port and data (to test outages and
+recovery).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "hack" / "localkube" / "build.sh"
+REGION = "us-east-1"
+
+
+def server_binary() -> Path:
+    """The cached versitygw binary; builds it when missing (minutes, once)."""
+    built = subprocess.run(
+        ["bash", str(BUILD), "s3"], capture_output=True, text=True, timeout=1800, check=False
+    )
+    if built.returncode != 0:
+        raise RuntimeError(f"hack/localkube/build.sh s3 failed:\n{built.stderr[-4000:]}")
+    return Path(built.stdout.strip().splitlines()[-1]) / "versitygw"
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class S3Server:
+    """One versitygw process over ``data_dir``; ``endpoint`` is its http:// URL."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    access_key: str = field(default_factory=lambda: "mp" + secrets.token_hex(8))
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    binary: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, *, timeout_seconds: float = 30.0) -> None:
+        if self._process is not None:
+            return
+        self.port = self.port or _free_port(self.host)
+        binary = self.binary or server_binary()
+        (self.data_dir / "buckets").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "versions").mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "server.log").open("ab")
+        # The keys go through the environment, not argv: process listings show argv.
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "ROOT_ACCESS_KEY": self.access_key,
+            "ROOT_SECRET_KEY": self.secret_key,
+        }
+        self._process = subprocess.Popen(
+            [str(binary), "--port", f"{self.host}:{self.port}", "--region", REGION, "--quiet",
+             "posix", "--versioning-dir", str(self.data_dir / "versions"),
+             str(self.data_dir / "buckets")],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"versitygw exited: {self.log_tail()}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"versitygw did not listen within {timeout_seconds:g}s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log_tail(self) -> str:
+        log = self.data_dir / "server.log"
+        return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+
+    def client(self, **overrides: Any) -> Any:
+        """A boto3 S3 client with the server's root keys (path-style addressing)."""
+        import boto3
+        from botocore.config import Config
+
+        settings: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "region_name": REGION,
+            "config": Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        }
+        return boto3.client("s3", **{**settings, **overrides})
+
+    def bucket(self, name: str, *, versioned: bool = False) -> str:
+        s3 = self.client()
+        s3.create_bucket(Bucket=name)
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
