@@ -140,7 +140,8 @@ def test_read_only_root_and_no_new_privs(tmp_path: Path) -> None:
     volume.mkdir()
     code = (
         "import errno\n"
-        "try:\n    open('/tmp/x', 'w')\n"
+        # A name of its own: the host's /tmp is shared, and a /tmp/x there gave EISDIR.
+        f"try:\n    open('/tmp/mp-ro-probe-{tmp_path.name}', 'w')\n"
         "except OSError as e:\n    print('root', errno.errorcode[e.errno])\n"
         "open('/v/ok', 'w').write('y')\n"
         "print('nnp', open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n"
