@@ -39,6 +39,7 @@ local FAILURE_REASONS = {
   GateFailed = true,
   RolloutFailed = true,
   RolledBack = true,
+  AnalysisFailed = true,
   PinnedVersionUnknown = true,
   -- Ready: a followed source or the schedule fails (SourcesReady says which).
   SourceFailed = true,

@@ -114,6 +114,22 @@ class ObservedDeployment:
 
 
 @dataclass(frozen=True)
+class PodMetrics:
+    """One serving pod's ``/metrics`` (k8s/analysis.py), cumulative since the pod started:
+    inference requests (``infer`` and ``predict``), those answered 5xx, rows predicted, and
+    their latency histogram as (upper bound in seconds, cumulative count), ``+Inf`` last."""
+
+    pod: str
+    version: str | None
+    requests: float = 0.0
+    errors: float = 0.0
+    rows: float = 0.0
+    latency_buckets: tuple[tuple[float, float], ...] = ()
+    # Why it could not be read (refused, timed out, not Prometheus text); then the rest is 0.
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Refusal:
     """The API server refused a write this generation's spec asked for (400/422).
 
@@ -138,6 +154,8 @@ class Observed:
     spec_error: str | None = None
     jobs: tuple[ObservedJob, ...] = ()
     deployment: ObservedDeployment | None = None
+    # The serving pods' /metrics, read only while a bake window runs (planning.bake).
+    pod_metrics: tuple[PodMetrics, ...] = ()
     service_exists: bool = False
     # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).
     service_owned: bool = False

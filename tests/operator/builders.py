@@ -17,7 +17,7 @@ from modelpipe.api.v1alpha1 import (
     all_runs,
 )
 from modelpipe.layout import job_name
-from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
+from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob, PodMetrics
 from modelpipe.planning import Plan, plan
 from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
 
@@ -276,6 +276,58 @@ def scenario_production_below_thresholds() -> Scenario:
     return world, step(world)
 
 
+# spec.serving.analysis for the bake-window stories (planning.bake).
+ANALYSIS = {"bakeSeconds": 60, "maxErrorRate": 0.05, "maxLatencyP99Ms": 50, "minRequests": 20}
+FAST_BUCKETS = ((0.001, 50.0), (0.01, 100.0), (float("inf"), 100.0))
+
+
+def baked(**analysis: object) -> dict[str, object]:
+    """spec.serving with a bake window."""
+    return {"template": {}, "analysis": {**ANALYSIS, **analysis}}
+
+
+def pod_metrics(
+    version: str, *, errors: float = 0, problem: str | None = None
+) -> tuple[PodMetrics, ...]:
+    """One serving pod of ``version`` that answered 100 requests, ``errors`` of them 5xx."""
+    return (
+        PodMetrics(
+            pod=f"{NAME}-{version}",
+            version=version,
+            requests=100,
+            errors=errors,
+            rows=100,
+            latency_buckets=FAST_BUCKETS,
+            problem=problem,
+        ),
+    )
+
+
+def promoted_with_bake() -> tuple[Observed, str, str]:
+    """``first`` served; ``second`` passed the gate and has just replaced it (bake window)."""
+    first = desired_version(spec(serving=baked()))
+    v2 = spec(dataset={"version": "v2"}, serving=baked())
+    second = desired_version(v2)
+    world = cycle(with_(serving(first), spec=v2))
+    world = cycle(world, jobs=(job(second, JobPhase.SUCCEEDED, result=result({"accuracy": 0.9})),))
+    world = cycle(cycle(world), deployment=deployment(second))
+    return world, first, second
+
+
+def scenario_baking() -> Scenario:
+    """A promoted model's bake window runs; its live metrics are healthy so far."""
+    world, _, second = promoted_with_bake()
+    world = cycle(world, pod_metrics=pod_metrics(second))
+    return world, step(world, minutes=0.5)
+
+
+def scenario_rolled_back_in_bake() -> Scenario:
+    """A promoted model broke its live limits in the bake window: rolled back."""
+    world, _, second = promoted_with_bake()
+    world = cycle(world, pod_metrics=pod_metrics(second, errors=30))
+    return world, step(world, minutes=0.5)
+
+
 SCENARIOS = {
     "rolling_out_while_serving": scenario_rolling_out_while_serving,
     "rolling_out_pinned_version": scenario_rolling_out_pinned_version,
@@ -285,6 +337,8 @@ SCENARIOS = {
     "new_run_after_rollback": scenario_new_run_after_rollback,
     "production_rollout_failed": scenario_production_rollout_failed,
     "production_below_thresholds": scenario_production_below_thresholds,
+    "baking": scenario_baking,
+    "rolled_back_in_bake": scenario_rolled_back_in_bake,
 }
 
 

@@ -126,6 +126,14 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
         ),
         ({"serving": {}}, "set exactly one of serving.deploymentName"),
         (
+            {"serving": {"template": {}, "analysis": {"bakeSeconds": 60}}},
+            "serving.analysis needs maxErrorRate, maxLatencyP99Ms or both",
+        ),
+        (
+            {"serving": {"deploymentName": "web", "analysis": {"maxErrorRate": 0.01}}},
+            "serving.analysis needs serving.template: the operator reads the /metrics",
+        ),
+        (
             {"serving": {"template": {"image": "registry.example/custom:1"}}},
             "serving.template.command is required when serving.template.image is set",
         ),

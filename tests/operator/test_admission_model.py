@@ -51,6 +51,18 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
             "greater than or equal to 100",
         ),
         ({"evaluation": {"thresholds": [{"metric": "acuracy", "min": 1}]}}, "acuracy"),
+        (
+            {"serving": {"template": {}, "analysis": {"bakeSeconds": 60}}},
+            "serving.analysis needs maxErrorRate, maxLatencyP99Ms or both",
+        ),
+        (
+            {"serving": {"deploymentName": "web", "analysis": {"maxErrorRate": 0.01}}},
+            "serving.analysis needs serving.template",
+        ),
+        (
+            {"serving": {"template": {}, "analysis": {"maxErrorRate": 1.5}}},
+            "less than or equal to 1",
+        ),
         ({"dataset": {"uri": "pvc://", "version": "v1"}}, "pvc://"),
         ({"dataset": {"uri": "pvc://claim/../x", "version": "v1"}}, "'..'"),
         (

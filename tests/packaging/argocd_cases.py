@@ -272,6 +272,8 @@ CASES = (
         "Progressing",
         READY,
     ),
+    # A bake window (spec.serving.analysis) is a step under way, as a canary step is.
+    Case("progressing_baking", scenario("baking"), "Progressing", READY),
     Case("healthy_serving", healthy_serving, "Healthy", READY),
     # Ready's one meaning: tightened thresholds leave the asked-for model serving.
     Case(
@@ -283,6 +285,7 @@ CASES = (
     Case("degraded_gate_failed", gate_failed, "Degraded", READY),
     Case("degraded_validation_failed", validation_failed_first_run, "Degraded", READY),
     Case("degraded_rolled_back", scenario("candidate_rolled_back"), "Degraded", READY),
+    Case("degraded_rolled_back_in_bake", scenario("rolled_back_in_bake"), "Degraded", READY),
     Case("degraded_deployment_not_found", deployment_not_found, "Degraded", READY),
     Case("degraded_pvc_not_found", pvc_not_found, "Degraded", READY),
     Case("degraded_pinned_version_unknown", pinned_version_unknown, "Degraded", READY),

@@ -46,6 +46,7 @@ FAILURE_REASONS = {
     "GateFailed",
     "RolloutFailed",
     "RolledBack",
+    "AnalysisFailed",
     "PinnedVersionUnknown",
     "SourceFailed",
     # SourcesReady's reasons, should Ready ever carry them.
@@ -82,6 +83,9 @@ IN_PROGRESS_REASONS = {
     "Pinned",
     "Healthy",
     "ServingUpdated",
+    "Baking",
+    "AnalysisHeld",
+    "AnalysisPassed",
     # Event-only reasons of followed sources, and SourcesReady's own.
     "SourceChanged",
     "SourceRecovered",

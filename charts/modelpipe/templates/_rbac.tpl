@@ -32,7 +32,8 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
   resources: [jobs]
   verbs: [list, watch, create, delete]
 # list: KubeApi.list_job_pods reads the trainer's and the hash Jobs' termination
-# messages (k8s/gather.py, k8s/datahash.py).
+# messages (k8s/gather.py, k8s/datahash.py); the serving pods' IPs and restarts
+# (k8s/rollout.py, and k8s/analysis.py during a bake window).
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]

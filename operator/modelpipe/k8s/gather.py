@@ -25,6 +25,7 @@ from modelpipe.api.v1alpha1 import (
 )
 from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Followed
+from modelpipe.k8s.analysis import observe_pod_metrics
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.pvcdata import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
@@ -111,6 +112,9 @@ def observe(
         spec=spec,
         jobs=jobs,
         deployment=_observe_deployment(api, deployment, meta=metadata) if deployment else None,
+        pod_metrics=observe_pod_metrics(
+            api, namespace=namespace, spec=spec, status=status, deployment=deployment
+        ),
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,

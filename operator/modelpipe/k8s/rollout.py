@@ -36,16 +36,20 @@ class RolloutPods:
     crash: str | None = None
 
 
-def read_rollout_pods(api: KubeApi, namespace: str, deployment: JSON) -> RolloutPods:
+def deployment_pods(api: KubeApi, namespace: str, deployment: JSON) -> list[JSON]:
+    """The pods of the Deployment's own selector (none without one)."""
     selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     if not selector:
-        return RolloutPods()
-    label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        return []
+    return api.list_pods(namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+
+
+def read_rollout_pods(api: KubeApi, namespace: str, deployment: JSON) -> RolloutPods:
     template = (deployment.get("spec") or {}).get("template") or {}
     version = ((template.get("metadata") or {}).get("annotations") or {}).get(
         MODEL_VERSION_ANNOTATION
     )
-    return summarise_pods(api.list_pods(namespace, label_selector), version=version)
+    return summarise_pods(deployment_pods(api, namespace, deployment), version=version)
 
 
 def summarise_pods(pods: list[JSON], *, version: str | None) -> RolloutPods:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from modelpipe.api.v1alpha1 import all_runs, file_runs
 from modelpipe.observed import Observed
-from modelpipe.planning import pvcdata, refusal, serving, sources, summary, training
+from modelpipe.planning import bake, pvcdata, refusal, serving, sources, summary, training
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.conditions import merge_conditions, unusable_spec
 from modelpipe.planning.draft import Draft
@@ -39,6 +39,7 @@ CHECKS: tuple[Check, ...] = (
     sources.debounce_automatic_runs,
     training.start_run,
     serving.converge_serving,
+    bake.judge_bake,
     training.prune_jobs,
     sources.wake_for_schedule,
     pvcdata.wake_for_dataset_check,

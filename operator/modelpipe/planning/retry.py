@@ -45,6 +45,8 @@ def retry_rollout(d: Draft) -> None:
     deployment = d.obs.deployment
     if token and token != record.rollout_retry_token:
         record.rollout_retry_token = token
+    elif record.reason == Reason.ANALYSIS_FAILED:
+        return  # its live metrics broke the limits (planning.bake): only the annotation retries
     elif deployment and deployment.template_version == version and deployment.rolled_out:
         pass  # its slow pods became ready after all (no production to return to): take it
     elif record.rollout_retry_at is None:

@@ -33,7 +33,7 @@ from modelpipe.manifests import (
     template_patch,
 )
 from modelpipe.observed import ObservedDeployment
-from modelpipe.planning import retry
+from modelpipe.planning import bake, retry
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import (
@@ -281,6 +281,8 @@ def _settle_production(d: Draft, target: Target) -> None:
     production = d.status.production
     if production is None or production.model_version != target.version:
         d.status.production = _production(d, target)
+        if target.why == Reason.PROMOTED:
+            bake.start_bake(d, replaced=production)
         reason = Reason.PINNED if target.why == Reason.PINNED else Reason.PROMOTED
         d.emit(
             EventType.NORMAL,

@@ -154,6 +154,10 @@ def promoted_condition(d: Draft) -> None:
     )
 
 
+# A promoted model's bake window runs: Ready waits for its verdict (Argo CD: Progressing).
+_BAKING = (Reason.BAKING, Reason.ANALYSIS_HELD)
+
+
 def ready_condition(d: Draft) -> None:
     d.conditions[ConditionType.READY] = d.blocker or _ready(d)
 
@@ -173,6 +177,9 @@ def _ready(d: Draft) -> Verdicted:
         degraded = d.conditions.get(ConditionType.DEGRADED)
         if degraded is not None and degraded.status == "True":
             return Verdicted("False", degraded.reason, degraded.message)
+        promoted = d.conditions.get(ConditionType.PROMOTED)
+        if promoted is not None and promoted.reason in _BAKING:  # planning.bake
+            return Verdicted("False", promoted.reason, promoted.message)
         return Verdicted(
             "True",
             Reason.SERVING,

@@ -58,6 +58,11 @@ class Reason(StrEnum):
     PINNED = "Pinned"
     PINNED_VERSION_UNKNOWN = "PinnedVersionUnknown"
     HEALTHY = "Healthy"
+    # Live analysis of a promoted model in its bake window (planning.bake)
+    BAKING = "Baking"
+    ANALYSIS_HELD = "AnalysisHeld"
+    ANALYSIS_PASSED = "AnalysisPassed"
+    ANALYSIS_FAILED = "AnalysisFailed"
     # Followed sources (events only; the SourcesReady condition has its own reasons)
     SOURCE_CHANGED = "SourceChanged"
     SOURCE_FAILED = "SourceFailed"

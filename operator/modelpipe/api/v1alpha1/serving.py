@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Self
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.resources import Resources
@@ -65,6 +66,52 @@ class ServingTemplate(SpecModel):
     )
 
 
+class Analysis(SpecModel):
+    """Live analysis of a promoted model: its serving pods' /metrics during a bake window."""
+
+    bake_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="After a promotion, this long the new model's live metrics can roll it back "
+        "to the model it replaced.",
+    )
+    max_error_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Largest share of 5xx answers, e.g. 0.01."
+    )
+    max_latency_p99_ms: float | None = Field(
+        default=None, gt=0.0, le=600000.0, description="Largest p99 latency in milliseconds."
+    )
+    min_requests: int = Field(
+        default=20,
+        ge=1,
+        le=1000000,
+        description="Requests needed for a verdict: fewer at the window's end hold the "
+        "analysis (no traffic, no verdict) rather than pass it.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.maxErrorRate) || has(self.maxLatencyP99Ms)",
+                "serving.analysis needs maxErrorRate, maxLatencyP99Ms or both",
+            ),
+        )
+    )
+
+    @model_validator(mode="after")
+    def _judges_something(self) -> Self:
+        if self.max_error_rate is None and self.max_latency_p99_ms is None:
+            raise ValueError("serving.analysis needs maxErrorRate, maxLatencyP99Ms or both")
+        return self
+
+
+_ANALYSIS_NEEDS_TEMPLATE = (
+    "serving.analysis needs serving.template: the operator reads the /metrics of the pods it "
+    "creates"
+)
+
+
 class ServingSpec(SpecModel):
     """Where the promoted model serves: an existing Deployment or one the operator creates."""
 
@@ -102,6 +149,11 @@ class ServingSpec(SpecModel):
         max_length=64,
         description="Serve this model version from history and stop automatic promotion.",
     )
+    analysis: Analysis | None = Field(
+        default=None,
+        description="Roll a promoted model back when its live /metrics break these limits "
+        "within the bake window (needs serving.template: the operator reads its pods).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -114,5 +166,15 @@ class ServingSpec(SpecModel):
                 "!has(self.containerName) || has(self.deploymentName)",
                 "serving.containerName only applies with serving.deploymentName",
             ),
+            cel(
+                "!has(self.analysis) || has(self.template)",
+                _ANALYSIS_NEEDS_TEMPLATE,
+            ),
         )
     )
+
+    @model_validator(mode="after")
+    def _analysis_has_pods_to_read(self) -> Self:
+        if self.analysis is not None and self.template is None:
+            raise ValueError(_ANALYSIS_NEEDS_TEMPLATE)
+        return self

@@ -114,9 +114,10 @@ class CurrentRun(StatusModel):
 class GateCheck(StatusModel):
     """One row of the gate's check table."""
 
-    gate: Literal["threshold", "champion", "significance"] = Field(
-        description="threshold (spec.evaluation.thresholds), champion (vs production) or "
-        "significance (spec.evaluation.champion.significance)."
+    gate: Literal["threshold", "champion", "significance", "analysis"] = Field(
+        description="threshold (spec.evaluation.thresholds), champion (vs production), "
+        "significance (spec.evaluation.champion.significance) or analysis (live /metrics "
+        "in the bake window, spec.serving.analysis)."
     )
     metric: str = Field(description="Metric checked.")
     bound: str = Field(description="e.g. '>= 0.9' or '>= champion + 0.01'.")
@@ -210,6 +211,11 @@ class Production(StatusModel):
     model_dir: str = Field(description="Its directory on the artifacts PVC.")
     promoted_at: str = Field(description="When it was promoted (RFC 3339).")
     reason: str = Field(description="Why it serves: gate passed, pinned, or rolled back to.")
+    replaced_version: str | None = Field(
+        default=None,
+        description="While its bake window runs (spec.serving.analysis): the model it replaced, "
+        "which it is rolled back to if its live /metrics break the limits.",
+    )
 
 
 class ModelPipelineStatus(StatusModel):
