@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks for the Debian packages a real localkube node and the image builds need,
+# Checks for the Debian packages a real localkube node, the image builds and the
+# report test (a headless browser) need,
 # and installs the missing ones (apt-get update; apt-get install -y ...) when it
 # runs as root. Otherwise it prints the exact apt-get line and exits 3.
 #
@@ -18,6 +19,7 @@ declare -A NEEDS=(
   [iproute2]=/usr/bin/ip                                     # ip netns add/del for the node's namespace
   [buildah]=/usr/bin/buildah                                 # builds the images from the Dockerfiles
   [mmdebstrap]=/usr/bin/mmdebstrap                           # the base image, without a registry
+  [chromium]=/usr/bin/chromium                               # headless browser: the run report test draws its charts
 )
 
 missing=()

@@ -13,7 +13,14 @@ from modelpipe_trainer.bundle import load_bundle
 from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.scoring import score
 
-ARTIFACTS = {"model.skops", "metrics.json", "lineage.json", "schema.json"}
+ARTIFACTS = {
+    "model.skops",
+    "metrics.json",
+    "lineage.json",
+    "schema.json",
+    "report.html",
+    "train.log",
+}
 
 
 def _files(result: dict) -> set[str]:

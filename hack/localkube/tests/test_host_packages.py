@@ -15,6 +15,7 @@ PROVIDES = [
     "usr/bin/ip",
     "usr/bin/buildah",
     "usr/bin/mmdebstrap",
+    "usr/bin/chromium",
 ]
 
 

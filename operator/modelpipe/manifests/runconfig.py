@@ -50,6 +50,10 @@ def run_config(
         "testSize": spec.training.test_split,
         "artifactsDir": pipeline_artifacts_dir(pipeline),
         "championPath": champion_dir if spec.evaluation.champion else None,
+        # For report.html only; the operator's gate decides.
+        "thresholds": [
+            t.model_dump(mode="json", exclude_none=True) for t in spec.evaluation.thresholds
+        ],
     }
     champion = spec.evaluation.champion
     if champion is not None and champion.significance is not None:

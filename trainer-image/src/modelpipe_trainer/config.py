@@ -89,6 +89,14 @@ class SignificanceConfig(_Model):
     resamples: int = Field(default=1000, ge=100, le=10000)
 
 
+class ThresholdSpec(_Model):
+    """A gate bound (spec.evaluation.thresholds), shown in the report; the operator gates."""
+
+    metric: str
+    minimum: float | None = Field(default=None, alias="min")
+    maximum: float | None = Field(default=None, alias="max")
+
+
 class RepoEstimator(_Model):
     class_path: str = Field(alias="className", min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -125,6 +133,8 @@ class RunConfig(_Model):
     )
     # Given with championPath: the comparison must be significant, not only a gain.
     significance: SignificanceConfig | None = None
+    # The gate's thresholds, for the report only (report.html); the operator decides.
+    thresholds: list[ThresholdSpec] = Field(default_factory=list)
     # A RepoTrainingConfig YAML file in the code checkout; its estimator replaces ``estimator``.
     training_config_path: str | None = Field(default=None, alias="trainingConfigPath")
 

@@ -34,6 +34,7 @@ from modelpipe_trainer.documents import (
     METRICS_FILE,
     MODEL_FILE,
     SCHEMA_FILE,
+    Lineage,
     MetricsDocument,
 )
 from modelpipe_trainer.errors import ModelRejectedError, TrainerError, failure
@@ -48,6 +49,8 @@ from modelpipe_trainer.evaluation import (
 )
 from modelpipe_trainer.lineage import build_lineage, build_schema
 from modelpipe_trainer.modeling import build_pipeline
+from modelpipe_trainer.report import REPORT_FILE, build_report
+from modelpipe_trainer.runlog import TRAIN_LOG_FILE, KeptLog, kept_log
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -68,6 +71,7 @@ class _Facts:
     significance: Significance | None = None
     artifact_path: str | None = None
     null_counts: dict[str, dict[str, int]] | None = None
+    kept_log: KeptLog | None = None
 
 
 def validate(config: RunConfig) -> TrainerResult:
@@ -91,7 +95,8 @@ def train(config: RunConfig, *, clock: Clock = _utcnow) -> TrainerResult:
     facts = _Facts()
     started = clock()
     try:
-        _train(config, facts, started=started, clock=clock)
+        with kept_log() as facts.kept_log:
+            _train(config, facts, started=started, clock=clock)
     except TrainerError as exc:
         return _result(config, facts, exc.outcome, exc.message, exc)
     message = (
@@ -186,12 +191,40 @@ def _artifact_files(
         champion_path=config.champion_path,
         significance=facts.significance,
     )
-    return {
+    files = {
         MODEL_FILE: _serialize(model, config),
         SCHEMA_FILE: build_schema(config, classes).to_json(),
         METRICS_FILE: metrics.to_json(),
         LINEAGE_FILE: lineage.to_json(),
     }
+    report = _report(config, model, data, holdout, lineage=lineage, metrics=metrics)
+    if report is not None:
+        files[REPORT_FILE] = report
+    if facts.kept_log is not None:
+        log.info("Writing model %s to %s", config.model_version, config.artifacts_dir)
+        files[TRAIN_LOG_FILE] = facts.kept_log.text()
+    return files
+
+
+def _report(
+    config: RunConfig,
+    model: Pipeline,
+    data: RunData,
+    holdout: Holdout,
+    *,
+    lineage: Lineage,
+    metrics: MetricsDocument,
+) -> bytes | None:
+    """The run report, or None: a report that cannot be drawn must not cost the model."""
+    try:
+        report = build_report(
+            config=config, model=model, data=data, holdout=holdout, lineage=lineage, metrics=metrics
+        )
+    except Exception as exc:  # plotting code meets whatever the estimator returns
+        log.warning("Wrote no report.html: %s: %s", type(exc).__name__, exc)
+        return None
+    log.info("Drew the run report (%d bytes)", len(report))
+    return report
 
 
 def _serialize(model: Pipeline, config: RunConfig) -> bytes:

@@ -36,6 +36,7 @@ from modelpipe_trainer.serving.payloads import (
     requested_outputs,
     v2_datatype,
 )
+from modelpipe_trainer.serving.runfiles import RunFiles
 from modelpipe_trainer.serving.telemetry import Telemetry
 from modelpipe_trainer.serving.wire import HEADER_LENGTH, encode_answer, parse_json, parse_request
 
@@ -204,6 +205,7 @@ def create_app(bundle: ModelBundle, *, name: str, limits: Limits | None = None) 
     telemetry = Telemetry(model=name, version=lineage.model_version, pipeline=lineage.pipeline)
     service = _Service(bundle, name=name, telemetry=telemetry, intake=Intake(limits or Limits()))
     timed = telemetry.instrument
+    files = RunFiles(bundle.path)
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
     routes = [
@@ -212,6 +214,8 @@ def create_app(bundle: ModelBundle, *, name: str, limits: Limits | None = None) 
         Route("/v2", timed("server_metadata", service.server_metadata)),
         Route("/predict", timed("predict", service.predict), methods=["POST"]),
         Route("/metrics", service.metrics),
+        Route("/report", files.report),
+        Route("/runs/{version}/{file}", files.run_file),
     ]
     for prefix in (model, versioned):
         routes += [
