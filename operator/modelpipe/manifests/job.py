@@ -47,6 +47,7 @@ from modelpipe.manifests.runconfig import (
     run_config_map,
     run_config_volume,
 )
+from modelpipe.manifests.s3data import TRAIN, fetch_parts, local_uri
 from modelpipe_trainer.contract import ExitCode
 
 WORKSPACE = "/workspace"
@@ -96,7 +97,9 @@ def training_run(
         pipeline=meta.name,
         spec=spec,
         inputs=inputs,
-        dataset_uri=trainer_uri(dataset_uri or spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc),
+        dataset_uri=trainer_uri(
+            local_uri(dataset_uri or spec.dataset.uri, role=TRAIN), artifacts_pvc=spec.artifacts.pvc
+        ),
         champion_dir=champion_dir,
         source_dir=SOURCE_DIR,
     )
@@ -107,7 +110,7 @@ def training_run(
         "podFailurePolicy": {"rules": _failure_rules(spec)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod(spec, inputs, name),
+            "spec": _pod(spec, inputs, name, dataset_uri=dataset_uri or spec.dataset.uri),
         },
     }
     if training.ttl_seconds_after_finished is not None:
@@ -156,7 +159,7 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
     return rules
 
 
-def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str) -> Manifest:
+def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str, *, dataset_uri: str) -> Manifest:
     volumes = [artifacts_volume(spec.artifacts.pvc, read_only=False), run_config_volume(name)]
     mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}]
     if spec.code.git is not None:
@@ -167,12 +170,20 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str) -> Manifest:
     claim = dataset_claim(spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc)
     volumes += [claim[0]] if claim else []
     config_mount = {"name": RUN_CONFIG_VOLUME, "mountPath": RUN_CONFIG_MOUNT, "readOnly": True}
+    fetch = fetch_parts(spec, dataset_uri=dataset_uri, dataset_version=inputs.dataset_version)
+    if fetch is not None:
+        volumes += fetch[0]
     train: Manifest = {
         "name": TRAIN_CONTAINER,
         "image": spec.code.image,
         "command": [*TRAINER_COMMAND, "--config", RUN_CONFIG_PATH],
         "env": [HOME_ENV],
-        "volumeMounts": [*mounts, *([claim[1]] if claim else []), config_mount],
+        "volumeMounts": [
+            *mounts,
+            *([claim[1]] if claim else []),
+            *([fetch[1]] if fetch else []),
+            config_mount,
+        ],
         "resources": resources(spec.training.resources),
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
@@ -183,7 +194,7 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str) -> Manifest:
         "restartPolicy": "Never",
         "securityContext": pod_security_context(),
         "volumes": volumes,
-        "initContainers": _init_containers(spec, inputs, mounts),
+        "initContainers": [*([fetch[2]] if fetch else []), *_init_containers(spec, inputs, mounts)],
         "containers": [train],
     }
     pod |= service_account(spec.training.service_account_name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from modelpipe.api.v1alpha1 import Inputs, ModelPipelineSpec
 from modelpipe.layout import pipeline_artifacts_dir
 from modelpipe.manifests.common import Manifest
+from modelpipe.manifests.s3data import EVALUATION, local_uri
 from modelpipe_trainer.config import RunConfig
 
 RUN_CONFIG_VOLUME = "run-config"
@@ -40,7 +41,12 @@ def run_config(
             "version": inputs.dataset_version,
             "format": dataset.format,
         },
-        "evalDataset": dataset.evaluation.model_dump(by_alias=True) if dataset.evaluation else None,
+        "evalDataset": {
+            **dataset.evaluation.model_dump(by_alias=True),
+            "uri": local_uri(dataset.evaluation.uri, role=EVALUATION),
+        }
+        if dataset.evaluation
+        else None,
         "schema": dataset.schema_.model_dump(mode="json", by_alias=True, exclude_none=True),
         "estimator": {
             "className": spec.training.estimator.class_name,

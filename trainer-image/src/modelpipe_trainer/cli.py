@@ -3,6 +3,7 @@
     modelpipe-trainer validate [--config FILE]
     modelpipe-trainer train    [--config FILE]
     modelpipe-trainer serve    --model-dir DIR [--host H] [--port P] [--model-name NAME]
+    modelpipe-trainer fetch-s3 (the objects in MODELPIPE_FETCH_OBJECTS; see objectfetch)
 
 Without ``--config`` the run config is read from ``MODELPIPE_RUN_CONFIG``. Exit
 codes are ``contract.ExitCode``; the result document goes to stdout and to the
@@ -34,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args, os.environ)
+    if args.command == "fetch-s3":
+        from modelpipe_trainer.objectfetch import main as fetch_main
+
+        return fetch_main()
     return _run(args.command, config_path=args.config, environ=os.environ)
 
 
@@ -104,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="modelpipe-trainer", description="Validate, train and serve modelpipe models."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("fetch-s3", help="download the run's s3:// datasets (an init container)")
     for name, help_text in (
         ("validate", "check the config, the estimator and the data; train nothing"),
         ("train", "validate, train, evaluate against the champion, write the model directory"),
