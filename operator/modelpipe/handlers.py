@@ -58,6 +58,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         KubeApi(Rest(connect(), on_retry=count_retry)),
         follow_sources=True,
         source_limits=memo.get("source_limits"),
+        training_limits=memo.get("training_limits"),
+        namespaces=memo.get("namespaces"),
     )
 
 

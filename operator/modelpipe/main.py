@@ -3,6 +3,7 @@
     modelpipe-operator run --namespace ml [--namespace ...] | --all-namespaces
                            [--standalone | --peering NAME] [--liveness URL]
                            [--metrics-port N] [--log-format json|plain]
+                           [--max-training-jobs N] [--max-training-jobs-per-namespace N]
 
 Replicas: with ``--standalone`` (the default) run exactly one replica with the
 Recreate strategy. With ``--peering NAME`` (needs crds/kopf-peering.yaml) several
@@ -20,6 +21,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from modelpipe.k8s.rest import use_kubeconfig
+from modelpipe.queue.order import LimitError, Limits
 from modelpipe.sources import options as sources
 
 _FORMATS = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}
@@ -49,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
         "--kubeconfig", type=Path, help="kubeconfig file; default $KUBECONFIG or in-cluster"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    queue = run.add_argument_group("training queue (docs/operator.md, Training queue)")
+    queue.add_argument("--max-training-jobs", type=int, metavar="N",
+                       help="training Jobs running at once in the operator's scope")  # fmt: skip
+    queue.add_argument("--max-training-jobs-per-namespace", type=int, metavar="N",
+                       help="training Jobs running at once in one namespace")  # fmt: skip
     sources.add_arguments(run)
     return root
 
@@ -57,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         limits = sources.source_limits(args)
-    except ValueError as error:
+        training = Limits(
+            cluster=args.max_training_jobs, per_namespace=args.max_training_jobs_per_namespace
+        )
+    except (ValueError, LimitError) as error:
         print(f"modelpipe-operator: {error}", file=sys.stderr)
         return 2
     if args.kubeconfig is not None:
@@ -81,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         standalone=args.peering is None,
         peering_name=args.peering,
         liveness_endpoint=args.liveness,
-        memo=kopf.Memo(source_limits=limits),
+        memo=kopf.Memo(
+            source_limits=limits,
+            training_limits=training,
+            namespaces=None if args.all_namespaces else tuple(args.namespace),
+        ),
     )
     return 0
 

@@ -144,6 +144,15 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class QueueSeat:
+    """The training queue's answer for this pass: no slot yet (modelpipe.queue)."""
+
+    position: int  # 1 starts next
+    waiting: int
+    limits: str  # e.g. "at most 4 training Jobs in the cluster"
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one reconcile of one pipeline needs to decide."""
 
@@ -177,6 +186,8 @@ class Observed:
     service_account_problem: str | None = None
     # A write of this pipeline the API server refused as invalid, while backing off.
     refusal: Refusal | None = None
+    # The Job this pass would start must wait in the training queue.
+    queue: QueueSeat | None = None
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

@@ -17,7 +17,14 @@ from modelpipe.api.v1alpha1 import (
     all_runs,
 )
 from modelpipe.layout import job_name
-from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob, PodMetrics
+from modelpipe.observed import (
+    JobPhase,
+    Observed,
+    ObservedDeployment,
+    ObservedJob,
+    PodMetrics,
+    QueueSeat,
+)
 from modelpipe.planning import Plan, plan
 from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
 
@@ -65,6 +72,7 @@ def observe(
     deployment: ObservedDeployment | None = None,
     pvc_exists: bool = True,
     annotations: dict[str, str] | None = None,
+    queue: QueueSeat | None = None,
 ) -> Observed:
     return Observed(
         metadata=meta(**(annotations or {})),
@@ -75,6 +83,7 @@ def observe(
         service_exists=deployment is not None,
         service_owned=deployment is not None,
         pvc_exists=pvc_exists,
+        queue=queue,
     )
 
 

@@ -122,7 +122,17 @@ def test_status_subresource_printer_columns_and_short_name() -> None:
     assert version["subresources"] == {"status": {}}
     assert doc["spec"]["names"]["shortNames"] == ["mp"]
     names = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert names == ["Code", "Data", "Serving", "Verdict", "Ready", "Reason", "Message", "Age"]
+    assert names == [
+        "Code",
+        "Data",
+        "Serving",
+        "Verdict",
+        "Queue",
+        "Ready",
+        "Reason",
+        "Message",
+        "Age",
+    ]
     paths = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     # The resolved inputs and their own run's verdict, never the spec's possibly unset fields.
     assert paths["Code"] == ".status.inputs.codeRevision"

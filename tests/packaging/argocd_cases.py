@@ -44,7 +44,7 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineSpec,
     ModelPipelineStatus,
 )
-from modelpipe.observed import JobPhase, Observed
+from modelpipe.observed import JobPhase, Observed, QueueSeat
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "docs" / "argocd"
@@ -170,6 +170,12 @@ def retraining_while_serving() -> Seen:
     return seen(_retraining(_serving(), "v2"))
 
 
+def queued_while_serving() -> Seen:
+    """New inputs wait in the training queue (the operator's limit); the old model serves."""
+    seat = QueueSeat(position=2, waiting=5, limits="at most 4 training Jobs in the cluster")
+    return seen(with_(edit(_serving(), spec(dataset={"version": "v2"})), queue=seat))
+
+
 def gate_failed() -> Seen:
     return seen(_gate_failed(_serving(), "v2"))
 
@@ -257,6 +263,8 @@ CASES = (
     ),
     Case("progressing_first_training", first_training, "Progressing", READY),
     Case("progressing_retraining_while_serving", retraining_while_serving, "Progressing", READY),
+    # 13.1: a run waiting for a slot in the training queue is Progressing.
+    Case("progressing_queued_while_serving", queued_while_serving, "Progressing", READY),
     # 11.2a: a rollout is Progressing, as Deployment, Argo Rollout and InferenceService are.
     Case("progressing_rolling_out", scenario("rolling_out_while_serving"), "Progressing", READY),
     Case(

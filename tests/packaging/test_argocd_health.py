@@ -70,6 +70,7 @@ IN_PROGRESS_REASONS = {
     "Progressing",
     "Suspended",
     "NoModelYet",
+    "Queued",
     "JobCreated",
     "JobRunning",
     "JobSuperseded",

@@ -105,6 +105,14 @@ def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, mes
             ["--set", "serviceAccount.create=false"],
             "serviceAccount.name is required when serviceAccount.create is false",
         ),
+        (
+            ["--set", "trainingQueue.maxJobs=0"],
+            "trainingQueue.maxJobs is 0: a limit below 1 would never start a training Job",
+        ),
+        (
+            ["--set", "trainingQueue.maxJobsPerNamespace=-2"],
+            "trainingQueue.maxJobsPerNamespace is -2: a limit below 1 would never start",
+        ),
     ],
 )
 def test_inconsistent_values_fail_with_a_clear_message(
@@ -114,6 +122,19 @@ def test_inconsistent_values_fail_with_a_clear_message(
     assert result.returncode != 0
     assert message in result.stderr
     assert "goroutine" not in result.stderr  # a message, not a crash
+
+
+def test_training_queue_limits_reach_the_operator_only_when_set(render: Render) -> None:
+    def args(*values: str) -> list[str]:
+        return [a for a in operator_container(render(*values))["args"] if "training-jobs" in a]
+
+    assert args() == []
+    assert args(
+        "--set", "trainingQueue.maxJobs=4", "--set", "trainingQueue.maxJobsPerNamespace=2"
+    ) == [
+        "--max-training-jobs=4",
+        "--max-training-jobs-per-namespace=2",
+    ]
 
 
 def test_cluster_mode_grants_one_cluster_role_and_watches_everything(render: Render) -> None:

@@ -57,6 +57,12 @@ change, because a chart that installs and then does nothing is worse.
 {{- if and (eq .Values.watch.scope "cluster") (not (empty .Values.watch.namespaces)) -}}
 {{- fail (printf "watch.namespaces is set (%s) but watch.scope is \"cluster\", which watches every namespace: set --set watch.scope=namespaces to watch only those, or empty watch.namespaces." (join ", " .Values.watch.namespaces)) -}}
 {{- end -}}
+{{- range $key := list "maxJobs" "maxJobsPerNamespace" -}}
+{{- $limit := index ($.Values.trainingQueue | default dict) $key -}}
+{{- if and (not (kindIs "invalid" $limit)) (lt (int64 $limit) 1) -}}
+{{- fail (printf "trainingQueue.%s is %d: a limit below 1 would never start a training Job. Leave it empty (null) for no limit." $key (int64 $limit)) -}}
+{{- end -}}
+{{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (ne .Values.leader.strategy "peering") -}}
 {{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use replicaCount=1." (int .Values.replicaCount)) -}}
 {{- end -}}

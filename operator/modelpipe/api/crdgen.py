@@ -56,6 +56,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.inputs.verdict",
         "description": "Verdict of the run for these inputs (Running while it trains).",
     },
+    {
+        "name": "Queue",
+        "type": "integer",
+        "jsonPath": ".status.currentRun.queuePosition",
+        "description": "Place in the training queue while the run waits for a slot (1 is next).",
+    },
     {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
     {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": f"{_READY}.message", "priority": 1},

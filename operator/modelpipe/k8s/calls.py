@@ -44,7 +44,8 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "batch",
         "jobs",
         ("get", "list", "watch", "create", "delete"),
-        "kopf Job watch; KubeApi.list_jobs, create_job, delete_job (training and hash Jobs)",
+        "kopf Job watch; KubeApi.list_jobs, list_all_jobs (training queue), create_job, "
+        "delete_job (training and hash Jobs)",
     ),
     RbacRule(
         "", "pods", ("list",), "KubeApi.list_job_pods (trainer and hash Job termination messages)"
@@ -118,6 +119,10 @@ class KubeApi:
 
     def list_jobs(self, namespace: str, selector: str) -> list[JSON]:
         return self.rest.list_items(_ns("batch/v1", namespace, "jobs"), selector=selector)
+
+    def list_all_jobs(self, selector: str) -> list[JSON]:
+        """Jobs of every namespace (the training queue's count after a restart)."""
+        return self.rest.list_items("/apis/batch/v1/jobs", selector=selector)
 
     def create_job(self, namespace: str, manifest: JSON) -> str | None:
         """Create; the new Job's uid, ``None`` if one of that name exists (adopted, not doubled)."""

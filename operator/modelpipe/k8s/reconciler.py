@@ -22,9 +22,12 @@ from modelpipe import metrics
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
+from modelpipe.k8s.queueing import running_training_jobs, take_seat
 from modelpipe.observed import Refusal
 from modelpipe.planning import Plan, plan, refusal
 from modelpipe.planning.clock import rfc3339
+from modelpipe.queue.ledger import TrainingQueue
+from modelpipe.queue.order import Limits
 from modelpipe.sources.follower import SourceFollower
 from modelpipe.sources.limits import SourceLimits
 
@@ -83,6 +86,8 @@ class Reconciler:
         follow_sources: bool = False,
         timer: TimerFactory = threading.Timer,
         source_limits: SourceLimits | None = None,
+        training_limits: Limits | None = None,
+        namespaces: tuple[str, ...] | None = None,
     ) -> None:
         self.api = api
         self.clock = clock
@@ -100,6 +105,16 @@ class Reconciler:
         self._waiting = WaitingPasses()
         # Writes the API server refused as invalid, per pipeline: backing off (in memory).
         self._refusals: dict[tuple[str, str], Refusal] = {}
+        # The limit on concurrent training Jobs (namespaces: the operator's scope, None = all).
+        self.queue = (
+            TrainingQueue(
+                training_limits,
+                wake=lambda namespace, name: self.requeue(namespace, name, 0.0),
+                seed=lambda: running_training_jobs(api, namespaces),
+            )
+            if training_limits is not None and not training_limits.unlimited
+            else None
+        )
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One full pass; schedules a later pass if the plan asks for one."""
@@ -126,6 +141,8 @@ class Reconciler:
         known = refusal.current(self._refusals.get(key), observed.metadata.generation)
         observed = replace(observed, refusal=known)
         decided = plan(observed, now)
+        if self.queue is not None:
+            observed, decided = take_seat(self.queue, observed, decided, now=now)
         try:
             execute(self.api, observed, decided, now=rfc3339(now))
         except WriteRefused as refused:
@@ -175,6 +192,8 @@ class Reconciler:
             pending = self._timers.pop((namespace, name), None)
             self._locks.pop((namespace, name), None)
             self._refusals.pop((namespace, name), None)
+        if self.queue is not None:
+            self.queue.leave((namespace, name))
         if pending is not None:
             pending.timer.cancel()
         if self.follower is not None:

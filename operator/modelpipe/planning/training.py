@@ -24,7 +24,7 @@ from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
 from modelpipe.manifests import run_config_problem, training_run
 from modelpipe.observed import JobPhase, ObservedJob
 from modelpipe.planning import sources
-from modelpipe.planning.draft import Draft
+from modelpipe.planning.draft import Draft, Verdicted
 from modelpipe.planning.judgement import describe_failures, judge
 from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
 
@@ -187,7 +187,33 @@ def start_run(d: Draft) -> None:
         d.block(Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
         d.condition(ConditionType.TRAINING, "False", Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
         return
+    if d.obs.queue is not None:
+        _wait_in_queue(d, name)
+        return
     _create_job(d, name)
+
+
+def _wait_in_queue(d: Draft, name: str) -> None:
+    """No slot in the training queue: say where the run stands; the queue wakes us."""
+    seat, inputs, production = d.obs.queue, d.status.inputs, d.status.production
+    assert seat is not None and inputs is not None
+    message = (
+        f"queued for training: position {seat.position} of {seat.waiting} ({seat.limits}); "
+        f"Job {name} starts when a slot frees"
+    )
+    serves = f"; model {production.model_version} keeps serving" if production else ""
+    d.blocker = Verdicted("False", Reason.QUEUED, f"{message}{serves}")
+    d.condition(ConditionType.TRAINING, "False", Reason.QUEUED, message)
+    if d.previous_reason(ConditionType.READY) != Reason.QUEUED:
+        d.emit(EventType.NORMAL, Reason.QUEUED, message)
+    d.status.current_run = CurrentRun(
+        model_version=inputs.model_version,
+        job_name=name,
+        input_hash=inputs.hash,
+        phase=RunPhase.QUEUED,
+        queue_position=seat.position,
+    )
+    d.wake_after(60.0)  # refresh the position; a freed slot wakes the pass at once
 
 
 def _create_job(d: Draft, name: str) -> None:

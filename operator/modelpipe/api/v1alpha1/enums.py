@@ -33,6 +33,8 @@ class Reason(StrEnum):
     DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
     NO_MODEL_YET = "NoModelYet"
     # Training
+    # Waiting for a slot in the training queue (the operator's limit on training Jobs).
+    QUEUED = "Queued"
     JOB_CREATED = "JobCreated"
     JOB_RUNNING = "JobRunning"
     JOB_SUPERSEDED = "JobSuperseded"
@@ -105,3 +107,4 @@ class RunPhase(StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
     ROLLING_OUT = "RollingOut"
+    QUEUED = "Queued"

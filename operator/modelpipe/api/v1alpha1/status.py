@@ -107,8 +107,13 @@ class CurrentRun(StatusModel):
     model_version: str = Field(description="Model version this run trains.")
     job_name: str = Field(description="The training Job (in the pipeline's namespace).")
     input_hash: str = Field(description="Hash of the inputs it trains on (status.inputs.hash).")
-    phase: RunPhase = Field(description="Pending, Running or RollingOut.")
+    phase: RunPhase = Field(description="Queued, Pending, Running or RollingOut.")
     start_time: str | None = Field(default=None, description="When the Job started (RFC 3339).")
+    queue_position: int | None = Field(
+        default=None,
+        ge=1,
+        description="Place in the training queue while Queued (1 starts next), at the last pass.",
+    )
 
 
 class GateCheck(StatusModel):

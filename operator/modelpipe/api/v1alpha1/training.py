@@ -56,6 +56,15 @@ class TrainingSpec(SpecModel):
         default=None, description="Compute resources of the training (train) container."
     )
     backoff_limit: int = Field(default=1, ge=0, le=10, description="Retries of a crashed trainer.")
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description=(
+            "Place in the training queue when the operator limits concurrent training Jobs: "
+            "higher starts first. Not an input: changing it retrains nothing."
+        ),
+    )
     active_deadline_seconds: int = Field(
         default=3600, ge=1, description="Wall-clock limit of a run."
     )
