@@ -21,7 +21,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from modelpipe.k8s.rest import use_kubeconfig
-from modelpipe.queue.order import LimitError, Limits
+from modelpipe.planning.queue import LimitError, Limits
 from modelpipe.sources import options as sources
 
 _FORMATS = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL}

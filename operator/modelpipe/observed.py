@@ -145,7 +145,7 @@ class Refusal:
 
 @dataclass(frozen=True)
 class QueueSeat:
-    """The training queue's answer for this pass: no slot yet (modelpipe.queue)."""
+    """The training queue's answer for this pass: no slot yet (planning.queue, k8s.queue)."""
 
     position: int  # 1 starts next
     waiting: int

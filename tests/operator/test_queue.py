@@ -11,11 +11,11 @@ from tests.operator.fake_api import PIPELINES, T0, FakeClock, FakeRest, FakeTime
 
 from modelpipe.api.v1alpha1 import ConditionType, Reason, RunPhase
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.queue import TrainingQueue
 from modelpipe.k8s.reconciler import Reconciler
 from modelpipe.main import main
 from modelpipe.observed import QueueSeat
-from modelpipe.queue.ledger import TrainingQueue
-from modelpipe.queue.order import LimitError, Limits, Request, decide, fair_order
+from modelpipe.planning.queue import LimitError, Limits, Request, decide, fair_order
 
 JOBS = "/apis/batch/v1/namespaces/ml/jobs"
 

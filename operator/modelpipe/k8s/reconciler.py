@@ -22,12 +22,11 @@ from modelpipe import metrics
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
-from modelpipe.k8s.queueing import running_training_jobs, take_seat
+from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
 from modelpipe.observed import Refusal
 from modelpipe.planning import Plan, plan, refusal
 from modelpipe.planning.clock import rfc3339
-from modelpipe.queue.ledger import TrainingQueue
-from modelpipe.queue.order import Limits
+from modelpipe.planning.queue import Limits
 from modelpipe.sources.follower import SourceFollower
 from modelpipe.sources.limits import SourceLimits
 

@@ -1,12 +1,17 @@
-"""The operator's record of the training queue, in memory: running Jobs and waiting pipelines.
+"""The training queue at the edge: the operator's record of it, and what each pass does with it.
 
-Each reconcile pass reports its pipeline's active training Jobs (``observe``) and, when its
-plan would start a Job, asks for a slot (``ask``). The answer comes from the pure
-:func:`modelpipe.queue.order.decide` over the whole record. A slot taken is counted at once
-(the pass creates the Job right after), so two passes never both take the last slot.
+The record (:class:`TrainingQueue`, in memory) holds the running training Jobs and the
+waiting pipelines. Each reconcile pass reports its pipeline's active training Jobs and,
+when its plan would start a Job, asks for a slot; the answer comes from the pure
+:func:`modelpipe.planning.queue.decide` over the whole record. A slot given is counted at
+once (the pass creates the Job right after), so two passes never share the last slot.
 When a slot frees (a Job ends, a pipeline is deleted), the requests that now fit are
 woken. A restart loses the record: the first ask re-reads the running training Jobs in
 one list (``seed``), and waiting pipelines join again as their resume passes run.
+
+A pass plans as if there were no queue; if that plan starts a training Job and no slot is
+free, it plans again with the queue's answer in the observation, so ``plan()`` (pure)
+writes the Queued status instead.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from modelpipe.layout import job_name
-from modelpipe.queue.order import Key, Limits, Request, decide
+from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.pvcdata import is_hash_check
+from modelpipe.k8s.rest import JSON
+from modelpipe.layout import MODEL_VERSION_LABEL, PIPELINE_LABEL, job_name
+from modelpipe.observed import JobPhase, Observed, QueueSeat
+from modelpipe.planning import Plan, plan
+from modelpipe.planning.outcome import CreateJob
+from modelpipe.planning.queue import Key, Limits, Request, decide
 
 Seed = Callable[[], Mapping[Key, frozenset[str]]]
 
@@ -107,3 +119,74 @@ class TrainingQueue:
             decision = decide(self._waiting.values(), self._per_namespace(), self.limits)
         for namespace, name in sorted(decision.admitted):
             self._wake(namespace, name)
+
+
+def describe(limits: Limits) -> str:
+    parts = []
+    if limits.cluster is not None:
+        parts.append(f"at most {limits.cluster} training Jobs in the cluster")
+    if limits.per_namespace is not None:
+        parts.append(f"{limits.per_namespace} per namespace")
+    return ", ".join(parts)
+
+
+def take_seat(
+    queue: TrainingQueue, observed: Observed, decided: Plan, *, now: datetime
+) -> tuple[Observed, Plan]:
+    """Report the pipeline's running Jobs; hold back the Job ``decided`` would start if full."""
+    meta = observed.metadata
+    key = (meta.namespace, meta.name)
+    queue.observe(key, frozenset(j.name for j in observed.jobs if j.phase == JobPhase.ACTIVE))
+    version = _training_job_version(decided, pipeline=meta.name)
+    if version is None or observed.spec is None:
+        queue.withdraw(key)
+        return observed, decided
+    request = Request(
+        namespace=meta.namespace,
+        pipeline=meta.name,
+        version=version,
+        priority=observed.spec.training.priority,
+        since=now,
+    )
+    seat = queue.ask(request)
+    if seat.position is None:
+        return observed, decided
+    waiting = QueueSeat(position=seat.position, waiting=seat.waiting, limits=describe(queue.limits))
+    queued = replace(observed, queue=waiting)
+    return queued, plan(queued, now)
+
+
+def _training_job_version(decided: Plan, *, pipeline: str) -> str | None:
+    for action in decided.actions:
+        if not isinstance(action, CreateJob):
+            continue
+        version = str(action.manifest["metadata"].get("labels", {}).get(MODEL_VERSION_LABEL, ""))
+        if version and action.name == job_name(pipeline=pipeline, version=version):
+            return version
+    return None
+
+
+def running_training_jobs(
+    api: KubeApi, namespaces: tuple[str, ...] | None
+) -> dict[Key, frozenset[str]]:
+    """Active training Jobs per pipeline, in one list per namespace (or one for the cluster)."""
+    jobs = (
+        api.list_all_jobs(PIPELINE_LABEL)
+        if namespaces is None
+        else [job for namespace in namespaces for job in api.list_jobs(namespace, PIPELINE_LABEL)]
+    )
+    running: dict[Key, frozenset[str]] = {}
+    for job in jobs:
+        if is_hash_check(job) or not _active(job):
+            continue
+        meta = job.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str((meta.get("labels") or {})[PIPELINE_LABEL]))
+        running[key] = running.get(key, frozenset()) | {str(meta.get("name"))}
+    return running
+
+
+def _active(job: JSON) -> bool:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return not any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
+    )
