@@ -8,7 +8,7 @@ runtime settings (resources, deadlines, service account) and every other annotat
 label, so metadata edits — Argo CD's tracking annotations included — never retrain.
 
 Followed sources (``modelpipe.sources``) are the seam: the gatherer may pass the values
-they resolved as :class:`Followed`. As in the sources' precedence rule, a value pinned
+they resolved as :class:`Resolved`. As in the sources' precedence rule, a value pinned
 in the spec wins and a followed value fills in where the spec leaves one out.
 """
 
@@ -26,7 +26,7 @@ from modelpipe.layout import model_version
 
 
 @dataclass(frozen=True)
-class Followed:
+class Resolved:
     """Input values resolved by followed sources (git branch head, dataset manifest)."""
 
     code_revision: str | None = None
@@ -37,17 +37,17 @@ class Followed:
 def resolve(
     *,
     spec: ModelPipelineSpec,
-    followed: Followed | None,
+    resolved: Resolved | None,
     retrain_token: str | None,
     previous: Inputs | None,
     now: str,
     schedule_slot: str | None = None,
 ) -> Inputs:
     """The inputs the desired model trains from; ``observedAt`` only moves when they change."""
-    followed = followed or Followed()
-    revision = spec.code.revision or followed.code_revision or ""
-    uri = spec.dataset.uri or followed.dataset_uri or ""
-    version = spec.dataset.version or followed.dataset_version or ""
+    resolved = resolved or Resolved()
+    revision = spec.code.revision or resolved.code_revision or ""
+    uri = spec.dataset.uri or resolved.dataset_uri or ""
+    version = spec.dataset.version or resolved.dataset_version or ""
     uri = redact(uri)
     digest = input_hash(
         spec=spec, revision=revision, uri=uri, version=version, token=retrain_token,
@@ -134,6 +134,6 @@ def redact(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def dataset_uri(*, spec: ModelPipelineSpec, followed: Followed | None) -> str:
+def dataset_uri(*, spec: ModelPipelineSpec, resolved: Resolved | None) -> str:
     """The real dataset URI, credentials included, for the training pod only."""
-    return spec.dataset.uri or (followed.dataset_uri if followed else None) or ""
+    return spec.dataset.uri or (resolved.dataset_uri if resolved else None) or ""

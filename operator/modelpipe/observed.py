@@ -13,7 +13,7 @@ from enum import StrEnum
 from modelpipe.api.sources import Observation
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.api.v1alpha1.status import SourceStatus
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe_trainer.contract import TrainerResult
 
 
@@ -172,8 +172,8 @@ class Observed:
     # spec.training.serviceAccountName exists (or none is named).
     service_account_exists: bool = True
     # Inputs resolved by followed sources, when the spec leaves them to a source.
-    followed: Followed | None = None
-    # Status rows of the followed sources (modelpipe.sources.follower.followed).
+    resolved: Resolved | None = None
+    # Status rows of the followed sources (modelpipe.sources.follower.resolved).
     sources: tuple[SourceStatus, ...] = ()
     # When followed sources were seen changing (newest last), for debouncing.
     source_changes: tuple[datetime, ...] = ()

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from tests.e2e.harness import example_documents
 
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION, Metadata, ModelPipelineSpec
-from modelpipe.inputs import Followed, resolve
+from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import serving_deployment, serving_service, training_job
 
 pytestmark = pytest.mark.cluster
@@ -131,8 +131,8 @@ def children(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     """What the operator would create for this pipeline, built by its own functions."""
     spec = ModelPipelineSpec.model_validate(doc["spec"])  # must not raise: it was admitted
     meta = Metadata(name=doc["metadata"]["name"], namespace=namespace, uid="0000-fuzz")
-    followed = Followed(code_revision="0" * 40, dataset_version="etag:1")
-    inputs = resolve(spec=spec, followed=followed, retrain_token=None, previous=None, now="now")
+    resolved = Resolved(code_revision="0" * 40, dataset_version="etag:1")
+    inputs = resolve(spec=spec, resolved=resolved, retrain_token=None, previous=None, now="now")
     # With a champion directory, so the significance test is rendered into the run config too.
     made = [training_job(meta=meta, spec=spec, inputs=inputs, champion_dir="/artifacts/x/1")]
     if spec.serving.template is not None:

@@ -30,7 +30,7 @@ RESTRICTED_POD = {
 
 def inputs_for(the_spec: Any) -> Inputs:
     return resolve(
-        spec=the_spec, followed=None, retrain_token=None, previous=None, now="2026-01-01T00:00:00Z"
+        spec=the_spec, resolved=None, retrain_token=None, previous=None, now="2026-01-01T00:00:00Z"
     )
 
 

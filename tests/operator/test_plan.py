@@ -264,8 +264,8 @@ def test_history_is_bounded_and_old_jobs_pruned() -> None:
 
 
 def test_followed_inputs_wait_until_resolved() -> None:
-    followed = spec(dataset={"version": None, "uri": "https://data.example/iris.csv"})
-    planned = step(observe(followed))
+    resolved = spec(dataset={"version": None, "uri": "https://data.example/iris.csv"})
+    planned = step(observe(resolved))
     assert planned.actions == ()
     assert condition(planned, ConditionType.READY) == ("False", Reason.WAITING_FOR_INPUTS)
 

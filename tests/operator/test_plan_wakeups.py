@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.operator.builders import NOW, observe, spec, step, with_
 
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.planning import CreateJob
 
 GIT = {"revision": None, "git": {"url": "https://git.example/iris.git", "ref": "main"}}
@@ -21,7 +21,7 @@ def test_a_blocker_without_a_wake_up_never_erases_a_debounce_wake_up() -> None:
     )
     world = with_(
         observe(debounced_and_pinned),
-        followed=Followed(code_revision="a" * 40),
+        resolved=Resolved(code_revision="a" * 40),
         source_changes=(NOW,),
     )
     held = step(world, minutes=1)
@@ -32,7 +32,7 @@ def test_a_blocker_without_a_wake_up_never_erases_a_debounce_wake_up() -> None:
 def test_the_earliest_of_several_wake_ups_wins() -> None:
     """An hourly schedule (next fire in 60 min) and a 2 min quiet period: 1 min remains."""
     both = spec(code=GIT, triggers={"quietPeriod": "2m"}, schedule="0 * * * *")
-    world = with_(observe(both), followed=Followed(code_revision="a" * 40), source_changes=(NOW,))
+    world = with_(observe(both), resolved=Resolved(code_revision="a" * 40), source_changes=(NOW,))
     created = NOW - timedelta(hours=3)
     world = with_(
         world,

@@ -31,7 +31,7 @@ def run_once(ns: Namespace, *, before: dict[str, Any] | None = None) -> tuple[st
     stored = ns.pipeline()
     meta = Metadata.model_validate(stored["metadata"])
     spec = ModelPipelineSpec.model_validate(stored["spec"])
-    inputs = resolve(spec=spec, followed=None, retrain_token=None, previous=None, now="x")
+    inputs = resolve(spec=spec, resolved=None, retrain_token=None, previous=None, now="x")
     run = training_run(meta=meta, spec=spec, inputs=inputs, champion_dir=None)
     run.job["spec"]["suspend"] = True  # no pod, no trainer: only the objects matter here
     name = run.job["metadata"]["name"]

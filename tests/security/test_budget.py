@@ -19,8 +19,8 @@ from tests.sources.servers import DataServer, Served
 from modelpipe.api.sources import SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.planning.polling import Backoff
-from modelpipe.planning.pvcdata import follows_pvc
-from modelpipe.sources.follower import wanted
+from modelpipe.planning.pvcdata import pvc_follow
+from modelpipe.sources.follower import follows
 from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
@@ -44,27 +44,27 @@ def make_spec(**dataset: Any) -> ModelPipelineSpec:
 
 def test_the_poll_interval_has_a_floor_and_max_bytes_a_ceiling() -> None:
     limits = SourceLimits(min_interval_seconds=10, max_bytes=100 * MiB)
-    follows = wanted(make_spec(maxBytes=10 * 1024 * MiB), namespace="ml", limits=limits)
-    assert {role: f.interval_seconds for role, f in follows.items()} == {
+    wished = follows(make_spec(maxBytes=10 * 1024 * MiB), namespace="ml", limits=limits)
+    assert {role: f.interval_seconds for role, f in wished.items()} == {
         "code": 10.0, "dataset": 10.0,
     }  # fmt: skip
-    assert follows["dataset"].key.max_bytes == 100 * MiB
-    unset = wanted(make_spec(), namespace="ml", limits=limits)["dataset"]
+    assert wished["dataset"].key.max_bytes == 100 * MiB
+    unset = follows(make_spec(), namespace="ml", limits=limits)["dataset"]
     assert unset.key.max_bytes == 100 * MiB
-    small = wanted(make_spec(maxBytes=1000, pollInterval="5m"), namespace="ml", limits=limits)
+    small = follows(make_spec(maxBytes=1000, pollInterval="5m"), namespace="ml", limits=limits)
     assert (small["dataset"].key.max_bytes, small["dataset"].interval_seconds) == (1000, 300.0)
     # The defaults, as the chart ships them.
-    default = wanted(make_spec(maxBytes=10 * 1024 * MiB), namespace="ml")["dataset"]
+    default = follows(make_spec(maxBytes=10 * 1024 * MiB), namespace="ml")["dataset"]
     assert (default.interval_seconds, default.key.max_bytes) == (10.0, 1 << 30)
 
 
 def test_a_suspended_pipeline_follows_nothing() -> None:
-    assert wanted(make_spec(), namespace="ml") != {}
+    assert follows(make_spec(), namespace="ml") != {}
     suspended = make_spec().model_copy(update={"suspend": True})
-    assert wanted(suspended, namespace="ml") == {}
+    assert follows(suspended, namespace="ml") == {}
     on_claim = make_spec(uri="pvc://data/train.csv").model_copy(update={"suspend": True})
-    assert follows_pvc(on_claim) is None
-    assert follows_pvc(on_claim.model_copy(update={"suspend": False})) is not None
+    assert pvc_follow(on_claim) is None
+    assert pvc_follow(on_claim.model_copy(update={"suspend": False})) is not None
 
 
 @pytest.fixture

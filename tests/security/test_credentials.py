@@ -29,7 +29,7 @@ from tests.sources.servers import DataServer, GitServer, Repo
 
 from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
 from modelpipe.api.v1alpha1.spec import configured_trainer_image
-from modelpipe.inputs import Followed, resolve
+from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import training_job
 from modelpipe.sources.credentials import (
     CREDENTIALS_LABEL,
@@ -108,7 +108,7 @@ def test_an_opted_in_secret_lends_to_its_prefixes_only() -> None:
 def _pod(code: dict[str, Any]) -> dict[str, Any]:
     the_spec = spec(code=code)
     inputs = resolve(
-        spec=the_spec, followed=Followed(code_revision="a" * 40), retrain_token=None,
+        spec=the_spec, resolved=Resolved(code_revision="a" * 40), retrain_token=None,
         previous=None, now="2026-01-01T00:00:00Z",
     )  # fmt: skip
     pod: dict[str, Any] = training_job(

@@ -62,7 +62,7 @@ def workloads() -> dict[str, dict[str, Any]]:
     for name, the_spec in TRAINING.items():
         inputs = resolve(
             spec=the_spec,
-            followed=None,
+            resolved=None,
             retrain_token=None,
             previous=None,
             now="2026-01-01T00:00:00Z",

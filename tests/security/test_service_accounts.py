@@ -76,7 +76,7 @@ def test_a_missing_service_account_is_not_refused_here() -> None:
 def _pod(training: dict[str, Any]) -> dict[str, Any]:
     the_spec = spec(training=training)
     inputs = resolve(
-        spec=the_spec, followed=None, retrain_token=None, previous=None,
+        spec=the_spec, resolved=None, retrain_token=None, previous=None,
         now="2026-01-01T00:00:00Z",
     )  # fmt: skip
     pod: dict[str, Any] = training_job(

@@ -12,7 +12,7 @@ from tests.sources.servers import DataServer, GitServer, Repo, Served
 from modelpipe.api.sources import ErrorReason, SecretRef, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.sources.credentials import Lent, lend
-from modelpipe.sources.follower import SourceFollower, followed, wanted
+from modelpipe.sources.follower import SourceFollower, follows, resolved
 from modelpipe.sources.limits import SourceLimits
 
 GIT = "https://git.example/model.git"
@@ -37,7 +37,7 @@ PINNED = make_spec(
 
 
 def test_pinned_inputs_follow_nothing() -> None:
-    assert wanted(PINNED, namespace="ml") == {}
+    assert follows(PINNED, namespace="ml") == {}
 
 
 def test_followed_inputs() -> None:
@@ -45,8 +45,8 @@ def test_followed_inputs() -> None:
         {"git": {"url": GIT, "ref": "main", "pollInterval": "30s", "credentialsSecret": "git"}},
         {"uri": "https://d/x.csv", "maxBytes": 1000},
     )
-    follows = wanted(spec, namespace="ml")
-    code, data = follows["code"], follows["dataset"]
+    wished = follows(spec, namespace="ml")
+    code, data = wished["code"], wished["dataset"]
     assert (code.key.kind, code.key.ref, code.key.secret, code.interval_seconds) == (
         SourceKind.GIT, "main", SecretRef("ml", "git"), 30.0,
     )  # fmt: skip
@@ -61,7 +61,7 @@ def test_manifest_is_followed_instead_of_the_file() -> None:
     spec = make_spec(
         {"revision": "abc"}, {"uri": "s3-mirror/x.csv", "manifestUri": "https://d/x.dvc"}
     )
-    assert wanted(spec, namespace="ml")["dataset"].key.kind is SourceKind.MANIFEST
+    assert follows(spec, namespace="ml")["dataset"].key.kind is SourceKind.MANIFEST
 
 
 def _wait(predicate: Any, seconds: float = 20.0) -> None:
@@ -106,7 +106,7 @@ def test_follower_resolves_and_calls_back(
     sync()
     _wait(lambda: ("ml", "iris") in follower.changes)
     _wait(lambda: all(s.state.value for s in sync().values()))
-    values, rows = followed(sync())
+    values, rows = resolved(sync())
     assert values.code_revision == repo.head()
     assert (values.dataset_version or "").startswith("etag:")
     assert [r.name for r in rows] == ["code", "dataset"]

@@ -17,7 +17,7 @@ import pytest
 from tests.operator.builders import meta, spec
 from tests.sources.servers import GitServer, Repo
 
-from modelpipe.inputs import Followed, resolve
+from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import training_job
 from modelpipe.manifests.gitclone import CREDENTIALS_MOUNT, auth_origin
 
@@ -29,7 +29,7 @@ def _pod(git: dict[str, Any], revision: str) -> dict[str, Any]:
     the_spec = spec(code={"revision": None if "ref" in git else revision, "git": git})
     inputs = resolve(
         spec=the_spec,
-        followed=Followed(code_revision=revision),
+        resolved=Resolved(code_revision=revision),
         retrain_token=None,
         previous=None,
         now="2026-01-01T00:00:00Z",

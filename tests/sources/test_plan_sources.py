@@ -8,7 +8,7 @@ from tests.operator.builders import NOW, cycle, job, observe, spec, step, with_
 
 from modelpipe.api.sources import ErrorReason, SourceError, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import Metadata
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning import CreateJob, DeleteJob, Plan
 from modelpipe.planning.polling import PollState
@@ -38,7 +38,7 @@ def created(planned: Plan) -> list[str]:
 
 def test_resolved_commit_starts_one_run_and_records_its_origin() -> None:
     first = observe(FOLLOWING)
-    first = with_(first, followed=Followed(code_revision="a" * 40), sources=rows("a" * 40))
+    first = with_(first, resolved=Resolved(code_revision="a" * 40), sources=rows("a" * 40))
     planned = step(first)
     assert len(created(planned)) == 1
     inputs = planned.status.inputs
@@ -54,11 +54,11 @@ def test_resolved_commit_starts_one_run_and_records_its_origin() -> None:
 
 def test_a_new_commit_supersedes_like_a_pinned_change() -> None:
     before = with_(
-        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+        observe(FOLLOWING), resolved=Resolved(code_revision="a" * 40), sources=rows("a" * 40)
     )
     old = step(before).status.inputs.model_version  # type: ignore[union-attr]
     running = cycle(before, jobs=(job(old, JobPhase.ACTIVE),))
-    pushed = with_(running, followed=Followed(code_revision="b" * 40), sources=rows("b" * 40))
+    pushed = with_(running, resolved=Resolved(code_revision="b" * 40), sources=rows("b" * 40))
     planned = step(pushed)
     assert any(isinstance(a, DeleteJob) for a in planned.actions)
     assert len(created(planned)) == 1
@@ -66,17 +66,17 @@ def test_a_new_commit_supersedes_like_a_pinned_change() -> None:
 
 def test_pinned_revision_wins() -> None:
     pinned = spec(code={"revision": "v1", "git": {"url": GIT_URL, "ref": "main"}})
-    planned = step(with_(observe(pinned), followed=Followed(code_revision="a" * 40)))
+    planned = step(with_(observe(pinned), resolved=Resolved(code_revision="a" * 40)))
     assert planned.status.inputs.code_revision == "v1"  # type: ignore[union-attr]
     assert planned.status.inputs.code_revision_from == "Pinned"  # type: ignore[union-attr]
 
 
 def test_restart_before_the_first_poll_keeps_inputs_and_the_running_job() -> None:
     seen = with_(
-        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+        observe(FOLLOWING), resolved=Resolved(code_revision="a" * 40), sources=rows("a" * 40)
     )
     version = step(seen).status.inputs.model_version  # type: ignore[union-attr]
-    after_restart = cycle(seen, jobs=(job(version, JobPhase.ACTIVE),), followed=None, sources=())
+    after_restart = cycle(seen, jobs=(job(version, JobPhase.ACTIVE),), resolved=None, sources=())
     planned = step(after_restart)
     assert planned.status.inputs.model_version == version  # type: ignore[union-attr]
     assert not any(isinstance(a, DeleteJob | CreateJob) for a in planned.actions)
@@ -84,7 +84,7 @@ def test_restart_before_the_first_poll_keeps_inputs_and_the_running_job() -> Non
 
 def test_unreachable_source_sets_the_condition_and_starts_nothing() -> None:
     seen = with_(
-        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+        observe(FOLLOWING), resolved=Resolved(code_revision="a" * 40), sources=rows("a" * 40)
     )
     version = step(seen).status.inputs.model_version  # type: ignore[union-attr]
     down = rows(
@@ -106,7 +106,7 @@ def ready(planned: Plan) -> tuple[str, str, str]:
 def test_a_failing_source_makes_ready_false_while_the_last_model_serves() -> None:
     """Ready's one meaning (issue 11.4): a followed URL that 404s cannot take effect."""
     seen = with_(
-        observe(FOLLOWING), followed=Followed(code_revision="a" * 40), sources=rows("a" * 40)
+        observe(FOLLOWING), resolved=Resolved(code_revision="a" * 40), sources=rows("a" * 40)
     )
     assert ready(step(seen))[1] != "SourceFailed"
     gone = rows("a" * 40, SourceError(ErrorReason.NOT_FOUND, "ref main not found"), failures=1)
@@ -156,7 +156,7 @@ DEBOUNCED = spec(
 def pushed(sha: str, *times_min: float) -> dict[str, object]:
     changes = tuple(NOW + timedelta(minutes=m) for m in times_min)
     return {
-        "followed": Followed(code_revision=sha),
+        "resolved": Resolved(code_revision=sha),
         "sources": rows(sha),
         "source_changes": changes,
     }

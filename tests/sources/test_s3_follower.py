@@ -21,7 +21,7 @@ from modelpipe.sources.credentials import (
     SecretView,
     lend,
 )
-from modelpipe.sources.follower import followed, wanted
+from modelpipe.sources.follower import follows, resolved
 
 CSV = b"x,y\n1,0\n2,1\n"
 
@@ -31,7 +31,7 @@ def test_s3_dataset_is_followed_with_its_secret() -> None:
         {"revision": "abc"},
         {"uri": "s3://data/x.csv", "credentialsSecret": "s3", "maxBytes": 99},
     )
-    data = wanted(spec, namespace="ml")["dataset"]
+    data = follows(spec, namespace="ml")["dataset"]
     assert (data.key.kind, data.key.secret, data.key.max_bytes) == (
         SourceKind.S3, SecretRef("ml", "s3"), 99,
     )  # fmt: skip
@@ -45,7 +45,7 @@ def test_s3_dataset_is_followed_with_its_secret() -> None:
     ],
 )
 def test_pinned_s3_dataset_is_not_followed(dataset: dict[str, Any]) -> None:
-    assert wanted(make_spec({"revision": "abc"}, dataset), namespace="ml") == {}
+    assert follows(make_spec({"revision": "abc"}, dataset), namespace="ml") == {}
 
 
 def secret_view(server: S3Server, *, prefixes: str, secret_key: str | None = None) -> SecretView:
@@ -91,7 +91,7 @@ def test_follower_resolves_an_s3_object_and_logs_no_key(
     state = sync(wrong)["dataset"].state
     assert state.error is not None and state.error.reason is ErrorReason.AUTH_FAILED
     assert state.value == f"versionId:{second}"  # the last known value is kept
-    _, rows = followed(sync(wrong))
+    _, rows = resolved(sync(wrong))
     # The operator's records (the follower's thread), at DEBUG: botocore's signer included.
     # The test's own boto3 client logs its Authorization header, in the main thread.
     logged = "\n".join(

@@ -7,7 +7,7 @@ from tests.sources.test_plan_sources import FOLLOWING, rows
 
 from modelpipe.api.sources import ErrorReason, SourceError
 from modelpipe.api.v1alpha1 import Reason
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.observed import Observed
 
 A, B = "a" * 40, "b" * 40
@@ -24,7 +24,7 @@ def about_sources(observed: Observed) -> list[tuple[str, str, str]]:
 
 
 def seen(sha: str) -> Observed:
-    return with_(observe(FOLLOWING), followed=Followed(code_revision=sha), sources=rows(sha))
+    return with_(observe(FOLLOWING), resolved=Resolved(code_revision=sha), sources=rows(sha))
 
 
 def test_first_resolution_is_announced() -> None:
@@ -34,7 +34,7 @@ def test_first_resolution_is_announced() -> None:
 
 
 def test_a_new_commit_is_announced_once_with_old_and_new() -> None:
-    pushed = cycle(seen(A), followed=Followed(code_revision=B), sources=rows(B))
+    pushed = cycle(seen(A), resolved=Resolved(code_revision=B), sources=rows(B))
     assert about_sources(pushed) == [
         ("Normal", "SourceChanged", f"code (https://git.example/iris.git@main): {A} -> {B}")
     ]
@@ -46,9 +46,9 @@ def test_no_change_no_event() -> None:
 
 
 def test_the_first_answer_after_a_restart_is_not_news() -> None:
-    restarted = cycle(seen(A), followed=None, sources=rows(None))
+    restarted = cycle(seen(A), resolved=None, sources=rows(None))
     assert about_sources(restarted) == []
-    answered = cycle(restarted, followed=Followed(code_revision=A), sources=rows(A))
+    answered = cycle(restarted, resolved=Resolved(code_revision=A), sources=rows(A))
     assert about_sources(answered) == []
 
 

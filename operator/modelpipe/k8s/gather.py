@@ -24,7 +24,7 @@ from modelpipe.api.v1alpha1 import (
     all_runs,
 )
 from modelpipe.api.v1alpha1.status import SourceStatus
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.k8s.analysis import observe_pod_metrics
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.pvcdata import is_hash_check, observe_checks
@@ -48,10 +48,10 @@ from modelpipe.planning.accounts import (
     refusal,
 )
 from modelpipe.planning.polling import PollState
-from modelpipe.planning.pvcdata import follows_pvc
+from modelpipe.planning.pvcdata import pvc_follow
 from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.credentials import Lent, lend
-from modelpipe.sources.follower import CODE, DATASET, SourceFollower, followed
+from modelpipe.sources.follower import CODE, DATASET, SourceFollower, resolved
 from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {
@@ -99,7 +99,7 @@ def observe(
     if data_lent.error is not None and not any(row.name == DATASET for row in rows):
         rows = (*rows, _refused_dataset_row(spec, namespace=namespace, error=data_lent.error))
     refused = lent.error or data_lent.error
-    follow_pvc = follows_pvc(spec)
+    follow_pvc = pvc_follow(spec)
     accounts = _accounts(api, namespace, spec)  # a missing one: ServiceAccountNotFound
     checks = (
         observe_checks(api, owned, namespace=namespace, pipeline=name, follow=follow_pvc)
@@ -119,7 +119,7 @@ def observe(
         service_owned=service is not None and _controlled_by(service, metadata.uid),
         pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
         service_account_exists=all(u.annotations is not None for u in accounts if u.training),
-        followed=values,
+        resolved=values,
         sources=rows,
         source_changes=changes,
         dataset_checks=checks,
@@ -205,7 +205,7 @@ def _follow(
     name: str,
     spec: ModelPipelineSpec,
     lent: tuple[Lent, Lent],
-) -> tuple[Followed | None, tuple[SourceStatus, ...], tuple[datetime, ...]]:
+) -> tuple[Resolved | None, tuple[SourceStatus, ...], tuple[datetime, ...]]:
     """The followed sources' latest answers (cached by the pollers, no request here)."""
     if follower is None:
         return None, (), ()
@@ -217,7 +217,7 @@ def _follow(
         code_credentials=code,
         dataset_credentials=dataset,
     )
-    values, rows = followed(snapshots)
+    values, rows = resolved(snapshots)
     changes = sorted(t for snap in snapshots.values() for t in snap.state.change_times)
     return values, tuple(rows), tuple(changes)
 

@@ -15,7 +15,7 @@ or the row was checked during it (the Job may be gone by ``ttlSecondsAfterFinish
 A missing claim is an error without a Job: the Job's pod could never start.
 A failed check keeps the last resolved value, so nothing runs because of it.
 
-The git and HTTP pollers hand the plan their answers through ``Observed.followed``,
+The git and HTTP pollers hand the plan their answers through ``Observed.resolved``,
 ``Observed.sources`` and ``Observed.source_changes``; :func:`follow_pvc_dataset`
 fills the same three from the hash Jobs, first thing in the pass. Everything after
 that — last known inputs, ``SourcesReady``, the ``SourceChanged`` events,
@@ -33,7 +33,7 @@ from modelpipe.api.pvcdata import parse_uri, uri_problem
 from modelpipe.api.sources import ErrorReason, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import SourceStatus
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.manifests.common import owner_reference
 from modelpipe.manifests.pvcdata import HashCheck, build_job
 from modelpipe.observed import SeenCheck
@@ -56,7 +56,7 @@ class PvcFollow:
     interval_seconds: float
 
 
-def follows_pvc(spec: ModelPipelineSpec) -> PvcFollow | None:
+def pvc_follow(spec: ModelPipelineSpec) -> PvcFollow | None:
     """The PVC dataset ``spec`` follows, or None (pinned, suspended, or not on a PVC)."""
     data = spec.dataset
     parsed = parse_uri(data.uri)
@@ -190,7 +190,7 @@ def _parse(text: str | None) -> datetime | None:
 
 def follow_pvc_dataset(d: Draft) -> None:
     """Put the PVC dataset's row and version where the other sources put theirs."""
-    follow, now = follows_pvc(d.spec), parse(d.now)
+    follow, now = pvc_follow(d.spec), parse(d.now)
     if follow is None or now is None:
         return
     obs = d.obs
@@ -202,7 +202,7 @@ def follow_pvc_dataset(d: Draft) -> None:
     changed = parse(row.resolved_time)
     d.obs = replace(
         obs,
-        followed=replace(obs.followed or Followed(), dataset_version=row.resolved),
+        resolved=replace(obs.resolved or Resolved(), dataset_version=row.resolved),
         sources=tuple(sorted([*(r for r in obs.sources if r.name != ROLE), row], key=_name)),
         source_changes=tuple(sorted([*obs.source_changes, *([changed] if changed else [])])),
     )
@@ -225,7 +225,7 @@ def wake_for_dataset_check(d: Draft) -> None:
     """Reconcile again when the next check's slot begins (the Job watch covers its end)."""
     now = parse(d.now)
     row = next((r for r in d.obs.sources if r.name == ROLE and r.kind == "pvc"), None)
-    if row is None or now is None or follows_pvc(d.spec) is None:
+    if row is None or now is None or pvc_follow(d.spec) is None:
         return
     wait = wait_seconds(row, now=now)
     if wait is not None:

@@ -1,7 +1,7 @@
 """Followed sources in the plan: last known inputs, where each input came from, SourcesReady.
 
 The pollers live outside the plan (``modelpipe.sources``); the gatherer passes their
-latest answers in as ``Observed.followed`` (values) and ``Observed.sources`` (status
+latest answers in as ``Observed.resolved`` (values) and ``Observed.sources`` (status
 rows). Two rules from docs/triggers.md are decided here:
 
 - a followed value, once seen, is never "unknown" again: right after an operator
@@ -20,7 +20,7 @@ from modelpipe.api.durations import parse_duration
 from modelpipe.api.schedule import check_schedule, latest_fire, next_fire
 from modelpipe.api.v1alpha1 import Condition, Reason
 from modelpipe.api.v1alpha1.status import SourceStatus
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.layout import job_name
 from modelpipe.planning.clock import parse, rfc3339
 from modelpipe.planning.debounce import DebouncePolicy, debounce
@@ -36,7 +36,7 @@ def keep_last_known(d: Draft) -> None:
     previous = d.previous.inputs
     if previous is None:
         return
-    seen = d.obs.followed or Followed()
+    seen = d.obs.resolved or Resolved()
     code, version = seen.code_revision, seen.dataset_version
     if code is None and d.spec.code.revision is None and previous.code_revision_from == "Followed":
         code = previous.code_revision
@@ -46,7 +46,7 @@ def keep_last_known(d: Draft) -> None:
         and previous.dataset_version_from == "Followed"
     ):
         version = previous.dataset_version
-    d.obs = replace(d.obs, followed=replace(seen, code_revision=code, dataset_version=version))
+    d.obs = replace(d.obs, resolved=replace(seen, code_revision=code, dataset_version=version))
 
 
 def report_sources(d: Draft) -> None:

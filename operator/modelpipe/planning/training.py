@@ -41,7 +41,7 @@ def resolve_inputs(d: Draft) -> None:
     """Fix the desired inputs, their hash and model version for this pass."""
     d.status.inputs = inputs_.resolve(
         spec=d.spec,
-        followed=d.obs.followed,
+        resolved=d.obs.resolved,
         retrain_token=d.obs.metadata.annotations.get(RETRAIN_ANNOTATION),
         previous=d.previous.inputs,
         now=d.now,
@@ -227,7 +227,7 @@ def _create_job(d: Draft, name: str) -> None:
         spec=d.spec,
         inputs=inputs,
         champion_dir=champion_dir,
-        dataset_uri=inputs_.dataset_uri(spec=d.spec, followed=d.obs.followed),
+        dataset_uri=inputs_.dataset_uri(spec=d.spec, resolved=d.obs.resolved),
     )
     problem = run_config_problem(run.config_map)
     if problem is not None:  # would be refused by the apiserver on every pass

@@ -1,9 +1,9 @@
 """The seam between a ModelPipeline and the shared pollers.
 
-- :func:`wanted` (pure): which sources a spec follows, keyed by role, with the
-  Secret each one's credentials come from;
-- :func:`followed` (pure): turn the pollers' snapshots into the values the input
-  resolver uses (``modelpipe.inputs.Followed``) and the ``status.sources`` rows;
+- :func:`follows` (pure): which sources a spec follows (a :class:`Follow` by role),
+  with the Secret each one's credentials come from;
+- :func:`resolved` (pure): turn the pollers' snapshots into the values the input
+  resolver uses (``modelpipe.inputs.Resolved``) and the ``status.sources`` rows;
 - :class:`SourceFollower`: runs a :class:`SourceRegistry` on its own event loop
   in a daemon thread, so the operator's synchronous reconciler (kopf runs sync
   handlers in worker threads) can call it from any thread. When a source changes
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from modelpipe.api.durations import parse_duration
@@ -29,9 +29,9 @@ from modelpipe.api.s3data import parse_s3_uri
 from modelpipe.api.sources import SecretRef, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import SourceStatus
-from modelpipe.inputs import Followed
+from modelpipe.inputs import Resolved
 from modelpipe.planning.polling import PollState
-from modelpipe.planning.sourcestatus import rfc3339, source_status
+from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.clock import SystemClock
 from modelpipe.sources.credentials import Lent
 from modelpipe.sources.limits import SourceLimits
@@ -44,28 +44,22 @@ OnChange = Callable[[str, str], None]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Wanted:
-    key: SourceKey
-    interval_seconds: float
-
-
-def wanted(
+def follows(
     spec: ModelPipelineSpec, *, namespace: str, limits: SourceLimits | None = None
-) -> dict[str, Wanted]:
+) -> dict[str, Follow]:
     """The sources ``spec`` follows: only inputs the spec does not pin, none when suspended.
 
     Intervals and byte limits are held within the operator's ``limits``.
     """
     bounds = limits or SourceLimits()
-    result: dict[str, Wanted] = {}
+    result: dict[str, Follow] = {}
     if spec.suspend:
         return result
     git = spec.code.git
     if spec.code.revision is None and git is not None and git.ref:
         secret = SecretRef(namespace, git.credentials_secret) if git.credentials_secret else None
         key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
-        result[CODE] = Wanted(key, bounds.interval(_seconds(git.poll_interval)))
+        result[CODE] = Follow(key, bounds.interval(_seconds(git.poll_interval)))
     data = spec.dataset
     # A dataset on a PVC is checked by a Job the plan starts (modelpipe.planning.pvcdata).
     s3 = parse_s3_uri(data.uri)
@@ -80,7 +74,7 @@ def wanted(
             key = SourceKey(SourceKind.S3, data.uri, secret=secret, max_bytes=max_bytes)
         else:
             key = SourceKey(SourceKind.HTTP, data.uri, max_bytes=max_bytes)
-        result[DATASET] = Wanted(key, bounds.interval(_seconds(data.poll_interval)))
+        result[DATASET] = Follow(key, bounds.interval(_seconds(data.poll_interval)))
     return result
 
 
@@ -88,21 +82,16 @@ def _seconds(duration: str | None) -> float:
     return parse_duration(duration).total_seconds() if duration else DEFAULT_INTERVAL_SECONDS
 
 
-def followed(snapshots: Mapping[str, Snapshot]) -> tuple[Followed, list[SourceStatus]]:
+def resolved(snapshots: Mapping[str, Snapshot]) -> tuple[Resolved, list[SourceStatus]]:
     """Values for the input resolver, and status rows in a stable order."""
     code = snapshots.get(CODE)
     data = snapshots.get(DATASET)
-    values = Followed(
+    values = Resolved(
         code_revision=code.state.value if code else None,
         dataset_version=data.state.value if data else None,
     )
     rows = [source_status(role, snap.key, snap.state) for role, snap in sorted(snapshots.items())]
     return values, rows
-
-
-def resolved_at(snapshots: Mapping[str, Snapshot], role: str) -> str | None:
-    snap = snapshots.get(role)
-    return rfc3339(snap.state.resolved_time) if snap else None
 
 
 class SourceFollower:
@@ -149,15 +138,15 @@ class SourceFollower:
         ``dataset_credentials`` is the same for the dataset's credentialsSecret.
         """
         lent_by_role = {CODE: code_credentials, DATASET: dataset_credentials or Lent()}
-        follows: dict[str, Follow] = {}
+        lent_to: dict[str, Follow] = {}
         missing: dict[str, Snapshot] = {}
-        for role, want in wanted(spec, namespace=namespace, limits=self.limits).items():
-            lent = lent_by_role[role] if want.key.secret is not None else Lent()
+        for role, follow in follows(spec, namespace=namespace, limits=self.limits).items():
+            lent = lent_by_role[role] if follow.key.secret is not None else Lent()
             if lent.error is not None:
-                missing[role] = Snapshot(want.key, PollState(error=lent.error))
+                missing[role] = Snapshot(follow.key, PollState(error=lent.error))
                 continue
-            follows[role] = Follow(want.key, want.interval_seconds, lent.credentials)
-        snapshots = self._call(self._sync(f"{namespace}/{name}", follows))
+            lent_to[role] = replace(follow, credentials=lent.credentials)
+        snapshots = self._call(self._sync(f"{namespace}/{name}", lent_to))
         return {**snapshots, **missing}
 
     async def _sync(self, subscriber: str, follows: dict[str, Follow]) -> dict[str, Snapshot]:

@@ -36,6 +36,7 @@ from modelpipe.api.sources import (
     SourceError,
     check_url,
 )
+from modelpipe.sources.check import Check
 from modelpipe.sources.egress import EgressPolicy
 from modelpipe.sources.egress_guard import (
     EgressRefused,
@@ -199,6 +200,14 @@ def classify_failure(*, returncode: int, stderr: str) -> SourceError:
         if any(needle in lowered for needle in needles):
             return SourceError(reason, message)
     return SourceError(ErrorReason.UNREACHABLE, f"git ls-remote failed (exit code {returncode})")
+
+
+async def check(c: Check) -> Observation:
+    """The git source type (modelpipe.sources.kinds): the commit ``c.key.ref`` points to."""
+    return await resolve_git_ref(
+        url=c.key.url, ref=c.key.ref, credentials=c.credentials,
+        timeout_seconds=c.timeout_seconds, policy=c.egress, resolver=c.resolver,
+    )  # fmt: skip
 
 
 async def resolve_git_ref(

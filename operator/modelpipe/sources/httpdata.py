@@ -35,6 +35,7 @@ from modelpipe.api.sources import (
     Validators,
     check_url,
 )
+from modelpipe.sources.check import Check
 from modelpipe.sources.egress_guard import refusal_of
 
 HTTP_SCHEMES = frozenset({"http", "https"})
@@ -177,6 +178,19 @@ class HttpCheck:
     now: datetime
     # Waits for the namespace's share of downloaded bytes (modelpipe.sources.limits).
     throttle: Callable[[int], Awaitable[None]] | None = None
+
+
+def http_check(c: Check) -> HttpCheck:
+    """What a conditional GET of ``c.key.url`` needs."""
+    return HttpCheck(
+        client=c.client, url=c.key.url, credentials=c.credentials, max_bytes=c.key.max_bytes,
+        previous=c.previous, now=c.now, throttle=c.throttle,
+    )  # fmt: skip
+
+
+async def check(c: Check) -> Observation:
+    """The HTTP dataset source type (modelpipe.sources.kinds): the file's version."""
+    return await resolve_http_dataset(http_check(c))
 
 
 async def resolve_http_dataset(check: HttpCheck) -> Observation:

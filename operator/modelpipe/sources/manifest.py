@@ -24,7 +24,8 @@ from typing import Any
 import yaml
 
 from modelpipe.api.sources import ErrorReason, Observation
-from modelpipe.sources.httpdata import Fetched, HttpCheck, resolve_document
+from modelpipe.sources.check import Check
+from modelpipe.sources.httpdata import Fetched, HttpCheck, http_check, resolve_document
 
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_ENTRIES = 100_000
@@ -77,6 +78,11 @@ def _entry(item: object, index: int) -> tuple[str, str]:
 def manifest_version(entries: Sequence[tuple[str, str]]) -> str:
     canonical = json.dumps([list(entry) for entry in entries], separators=(",", ":"))
     return "manifest:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def check(c: Check) -> Observation:
+    """The manifest source type (modelpipe.sources.kinds): a digest of the listed files."""
+    return await resolve_manifest(http_check(c))
 
 
 async def resolve_manifest(check: HttpCheck) -> Observation:

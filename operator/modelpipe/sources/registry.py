@@ -10,7 +10,8 @@ Nothing here talks to Kubernetes: the operator reads the Secret and passes
 :class:`Credentials` in; it reads results back with :meth:`snapshot` (cheap,
 cached) and can block on :meth:`wait_changed` in a kopf daemon, or just call
 ``snapshot`` from its reconcile. Decisions (what a check means, when the next
-one is due) are the pure functions of ``polling.py``.
+one is due) are the pure functions of :mod:`modelpipe.planning.polling`; what a
+check does is its source type's (:mod:`modelpipe.sources.kinds`).
 
 Each check is charged to one namespace — that of the follower asking for the
 shortest interval, the one that sets the pace — and waits for that namespace's
@@ -27,20 +28,17 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import httpx
 
-from modelpipe.api.sources import Credentials, Observation, SourceKey, SourceKind
+from modelpipe.api.sources import Credentials, Observation, SourceKey
 from modelpipe.planning.polling import Backoff, PollState, advance, next_due, reschedule
+from modelpipe.sources.check import Check
 from modelpipe.sources.clock import Clock
 from modelpipe.sources.egress_guard import Resolver, guarded_client, resolve
-from modelpipe.sources.gitref import resolve_git_ref
-from modelpipe.sources.httpdata import HttpCheck, resolve_http_dataset
+from modelpipe.sources.kinds import CHECKERS
 from modelpipe.sources.limits import SourceLimits
-from modelpipe.sources.manifest import resolve_manifest
 from modelpipe.sources.ratelimit import RateLimiter, host_of
-from modelpipe.sources.s3data import resolve_s3_object
 
 logger = logging.getLogger("modelpipe.sources")
 
@@ -215,27 +213,17 @@ class SourceRegistry:
             waker.cancel()
 
     async def _check(self, poller: _Poller) -> Observation:
-        key, credentials, now = poller.key, poller.credentials, self._clock.now()
-        if key.kind is SourceKind.GIT:
-            return await resolve_git_ref(
-                url=key.url, ref=key.ref, credentials=credentials, timeout_seconds=self._timeout,
-                policy=self.limits.egress, resolver=self._resolver,
-            )  # fmt: skip
         namespace = poller.namespace
 
         async def throttle(size: int) -> None:
             await self._namespace_bytes.acquire(namespace, cost=size)
 
-        check = HttpCheck(
-            client=self._client, url=key.url, credentials=credentials,
-            max_bytes=key.max_bytes, previous=poller.state.validators, now=now,
-            throttle=throttle,
+        check = Check(
+            key=poller.key, credentials=poller.credentials, previous=poller.state.validators,
+            now=self._clock.now(), client=self._client, throttle=throttle,
+            timeout_seconds=self._timeout, egress=self.limits.egress, resolver=self._resolver,
         )  # fmt: skip
-        if key.kind is SourceKind.MANIFEST:
-            return await resolve_manifest(check)
-        if key.kind is SourceKind.S3:
-            return await resolve_s3_object(check)
-        return await resolve_http_dataset(check)
+        return await CHECKERS[poller.key.kind](check)
 
     def _notify(self, poller: _Poller) -> None:
         for subscriber in poller.followers:
@@ -261,8 +249,3 @@ def _visible_change(before: PollState, after: PollState) -> bool:
     reason_before = before.error.reason if before.error else None
     reason_after = after.error.reason if after.error else None
     return reason_before != reason_after or before.last_check_time is None
-
-
-def resolved_times(snapshots: Mapping[str, Snapshot]) -> dict[str, datetime | None]:
-    """When each followed value last changed — the input debouncing needs."""
-    return {role: snap.state.resolved_time for role, snap in snapshots.items()}

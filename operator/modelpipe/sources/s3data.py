@@ -34,11 +34,13 @@ from modelpipe.api.s3data import (
     s3_uri_problem,
 )
 from modelpipe.api.sources import AwsKeys, ErrorReason, Observation, SourceError, Validators
+from modelpipe.sources.check import Check
 from modelpipe.sources.egress_guard import refusal_of
 from modelpipe.sources.httpdata import (
     HttpCheck,
     check_length,
     classify_status,
+    http_check,
     parse_retry_after,
     short_hash,
 )
@@ -78,6 +80,11 @@ def object_version(*, version_id: str | None, etag: str | None) -> str | None:
     if version_id and version_id != "null":
         return f"versionId:{short_hash(version_id)}"
     return f"etag:{short_hash(etag)}" if etag else None
+
+
+async def check(c: Check) -> Observation:
+    """The S3 source type (modelpipe.sources.kinds): the object's VersionId or ETag."""
+    return await resolve_s3_object(http_check(c))
 
 
 async def resolve_s3_object(check: HttpCheck) -> Observation:
