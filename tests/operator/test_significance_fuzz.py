@@ -41,7 +41,7 @@ def test_admitted_significance_renders_a_run_config_the_trainer_accepts(
     except ValidationError as refused:
         assert "significance" in str(refused), refused
         return
-    inputs = resolve(spec=parsed, followed=None, retrain_token=None, previous=None, now="now")
+    inputs = resolve(spec=parsed, resolved=None, retrain_token=None, previous=None, now="now")
     run = training_run(meta=meta(), spec=parsed, inputs=inputs, champion_dir="/artifacts/iris/p")
     config = RunConfig.model_validate_json(run.config_map["data"]["run-config.json"])
     assert config.significance is not None
