@@ -7,6 +7,7 @@ test_chart_cluster.py; here we pin down the chart's own decisions.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -297,6 +298,20 @@ def test_log_and_image_values_reach_the_operator(render: Render) -> None:
     assert env["MODELPIPE_TRAINER_IMAGE"] == "registry.local/trainer:1"
     assert env["MODELPIPE_SERVER_IMAGE"] == "registry.local/server:1"
     assert container["image"] == "ghcr.io/modelpipe/modelpipe-operator@sha256:" + "a" * 64
+
+
+def test_default_images_follow_the_app_version(helm: HelmRun, tmp_path: Path) -> None:
+    """A release bumps appVersion alone; the operator, trainer and server images follow."""
+    chart = tmp_path / "modelpipe"
+    shutil.copytree(CHART, chart)
+    meta = chart / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^appVersion: .*$", 'appVersion: "9.8.7"', meta.read_text()))
+    out = helm("template", "mp", str(chart), "--namespace", "modelpipe-system").stdout
+    container = operator_container([d for d in yaml.safe_load_all(out) if d])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == "ghcr.io/modelpipe/modelpipe-operator:9.8.7"
+    assert env["MODELPIPE_TRAINER_IMAGE"] == "ghcr.io/modelpipe/modelpipe-trainer:9.8.7"
+    assert env["MODELPIPE_SERVER_IMAGE"] == "ghcr.io/modelpipe/modelpipe-trainer:9.8.7"
 
 
 def test_metrics_service_and_optional_service_monitor(render: Render) -> None:

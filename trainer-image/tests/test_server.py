@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modelpipe_trainer.cli import default_host
 from modelpipe_trainer.contract import ExitCode
 from modelpipe_trainer.serving.server import ServeOptions, run_server
 
@@ -40,3 +41,19 @@ def test_incomplete_directory_exits_model_rejected(iris_model, tmp_path, capsys,
 def test_missing_directory(tmp_path: Path, capsys) -> None:
     assert _serve(tmp_path / "nope") == ExitCode.MODEL_REJECTED
     assert "is not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"POD_IP": "10.244.0.7"}, "0.0.0.0"),  # a pod's own netns: port-forward dials localhost
+        ({"POD_IP": "fd00::7"}, "::"),
+        ({"POD_IP": "127.1.0.9"}, "127.1.0.9"),  # pods sharing the host's network
+        ({}, "127.0.0.1"),
+        ({"POD_IP": "not-an-ip"}, "127.0.0.1"),
+    ],
+)
+def test_serve_listens_on_the_whole_pod_network_namespace(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert default_host(environ) == expected

@@ -42,6 +42,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/* The trainer image of this release: it trains and, by default, serves. */}}
+{{- define "modelpipe.trainerImage" -}}
+{{- printf "ghcr.io/modelpipe/modelpipe-trainer:%s" .Chart.AppVersion -}}
+{{- end -}}
+
 {{- define "modelpipe.clusterwide" -}}
 {{- if eq .Values.watch.scope "cluster" -}}true{{- end -}}
 {{- end -}}

@@ -13,6 +13,7 @@ termination-message path. Logs go to stderr so stdout stays one JSON line.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -84,7 +85,7 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return int(ExitCode.INVALID_CONFIG)
     options = ServeOptions(
         model_dir=Path(model_dir),
-        host=args.host or environ.get("POD_IP") or "127.0.0.1",
+        host=args.host or default_host(environ),
         port=args.port if args.port is not None else _env_port(environ),
         model_name=args.model_name or environ.get("MODEL_NAME"),
         trusted_prefixes=_split_prefixes(environ.get("MODELPIPE_TRUSTED_PREFIXES", "")),
@@ -93,6 +94,26 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print("modelpipe-trainer serve: $PORT is not a port number", file=sys.stderr)
         return int(ExitCode.INVALID_CONFIG)
     return run_server(options)
+
+
+def default_host(environ: Mapping[str, str]) -> str:
+    """Where ``serve`` listens without ``--host``.
+
+    In a pod (``$POD_IP`` set) it is every address of the pod's own network namespace:
+    the Service reaches the pod IP, and ``kubectl port-forward`` dials localhost inside
+    the pod. A loopback ``$POD_IP`` means pods share the host's network (localkube's
+    process node agent), where only the pod's own address keeps replicas apart.
+    Outside a pod it is 127.0.0.1.
+    """
+    pod_ip = environ.get("POD_IP", "")
+    try:
+        address = ipaddress.ip_address(pod_ip)
+    except ValueError:
+        return "127.0.0.1"
+    if address.is_loopback:
+        return pod_ip
+    # Inside the pod's own network namespace: its interfaces are the pod's alone.
+    return "::" if address.version == 6 else "0.0.0.0"  # noqa: S104
 
 
 def _env_port(environ: Mapping[str, str]) -> int | None:
@@ -122,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="serve a model directory over HTTP (Open Inference V2)"
     )
     serve.add_argument("--model-dir", help="model directory; default: $MODEL_DIR")
-    serve.add_argument("--host", help="address to bind; default: $POD_IP, else 127.0.0.1")
+    serve.add_argument(
+        "--host", help="address to bind; default: all of the pod's ($POD_IP set), else 127.0.0.1"
+    )
     serve.add_argument("--port", type=int, help="port; default: $PORT, else 8080")
     serve.add_argument(
         "--model-name", help="name in /v2/models/{name}; default: $MODEL_NAME, else the pipeline"
