@@ -50,7 +50,11 @@ def assert_restricted(pod: dict[str, Any]) -> None:
         context = container["securityContext"]
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
+        # Nothing writes into the image; HOME and tempfile get a pod-local /tmp.
+        assert context["readOnlyRootFilesystem"] is True
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
         assert container["command"], f"{container['name']} must spell out its command"
+    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
 
 
 def test_training_job_identity_and_run_config() -> None:

@@ -195,7 +195,7 @@ def test_a_dataset_on_the_artifacts_claim_uses_its_mount() -> None:
     planned = at(SLOT, observe(on_models))
     (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
     pod = create.manifest["spec"]["template"]["spec"]
-    assert [v["name"] for v in pod["volumes"]] == ["artifacts", "run-config"]
+    assert [v["name"] for v in pod["volumes"]] == ["artifacts", "run-config", "tmp"]
     assert create.config_map is not None
     assert '"uri":"/artifacts/data/iris.csv"' in create.config_map["data"]["run-config.json"]
 

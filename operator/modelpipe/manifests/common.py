@@ -11,6 +11,9 @@ from modelpipe.layout import ARTIFACTS_VOLUME, MANAGED_BY, MANAGED_BY_LABEL, PIP
 NONROOT_UID = 65532
 # Non-root pods have no home directory of their own; /tmp is the scratch space inside the pod.
 HOME_ENV = {"name": "HOME", "value": "/tmp"}  # noqa: S108
+# The root filesystem is read-only, so /tmp (HOME, tempfile, git) is an emptyDir of the pod.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108
 
 Manifest = dict[str, Any]
 
@@ -46,6 +49,7 @@ def container_security_context() -> Manifest:
     """Pod Security Standard "restricted" at container level."""
     return {
         "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},

@@ -28,6 +28,8 @@ from modelpipe.layout import (
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
+    TMP_MOUNT,
+    TMP_VOLUME,
     Manifest,
     artifacts_volume,
     base_labels,
@@ -160,8 +162,12 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
 
 
 def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str, *, dataset_uri: str) -> Manifest:
-    volumes = [artifacts_volume(spec.artifacts.pvc, read_only=False), run_config_volume(name)]
-    mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}]
+    volumes = [
+        artifacts_volume(spec.artifacts.pvc, read_only=False),
+        run_config_volume(name),
+        TMP_VOLUME,
+    ]
+    mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}, TMP_MOUNT]
     if spec.code.git is not None:
         volumes.append({"name": "workspace", "emptyDir": {}})
         mounts.append({"name": "workspace", "mountPath": WORKSPACE})

@@ -16,7 +16,12 @@ import posixpath
 from modelpipe.api.s3data import parse_s3_uri
 from modelpipe.api.v1alpha1.dataset import DEFAULT_MAX_BYTES
 from modelpipe.api.v1alpha1.spec import ModelPipelineSpec, configured_trainer_image
-from modelpipe.manifests.common import HOME_ENV, Manifest, container_security_context
+from modelpipe.manifests.common import (
+    HOME_ENV,
+    TMP_MOUNT,
+    Manifest,
+    container_security_context,
+)
 
 FETCH_CONTAINER = "fetch-data"
 DATA_VOLUME = "s3-data"
@@ -51,7 +56,8 @@ def fetch_parts(
     if not objects:
         return None
     volumes: list[Manifest] = [{"name": DATA_VOLUME, "emptyDir": {}}]
-    mounts: list[Manifest] = [{"name": DATA_VOLUME, "mountPath": DATA_MOUNT}]
+    # TMP_MOUNT: the Job's pod has the /tmp emptyDir (manifests/job.py); the root is read-only.
+    mounts: list[Manifest] = [{"name": DATA_VOLUME, "mountPath": DATA_MOUNT}, TMP_MOUNT]
     env: list[Manifest] = [
         {"name": "MODELPIPE_FETCH_OBJECTS", "value": json.dumps(objects, sort_keys=True)},
         HOME_ENV,

@@ -31,6 +31,8 @@ from modelpipe.layout import (
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
+    TMP_MOUNT,
+    TMP_VOLUME,
     Manifest,
     artifacts_volume,
     base_labels,
@@ -116,7 +118,7 @@ def _deployment_spec(
     pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
     pod: Manifest = {
         "securityContext": pod_security_context(),
-        "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True)],
+        "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True), TMP_VOLUME],
         "containers": [
             _serve_container(meta=meta, spec=spec, version=version, model_dir=model_dir)
         ],
@@ -165,7 +167,8 @@ def _serve_container(
         },
         **_start_and_liveness_probes(spec.serving.progress_deadline_seconds),
         "volumeMounts": [
-            {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT, "readOnly": True}
+            {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT, "readOnly": True},
+            TMP_MOUNT,
         ],
         "resources": resources(template.resources),
         "securityContext": container_security_context(),
