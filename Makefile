@@ -64,7 +64,7 @@ crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
 	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml \
 		-p crds/modelpipe.io_admission-policy.yaml -p charts/modelpipe/templates/admission-policy.yaml
 
-demo: bootstrap cluster-binaries ## Run the demo on a local cluster named "demo"
+demo: bootstrap host-packages cluster-binaries node-binaries images tools ## Run the demo on a local cluster named "demo" (a real node)
 	$(RUN) python hack/demo.py
 
 bench: bootstrap cluster-binaries ## Print the performance figures

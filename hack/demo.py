@@ -1,16 +1,18 @@
 """``make demo``: the whole loop on a local cluster, narrated.
 
-1. start the local cluster "demo", install the CRD, start the operator;
+1. start the local cluster "demo" on a real node (kubelet, containerd and runc running the
+   images `make images` built) and install the operator from its image with
+   ``helm upgrade --install`` of charts/modelpipe;
 2. serve the iris dataset versions from a pod in the cluster (examples/iris/data-server.yaml,
-   the CSVs in a ConfigMap) and apply examples/iris/pipeline.yaml pointed at v1;
-3. show progress until the first model serves, then ask it for a prediction;
+   the CSVs in a ConfigMap) and apply examples/iris/pipeline.yaml pointed at v1 by the
+   Service's DNS name;
+3. show progress until the first model serves, then ask it for a prediction through
+   ``kubectl port-forward`` (pod and Service addresses exist only inside the node);
 4. publish dataset v2: one retrain, a promotion, the Deployment rolls;
 5. publish a bad dataset: rejected by validation while the old model keeps serving.
 
-The local cluster has no DNS and its Service IPs do not route, so the dataset URI names
-the data pod's own IP (each pod has a loopback IP every other pod reaches). The operator
-keeps running until the demo ends; ``uv run localkube down --name demo`` removes the
-cluster. Every wait is bounded.
+The cluster and the operator keep running after the demo; ``uv run localkube down --name
+demo`` removes them. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from typing import Any
 import yaml
 
 from localkube.cluster import Cluster, ClusterError
+from localkube.portforward import PortForwardError, port_forward
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "modelpipe-demo"
+RELEASE, SYSTEM = "modelpipe", "modelpipe-system"
 SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 
 
@@ -71,7 +75,7 @@ class Demo:
                 self.seen_events.add(event["metadata"]["uid"])
                 print(f"  event    {event['type']:<7} {event['reason']:<18} {event['message']}")
 
-    def wait(self, what: str, done: Any, timeout: float = 240) -> None:
+    def wait(self, what: str, done: Any, timeout: float = 480) -> None:
         print(f"Waiting for {what} ...")
         deadline = time.monotonic() + timeout
         while not done(self.pipeline()):
@@ -82,26 +86,17 @@ class Demo:
         self.show_progress()
 
     def predict(self) -> dict[str, Any]:
-        pods = json.loads(
-            self.kubectl("get", "pods", "-l", "app.kubernetes.io/component=serving", "-o", "json")
-        )
-        ready = [
-            p
-            for p in pods["items"]
-            if not p["metadata"].get("deletionTimestamp")
-            and any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p["status"].get("conditions", [])
-            )
-        ]
-        url = f"http://{ready[0]['status']['podIP']}:8080/predict"
         body = json.dumps({"instances": [SAMPLE]}).encode()
-        request = urllib.request.Request(
-            url, data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-        print(f"POST {url} {json.dumps(SAMPLE)}\n  -> {answer}")
+        with port_forward(
+            self.cluster, namespace=NAMESPACE, target="service/iris", port=8080
+        ) as local:
+            url = f"http://127.0.0.1:{local}/predict"
+            request = urllib.request.Request(
+                url, data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+        print(f"POST {url} (kubectl port-forward service/iris) {json.dumps(SAMPLE)}\n  -> {answer}")
         return answer
 
     def publish(self, dataset: str) -> None:
@@ -135,17 +130,36 @@ def serve_datasets(cluster: Cluster) -> str:
         ).stdout
     cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=configmap)
     cluster.kubectl("-n", NAMESPACE, "apply", "-f", str(REPO / "examples/iris/data-server.yaml"))
-    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/iris-data", "--timeout=120s")
-    pods = json.loads(
-        cluster.kubectl(
-            "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=iris-data", "-o", "json"
-        ).stdout
-    )["items"]
-    ready = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-    pod = ready[0]
-    url = f"http://{pod['status']['podIP']}:8000"
-    print(f"== Datasets served in the cluster by pod {pod['metadata']['name']} at {url}")
+    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/iris-data", "--timeout=180s")
+    url = f"http://iris-data.{NAMESPACE}.svc.cluster.local:8000"
+    print(f"== Datasets served in the cluster by deployment/iris-data at {url}")
     return url
+
+
+def install_operator(cluster: Cluster) -> None:
+    """``helm upgrade --install`` of charts/modelpipe with its defaults: the operator image."""
+    built = subprocess.run(
+        ["bash", str(REPO / "hack/helm/build.sh")], capture_output=True, text=True, check=True
+    )
+    helm = built.stdout.strip().splitlines()[-1]
+    print(f"== Installing the operator from its image: helm upgrade --install {RELEASE}")
+    subprocess.run(
+        [helm, "upgrade", "--install", RELEASE, str(REPO / "charts/modelpipe"),
+         "--namespace", SYSTEM, "--create-namespace", "--wait", "--timeout=300s",
+         "--set", "logging.format=plain", "--kubeconfig", str(cluster.kubeconfig)],
+        capture_output=True, text=True, check=True, timeout=420,
+    )  # fmt: skip
+    wait_for_crd(cluster, "modelpipelines.modelpipe.io")
+
+
+def wait_for_default_sa(cluster: Cluster, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while cluster.kubectl("-n", NAMESPACE, "get", "sa", "default", check=False).returncode:
+        if time.monotonic() > deadline:
+            raise DemoFailed(
+                f"namespace {NAMESPACE}: no default ServiceAccount after {timeout:.0f}s"
+            )
+        time.sleep(0.5)
 
 
 def wait_for_crd(cluster: Cluster, name: str, timeout: float = 120) -> None:
@@ -174,32 +188,13 @@ class DemoFailed(Exception):
 
 
 def start() -> int:
-    print("== Starting the local cluster 'demo'")
-    cluster = Cluster.up("demo")
-    cluster.kubectl("apply", "-f", str(REPO / "crds/modelpipe.io_modelpipelines.yaml"))
-    wait_for_crd(cluster, "modelpipelines.modelpipe.io")
+    print("== Starting the local cluster 'demo' (a real node: kubelet, containerd, runc)")
+    cluster = Cluster.up("demo", node="real", timeout=600)
+    install_operator(cluster)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+    wait_for_default_sa(cluster)
     data_url = serve_datasets(cluster)
-    log = (cluster.home / "operator-demo.log").open("wb")
-    operator = subprocess.Popen(
-        [
-            str(REPO / ".venv/bin/modelpipe-operator"),
-            "run",
-            "--namespace",
-            NAMESPACE,
-            "--standalone",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    print(f"== Operator started (pid {operator.pid}, log {log.name})")
-    try:
-        return run(Demo(cluster, data_url))
-    finally:
-        operator.terminate()
-        operator.wait(timeout=30)
+    return run(Demo(cluster, data_url))
 
 
 def run(demo: Demo) -> int:
@@ -233,7 +228,7 @@ def main() -> int:
         print(f"\ndemo: this command failed (exit {failed.returncode}):\n  {command}\n{stderr}")
     except subprocess.TimeoutExpired as slow:
         print(f"\ndemo: this command did not finish in {slow.timeout:.0f}s:\n  {slow.cmd}")
-    except (DemoFailed, ClusterError, AssertionError) as failed:
+    except (DemoFailed, ClusterError, PortForwardError, AssertionError) as failed:
         print(f"\ndemo: {failed}")
     except KeyboardInterrupt:
         print("\ndemo: interrupted")
@@ -241,7 +236,7 @@ def main() -> int:
         f"The cluster 'demo' is left running so you can look around:\n"
         f"  export KUBECONFIG={Cluster.at('demo').kubeconfig}\n"
         f"  kubectl -n {NAMESPACE} get mp,jobs,pods,events\n"
-        f"The operator's log is in {Cluster.at('demo').home / 'operator-demo.log'}.\n"
+        f"  kubectl -n {SYSTEM} logs deployment/{RELEASE}   # the operator's log\n"
         "Stop and remove it: make cluster-down CLUSTER=demo   (or `make clean` for every cluster)"
     )
     return 1

@@ -278,11 +278,13 @@ def promoted(
     return wait_for(f"a model other than {besides} to serve", check, timeout=timeout)
 
 
-def settled(ns: Namespace, verdict: str, *, timeout: float = 120) -> dict[str, Any]:
+def settled(
+    ns: Namespace, verdict: str, *, timeout: float = 120, name: str = "iris"
+) -> dict[str, Any]:
     """Wait until the last run's verdict is ``verdict``; the pipeline then."""
 
     def check() -> dict[str, Any] | None:
-        pipeline = ns.pipeline()
+        pipeline = ns.pipeline(name)
         return pipeline if last_verdict(pipeline) == verdict else None
 
     return wait_for(f"last run {verdict}", check, timeout=timeout)

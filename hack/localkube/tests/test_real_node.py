@@ -154,20 +154,64 @@ def test_a_memory_limit_is_a_real_oom_kill(real: Cluster, ns: str) -> None:
     _wait(real, ns, "hog", code, "137")
 
 
-def test_down_leaves_no_process_mount_namespace_or_cgroup(real: Cluster) -> None:
-    layout = real.node_layout
-    real.down()
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert layout.netns not in netns
-    assert str(real.home) not in Path("/proc/mounts").read_text()
-    assert not cgroups.pids(layout.cgroup_root)
-    assert not (cgroups.CGROUP_FS / "memory" / layout.cgroup_root.strip("/")).exists()
-    leftovers = []
+def _net_namespace_inodes() -> dict[int, int]:
+    """pid -> inode of its network namespace, for every process we can see."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if str(real.home).encode() in (proc / "cmdline").read_bytes():
-                    leftovers.append(proc.name)
+                found[int(proc.name)] = (proc / "ns" / "net").stat().st_ino
             except OSError:
                 continue
-    assert leftovers == []
+    return found
+
+
+def _processes_mentioning(marker: bytes, *files: str) -> list[str]:
+    hits = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            for name in files:
+                try:
+                    if marker in (proc / name).read_bytes():
+                        hits.append(f"{proc.name} ({name})")
+                except OSError:
+                    continue
+    return hits
+
+
+def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(real: Cluster, ns: str) -> None:
+    """After down nothing of the node is left: no process (by command line, by network
+    namespace, or a container's), no mount seen by any process (the node's private mount
+    namespace, container roots, pod netns files), no network namespace or bridge or
+    address on the host, no cgroup in any hierarchy."""
+    sleeper = {"command": ["python", "-c", "import time; time.sleep(3600)"]}
+    real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("left-running", sleeper))
+    _wait(real, ns, "left-running", "{.status.phase}", "Running")
+    layout = real.node_layout
+    node_netns = (Path("/run/netns") / layout.netns).stat().st_ino
+    node_processes = {pid for pid, ino in _net_namespace_inodes().items() if ino == node_netns}
+    containers = cgroups.pids(layout.cgroup_root)
+    assert containers and node_processes  # the pod and the node's components were running
+    home = str(real.home).encode()
+    assert _processes_mentioning(home, "mountinfo")  # the node's mount namespace exists
+
+    real.down()
+
+    assert (
+        layout.netns
+        not in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert not (Path("/run/netns") / layout.netns).exists()
+    assert node_netns not in _net_namespace_inodes().values()
+    alive = [pid for pid in node_processes | containers if Path(f"/proc/{pid}").exists()]
+    assert alive == []
+    assert _processes_mentioning(home, "cmdline", "environ", "mountinfo") == []
+    host_links = subprocess.run(
+        ["ip", "-o", "addr"], capture_output=True, text=True, check=True
+    ).stdout
+    # The node's address (10.243.0.1), the pod network (10.244/16) and its bridge mp0.
+    assert "mp0" not in host_links and " 10.243." not in host_links and " 10.244." not in host_links
+    for hierarchy in sorted(cgroups.CGROUP_FS.iterdir()):
+        assert not (hierarchy / layout.cgroup_root.strip("/")).exists(), hierarchy
