@@ -1,0 +1,116 @@
+"""s3:// figures against the real S3 server (versitygw on loopback; no cluster).
+
+    uv run python benchmarks/sources/bench_s3.py           # 2 s and 5 s intervals, 100 MB
+    uv run python benchmarks/sources/bench_s3.py --quick   # 0.5 s interval, 20 MB
+
+1. Detection latency: from a new object version being put to the registry
+   announcing it, p50 / p99, next to the poll interval (the floor: a change lands
+   at a random phase of the cycle, so ~interval/2 on average). The operator's
+   reconcile and the Job's creation come on top (``bench_detection.py`` measures
+   that path on a cluster for HTTP; it is the same after the check).
+2. Download of one object: ``modelpipe-trainer fetch-s3`` (botocore ``get_object``,
+   streamed to a file under a temporary name, size-capped) against boto3's own
+   ``download_file`` (s3transfer, concurrent ranged GETs) of the same object: the
+   ratio says what our simpler path costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench_requests import percentile
+from tests.objectstore.server import S3Server
+
+from modelpipe.api.sources import Credentials, SourceKey, SourceKind
+from modelpipe.sources.clock import SystemClock
+from modelpipe.sources.ratelimit import RateLimiter
+from modelpipe.sources.registry import Follow, SourceRegistry
+from modelpipe_trainer.objectfetch import ObjectRef, fetch, make_client
+
+
+async def detection(server: S3Server, bucket: str, *, interval: float, puts: int) -> list[float]:
+    clock = SystemClock()
+    registry = SourceRegistry(
+        clock=clock, limiter=RateLimiter(clock=clock, rate_per_second=50, burst=50)
+    )
+    keys = Credentials.from_secret_data(
+        {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+         "AWS_ENDPOINT_URL": server.endpoint}
+    )  # fmt: skip
+    key = SourceKey(SourceKind.S3, f"s3://{bucket}/d.csv", max_bytes=1 << 20)
+    s3, rng, latencies = server.client(), random.Random(7), []
+    try:
+        registry.follow("bench", {"dataset": Follow(key, interval, keys)})
+        await registry.wait_changed("bench", timeout_seconds=30)
+        for n in range(puts):
+            await asyncio.sleep(rng.uniform(0, interval))
+            put = await asyncio.to_thread(
+                s3.put_object, Bucket=bucket, Key="d.csv", Body=f"x\n{n}\n".encode()
+            )
+            want, started = f"versionId:{put['VersionId']}", time.monotonic()
+            for _ in range(100):  # bounded: one wake-up per announced change
+                if not await registry.wait_changed("bench", timeout_seconds=interval * 4):
+                    break
+                if registry.snapshot("bench")["dataset"].state.value == want:
+                    latencies.append(time.monotonic() - started)
+                    break
+    finally:
+        await registry.close()
+    return latencies
+
+
+def download(server: S3Server, bucket: str, folder: Path, *, megabytes: int) -> tuple[float, float]:
+    s3 = server.client()
+    s3.put_object(Bucket=bucket, Key="model.bin", Body=os.urandom(megabytes << 20))
+    client = make_client(
+        {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+         "AWS_ENDPOINT_URL": server.endpoint}
+    )  # fmt: skip
+    ref = ObjectRef(f"s3://{bucket}/model.bin", "v", str(folder / "ours.bin"), 1 << 40)
+    ours, raw = [], []
+    for _ in range(3):
+        started = time.monotonic()
+        fetch(client, ref)
+        ours.append(time.monotonic() - started)
+        started = time.monotonic()
+        s3.download_file(bucket, "model.bin", str(folder / "raw.bin"))
+        raw.append(time.monotonic() - started)
+    return min(ours), min(raw)
+
+
+def main(*, quick: bool) -> None:
+    intervals, puts, megabytes = ((0.5,), 10, 20) if quick else ((2.0, 5.0), 20, 100)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = S3Server(data_dir=Path(tmp) / "s3")
+        server.start()
+        try:
+            bucket = server.bucket("bench", versioned=True)
+            for interval in intervals:
+                seen = asyncio.run(detection(server, bucket, interval=interval, puts=puts))
+                print(
+                    f"  s3 new object version -> change seen, interval {interval:g}s "
+                    f"({len(seen)} of {puts}): p50 {percentile(seen, 0.5):.2f}s, "
+                    f"p99 {percentile(seen, 0.99):.2f}s (floor ~{interval / 2:g}s average)"
+                )
+            ours, raw = download(server, bucket, Path(tmp), megabytes=megabytes)
+            print(
+                f"  {megabytes} MB download: fetch-s3 {ours:.2f}s, boto3 download_file "
+                f"{raw:.2f}s, ratio {ours / raw:.2f} (best of 3)"
+            )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="0.5 s interval, 20 MB")
+    main(quick=parser.parse_args().quick)

@@ -1,0 +1,123 @@
+"""Issue 10 on the local cluster: a dataset in S3, followed, with keys from an opted-in Secret.
+
+Real pieces only: the apiserver, the operator as its console script, a real S3
+server (versitygw on 127.0.0.1, tests/objectstore), and the trainer in real pods
+whose ``fetch-data`` init container downloads the object at the version the
+operator resolved. A new object version is the new data; its VersionId is the
+run's dataset version. Wrong keys and an object over the size limit are conditions
+and start nothing; no key ever shows in status, Events or the operator's log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from tests.e2e.harness import Namespace, Operator, runs
+from tests.objectstore.server import S3Server
+from tests.sources import test_triggers_cluster as triggers
+from tests.sources.test_triggers_cluster import (
+    OUTAGE,
+    documents,
+    follow_data,
+    job_annotation,
+    lineage_of,
+    message_of,
+    promoted,
+    secret,
+    sources_ready,
+    still,
+    unchanged,
+)
+
+from localkube.cluster import Cluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
+SECRET = "s3-keys"
+# The fixtures of the followed-sources tests: the CRD, a namespace, the operator, iris data.
+crd, data_url, ns = triggers.crd, triggers.data_url, triggers.ns
+operator, iris_csv = triggers.operator, triggers.iris_csv
+
+
+def keys(server: S3Server, *, bucket: str, secret_key: str | None = None) -> dict[str, Any]:
+    return secret(
+        SECRET,
+        prefix=f"s3://{bucket}",
+        AWS_ACCESS_KEY_ID=server.access_key,
+        AWS_SECRET_ACCESS_KEY=secret_key or server.secret_key,
+        AWS_ENDPOINT_URL=server.endpoint,
+    )
+
+
+def shown(ns: Namespace, operator: Operator, name: str = "iris") -> str:
+    """Everything a pipeline's readers see: status, Events, the operator's log."""
+    events = ns.kubectl("get", "events", "-o", "yaml").stdout
+    return repr(ns.pipeline(name).get("status")) + events + operator.logs()
+
+
+def test_new_object_version_runs_once_and_a_deleted_object_holds_production(
+    ns: Namespace,
+    operator: Operator,
+    cluster: Cluster,
+    s3_server: S3Server,
+    s3_bucket: str,
+    iris_csv: dict[str, bytes],
+) -> None:
+    s3 = s3_server.client()
+    v1 = s3.put_object(Bucket=s3_bucket, Key="iris/train.csv", Body=iris_csv["v1"])["VersionId"]
+    uri = f"s3://{s3_bucket}/iris/train.csv"
+    spec = documents(uri, dataset=follow_data(uri, credentialsSecret=SECRET))
+    assert ns.apply(keys(s3_server, bucket=s3_bucket), *spec).returncode == 0
+    first = promoted(ns)
+    inputs = ns.pipeline()["status"]["inputs"]
+    assert (inputs["datasetVersion"], inputs["datasetVersionFrom"]) == (
+        f"versionId:{v1}", "Followed",
+    )  # fmt: skip
+    (job0,) = ns.jobs()
+
+    v2 = s3.put_object(Bucket=s3_bucket, Key="iris/train.csv", Body=iris_csv["v2"])["VersionId"]
+    second = promoted(ns, besides=first)
+    still(ns, ns.jobs())
+    (job1,) = [j for j in ns.jobs() if j != job0]
+    assert job_annotation(ns, job1, "dataset-version") == f"versionId:{v2}"
+    digest = hashlib.sha256(iris_csv["v2"]).hexdigest()
+    run = next(r for r in runs(ns.pipeline()) if r["modelVersion"] == second)
+    assert (run["dataHash"], run["verdict"]) == (digest, "Promoted")
+    assert lineage_of(cluster, ns, second)["dataset"]["rows"] == 150
+
+    s3.delete_object(Bucket=s3_bucket, Key="iris/train.csv")
+    gone = sources_ready(ns, "False", reason="NotFound")
+    assert f"dataset ({uri}): NotFound" in message_of(gone, "SourcesReady")
+    unchanged(ns, ns.jobs(), second, OUTAGE)
+    seen = shown(ns, operator)
+    assert s3_server.secret_key not in seen and s3_server.access_key not in seen
+
+
+def test_wrong_keys_and_an_oversize_object_start_nothing(
+    ns: Namespace,
+    operator: Operator,
+    s3_server: S3Server,
+    s3_bucket: str,
+    iris_csv: dict[str, bytes],
+) -> None:
+    s3_server.client().put_object(Bucket=s3_bucket, Key="iris.csv", Body=iris_csv["v1"])
+    uri = f"s3://{s3_bucket}/iris.csv"
+    wrong = keys(s3_server, bucket=s3_bucket, secret_key="not-the-secret-key")
+    spec = documents(uri, dataset=follow_data(uri, credentialsSecret=SECRET))
+    assert ns.apply(wrong, *spec).returncode == 0
+    refused = sources_ready(ns, "False", reason="AuthenticationFailed")
+    assert "check the keys in the dataset's credentialsSecret" in message_of(
+        refused, "SourcesReady"
+    )
+    still(ns, [])
+
+    big = documents(
+        uri, name="big", dataset=follow_data(uri, maxBytes=100, credentialsSecret=SECRET)
+    )
+    assert ns.apply(keys(s3_server, bucket=s3_bucket), *big[1:]).returncode == 0
+    too_large = sources_ready(ns, "False", reason="TooLarge", name="big")
+    assert f"({len(iris_csv['v1'])} bytes)" in message_of(too_large, "SourcesReady")
+    assert ns.jobs("big") == []
+    seen = shown(ns, operator) + shown(ns, operator, "big")
+    assert "not-the-secret-key" not in seen and s3_server.secret_key not in seen
