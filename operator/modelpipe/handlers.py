@@ -28,6 +28,7 @@ import kopf
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.diffbase import diffbase_storage
+from modelpipe.k8s.jobevents import JobEvents
 from modelpipe.k8s.reconciler import Reconciler
 from modelpipe.k8s.rest import Rest, connect
 from modelpipe.layout import PIPELINE_LABEL
@@ -54,6 +55,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # threads, not CPU, bound a burst: with 4, ten pipelines changed at once waited ~1 s
     # for their Jobs (benchmarks/operator).
     settings.execution.max_workers = 16
+    memo.job_events = JobEvents()  # Job events that change nothing plan() reads cost no pass
     memo.reconciler = Reconciler(
         KubeApi(Rest(connect(), on_retry=count_retry)),
         follow_sources=True,
@@ -82,8 +84,17 @@ def pipeline_event(type: str, namespace: str | None, name: str, memo: kopf.Memo,
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={PIPELINE_LABEL: kopf.PRESENT})
-def job_event(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
-    memo.reconciler.reconcile(namespace or "default", labels[PIPELINE_LABEL])
+def job_event(
+    type: str | None,
+    body: kopf.Body,
+    namespace: str | None,
+    labels: kopf.Labels,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    deleted = type == "DELETED"
+    if memo.job_events.worth_a_pass(namespace=namespace or "", body=dict(body), deleted=deleted):
+        memo.reconciler.reconcile(namespace or "default", labels[PIPELINE_LABEL])
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={PIPELINE_LABEL: kopf.PRESENT})
