@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import platform
 import sys
 from pathlib import Path
 
 import kopf
 from prometheus_client import start_http_server
 
-from modelpipe.k8s.rest import use_kubeconfig
+from modelpipe.k8s.leader import LeaderElector, standby_health
+from modelpipe.k8s.rest import Rest, connect, use_kubeconfig
 from modelpipe.planning.queue import LimitError, Limits
 from modelpipe.sources import options as sources
 
@@ -43,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     peering.add_argument(
         "--peering", metavar="NAME", help="kopf peering object for several replicas"
     )
+    peering.add_argument(
+        "--leader-election", metavar="LEASE",
+        help="hold the Lease LEASE to act; a standby waits for it (several replicas)",
+    )  # fmt: skip
+    run.add_argument("--leader-election-namespace", metavar="NS",
+                     help="namespace of the Lease (default $POD_NAMESPACE)")  # fmt: skip
     run.add_argument("--liveness", metavar="URL", help="e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on N")
     run.add_argument("--metrics-address", default="0.0.0.0", help="bind address for metrics")  # noqa: S104
@@ -84,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     import modelpipe.handlers  # noqa: F401  (registers the handlers)
 
     _announce_scope(args.all_namespaces, args.namespace or [])
+    if args.leader_election:
+        _lead(args)
 
     kopf.run(
         clusterwide=args.all_namespaces,
         namespaces=args.namespace or (),
-        standalone=args.peering is None,
+        standalone=args.peering is None,  # with --leader-election the Lease decides
         peering_name=args.peering,
         liveness_endpoint=args.liveness,
         memo=kopf.Memo(
@@ -98,6 +109,23 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     return 0
+
+
+def _lead(args: argparse.Namespace) -> None:
+    """Wait as a standby until this replica holds the Lease; exit at once if it is lost.
+
+    A standby answers the liveness URL itself (200 "standby"), so kubelet neither restarts
+    it nor counts it unready (the PodDisruptionBudget needs it Ready); kopf takes the port
+    over once this replica leads.
+    """
+    namespace = args.leader_election_namespace or os.environ.get("POD_NAMESPACE", "default")
+    identity = os.environ.get("POD_NAME") or f"{platform.node()}-{os.getpid()}"
+    elector = LeaderElector(
+        Rest(connect()), namespace=namespace, name=args.leader_election, identity=identity
+    )
+    with standby_health(args.liveness):
+        elector.acquire()
+    elector.keep(on_lost=lambda: os._exit(3))
 
 
 def _announce_scope(clusterwide: bool, namespaces: list[str]) -> None:

@@ -23,6 +23,7 @@ Render = Any
 
 NAMESPACED = ["--set", "watch.scope=namespaces", "--set", "watch.namespaces={team-a,team-b}"]
 PEERING = ["--set", "leader.strategy=peering"]
+LEASE = ["--set", "leader.strategy=lease", "--set", "replicaCount=2"]
 MODES = {
     "cluster": [],
     "namespaces": NAMESPACED,
@@ -123,6 +124,34 @@ def test_inconsistent_values_fail_with_a_clear_message(
     assert result.returncode != 0
     assert message in result.stderr
     assert "goroutine" not in result.stderr  # a message, not a crash
+
+
+def test_lease_allows_a_standby_with_a_disruption_budget_and_only_its_lease(
+    helm: HelmRun, render: Render
+) -> None:
+    docs = render(*LEASE)
+    (deployment,) = kinds(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    args = operator_container(docs)["args"]
+    assert "--leader-election=modelpipe-operator" in args and "--standalone" not in args
+    (pdb,) = kinds(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+    (lease_role,) = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-lease")]
+    assert lease_role["metadata"]["namespace"] == "modelpipe-system"  # the release namespace
+    named = [r for r in lease_role["rules"] if "resourceNames" in r]
+    assert named == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["modelpipe-operator"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    assert not kinds(render(), "PodDisruptionBudget")  # one replica: a budget would block drains
+    assert "--leader-election-namespace=$(POD_NAMESPACE)" in args
+    assert helm("lint", "--strict", str(CHART), *LEASE).returncode == 0
 
 
 def test_training_queue_limits_reach_the_operator_only_when_set(render: Render) -> None:
@@ -379,8 +408,8 @@ def test_chart_grants_exactly_what_the_operator_declares_minus_the_proven_extras
     declared = {(r.api_group, r.resource, verb) for r in RBAC_RULES for verb in r.verbs}
     granted = {
         (group, resource, verb)
-        for mode in ("cluster-peering", "namespaces-peering")
-        for role in kinds(render(*MODES[mode]), "ClusterRole") + kinds(render(*MODES[mode]), "Role")
+        for values in (MODES["cluster-peering"], MODES["namespaces-peering"], LEASE)
+        for role in kinds(render(*values), "ClusterRole") + kinds(render(*values), "Role")
         for rule in role["rules"]
         for group in rule["apiGroups"]
         for resource in rule["resources"]

@@ -68,10 +68,10 @@ change, because a chart that installs and then does nothing is worse.
 {{- fail (printf "trainingQueue.%s is %d: a limit below 1 would never start a training Job. Leave it empty (null) for no limit." $key (int64 $limit)) -}}
 {{- end -}}
 {{- end -}}
-{{- if and (gt (int .Values.replicaCount) 1) (ne .Values.leader.strategy "peering") -}}
-{{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use replicaCount=1." (int .Values.replicaCount)) -}}
+{{- if and (gt (int .Values.replicaCount) 1) (eq .Values.leader.strategy "standalone") -}}
+{{- fail (printf "replicaCount is %d but leader.strategy is \"standalone\": standalone operators would handle every pipeline twice. Use replicaCount=1, or leader.strategy=lease for a standby." (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (eq .Values.leader.strategy "peering") -}}
-{{- fail (printf "replicaCount is %d: kopf peering pauses every operator when peers share a priority, and modelpipe-operator does not give replicas distinct priorities yet, so extra replicas would stop all of them. Use replicaCount=1; peering still keeps an old and a new pod apart during upgrades." (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d: kopf peering pauses every operator when peers share a priority, and modelpipe-operator does not give replicas distinct priorities yet, so extra replicas would stop all of them. Use replicaCount=1 (peering still keeps an old and a new pod apart during upgrades), or leader.strategy=lease for a standby." (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- end -}}

@@ -76,6 +76,12 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "", "secrets", ("get",), "KubeApi.get_secret (credentialsSecret of a followed git ref)"
     ),
     RbacRule("", "events", ("create",), "KubeApi.create_event; kopf's own warning events"),
+    RbacRule(
+        "coordination.k8s.io",
+        "leases",
+        ("get", "create", "patch"),
+        "LeaderElector (only with --leader-election; its own namespace)",
+    ),
     RbacRule("events.k8s.io", "events", ("create",), "kopf's own warning events"),
     RbacRule(
         "apiextensions.k8s.io",
