@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from modelpipe.api.s3data import VERSION_ID_PREFIX, parse_s3_uri
 from modelpipe.api.v1alpha1 import Inputs, ModelPipelineSpec
 from modelpipe.layout import model_version
 
@@ -47,7 +48,7 @@ def resolve(
     resolved = resolved or Resolved()
     revision = spec.code.revision or resolved.code_revision or ""
     uri = spec.dataset.uri or resolved.dataset_uri or ""
-    version = spec.dataset.version or resolved.dataset_version or ""
+    version = spec.dataset.version or resolved.dataset_version or pinned_version(uri)
     uri = redact(uri)
     digest = input_hash(
         spec=spec, revision=revision, uri=uri, version=version, token=retrain_token,
@@ -64,6 +65,12 @@ def resolve(
         observed_at=observed_at,
         schedule_slot=schedule_slot,
     )
+
+
+def pinned_version(uri: str) -> str:
+    """``versionId:<id>`` for ``s3://...?versionId=<id>``: the URI pins the version itself."""
+    location = parse_s3_uri(uri)
+    return f"{VERSION_ID_PREFIX}{location.version_id}" if location and location.version_id else ""
 
 
 def input_hash(

@@ -63,3 +63,11 @@ def test_http_dataset_has_no_fetch_container() -> None:
     run = training_run(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
     names = [c["name"] for c in run.job["spec"]["template"]["spec"].get("initContainers", [])]
     assert FETCH_CONTAINER not in names
+
+
+def test_a_version_id_in_the_uri_is_the_dataset_version() -> None:
+    the_spec = spec(dataset={"uri": "s3://ml-data/iris.csv?versionId=abc.1", "version": None})
+    inputs = inputs_for(the_spec)
+    assert inputs.dataset_version == "versionId:abc.1"
+    labelled = spec(dataset={"uri": "s3://ml-data/iris.csv?versionId=abc.1", "version": "v9"})
+    assert inputs_for(labelled).dataset_version == "v9"

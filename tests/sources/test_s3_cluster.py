@@ -121,3 +121,37 @@ def test_wrong_keys_and_an_oversize_object_start_nothing(
     assert ns.jobs("big") == []
     seen = shown(ns, operator) + shown(ns, operator, "big")
     assert "not-the-secret-key" not in seen and s3_server.secret_key not in seen
+
+
+def test_pinned_version_then_followed_and_an_outage_holds_production(
+    ns: Namespace,
+    operator: Operator,
+    cluster: Cluster,
+    s3_outage_server: S3Server,
+    iris_csv: dict[str, bytes],
+) -> None:
+    server = s3_outage_server
+    bucket = server.bucket("mp-outage", versioned=True)
+    s3 = server.client()
+    v1 = s3.put_object(Bucket=bucket, Key="iris.csv", Body=iris_csv["v1"])["VersionId"]
+    s3.put_object(Bucket=bucket, Key="iris.csv", Body=iris_csv["v2"])
+    uri = f"s3://{bucket}/iris.csv"
+    pinned = {"uri": f"{uri}?versionId={v1}", "version": None, "credentialsSecret": SECRET}
+    assert ns.apply(keys(server, bucket=bucket), *documents(uri, dataset=pinned)).returncode == 0
+    first = promoted(ns)
+    assert ns.pipeline()["status"]["inputs"]["datasetVersion"] == f"versionId:{v1}"
+    assert lineage_of(cluster, ns, first)["dataset"]["rows"] == 120  # v1, not the newest
+
+    followed = documents(uri, dataset=follow_data(uri, credentialsSecret=SECRET))
+    assert ns.apply(*followed[1:]).returncode == 0
+    second = promoted(ns, besides=first)
+    assert lineage_of(cluster, ns, second)["dataset"]["rows"] == 150
+    jobs = ns.jobs()
+
+    server.stop()
+    down = sources_ready(ns, "False", reason="Unreachable")
+    assert f"dataset ({uri}): Unreachable" in message_of(down, "SourcesReady")
+    unchanged(ns, jobs, second, OUTAGE)
+    server.start()
+    sources_ready(ns, "True", reason="Resolved")
+    unchanged(ns, jobs, second)
