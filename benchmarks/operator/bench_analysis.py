@@ -5,8 +5,9 @@
 Figures:
 - analysis overhead per pass: read one pod's /metrics over loopback (a real HTTP server
   serving the model server's own exposition), parse it, judge the window; per pod;
-- the significance test in the trainer: paired bootstrap (1000 draws) on accuracy (all
-  draws at once) and f1_macro (one scikit-learn call per draw), McNemar, by holdout size.
+- the significance test in the trainer: paired bootstrap (1000 draws) on accuracy (per-row
+  losses) and f1_macro (confusion counts), both for all draws at once; McNemar; by holdout
+  size.
 """
 
 from __future__ import annotations

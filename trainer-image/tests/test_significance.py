@@ -168,3 +168,18 @@ def test_a_train_run_reports_the_test_and_writes_it_to_metrics_json(
     assert second["significance"]["interval"] == [0.0, 0.0]
     written = json.loads((Path(second["artifactPath"]) / "metrics.json").read_text())
     assert written["significance"] == second["significance"]
+
+
+@pytest.mark.parametrize(
+    "metric", ["f1_macro", "precision_macro", "recall_macro", "balanced_accuracy"]
+)
+def test_confusion_count_metrics_on_draws_equal_sklearn_also_when_a_draw_lacks_a_class(
+    metric: str,
+) -> None:
+    rng = np.random.default_rng(2)
+    truth = np.array(["a", "b", "c"] * 4)  # 12 rows: small draws miss whole classes
+    predicted = np.where(rng.random(12) < 0.6, truth, rng.choice(["a", "b", "c"], 12))
+    model = Outputs(truth=truth, predicted=predicted, classes=("a", "b", "c"))
+    draws = np.random.default_rng(0).integers(0, 12, size=(40, 12))
+    expected = [measure(model.take(rows), [metric])[metric] for rows in draws]
+    assert per_draw(model, metric, draws) == pytest.approx(expected)

@@ -101,8 +101,11 @@ _MAX_UNDEFINED = 0.1
 
 
 def per_draw(outputs: Outputs, name: str, draws: np.ndarray) -> np.ndarray:
-    """The metric on each row of ``draws`` (row indices): means of a per-row loss are
-    computed for all draws at once, the others one sklearn call per draw."""
+    """The metric on each row of ``draws`` (row indices): means of a per-row loss and the
+    confusion-count metrics are computed for all draws at once, ROC AUC one sklearn call
+    per draw."""
+    if name in _FROM_COUNTS:
+        return _from_counts(outputs, name, draws)
     losses = _row_losses(outputs, name)
     if losses is None:
         return np.array([_metric(outputs.take(rows), name) for rows in draws])
@@ -115,6 +118,34 @@ def per_draw(outputs: Outputs, name: str, draws: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(np.where(spread > 0, 1 - means / spread, np.nan), dtype=float)
     return np.asarray(means, dtype=float)
+
+
+_FROM_COUNTS = frozenset({"f1_macro", "precision_macro", "recall_macro", "balanced_accuracy"})
+
+
+def _from_counts(o: Outputs, name: str, draws: np.ndarray) -> np.ndarray:
+    """As sklearn (``zero_division=0``) on each draw, from its confusion counts: the macro
+    scores average the labels present in the draw's truth or predictions, balanced accuracy
+    the recall of the labels present in its truth."""
+    _, codes = np.unique(np.concatenate([o.truth, o.predicted]), return_inverse=True)
+    k = int(codes.max()) + 1
+    truth, predicted = codes[: len(o.truth)][draws], codes[len(o.truth) :][draws]
+    offsets = np.arange(len(draws))[:, None] * k * k
+    cells = np.bincount((offsets + truth * k + predicted).ravel(), minlength=len(draws) * k * k)
+    counts = cells.reshape(len(draws), k, k).astype(float)
+    hits = np.diagonal(counts, axis1=1, axis2=2)
+    actual, said = counts.sum(axis=2), counts.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(actual > 0, hits / actual, 0.0)
+        if name == "balanced_accuracy":
+            return np.asarray((recall * (actual > 0)).sum(axis=1) / (actual > 0).sum(axis=1))
+        per_label = {
+            "recall_macro": recall,
+            "precision_macro": np.where(said > 0, hits / said, 0.0),
+            "f1_macro": np.where(actual + said > 0, 2 * hits / (actual + said), 0.0),
+        }[name]
+    present = (actual + said) > 0
+    return np.asarray((per_label * present).sum(axis=1) / present.sum(axis=1), dtype=float)
 
 
 def _row_losses(o: Outputs, name: str) -> np.ndarray | None:
