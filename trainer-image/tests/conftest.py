@@ -23,6 +23,8 @@ from modelpipe_trainer.bundle import ModelBundle, load_bundle
 from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.serving.app import create_app
+from modelpipe_trainer.serving.loading import Runtime, load_served
+from modelpipe_trainer.serving.predictor import ServedModel
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -159,9 +161,15 @@ def iris_bundle(iris_model: Path) -> ModelBundle:
     return load_bundle(iris_model)
 
 
+@pytest.fixture(scope="session", params=[Runtime.SKLEARN, Runtime.ONNX])
+def iris_served(request: pytest.FixtureRequest, iris_model: Path) -> ServedModel:
+    """The iris model loaded for serving, once per runtime: every serving test runs on both."""
+    return load_served(iris_model, runtime=request.param)
+
+
 @pytest.fixture
-async def iris_client(iris_bundle: ModelBundle) -> AsyncIterator[httpx.AsyncClient]:
+async def iris_client(iris_served: ServedModel) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client of the model server serving the iris model as ``iris``."""
-    transport = httpx.ASGITransport(app=create_app(iris_bundle, name="iris"))
+    transport = httpx.ASGITransport(app=create_app(iris_served, name="iris"))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -153,8 +153,9 @@ def test_sigterm_finishes_in_flight_requests(server: _Server) -> None:
 
 def test_serve_refuses_a_tampered_model(tampered_model: Path) -> None:
     model_dir = tampered_model
-    done = subprocess.run(
-        [*CLI, "serve", "--model-dir", str(model_dir), "--port", str(_free_port("127.0.0.1"))],
+    port = str(_free_port("127.0.0.1"))
+    done = subprocess.run(  # the skops file is only loaded by the scikit-learn runtime
+        [*CLI, "serve", "--model-dir", str(model_dir), "--port", port, "--runtime", "sklearn"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 6

@@ -9,32 +9,45 @@ import pytest
 
 from modelpipe_trainer.cli import default_host
 from modelpipe_trainer.contract import ExitCode
+from modelpipe_trainer.serving.loading import Runtime
 from modelpipe_trainer.serving.server import ServeOptions, run_server
 
 
-def _serve(model_dir: Path) -> int:
-    return run_server(ServeOptions(model_dir=model_dir, host="127.0.0.1", port=1))
+def _serve(model_dir: Path, runtime: Runtime = Runtime.AUTO) -> int:
+    options = ServeOptions(model_dir=model_dir, host="127.0.0.1", port=1, runtime=runtime)
+    return run_server(options)
 
 
 def test_corrupt_model_exits_model_rejected(iris_model: Path, tmp_path: Path, capsys) -> None:
     copy = tmp_path / "v1"
     shutil.copytree(iris_model, copy)
     (copy / "model.skops").write_bytes((copy / "model.skops").read_bytes()[:1000])
-    assert _serve(copy) == ExitCode.MODEL_REJECTED
+    assert _serve(copy, Runtime.SKLEARN) == ExitCode.MODEL_REJECTED
     assert "not a readable skops file" in capsys.readouterr().err
 
 
 def test_tampered_model_exits_model_rejected(tampered_model: Path, capsys) -> None:
-    assert _serve(tampered_model) == ExitCode.MODEL_REJECTED
+    assert _serve(tampered_model, Runtime.SKLEARN) == ExitCode.MODEL_REJECTED
     assert "builtins.eval" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("missing", ["lineage.json", "schema.json", "model.skops"])
-def test_incomplete_directory_exits_model_rejected(iris_model, tmp_path, capsys, missing) -> None:
+@pytest.mark.parametrize(
+    ("missing", "runtime"),
+    [
+        ("lineage.json", Runtime.AUTO),
+        ("schema.json", Runtime.AUTO),
+        ("model.skops", Runtime.SKLEARN),
+        ("model.onnx", Runtime.AUTO),
+        ("manifest.json", Runtime.AUTO),
+    ],
+)
+def test_incomplete_directory_exits_model_rejected(
+    iris_model, tmp_path, capsys, missing, runtime
+) -> None:
     copy = tmp_path / "v1"
     shutil.copytree(iris_model, copy)
     (copy / missing).unlink()
-    assert _serve(copy) == ExitCode.MODEL_REJECTED
+    assert _serve(copy, runtime) == ExitCode.MODEL_REJECTED
     assert missing in capsys.readouterr().err
 
 

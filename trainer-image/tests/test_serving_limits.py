@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelpipe_trainer.bundle import ModelBundle
 from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.intake import Limits
+from modelpipe_trainer.serving.predictor import ServedModel
 
 ENDPOINTS = ["/predict", "/v2/models/iris/infer"]
 
 
-def _client(bundle: ModelBundle, limits: Limits) -> httpx.AsyncClient:
+def _client(bundle: ServedModel, limits: Limits) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(bundle, name="iris", limits=limits))
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
@@ -38,9 +38,9 @@ async def _chunks(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_a_declared_length_over_the_cap_is_413(
-    iris_bundle: ModelBundle, endpoint: str
+    iris_served: ServedModel, endpoint: str
 ) -> None:
-    async with _client(iris_bundle, Limits(max_body_bytes=1000)) as http:
+    async with _client(iris_served, Limits(max_body_bytes=1000)) as http:
         response = await http.post(endpoint, content=b"x" * 1001)
     assert response.status_code == 413
     assert "larger than 1000 bytes" in response.json()["error"]
@@ -48,25 +48,25 @@ async def test_a_declared_length_over_the_cap_is_413(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_a_streamed_body_over_the_cap_is_413_while_reading(
-    iris_bundle: ModelBundle, endpoint: str
+    iris_served: ServedModel, endpoint: str
 ) -> None:
     never = asyncio.Event()  # the rest never comes: the cap must fire on what arrived
-    async with _client(iris_bundle, Limits(max_body_bytes=1000)) as http:
+    async with _client(iris_served, Limits(max_body_bytes=1000)) as http:
         body = _chunks(b"[" * 600, b"[" * 600, hold=never)
         response = await http.post(endpoint, content=body)
     assert response.status_code == 413
 
 
-async def test_a_body_that_never_finishes_is_408(iris_bundle: ModelBundle) -> None:
-    async with _client(iris_bundle, Limits(read_timeout_seconds=0.05)) as http:
+async def test_a_body_that_never_finishes_is_408(iris_served: ServedModel) -> None:
+    async with _client(iris_served, Limits(read_timeout_seconds=0.05)) as http:
         response = await http.post("/predict", content=_chunks(b"{", hold=asyncio.Event()))
     assert response.status_code == 408
     assert "took longer than 0.05s" in response.json()["error"]
 
 
-async def test_requests_past_the_in_flight_bound_are_503(iris_bundle: ModelBundle) -> None:
+async def test_requests_past_the_in_flight_bound_are_503(iris_served: ServedModel) -> None:
     release, reading = asyncio.Event(), asyncio.Event()
-    async with _client(iris_bundle, Limits(max_in_flight=1)) as http:
+    async with _client(iris_served, Limits(max_in_flight=1)) as http:
         body = _chunks(b'{"instances": ', hold=release, reading=reading)
         held = asyncio.create_task(http.post("/predict", content=body))
         await reading.wait()
@@ -78,8 +78,8 @@ async def test_requests_past_the_in_flight_bound_are_503(iris_bundle: ModelBundl
         assert (await held).status_code == 400  # the held body was incomplete JSON
 
 
-async def test_bodies_past_the_buffer_bound_are_503(iris_bundle: ModelBundle) -> None:
-    async with _client(iris_bundle, Limits(buffer_bytes=1000)) as http:
+async def test_bodies_past_the_buffer_bound_are_503(iris_served: ServedModel) -> None:
+    async with _client(iris_served, Limits(buffer_bytes=1000)) as http:
         response = await http.post("/predict", content=b" " * 1500)
     assert response.status_code == 503
 
@@ -114,9 +114,9 @@ async def test_deeply_nested_values_in_a_valid_request_are_400(
 
 
 @pytest.fixture(scope="module")
-def post(iris_bundle: ModelBundle) -> Iterator[Callable[..., httpx.Response]]:
+def post(iris_served: ServedModel) -> Iterator[Callable[..., httpx.Response]]:
     """A synchronous POST to one in-process app (hypothesis drives sync tests)."""
-    transport = httpx.ASGITransport(app=create_app(iris_bundle, name="iris"))
+    transport = httpx.ASGITransport(app=create_app(iris_served, name="iris"))
     with asyncio.Runner() as runner:
         http = httpx.AsyncClient(transport=transport, base_url="http://test")
         yield lambda *args, **kwargs: runner.run(http.post(*args, **kwargs))

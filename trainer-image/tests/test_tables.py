@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelpipe_trainer.categories import canonical_category
 from modelpipe_trainer.config import DatasetRef, SchemaSpec
 from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
-from modelpipe_trainer.tables import canonical_category, dataset_format, parse_table
+from modelpipe_trainer.tables import dataset_format, parse_table
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

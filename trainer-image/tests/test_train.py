@@ -15,6 +15,8 @@ from modelpipe_trainer.scoring import score
 
 ARTIFACTS = {
     "model.skops",
+    "model.onnx",
+    "manifest.json",
     "metrics.json",
     "lineage.json",
     "schema.json",

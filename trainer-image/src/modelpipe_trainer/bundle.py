@@ -9,24 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import skops.io as sio
-from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.documents import (
     LINEAGE_FILE,
     MODEL_FILE,
     SCHEMA_FILE,
-    Document,
     Lineage,
     ModelSchema,
+    read_document,
 )
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.trust import refused_types
-
-_D = TypeVar("_D", bound=Document)
 
 
 @dataclass(frozen=True)
@@ -41,8 +38,8 @@ def load_bundle(model_dir: Path, *, extra_prefixes: Sequence[str] = ()) -> Model
     """Load and check a model directory; raise ``ModelRejectedError`` saying what is wrong."""
     if not model_dir.is_dir():
         raise ModelRejectedError(f"{model_dir} is not a directory")
-    schema = _read_document(model_dir / SCHEMA_FILE, ModelSchema)
-    lineage = _read_document(model_dir / LINEAGE_FILE, Lineage)
+    schema = read_document(model_dir / SCHEMA_FILE, ModelSchema)
+    lineage = read_document(model_dir / LINEAGE_FILE, Lineage)
     model = load_model(model_dir / MODEL_FILE, extra_prefixes=extra_prefixes)
     return ModelBundle(path=model_dir, model=model, schema=schema, lineage=lineage)
 
@@ -81,19 +78,6 @@ def _load(data: bytes, path: Path, *, trusted: list[str]) -> Any:
         return sio.loads(data, trusted=trusted)
     except Exception as exc:  # a corrupt file can fail in any constructor
         raise ModelRejectedError(f"{path} could not be loaded: {_describe(exc)}") from None
-
-
-def _read_document(path: Path, kind: type[_D]) -> _D:
-    try:
-        return kind.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise ModelRejectedError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
-            for e in exc.errors(include_url=False)[:5]
-        )
-        raise ModelRejectedError(f"{path} is not a valid {kind.__name__}: {problems}") from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -77,6 +77,7 @@ def _execute(command: str, config: RunConfig) -> TrainerResult:
 
 def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     # Imported here so validate/train do not pay for the web stack.
+    from modelpipe_trainer.serving.loading import Runtime
     from modelpipe_trainer.serving.server import ServeOptions, run_server
 
     model_dir = args.model_dir or environ.get("MODEL_DIR")
@@ -89,6 +90,7 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         port=args.port if args.port is not None else _env_port(environ),
         model_name=args.model_name or environ.get("MODEL_NAME"),
         trusted_prefixes=_split_prefixes(environ.get("MODELPIPE_TRUSTED_PREFIXES", "")),
+        runtime=Runtime(args.runtime or environ.get("MODELPIPE_RUNTIME") or Runtime.AUTO),
     )
     if options.port is None:
         print("modelpipe-trainer serve: $PORT is not a port number", file=sys.stderr)
@@ -149,5 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port; default: $PORT, else 8080")
     serve.add_argument(
         "--model-name", help="name in /v2/models/{name}; default: $MODEL_NAME, else the pipeline"
+    )
+    serve.add_argument(
+        "--runtime",
+        choices=["auto", "sklearn", "onnx"],
+        help="auto: onnxruntime for a verified ONNX model, else scikit-learn; "
+        "default: $MODELPIPE_RUNTIME, else auto",
     )
     return parser

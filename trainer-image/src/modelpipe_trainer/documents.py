@@ -2,6 +2,8 @@
 
     <artifactsDir>/<modelVersion>/
         model.skops    the fitted Pipeline (skops, never pickle)
+        model.onnx     the same Pipeline as an ONNX graph, only when verified (see onnx_export)
+        manifest.json  sha256 and size of every other file
         schema.json    what a request must look like: the server validates against it
         metrics.json   holdout metrics of this model and of the champion it was compared with
         lineage.json   where the model came from: code, data hash, params, versions, times
@@ -12,14 +14,17 @@ reads them cannot disagree about a field name.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelpipe_trainer.config import FeatureSpec, Task
 from modelpipe_trainer.contract import Significance
+from modelpipe_trainer.errors import ModelRejectedError
 
 MODEL_FILE = "model.skops"
+ONNX_FILE = "model.onnx"
 SCHEMA_FILE = "schema.json"
 METRICS_FILE = "metrics.json"
 LINEAGE_FILE = "lineage.json"
@@ -39,6 +44,25 @@ class ModelSchema(Document):
     features: list[FeatureSpec]
     # Class labels in the order of predict_proba's columns; empty for regression.
     classes: list[Any] = Field(default_factory=list)
+
+
+class OnnxRecord(Document):
+    """How the ONNX conversion went: served by onnxruntime only when ``verified``."""
+
+    converted: bool
+    verified: bool = False
+    # Why the model is served by scikit-learn instead; None when verified.
+    reason: str | None = None
+    max_difference: float | None = Field(
+        default=None,
+        alias="maxDifference",
+        description="largest |onnx - sklearn| over the holdout's probabilities or predictions",
+    )
+    rel_tolerance: float = Field(alias="relTolerance")
+    abs_tolerance: float = Field(alias="absTolerance")
+    rows: int = Field(default=0, description="holdout rows compared")
+    seconds: float = Field(default=0.0, description="conversion and verification time")
+    fit_seconds: float = Field(default=0.0, alias="fitSeconds")
 
 
 class DatasetLineage(Document):
@@ -66,6 +90,7 @@ class Lineage(Document):
     started_at: str = Field(alias="startedAt")
     finished_at: str = Field(alias="finishedAt")
     duration_seconds: float = Field(alias="durationSeconds")
+    onnx: OnnxRecord | None = None
 
 
 class MetricsDocument(Document):
@@ -77,3 +102,21 @@ class MetricsDocument(Document):
     champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
     champion_path: str | None = Field(default=None, alias="championPath")
     significance: Significance | None = None
+    onnx: OnnxRecord | None = None
+
+
+_D = TypeVar("_D", bound=Document)
+
+
+def read_document(path: Path, kind: type[_D]) -> _D:
+    """One document of a model directory, or ``ModelRejectedError`` saying what is wrong."""
+    try:
+        return kind.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ModelRejectedError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
+            for e in exc.errors(include_url=False)[:5]
+        )
+        raise ModelRejectedError(f"{path} is not a valid {kind.__name__}: {problems}") from None

@@ -8,9 +8,20 @@ from importlib import metadata
 
 from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.datasets import Dataset
-from modelpipe_trainer.documents import DatasetLineage, Lineage, ModelSchema
+from modelpipe_trainer.documents import DatasetLineage, Lineage, ModelSchema, OnnxRecord
 
-_LIBRARIES = ("modelpipe-trainer", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "skops")
+_LIBRARIES = (
+    "modelpipe-trainer",
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "skops",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -44,6 +55,7 @@ def build_lineage(
     rows: dict[str, int],
     started: datetime,
     finished: datetime,
+    onnx: OnnxRecord | None = None,
 ) -> Lineage:
     return Lineage(
         pipeline=config.pipeline,
@@ -61,6 +73,7 @@ def build_lineage(
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
         duration_seconds=round((finished - started).total_seconds(), 3),
+        onnx=onnx,
     )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from modelpipe_trainer.categories import canonical_category
 from modelpipe_trainer.config import DatasetRef, FeatureKind, SchemaSpec
 from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError, failure
@@ -93,8 +94,7 @@ def _csv_header(data: bytes) -> list[str]:
 
 
 def _parse_parquet(data: bytes, *, declared: list[str], role: str) -> pd.DataFrame:
-    # Imported here: the server imports this module (canonical_category) and reads no
-    # Parquet; pyarrow.parquet was a fifth of its start-up.
+    # Imported here: pyarrow.parquet is slow to import and only Parquet needs it.
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -138,21 +138,6 @@ def _refuse_duplicates(names: list[str], *, declared: list[str], role: str) -> N
         )
 
 
-def canonical_category(value: object) -> object:
-    """The text form of one categorical value; missing values stay ``np.nan``.
-
-    Integral floats lose their ``.0`` because a Parquet or CSV integer column with
-    nulls in it comes back as float, and ``3`` must mean the same category as ``3.0``.
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return np.nan
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value)).lower()
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def categorical_column(values: pd.Series) -> pd.Series:
     """A column as object dtype of canonical strings, with ``np.nan`` for missing."""
     if isinstance(values.dtype, pd.StringDtype):
@@ -163,7 +148,7 @@ def categorical_column(values: pd.Series) -> pd.Series:
             name=values.name,
             dtype=object,
         )
-    return values.map(canonical_category).astype(object)
+    return values.map(_canonical_cell).astype(object)
 
 
 def _unreadable(role: str, message: str) -> TrainerError:
@@ -177,3 +162,7 @@ def _unreadable(role: str, message: str) -> TrainerError:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _canonical_cell(value: object) -> object:
+    return np.nan if value is pd.NA else canonical_category(value)

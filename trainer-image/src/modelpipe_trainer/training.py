@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,9 +34,11 @@ from modelpipe_trainer.documents import (
     LINEAGE_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    ONNX_FILE,
     SCHEMA_FILE,
     Lineage,
     MetricsDocument,
+    OnnxRecord,
 )
 from modelpipe_trainer.errors import ModelRejectedError, TrainerError, failure
 from modelpipe_trainer.estimators import build_estimator
@@ -48,7 +51,9 @@ from modelpipe_trainer.evaluation import (
     score_champion,
 )
 from modelpipe_trainer.lineage import build_lineage, build_schema
+from modelpipe_trainer.manifest import MANIFEST_FILE, build_manifest
 from modelpipe_trainer.modeling import build_pipeline
+from modelpipe_trainer.onnx_export import OnnxExport, export_onnx
 from modelpipe_trainer.report import REPORT_FILE, build_report
 from modelpipe_trainer.runlog import TRAIN_LOG_FILE, KeptLog, kept_log
 
@@ -72,6 +77,7 @@ class _Facts:
     artifact_path: str | None = None
     null_counts: dict[str, dict[str, int]] | None = None
     kept_log: KeptLog | None = None
+    onnx: OnnxRecord | None = None
 
 
 def validate(config: RunConfig) -> TrainerResult:
@@ -101,6 +107,7 @@ def train(config: RunConfig, *, clock: Clock = _utcnow) -> TrainerResult:
         return _result(config, facts, exc.outcome, exc.message, exc)
     message = (
         f"trained {config.estimator.class_path} on {facts.rows.train if facts.rows else 0} rows"
+        f"; {serving_note(facts.onnx)}"
     )
     return _result(config, facts, Outcome.SUCCEEDED, message)
 
@@ -117,7 +124,9 @@ def _train(config: RunConfig, facts: _Facts, *, started: datetime, clock: Clock)
         total=len(data.train.frame), train=len(train_frame), test=len(holdout.target)
     )
     model = build_pipeline(config.data_schema, estimator)
+    fit_started = time.perf_counter()
     _fit(model, train_frame, config)
+    fit_seconds = time.perf_counter() - fit_started
     candidate = score_candidate(model, holdout, task=config.task)
     facts.metrics = candidate.metrics
     log.info("Scored candidate on %d holdout rows: %s", len(holdout.target), facts.metrics)
@@ -128,7 +137,12 @@ def _train(config: RunConfig, facts: _Facts, *, started: datetime, clock: Clock)
         if config.significance is not None:
             facts.significance = measure_significance(candidate, scored, config=config)
             log.info("Tested the gain over the champion: %s", facts.significance)
-    files = _artifact_files(config, model, data, facts, holdout, started=started, finished=clock())
+    schema = build_schema(config, _json_safe(list(getattr(model, "classes_", []))))
+    exported = export_onnx(model, holdout, schema=schema, fit_seconds=fit_seconds)
+    facts.onnx = exported.record
+    files = _artifact_files(
+        config, model, data, facts, holdout, exported, started=started, finished=clock()
+    )
     final = write_model_dir(
         artifacts_dir=Path(config.artifacts_dir), version=config.model_version, files=files
     )
@@ -167,6 +181,7 @@ def _artifact_files(
     data: RunData,
     facts: _Facts,
     holdout: Holdout,
+    exported: OnnxExport,
     *,
     started: datetime,
     finished: datetime,
@@ -180,6 +195,7 @@ def _artifact_files(
         rows=facts.rows.model_dump() if facts.rows else {},
         started=started,
         finished=finished,
+        onnx=exported.record,
     )
     metrics = MetricsDocument(
         model_version=config.model_version,
@@ -190,6 +206,7 @@ def _artifact_files(
         champion_metrics=facts.champion_metrics,
         champion_path=config.champion_path,
         significance=facts.significance,
+        onnx=exported.record,
     )
     files = {
         MODEL_FILE: _serialize(model, config),
@@ -203,7 +220,9 @@ def _artifact_files(
     if facts.kept_log is not None:
         log.info("Writing model %s to %s", config.model_version, config.artifacts_dir)
         files[TRAIN_LOG_FILE] = facts.kept_log.text()
-    return files
+    if exported.data is not None:
+        files[ONNX_FILE] = exported.data
+    return {**files, MANIFEST_FILE: build_manifest(files)}
 
 
 def _report(
@@ -225,6 +244,17 @@ def _report(
         return None
     log.info("Drew the run report (%d bytes)", len(report))
     return report
+
+
+def serving_note(record: OnnxRecord | None) -> str:
+    """Which runtime will serve the model, and why; part of the result's message."""
+    if record is not None and record.verified:
+        return (
+            f"served by onnxruntime (verified on {record.rows} holdout rows, "
+            f"max difference {record.max_difference or 0.0:.2g})"
+        )
+    reason = record.reason if record is not None else "not converted"
+    return f"served by scikit-learn ({reason})"
 
 
 def _serialize(model: Pipeline, config: RunConfig) -> bytes:

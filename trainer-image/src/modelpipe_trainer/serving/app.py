@@ -3,7 +3,8 @@
 The event loop only reads bodies (capped while reading, see :mod:`.intake`) and
 answers probes; decoding, validation, prediction and encoding run in worker
 threads, so a large or hostile request never stalls ``/v2/health/*``.
-scikit-learn's ``predict`` only reads the fitted model, so concurrent calls are safe.
+Both runtimes' predict calls only read the model (an onnxruntime session's ``run``
+is thread-safe), so concurrent calls are safe.
 Every error, including unknown routes (404) and methods (405), is ``{"error": ...}``.
 """
 
@@ -18,7 +19,6 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,16 +26,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from modelpipe_trainer.bundle import ModelBundle
 from modelpipe_trainer.config import FeatureKind
 from modelpipe_trainer.serving.intake import Intake, Limits
 from modelpipe_trainer.serving.payloads import (
     BadRequestError,
-    frame_from_records,
-    frame_from_v2,
+    Columns,
+    columns_from_records,
+    columns_from_v2,
     requested_outputs,
     v2_datatype,
 )
+from modelpipe_trainer.serving.predictor import ServedModel
 from modelpipe_trainer.serving.runfiles import RunFiles
 from modelpipe_trainer.serving.telemetry import Telemetry
 from modelpipe_trainer.serving.wire import HEADER_LENGTH, encode_answer, parse_json, parse_request
@@ -48,16 +49,17 @@ class _Service:
     """The handlers, closed over one loaded model."""
 
     def __init__(
-        self, bundle: ModelBundle, *, name: str, telemetry: Telemetry, intake: Intake
+        self, bundle: ServedModel, *, name: str, telemetry: Telemetry, intake: Intake
     ) -> None:
         self.bundle = bundle
+        self.predictor = bundle.predictor
         self.name = name
         self.version = bundle.lineage.model_version
         self.telemetry = telemetry
         self.intake = intake
         self.classes = np.asarray(bundle.schema.classes)
         self.outputs = ["predict"]
-        if hasattr(bundle.model, "predict_proba"):
+        if self.predictor.has_proba:
             self.outputs.append("predict_proba")
         if bundle.schema.classes:
             self.outputs.append("classes")
@@ -113,9 +115,9 @@ class _Service:
         with _malformed_is_400():
             with self.intake.decoding:
                 request = parse_request(body, header_length=header_length)
-            frame = frame_from_v2(request, self.bundle.schema)
+            columns = columns_from_v2(request, self.bundle.schema)
             wanted = requested_outputs(request, self.outputs)
-            tensors = [(w, *self._output(w.name, frame)) for w in wanted]
+            tensors = [(w, *self._output(w.name, columns)) for w in wanted]
         request_id = request.get("id")
         answer = {
             "model_name": self.name,
@@ -128,24 +130,24 @@ class _Service:
         with _malformed_is_400():
             with self.intake.decoding:
                 request = parse_json(body)
-            frame = frame_from_records(request, self.bundle.schema)
+            columns = columns_from_records(request, self.bundle.schema)
         answer = {
-            "predictions": self._predict(frame).tolist(),
+            "predictions": self._predict(columns).tolist(),
             "model_name": self.name,
             "model_version": self.version,
         }
         return json.dumps(answer, separators=(",", ":")).encode()
 
-    def _predict(self, frame: pd.DataFrame) -> np.ndarray:
-        predicted = np.asarray(self.bundle.model.predict(frame))
-        self.telemetry.rows.inc(len(frame))
+    def _predict(self, columns: Columns) -> np.ndarray:
+        predicted = self.predictor.predict(columns)
+        self.telemetry.rows.inc(len(predicted))
         return predicted
 
-    def _output(self, name: str, frame: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray]:
+    def _output(self, name: str, columns: Columns) -> tuple[dict[str, Any], np.ndarray]:
         if name == "predict":
-            values = self._predict(frame)
+            values = self._predict(columns)
         elif name == "predict_proba":
-            values = np.asarray(self.bundle.model.predict_proba(frame))
+            values = self.predictor.predict_proba(columns)
         else:  # the labels of predict_proba's columns
             values = self.classes
         header = {"name": name, "shape": list(values.shape), "datatype": v2_datatype(values.dtype)}
@@ -182,7 +184,7 @@ class _Service:
         return {
             "name": self.name,
             "versions": [self.version],
-            "platform": "sklearn",
+            "platform": self.predictor.platform,
             "inputs": inputs,
             "outputs": outputs,
             "parameters": {"task": schema.task.value},
@@ -199,7 +201,7 @@ def _malformed_is_400() -> Iterator[None]:
         raise BadRequestError("the body is nested too deeply") from None
 
 
-def create_app(bundle: ModelBundle, *, name: str, limits: Limits | None = None) -> Starlette:
+def create_app(bundle: ServedModel, *, name: str, limits: Limits | None = None) -> Starlette:
     """The server for one loaded model, published as ``name``."""
     lineage = bundle.lineage
     telemetry = Telemetry(model=name, version=lineage.model_version, pipeline=lineage.pipeline)

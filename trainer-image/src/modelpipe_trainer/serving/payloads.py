@@ -1,9 +1,12 @@
-"""Request bodies to DataFrames, and which outputs a request wants (pure, no I/O).
+"""Request bodies to typed columns, and which outputs a request wants (pure, no I/O).
 
 Every value is checked against the model's ``schema.json`` before the model sees
 it, and a bad one raises :class:`BadRequestError` naming the offending field, so a
 client mistake is a 400 that says what to fix, never a 500 from deep in
 scikit-learn. Validation is column-wise: one pass per feature over its values.
+The result is one numpy array per feature (float64, or object holding canonical
+text with ``np.nan`` for a null); each runtime assembles what its model takes
+from them, so this module needs no pandas.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from modelpipe_trainer.categories import canonical_category
 from modelpipe_trainer.config import FeatureKind, FeatureSpec
 from modelpipe_trainer.documents import ModelSchema
-from modelpipe_trainer.tables import canonical_category
 
 MAX_ROWS = 10_000
 _NUMERIC_DATATYPES = frozenset(
@@ -37,6 +39,8 @@ _NUMERIC_DATATYPES = frozenset(
     }
 )
 _MISSING = object()
+# One array per feature, in the schema's order.
+Columns = dict[str, np.ndarray]
 
 
 class BadRequestError(Exception):
@@ -47,8 +51,8 @@ class BadRequestError(Exception):
         self.status = status
 
 
-def frame_from_records(body: object, schema: ModelSchema) -> pd.DataFrame:
-    """``{"instances": [{feature: value, ...}, ...]}`` to a typed frame."""
+def columns_from_records(body: object, schema: ModelSchema) -> Columns:
+    """``{"instances": [{feature: value, ...}, ...]}`` to typed columns."""
     if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
         raise BadRequestError('the body must be a JSON object {"instances": [{...}, ...]}')
     rows: list[Any] = body["instances"]
@@ -62,7 +66,7 @@ def frame_from_records(body: object, schema: ModelSchema) -> pd.DataFrame:
             raise BadRequestError(
                 f"instances[{index}]: unknown field {unknown[0]!r} (expected: {', '.join(names)})"
             )
-    columns = {
+    return {
         spec.name: _column(
             [row.get(spec.name, _MISSING) for row in rows],
             spec,
@@ -70,11 +74,10 @@ def frame_from_records(body: object, schema: ModelSchema) -> pd.DataFrame:
         )
         for spec in schema.features
     }
-    return pd.DataFrame(columns, columns=names)
 
 
-def frame_from_v2(body: object, schema: ModelSchema) -> pd.DataFrame:
-    """A V2 inference request to a frame: one input tensor per feature, or one ``[N, F]`` tensor.
+def columns_from_v2(body: object, schema: ModelSchema) -> Columns:
+    """A V2 inference request to typed columns: one tensor per feature, or one ``[N, F]`` tensor.
 
     The single-tensor form is what KServe's sklearn server and MLServer accept: any
     name, columns in the order of the model metadata's inputs.
@@ -91,13 +94,12 @@ def frame_from_v2(body: object, schema: ModelSchema) -> pd.DataFrame:
     lengths = {name: len(data) for name, data in tensors.items()}
     if len(set(lengths.values())) > 1:
         raise BadRequestError(f"inputs have different lengths: {lengths}")
-    columns = {
+    return {
         spec.name: _column(
             tensors[spec.name], spec, where=lambda i, n=spec.name: f"inputs[{n}].data[{i}]"
         )
         for spec in schema.features
     }
-    return pd.DataFrame(columns)
 
 
 def _matrix_columns(tensor: dict[str, Any], schema: ModelSchema) -> dict[str, list[Any]]:

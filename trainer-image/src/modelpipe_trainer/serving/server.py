@@ -19,10 +19,10 @@ from types import FrameType
 
 import uvicorn
 
-from modelpipe_trainer.bundle import load_bundle
 from modelpipe_trainer.contract import ExitCode
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.serving.app import create_app
+from modelpipe_trainer.serving.loading import Runtime, load_served
 
 # Kubernetes' default terminationGracePeriodSeconds is 30; finish well inside it.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -36,18 +36,25 @@ class ServeOptions:
     port: int | None
     model_name: str | None = None
     trusted_prefixes: Sequence[str] = field(default_factory=list)
+    runtime: Runtime = Runtime.AUTO
 
 
 def run_server(options: ServeOptions) -> int:
     """Serve until SIGTERM/SIGINT; return the process exit code."""
     try:
-        bundle = load_bundle(options.model_dir, extra_prefixes=options.trusted_prefixes)
+        bundle = load_served(
+            options.model_dir, runtime=options.runtime, extra_prefixes=options.trusted_prefixes
+        )
     except ModelRejectedError as exc:
         print(f"modelpipe-trainer serve: refused to serve the model: {exc}", file=sys.stderr)
         return int(ExitCode.MODEL_REJECTED)
     name = options.model_name or bundle.lineage.pipeline
     log.info(
-        "Loaded model %s version %s from %s", name, bundle.lineage.model_version, options.model_dir
+        "Loaded model %s version %s from %s (runtime %s)",
+        name,
+        bundle.lineage.model_version,
+        options.model_dir,
+        bundle.predictor.platform,
     )
     config = uvicorn.Config(
         create_app(bundle, name=name),

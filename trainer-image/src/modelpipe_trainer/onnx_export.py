@@ -1,0 +1,176 @@
+"""Converting the fitted Pipeline to ONNX and verifying it on the holdout.
+
+    fitted Pipeline ─▶ skl2onnx graph ─▶ allow-list ─▶ holdout through both runtimes
+                    ─▶ verified: model.onnx written, served by onnxruntime
+                    ─▶ otherwise: no model.onnx, served by scikit-learn, reason recorded
+
+Verification runs the server's own :class:`OnnxPredictor` on the holdout rows and
+compares with the Pipeline: predicted classes must be identical (values and type),
+probabilities and regression predictions within ``|onnx - sklearn| <= ABS_TOLERANCE
++ REL_TOLERANCE * |sklearn|`` (the graph computes in float32; trees compare their
+thresholds in float32 in scikit-learn too). Nothing here fails the run: a model that
+cannot be converted or verified is still a good scikit-learn model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from modelpipe_trainer.config import FeatureKind
+from modelpipe_trainer.documents import ModelSchema, OnnxRecord
+from modelpipe_trainer.errors import ModelRejectedError
+from modelpipe_trainer.evaluation import Holdout
+from modelpipe_trainer.serving.onnx_predictor import FILL_KEY, OUTPUTS_KEY, OnnxPredictor
+
+REL_TOLERANCE = 1e-4
+ABS_TOLERANCE = 1e-5
+TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    record: OnnxRecord
+    data: bytes | None  # the graph, only when verified
+
+
+def export_onnx(
+    model: Pipeline, holdout: Holdout, *, schema: ModelSchema, fit_seconds: float
+) -> OnnxExport:
+    """Convert and verify; never raises for a model that does not convert."""
+    started = time.perf_counter()
+    base = {"rel_tolerance": REL_TOLERANCE, "abs_tolerance": ABS_TOLERANCE}
+    base["fit_seconds"] = round(fit_seconds, 3)
+    try:
+        data = _convert(model, schema)
+    except Exception as exc:  # skl2onnx raises anything from missing converters to shape errors
+        reason = f"no ONNX conversion: {_describe(exc)}"
+        return _done(OnnxExport(_record(base, started, converted=False, reason=reason), None))
+    try:
+        predictor = OnnxPredictor(data, schema, source="the converted graph")
+        difference, problem = _compare(model, predictor, holdout, schema)
+    except ModelRejectedError as exc:  # outside the allow-list
+        reason = str(exc)
+        return _done(OnnxExport(_record(base, started, converted=True, reason=reason), None))
+    except Exception as exc:  # onnxruntime errors have their own types
+        reason = f"the ONNX graph did not run: {_describe(exc)}"
+        return _done(OnnxExport(_record(base, started, converted=True, reason=reason), None))
+    rows = len(holdout.target)
+    record = _record(
+        base, started, converted=True, verified=problem is None, reason=problem, rows=rows
+    )
+    record.max_difference = difference
+    return _done(OnnxExport(record, data if problem is None else None))
+
+
+def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
+    from skl2onnx import convert_sklearn  # here: it takes a second to import
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    graph_model, fill = _without_categorical_imputers(model)
+    types = [
+        (f.name, FloatTensorType([None, 1]))
+        if f.kind is FeatureKind.NUMERIC
+        else (f.name, StringTensorType([None, 1]))
+        for f in schema.features
+    ]
+    is_classifier = bool(schema.classes)
+    options = {id(graph_model): {"zipmap": False}} if is_classifier else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = convert_sklearn(
+            graph_model, initial_types=types, options=options, target_opset=TARGET_OPSET
+        )
+    outputs = [o.name for o in graph.graph.output]
+    names = {"predict": outputs[0]}
+    if is_classifier and hasattr(model, "predict_proba") and len(outputs) > 1:
+        names["predict_proba"] = outputs[1]
+    meta = {FILL_KEY: json.dumps(fill), OUTPUTS_KEY: json.dumps(names)}
+    for key, value in meta.items():
+        prop = graph.metadata_props.add()
+        prop.key, prop.value = key, value
+    return bytes(graph.SerializeToString())
+
+
+def _without_categorical_imputers(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
+    """A copy whose categorical branch is only the encoder, and the values it imputed.
+
+    skl2onnx cannot convert a string imputer whose missing value is NaN, and ONNX
+    string tensors have no null; the predictor fills nulls with these values instead.
+    """
+    graph_model = copy.deepcopy(model)
+    preprocess = graph_model.named_steps["preprocess"]
+    fill: dict[str, str] = {}
+    transformers = []
+    for name, transformer, columns in preprocess.transformers_:
+        if name == "categorical":
+            statistics = transformer.named_steps["impute"].statistics_
+            fill.update({c: str(v) for c, v in zip(columns, statistics, strict=True)})
+            transformer = transformer.named_steps["onehot"]
+        transformers.append((name, transformer, columns))
+    preprocess.transformers_ = transformers
+    return graph_model, fill
+
+
+def _compare(
+    model: Pipeline, predictor: OnnxPredictor, holdout: Holdout, schema: ModelSchema
+) -> tuple[float | None, str | None]:
+    """The largest difference, and what failed verification (None if nothing)."""
+    columns = {
+        f.name: holdout.features[f.name].to_numpy(
+            dtype=np.float64 if f.kind is FeatureKind.NUMERIC else object
+        )
+        for f in schema.features
+    }
+    expected = np.asarray(model.predict(holdout.features))
+    got = predictor.predict(columns)
+    if schema.classes:
+        if _kind(expected) != _kind(got) or not np.array_equal(expected, got):
+            wrong = int(np.sum(expected != got)) if expected.shape == got.shape else len(expected)
+            return None, f"predicted classes differ on {wrong} holdout rows"
+        if not predictor.has_proba:
+            return 0.0, None
+        expected = np.asarray(model.predict_proba(holdout.features))
+        got = predictor.predict_proba(columns)
+    difference = float(np.max(np.abs(expected - got))) if expected.size else 0.0
+    if not np.allclose(got, expected, rtol=REL_TOLERANCE, atol=ABS_TOLERANCE):
+        return difference, f"outputs differ by up to {difference:.3g}, over the tolerance"
+    return difference, None
+
+
+def _kind(values: np.ndarray) -> str:
+    return "text" if values.dtype.kind in "OUS" else values.dtype.kind
+
+
+def _record(base: dict[str, Any], started: float, **fields: Any) -> OnnxRecord:
+    seconds = round(time.perf_counter() - started, 3)
+    return OnnxRecord.model_validate({**base, **fields, "seconds": seconds})
+
+
+def _done(export: OnnxExport) -> OnnxExport:
+    record = export.record
+    if record.verified:
+        difference = record.max_difference or 0.0
+        log.info(
+            "Verified the ONNX graph on %d holdout rows (max difference %.3g)",
+            record.rows,
+            difference,
+        )
+    else:
+        log.warning("The model will be served by scikit-learn: %s", record.reason)
+    return export
+
+
+def _describe(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
