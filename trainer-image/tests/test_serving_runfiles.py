@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelpipe_trainer.bundle import ModelBundle, load_bundle
 from modelpipe_trainer.serving.app import create_app
+from modelpipe_trainer.serving.loading import load_served
 
 
 async def test_report_is_the_served_models_with_a_strict_policy(
@@ -61,7 +61,7 @@ async def test_a_model_from_before_reports_says_so(iris_model: Path, tmp_path: P
     old = tmp_path / "artifacts" / "v0"
     shutil.copytree(iris_model, old)
     (old / "report.html").unlink()
-    bundle: ModelBundle = load_bundle(old)
+    bundle = load_served(old)
     transport = httpx.ASGITransport(app=create_app(bundle, name="iris"))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         answer = await http.get("/report")
