@@ -41,10 +41,10 @@ check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import con
 
 lint:
 	$(RUN) ruff check .
-	$(RUN) ruff format --check operator hack/localkube/src trainer-image/src
+	$(RUN) ruff format --check operator hack/localkube/src trainer-image/src trainer-image/contract/src
 
 types:
-	$(RUN) mypy operator/modelpipe trainer-image/src/modelpipe_trainer hack/localkube/src/localkube
+	$(RUN) mypy operator/modelpipe trainer-image/src/modelpipe_trainer trainer-image/contract/src/modelpipe_contract hack/localkube/src/localkube
 
 imports:
 	$(RUN) lint-imports

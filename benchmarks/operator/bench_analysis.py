@@ -20,10 +20,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from modelpipe_contract.runconfig import SignificanceConfig, SignificanceTest
 
 from modelpipe.k8s.analysis import fetch_text, parse_metrics
 from modelpipe.planning.analysis import Limits, judge
-from modelpipe_trainer.config import SignificanceConfig, SignificanceTest
 from modelpipe_trainer.scoring import Outputs
 from modelpipe_trainer.serving.telemetry import Telemetry
 from modelpipe_trainer.significance import compare

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import pandas as pd
+from modelpipe_contract.runconfig import RunConfig
 from synthetic import TARGET, make_frame, percentiles, run_config
 
 from modelpipe_trainer import training
 from modelpipe_trainer.bundle import load_bundle
-from modelpipe_trainer.config import RunConfig
 
 HOST = "127.0.0.1"
 

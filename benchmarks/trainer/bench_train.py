@@ -27,7 +27,7 @@ ANCHOR = """
 import json, sys
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from modelpipe_trainer.config import RunConfig
+from modelpipe_contract.runconfig import RunConfig
 from modelpipe_trainer.estimators import build_estimator
 from modelpipe_trainer.modeling import build_pipeline
 config = RunConfig.model_validate(json.loads(sys.argv[1]))

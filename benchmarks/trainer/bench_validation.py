@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd
 import pandera.pandas as pa
+from modelpipe_contract.runconfig import RunConfig
 from synthetic import CATEGORICAL, NUMERIC, TARGET, make_frame, run_config
 
 from modelpipe_trainer.checks import check_dataset
-from modelpipe_trainer.config import RunConfig
 
 
 def pandera_schema(config: RunConfig) -> pa.DataFrameSchema:

@@ -114,9 +114,9 @@ build_coredns() {
 
 # The Dockerfile, its context and the files it copies (relative to REPO).
 OPERATOR_INPUTS=(operator/Dockerfile . operator/Dockerfile.dockerignore pyproject.toml README.md
-  operator/requirements.lock operator/modelpipe trainer-image/pyproject.toml trainer-image/src)
+  operator/requirements.lock operator/modelpipe trainer-image/contract)
 TRAINER_INPUTS=(trainer-image/Dockerfile trainer-image trainer-image/requirements-build.lock
-  trainer-image/requirements.lock trainer-image/pyproject.toml trainer-image/src)
+  trainer-image/requirements.lock trainer-image/pyproject.toml trainer-image/src trainer-image/contract)
 dockerfile_ref() { echo "ghcr.io/modelpipe/modelpipe-$1:$VERSION"; }
 dockerfile_key() {  # name dockerfile context files...
   local name="$1" dockerfile="$2"; shift 3

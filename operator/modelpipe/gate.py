@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from modelpipe_contract.result import HIGHER_IS_BETTER
+from modelpipe_contract.result import Significance as Tested
+
 from modelpipe.api.v1alpha1 import GateCheck
 from modelpipe.api.v1alpha1.spec import Champion, EvaluationSpec, Significance, Threshold
-from modelpipe_trainer.contract import HIGHER_IS_BETTER
-from modelpipe_trainer.contract import Significance as Tested
 
 
 def evaluate(

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from modelpipe_contract.result import TrainerResult
+
 from modelpipe.api.sources import Observation
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Resolved
-from modelpipe_trainer.contract import TrainerResult
 
 
 class JobPhase(StrEnum):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelpipe_contract.result import Outcome, TrainerResult, ValidationFailure
+
 from modelpipe import manifests
 from modelpipe.api.v1alpha1 import (
     API_VERSION,
@@ -26,7 +28,6 @@ from modelpipe.observed import (
     QueueSeat,
 )
 from modelpipe.planning import Plan, plan
-from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 NAME = "iris"

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import pytest
+from modelpipe_contract.result import Significance
 
 from modelpipe import gate
 from modelpipe.api.v1alpha1.spec import EvaluationSpec
-from modelpipe_trainer.contract import Significance
 
 NAN = math.nan
 

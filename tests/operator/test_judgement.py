@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from modelpipe_contract.result import Outcome, TrainerResult, ValidationFailure
 from tests.operator.builders import job, spec
 
 from modelpipe.api.v1alpha1 import Reason, RunRecord, Verdict
 from modelpipe.observed import JobPhase
 from modelpipe.planning.judgement import judge
-from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
 
 BASE = RunRecord(
     model_version="0000beef", job_name="iris-0000beef", input_hash="h", verdict="Running"

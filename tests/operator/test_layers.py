@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,11 @@ IO_LIBRARIES = (
     "kopf",
     "modelpipe.sources",
     "modelpipe.k8s",
+    # The trainer's libraries: the operator needs only modelpipe_contract.
+    "modelpipe_trainer",
+    "sklearn",
+    "pandas",
+    "pyarrow",
 )
 
 
@@ -37,3 +43,11 @@ def test_importing_decision_code_loads_no_io_library(module: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_the_operator_image_installs_no_training_library() -> None:
+    """The operator's locked runtime set is the contract's (pydantic), not the trainer's."""
+    lock = Path(__file__).resolve().parents[2] / "operator" / "requirements.lock"
+    pinned = {line.split("==")[0].lower() for line in lock.read_text().splitlines() if "==" in line}
+    assert "pydantic" in pinned
+    assert not pinned & {"scikit-learn", "pandas", "pyarrow", "numpy", "scipy", "skops"}

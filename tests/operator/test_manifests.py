@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from modelpipe_contract.runconfig import RunConfig
 from tests.operator.builders import meta, spec
 
 from modelpipe.api.v1alpha1 import DEFAULT_TRAINER_IMAGE, Inputs
@@ -19,7 +20,6 @@ from modelpipe.manifests import (
     training_job,
     training_run,
 )
-from modelpipe_trainer.config import RunConfig
 
 RESTRICTED_POD = {
     "runAsNonRoot": True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelpipe_contract.result import Outcome, TrainerResult
 from tests.operator.builders import (
     SCENARIOS,
     condition,
@@ -20,7 +21,6 @@ from tests.operator.builders import (
 from modelpipe.api.v1alpha1 import ConditionType, Reason
 from modelpipe.observed import JobPhase
 from modelpipe.planning import Plan
-from modelpipe_trainer.contract import Outcome, TrainerResult
 
 
 def message(planned: Plan, type_: ConditionType) -> str:

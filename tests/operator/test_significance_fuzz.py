@@ -8,13 +8,13 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from modelpipe_contract.runconfig import RunConfig
 from pydantic import ValidationError
 from tests.operator.builders import meta, spec_dict
 
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.inputs import resolve
 from modelpipe.manifests import training_run
-from modelpipe_trainer.config import RunConfig
 
 significance = st.fixed_dictionaries(
     {},

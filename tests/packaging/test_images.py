@@ -147,5 +147,5 @@ def test_operator_image_installs_exactly_the_lock(tmp_path: Path) -> None:
     }
     for bootstrap in ("pip", "setuptools"):
         installed.pop(bootstrap, None)
-    expected = _pins(lock_of(dockerfile)) | {"modelpipe": "0.1.0", "modelpipe-trainer": "0.1.0"}
+    expected = _pins(lock_of(dockerfile)) | {"modelpipe": "0.1.0", "modelpipe-contract": "0.1.0"}
     assert installed == expected

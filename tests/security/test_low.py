@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from modelpipe_contract.result import Outcome, TrainerResult
 from pydantic import ValidationError
 from tests.e2e.harness import Namespace, example_documents
 from tests.operator.builders import job, observe, spec, step, with_
@@ -26,7 +27,6 @@ from modelpipe.api.v1alpha1 import ConditionType, Reason, RunRecord
 from modelpipe.observed import JobPhase
 from modelpipe.planning.judgement import judge
 from modelpipe.sources.gitref import GIT_SCHEMES
-from modelpipe_trainer.contract import Outcome, TrainerResult
 
 PASSWORD = "hunter2-db-password"
 

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import RunConfig
 from sklearn.datasets import load_diabetes, load_iris
 
 from modelpipe_trainer import cli, training
 from modelpipe_trainer.bundle import ModelBundle, load_bundle
-from modelpipe_trainer.config import RunConfig
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.loading import Runtime, load_served
 from modelpipe_trainer.serving.predictor import ServedModel

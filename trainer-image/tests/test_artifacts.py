@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from modelpipe_contract.result import Outcome
 
 from modelpipe_trainer.artifacts import write_model_dir
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from modelpipe_contract.runconfig import SchemaSpec, Task
 
 from modelpipe_trainer.checks import check_dataset, check_stratified_split
-from modelpipe_trainer.config import SchemaSpec, Task
 
 
 def _schema(**overrides: object) -> SchemaSpec:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from modelpipe_contract.result import Outcome
 
 from modelpipe_trainer.configsource import load_run_config
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import EstimatorSpec, Task
 
-from modelpipe_trainer.config import EstimatorSpec, Task
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.estimators import build_estimator
 

@@ -53,8 +53,12 @@ def test_locks_pin_everything_with_hashes() -> None:
     declared = tomllib.loads((TRAINER / "pyproject.toml").read_text())["project"]["dependencies"]
     for requirement in declared:
         name = re.split(r"[<>=!~ \[]", requirement)[0].lower()
+        if name == "modelpipe-contract":
+            continue  # ours, a wheel built next to the trainer's
         assert name in runtime, f"{name} is a dependency but not in requirements.lock"
-    assert "modelpipe-trainer" not in runtime  # the wheel is built and installed separately
+    # Our wheels are built and installed separately.
+    assert "modelpipe-trainer" not in runtime
+    assert "modelpipe-contract" not in runtime
     build = _requirements(TRAINER / "requirements-build.lock")
     assert "hatchling" in build
 
@@ -90,12 +94,13 @@ def test_dockerfile_steps_install_from_the_locks(tmp_path: Path) -> None:
     run(build / "bin/pip", "install", *pip_flags, "--require-hashes", "--only-binary=:all:",
         "-r", TRAINER / "requirements-build.lock")  # fmt: skip
     run(build / "bin/pip", "wheel", *pip_flags, "--no-deps", "--no-build-isolation",
-        "-w", dist, TRAINER)  # fmt: skip
+        "-w", dist, TRAINER, TRAINER / "contract")  # fmt: skip
     run(python, "-m", "venv", runtime)
     run(runtime / "bin/pip", "install", *pip_flags, "--require-hashes", "--no-deps",
         "--only-binary=:all:", "-r", TRAINER / "requirements.lock")  # fmt: skip
     (wheel,) = dist.glob("modelpipe_trainer-*.whl")
-    run(runtime / "bin/pip", "install", *pip_flags, "--no-deps", wheel)
+    (contract,) = dist.glob("modelpipe_contract-*.whl")
+    run(runtime / "bin/pip", "install", *pip_flags, "--no-deps", wheel, contract)
     run(runtime / "bin/pip", "check")
     run(runtime / "bin/modelpipe-trainer", "--help")
     run(runtime / "bin/python", "-c", "import modelpipe_trainer.serving.server, sklearn, skops")

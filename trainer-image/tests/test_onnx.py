@@ -13,12 +13,12 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import RunConfig
 from onnx import TensorProto, helper
 
 from modelpipe_trainer import training
 from modelpipe_trainer.bundle import load_bundle
-from modelpipe_trainer.config import RunConfig
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.documents import Lineage, MetricsDocument
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.graphs import refused_parts

@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import RunConfig
 
 from modelpipe_trainer import training
-from modelpipe_trainer.config import RunConfig
-from modelpipe_trainer.contract import Outcome
 
 DIABETES_FEATURES = ["age", "sex", "bmi", "bp"]
 

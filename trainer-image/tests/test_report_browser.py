@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import RunConfig
 
 from modelpipe_trainer import training
-from modelpipe_trainer.config import RunConfig
-from modelpipe_trainer.contract import Outcome
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from modelpipe_trainer.contract import Outcome, TrainerResult, ValidationFailure
+from modelpipe_contract.result import Outcome, TrainerResult, ValidationFailure
+
 from modelpipe_trainer.reporting import DEFAULT_TERMINATION_PATH, emit_result
 
 

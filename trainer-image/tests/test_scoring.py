@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from modelpipe_contract.result import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from modelpipe_contract.runconfig import Task
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_diabetes, load_iris
@@ -12,8 +14,6 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from modelpipe_trainer.config import Task
-from modelpipe_trainer.contract import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from modelpipe_trainer.scoring import MetricError, score
 
 

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from modelpipe_contract.result import ExitCode
 
 from modelpipe_trainer.cli import default_host
-from modelpipe_trainer.contract import ExitCode
 from modelpipe_trainer.serving.loading import Runtime
 from modelpipe_trainer.serving.server import ServeOptions, run_server
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from modelpipe_contract.runconfig import RunConfig
 
 from modelpipe_trainer.bundle import ModelBundle, load_bundle
 from modelpipe_trainer.serving.app import create_app
@@ -197,7 +198,6 @@ async def test_metrics_count_requests_and_report_version(iris_client: httpx.Asyn
 @pytest.fixture(scope="module")
 def diabetes_model(tmp_path_factory: pytest.TempPathFactory, diabetes: pd.DataFrame) -> Path:
     from modelpipe_trainer import training
-    from modelpipe_trainer.config import RunConfig
 
     root = tmp_path_factory.mktemp("diabetes")
     diabetes.to_csv(root / "d.csv", index=False)

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from modelpipe_contract.runconfig import RunConfig, SignificanceConfig, SignificanceTest
 
-from modelpipe_trainer.config import RunConfig, SignificanceConfig, SignificanceTest
 from modelpipe_trainer.scoring import MetricError, Outputs, measure
 from modelpipe_trainer.significance import compare, mcnemar, per_draw
 

@@ -7,9 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import DatasetRef
 
-from modelpipe_trainer.config import DatasetRef
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.sources import fetch_dataset
 

@@ -7,10 +7,10 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import DatasetRef, SchemaSpec
 
 from modelpipe_trainer.categories import canonical_category
-from modelpipe_trainer.config import DatasetRef, SchemaSpec
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.tables import dataset_format, parse_table
 

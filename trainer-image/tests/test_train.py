@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from modelpipe_contract.runconfig import RunConfig
 from sklearn.model_selection import train_test_split
 
 from modelpipe_trainer.bundle import load_bundle
-from modelpipe_trainer.config import RunConfig
 from modelpipe_trainer.scoring import score
 
 ARTIFACTS = {

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from modelpipe_contract.runconfig import EstimatorSpec, SchemaSpec, Task
 from sklearn.datasets import load_iris
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import all_estimators
 
 from modelpipe_trainer.bundle import load_bundle, load_model, serialize_model
-from modelpipe_trainer.config import EstimatorSpec, SchemaSpec, Task
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.estimators import build_estimator
 from modelpipe_trainer.modeling import build_pipeline

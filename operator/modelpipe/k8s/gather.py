@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from modelpipe_contract.result import TrainerResult
 from pydantic import ValidationError
 
 from modelpipe.api.sources import SecretRef, SourceError, SourceKey, SourceKind
@@ -52,7 +53,6 @@ from modelpipe.planning.pvcdata import pvc_follow
 from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import CODE, DATASET, SourceFollower, resolved
-from modelpipe_trainer.contract import TrainerResult
 
 _JUDGED = TRAINED_VERDICTS | {
     Verdict.VALIDATION_FAILED,

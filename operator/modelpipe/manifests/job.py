@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelpipe_contract.result import ExitCode
+
 from modelpipe.api.v1alpha1 import Inputs, Metadata, ModelPipelineSpec
 from modelpipe.layout import (
     ARTIFACTS_MOUNT,
@@ -50,7 +52,6 @@ from modelpipe.manifests.runconfig import (
     run_config_volume,
 )
 from modelpipe.manifests.s3data import TRAIN, fetch_parts, local_uri
-from modelpipe_trainer.contract import ExitCode
 
 WORKSPACE = "/workspace"
 SOURCE_DIR = f"{WORKSPACE}/src"

@@ -3,11 +3,12 @@ ConfigMap that hands it to the train container as a file."""
 
 from __future__ import annotations
 
+from modelpipe_contract.runconfig import RunConfig
+
 from modelpipe.api.v1alpha1 import Inputs, ModelPipelineSpec
 from modelpipe.layout import pipeline_artifacts_dir
 from modelpipe.manifests.common import Manifest
 from modelpipe.manifests.s3data import EVALUATION, local_uri
-from modelpipe_trainer.config import RunConfig
 
 RUN_CONFIG_VOLUME = "run-config"
 RUN_CONFIG_MOUNT = "/var/run/modelpipe/run-config"

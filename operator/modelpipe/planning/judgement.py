@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import signal
 
+from modelpipe_contract.result import Outcome, TrainerResult
+
 from modelpipe import gate
 from modelpipe.api.v1alpha1 import Failure, ModelPipelineSpec, Reason, RunRecord, Verdict
 from modelpipe.inputs import redact_text
 from modelpipe.observed import JobPhase, ObservedJob
-from modelpipe_trainer.contract import Outcome, TrainerResult
 
 # InvalidConfig (an unknown estimator, bad params, a bad configFile) is the pipeline author's
 # input refused before anything was trained, like bad data: a validation verdict, not a crash.

@@ -17,7 +17,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from modelpipe_trainer.contract import Outcome
+from modelpipe_contract.result import Outcome
+
 from modelpipe_trainer.errors import TrainerError, failure
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from modelpipe_contract.result import ValidationFailure
+from modelpipe_contract.runconfig import FeatureKind, FeatureSpec, SchemaSpec, Task
 
-from modelpipe_trainer.config import FeatureKind, FeatureSpec, SchemaSpec, Task
-from modelpipe_trainer.contract import ValidationFailure
 from modelpipe_trainer.errors import failure
 from modelpipe_trainer.tables import categorical_column
 

@@ -20,9 +20,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from modelpipe_trainer.config import RunConfig
+from modelpipe_contract.result import EXIT_CODES, ExitCode, Outcome, TrainerResult
+from modelpipe_contract.runconfig import RunConfig
+
 from modelpipe_trainer.configsource import load_run_config
-from modelpipe_trainer.contract import EXIT_CODES, ExitCode, Outcome, TrainerResult
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.reporting import DEFAULT_TERMINATION_PATH, emit_result
 

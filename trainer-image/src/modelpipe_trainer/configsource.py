@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from modelpipe_contract.result import Outcome, ValidationFailure
+from modelpipe_contract.runconfig import CONFIG_ENV, RepoTrainingConfig, RunConfig
 from pydantic import ValidationError
 
-from modelpipe_trainer.config import CONFIG_ENV, RepoTrainingConfig, RunConfig
-from modelpipe_trainer.contract import Outcome, ValidationFailure
 from modelpipe_trainer.errors import TrainerError, failure
 
 # modelVersion becomes a directory name under artifactsDir, so it must be one path segment.

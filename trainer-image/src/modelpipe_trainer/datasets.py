@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+from modelpipe_contract.result import Outcome, ValidationFailure
+from modelpipe_contract.runconfig import DatasetRef, RunConfig, Task
 
 from modelpipe_trainer.checks import check_dataset, check_stratified_split
-from modelpipe_trainer.config import DatasetRef, RunConfig, Task
-from modelpipe_trainer.contract import Outcome, ValidationFailure
 from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.sources import fetch_dataset
 from modelpipe_trainer.tables import Format, dataset_format, parse_table

@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+from modelpipe_contract.result import Significance
+from modelpipe_contract.runconfig import FeatureSpec, Task
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelpipe_trainer.config import FeatureSpec, Task
-from modelpipe_trainer.contract import Significance
 from modelpipe_trainer.errors import ModelRejectedError
 
 MODEL_FILE = "model.skops"

@@ -1,6 +1,6 @@
 """The one exception the trainer raises on purpose, and what it means to the operator.
 
-Every anticipated failure carries the :class:`~modelpipe_trainer.contract.Outcome`
+Every anticipated failure carries the :class:`~modelpipe_contract.result.Outcome`
 it maps to, so the top level can turn it into a result document and an exit code
 without a chain of ``except`` clauses. Anything else is a crash (exit 1).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from modelpipe_trainer.contract import Outcome, ValidationFailure
+from modelpipe_contract.result import Outcome, ValidationFailure
 
 
 class TrainerError(Exception):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import difflib
 import importlib
 
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import EstimatorSpec, Task
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
-from modelpipe_trainer.config import EstimatorSpec, Task
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError, failure
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from modelpipe_contract.result import Outcome, Significance
+from modelpipe_contract.runconfig import DEFAULT_ALLOWED_PREFIXES, RunConfig, Task
 from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.bundle import load_model
-from modelpipe_trainer.config import DEFAULT_ALLOWED_PREFIXES, RunConfig, Task
-from modelpipe_trainer.contract import Outcome, Significance
 from modelpipe_trainer.documents import MODEL_FILE
 from modelpipe_trainer.errors import ModelRejectedError, TrainerError, failure
 from modelpipe_trainer.scoring import MetricError, Metrics, Outputs, predict, score_outputs

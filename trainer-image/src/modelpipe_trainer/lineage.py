@@ -6,7 +6,8 @@ import platform
 from datetime import datetime
 from importlib import metadata
 
-from modelpipe_trainer.config import RunConfig
+from modelpipe_contract.runconfig import RunConfig
+
 from modelpipe_trainer.datasets import Dataset
 from modelpipe_trainer.documents import DatasetLineage, Lineage, ModelSchema, OnnxRecord
 

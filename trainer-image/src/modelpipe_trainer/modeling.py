@@ -8,13 +8,12 @@ always present because ``maxNullFraction`` may let nulls through validation.
 
 from __future__ import annotations
 
+from modelpipe_contract.runconfig import FeatureKind, SchemaSpec
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from modelpipe_trainer.config import FeatureKind, SchemaSpec
 
 
 def build_pipeline(schema: SchemaSpec, estimator: BaseEstimator) -> Pipeline:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from modelpipe_contract.runconfig import FeatureKind
 from sklearn.pipeline import Pipeline
 
-from modelpipe_trainer.config import FeatureKind
 from modelpipe_trainer.documents import ModelSchema, OnnxRecord
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.evaluation import Holdout

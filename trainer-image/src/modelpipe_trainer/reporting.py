@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from modelpipe_trainer.contract import TrainerResult
+from modelpipe_contract.result import TrainerResult
 
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 log = logging.getLogger(__name__)

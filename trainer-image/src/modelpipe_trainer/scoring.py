@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from modelpipe_contract.runconfig import Task
 from sklearn import metrics as skm
 from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
-
-from modelpipe_trainer.config import Task
 
 Metrics = dict[str, float]
 _MACRO = {"precision_macro": 0, "recall_macro": 1, "f1_macro": 2}

@@ -2,7 +2,7 @@
 
 A gain of 0.003 accuracy on 30 rows is noise; promoting on it swaps models at random.
 Both tests are one-sided (H0: the candidate is no better) and pure: the two models'
-holdout outputs in, a :class:`~modelpipe_trainer.contract.Significance` out. The bootstrap
+holdout outputs in, a :class:`~modelpipe_contract.result.Significance` out. The bootstrap
 draws its rows from a generator seeded with the run's seed, so a rerun reports the same
 p-value and interval.
 
@@ -22,10 +22,10 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+from modelpipe_contract.result import HIGHER_IS_BETTER, Significance
+from modelpipe_contract.runconfig import SignificanceConfig, SignificanceTest
 from scipy.stats import binom
 
-from modelpipe_trainer.config import SignificanceConfig, SignificanceTest
-from modelpipe_trainer.contract import HIGHER_IS_BETTER, Significance
 from modelpipe_trainer.scoring import MetricError, Outputs, measure
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from modelpipe_trainer.config import DatasetRef
-from modelpipe_trainer.contract import Outcome
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import DatasetRef
+
 from modelpipe_trainer.errors import TrainerError, failure
 
 HTTP_TIMEOUT_SECONDS = 30.0

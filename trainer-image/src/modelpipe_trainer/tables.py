@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+from modelpipe_contract.result import Outcome
+from modelpipe_contract.runconfig import DatasetRef, FeatureKind, SchemaSpec
 
 from modelpipe_trainer.categories import canonical_category
-from modelpipe_trainer.config import DatasetRef, FeatureKind, SchemaSpec
-from modelpipe_trainer.contract import Outcome
 from modelpipe_trainer.errors import TrainerError, failure
 
 Format = Literal["csv", "parquet"]

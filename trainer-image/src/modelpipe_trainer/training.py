@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from modelpipe_contract.result import Outcome, RowCounts, Significance, TrainerResult
+from modelpipe_contract.runconfig import RunConfig, Task
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.artifacts import write_model_dir
 from modelpipe_trainer.bundle import serialize_model
-from modelpipe_trainer.config import RunConfig, Task
-from modelpipe_trainer.contract import Outcome, RowCounts, Significance, TrainerResult
 from modelpipe_trainer.datasets import RunData, gather_data
 from modelpipe_trainer.documents import (
     LINEAGE_FILE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from modelpipe_contract.runconfig import FeatureKind
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from modelpipe.api.durations import DURATION_PATTERN, cel_minimum
@@ -17,7 +18,6 @@ from modelpipe.api.v1alpha1._base import (
     cel,
     validations,
 )
-from modelpipe_trainer.config import FeatureKind
 
 DEFAULT_MAX_BYTES = 1 << 30
 # allowedValues across all features: bounds the spec (see api/bounds.py).

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field
-
-from modelpipe.api.v1alpha1._base import SpecModel, cel, validations
-from modelpipe_trainer.config import MCNEMAR_ON_REGRESSION, SignificanceTest, Task
-from modelpipe_trainer.contract import (
+from modelpipe_contract.result import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
     REGRESSION_METRICS,
 )
+from modelpipe_contract.runconfig import MCNEMAR_ON_REGRESSION, SignificanceTest, Task
+from pydantic import ConfigDict, Field
+
+from modelpipe.api.v1alpha1._base import SpecModel, cel, validations
 
 KNOWN_METRICS: tuple[str, ...] = tuple(sorted(HIGHER_IS_BETTER))
 # The metrics the trainer reports for each task (its contract is the one source).

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelpipe_contract.runconfig import Task
 from pydantic import Field, field_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
 from modelpipe.api.v1alpha1.resources import Resources
-from modelpipe_trainer.config import Task
 
 
 class Estimator(SpecModel):

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from modelpipe_contract.runconfig import Task
 from pydantic import ValidationError
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from modelpipe_trainer.config import Task
 from modelpipe_trainer.documents import LINEAGE_FILE, METRICS_FILE, Lineage, MetricsDocument
 from modelpipe_trainer.report.svg import Series
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelpipe_contract.runconfig import FeatureKind, FeatureSpec, RunConfig
 from sklearn.pipeline import Pipeline
 
-from modelpipe_trainer.config import FeatureKind, FeatureSpec, RunConfig
 from modelpipe_trainer.datasets import Dataset, RunData
 from modelpipe_trainer.documents import Lineage, MetricsDocument
 from modelpipe_trainer.evaluation import Holdout

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from modelpipe_trainer.contract import HIGHER_IS_BETTER
+from modelpipe_contract.result import HIGHER_IS_BETTER
+
 from modelpipe_trainer.report.analysis import ColumnProfile, Diagnostics, PastRun
 from modelpipe_trainer.report.svg import (
     Series,

@@ -19,6 +19,7 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
+from modelpipe_contract.runconfig import FeatureKind
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from modelpipe_trainer.config import FeatureKind
 from modelpipe_trainer.serving.intake import Intake, Limits
 from modelpipe_trainer.serving.payloads import (
     BadRequestError,

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
+from modelpipe_contract.runconfig import FeatureKind
 
-from modelpipe_trainer.config import FeatureKind
 from modelpipe_trainer.documents import ModelSchema
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.graphs import refused_parts

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from modelpipe_contract.runconfig import FeatureKind, FeatureSpec
 
 from modelpipe_trainer.categories import canonical_category
-from modelpipe_trainer.config import FeatureKind, FeatureSpec
 from modelpipe_trainer.documents import ModelSchema
 
 MAX_ROWS = 10_000

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from modelpipe_contract.result import ExitCode
 
-from modelpipe_trainer.contract import ExitCode
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.loading import Runtime, load_served
