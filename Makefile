@@ -61,7 +61,7 @@ argocd-health-build:
 	cd hack/argocd-health && GOTOOLCHAIN=go1.27.3 go test -count=1 -run '^$$' ./... >/dev/null
 
 crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
-	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/crds/modelpipe.io_modelpipelines.yaml \
+	$(RUN) python -m modelpipe.api.crdgen -o crds/modelpipe.io_modelpipelines.yaml -o charts/modelpipe/templates/crds/modelpipe.io_modelpipelines.yaml \
 		-p crds/modelpipe.io_admission-policy.yaml -p charts/modelpipe/templates/admission-policy.yaml
 
 demo: bootstrap host-packages cluster-binaries node-binaries images tools ## Run the demo on a local cluster named "demo" (a real node)

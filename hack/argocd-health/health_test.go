@@ -1,5 +1,7 @@
 // Runs docs/argocd/health.lua the way a running Argo CD does, with Argo CD's own code:
-// the argocd-cm ConfigMap from docs/gitops.md goes through Argo CD's settings manager
+// the argocd-cm patch users install (docs/argocd/kustomize/argocd-cm.yaml; the Helm
+// values and docs/gitops.md carry the same data, tests/packaging/test_argocd_snippets.py
+// checks that) goes through Argo CD's settings manager
 // (resource.customizations.health.modelpipe.io_ModelPipeline becomes a ResourceOverride,
 // UseOpenLibs false), and every case of docs/argocd/health_test.yaml is judged through
 // the controller's call, health.GetResourceHealth with lua.ResourceHealthOverrides, and
@@ -13,7 +15,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -52,28 +53,24 @@ func read(t *testing.T, parts ...string) []byte {
 	return data
 }
 
-// documentedConfigMap is the argocd-cm that docs/gitops.md tells users to apply.
-func documentedConfigMap(t *testing.T) *corev1.ConfigMap {
+// shippedConfigMap is the argocd-cm patch users install as it is.
+func shippedConfigMap(t *testing.T) *corev1.ConfigMap {
 	t.Helper()
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(read(t, "docs", "gitops.md"), -1)
-	for _, block := range blocks {
-		var cm corev1.ConfigMap
-		if err := yaml.Unmarshal(block[1], &cm); err != nil {
-			continue
-		}
-		if cm.Kind == "ConfigMap" && cm.Name == "argocd-cm" {
-			return &cm
-		}
+	var cm corev1.ConfigMap
+	if err := yaml.UnmarshalStrict(read(t, "docs", "argocd", "kustomize", "argocd-cm.yaml"), &cm); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("docs/gitops.md has no argocd-cm ConfigMap")
-	return nil
+	if cm.Kind != "ConfigMap" || cm.Name != "argocd-cm" {
+		t.Fatalf("docs/argocd/kustomize/argocd-cm.yaml is a %s %q, not the argocd-cm ConfigMap", cm.Kind, cm.Name)
+	}
+	return &cm
 }
 
-// resourceOverrides are what Argo CD's settings manager makes of the documented
+// resourceOverrides are what Argo CD's settings manager makes of the shipped
 // argocd-cm, read from a (fake) cluster as the application controller reads it.
 func resourceOverrides(t *testing.T) map[string]appv1.ResourceOverride {
 	t.Helper()
-	cm := documentedConfigMap(t)
+	cm := shippedConfigMap(t)
 	cm.Namespace = namespace
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
 		Name: "argocd-secret", Namespace: namespace,
@@ -112,11 +109,11 @@ func cases(t *testing.T) []testCase {
 	return file.Tests
 }
 
-func TestArgoCDInstallsTheDocumentedCheck(t *testing.T) {
+func TestArgoCDInstallsTheShippedCheck(t *testing.T) {
 	script := strings.TrimSpace(string(read(t, "docs", "argocd", "health.lua")))
-	documented := documentedConfigMap(t).Data[healthKey]
-	if strings.TrimSpace(documented) != script {
-		t.Fatalf("docs/gitops.md's argocd-cm %s differs from docs/argocd/health.lua", healthKey)
+	shipped := shippedConfigMap(t).Data[healthKey]
+	if strings.TrimSpace(shipped) != script {
+		t.Fatalf("docs/argocd/kustomize/argocd-cm.yaml's %s differs from docs/argocd/health.lua", healthKey)
 	}
 	override, ok := resourceOverrides(t)[overrideKey]
 	if !ok {

@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 import yaml
 
 from modelpipe.api import crdgen
@@ -148,3 +149,25 @@ def test_cel_rules_carry_messages() -> None:
     ]
     assert len(rules) >= 8
     assert all(r["message"] and r["rule"] for r in rules)
+
+
+def test_chart_crd_template_matches_models() -> None:
+    assert crdgen.CHART_CRD_OUTPUT.read_text() == crdgen.render_chart_crd(), "run: make crds"
+
+
+def test_chart_template_refuses_what_helm_would_misread() -> None:
+    """Text with '{{' would be read as a template; other metadata would be lost."""
+    from modelpipe.api.chartcrds import chart_template
+
+    def dump(document: dict[str, Any]) -> str:
+        return yaml.safe_dump(document, sort_keys=False)
+
+    plain = {"kind": "CustomResourceDefinition", "metadata": {"name": "a.b"}, "spec": {}}
+    braces = {**plain, "spec": {"description": "{{ .Values }}"}}
+    labelled = {**plain, "metadata": {"name": "a.b", "labels": {"x": "y"}}}
+    assert "helm.sh/resource-policy: keep" in chart_template(
+        [plain], condition="x", dump=dump, header=""
+    )
+    for bad in (braces, labelled):
+        with pytest.raises(ValueError, match=r"a\.b"):
+            chart_template([bad], condition="x", dump=dump, header="")

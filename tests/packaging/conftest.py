@@ -67,7 +67,7 @@ def helm(helm_bin: Path) -> HelmRun:
 
 @pytest.fixture(scope="session")
 def render(helm: HelmRun) -> Render:
-    """``render("--set", "a=b", ...)``: the chart's manifests as dicts (no CRDs)."""
+    """``render("--set", "a=b", ...)``: the chart's manifests as dicts (those in crds/ aside)."""
 
     def run(*values: str, release: str = "mp") -> list[dict[str, Any]]:
         out = helm("template", release, str(CHART), "--namespace", RELEASE_NAMESPACE, *values)

@@ -1,10 +1,10 @@
 """Argo CD itself judges docs/argocd/health.lua: hack/argocd-health runs it in Argo CD's Go code.
 
 The Go test (hack/argocd-health/health_test.go) installs the script from the argocd-cm
-in docs/gitops.md through Argo CD's settings manager, as a user's Argo CD would, and
-runs every case of docs/argocd/health_test.yaml through the application controller's
-health call (an argocd-cm override runs without Lua's standard libraries). Here each
-Go test and each case becomes a pytest result.
+patch users install (docs/argocd/kustomize/argocd-cm.yaml) through Argo CD's settings
+manager, as a user's Argo CD would, and runs every case of docs/argocd/health_test.yaml
+through the application controller's health call (an argocd-cm override runs without
+Lua's standard libraries). Here each Go test and each case becomes a pytest result.
 
 The first run downloads Argo CD's Go module and its dependencies (~1.5 GB into Go's
 module cache) and compiles ~1,500 packages: ~11 CPU-minutes, so 6-10 minutes cold on
@@ -76,7 +76,7 @@ def _outcome(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "name", ["TestArgoCDInstallsTheDocumentedCheck", "TestOverrideRunsWithoutStandardLibraries"]
+    "name", ["TestArgoCDInstallsTheShippedCheck", "TestOverrideRunsWithoutStandardLibraries"]
 )
 def test_argocd_go_test_passes(go_results: dict[str, dict[str, Any]], name: str) -> None:
     result = _outcome(go_results, name)

@@ -66,6 +66,11 @@ def test_helm_lint_is_clean(helm: HelmRun, mode: str) -> None:
         ("replicas=2", "additional properties 'replicas' not allowed"),
         ("metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"),
         ("metrics.serviceMonitor.interval=soon", "at '/metrics/serviceMonitor/interval'"),
+        ("extraArgs={run}", "at '/extraArgs/0': 'run' does not match pattern"),
+        ("namespaceOverride=ML_Ops", "at '/namespaceOverride': 'ML_Ops' does not match pattern"),
+        ("trainer.image=registry.local/trainer:1", "at '/trainer/image': got string, want object"),
+        ("crds.enabled=maybe", "at '/crds/enabled': got string, want boolean"),
+        ("modelServers.podMonitor.interval=often", "at '/modelServers/podMonitor/interval'"),
     ],
 )
 def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, message: str) -> None:
@@ -316,16 +321,18 @@ def test_log_and_image_values_reach_the_operator(render: Render) -> None:
         render(
             "--set", "logging.level=debug",
             "--set", "logging.format=plain",
-            "--set", "trainer.image=registry.local/trainer:1",
-            "--set", "server.image=registry.local/server:1",
+            "--set", "trainer.image.repository=registry.local/trainer",
+            "--set", "trainer.image.tag=v1",
+            "--set", "server.image.repository=registry.local/server",
+            "--set", "server.image.digest=sha256:" + "b" * 64,
             "--set", "image.digest=sha256:" + "a" * 64,
         )
     )  # fmt: skip
     assert "--verbose" in container["args"]
     assert "--log-format=plain" in container["args"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["MODELPIPE_TRAINER_IMAGE"] == "registry.local/trainer:1"
-    assert env["MODELPIPE_SERVER_IMAGE"] == "registry.local/server:1"
+    assert env["MODELPIPE_TRAINER_IMAGE"] == "registry.local/trainer:v1"
+    assert env["MODELPIPE_SERVER_IMAGE"] == "registry.local/server@sha256:" + "b" * 64
     assert container["image"] == "ghcr.io/modelpipe/modelpipe-operator@sha256:" + "a" * 64
 
 
@@ -362,7 +369,8 @@ def test_metrics_service_and_optional_service_monitor(render: Render) -> None:
 
 def test_chart_crds_are_the_generated_ones() -> None:
     """The chart's copy is generated from the API models too; the drift check covers it."""
-    copy = CHART / "crds" / "modelpipe.io_modelpipelines.yaml"
+    from modelpipe.api.crdgen import CHART_CRD_OUTPUT as copy
+
     result = subprocess.run(
         [sys.executable, "-m", "modelpipe.api.crdgen", "--check", "-o", str(copy)],
         capture_output=True,

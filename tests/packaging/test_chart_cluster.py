@@ -20,6 +20,9 @@ from localkube.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelpipe"
+# The shared cluster's CRDs belong to no release (other tests use them), so releases
+# here leave them alone: crds.enabled=false.
+NO_CRDS = ["--set", "crds.enabled=false"]
 HelmRun = Any  # conftest's fixtures; test modules cannot import conftest
 INSTANCE = "app.kubernetes.io/instance"
 
@@ -31,7 +34,7 @@ def crds(cluster: Cluster) -> None:
     """What `helm install` does first; server-side so other tests' applies co-own the fields."""
     cluster.kubectl(
         "apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
-        "-f", str(CHART / "crds"),
+        "-f", str(CHART / "crds"), "-f", str(ROOT / "crds" / "modelpipe.io_modelpipelines.yaml"),
     )  # fmt: skip
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
@@ -141,7 +144,7 @@ def test_install_upgrade_uninstall_leave_nothing_but_crds(
 ) -> None:
     release = release_name()
     kubeconfig = cluster.kubeconfig
-    common = ["--namespace", namespace, "--set", "replicaCount=0"]
+    common = ["--namespace", namespace, "--set", "replicaCount=0", *NO_CRDS]
     helm("install", release, str(CHART), *common, *mode_values("namespaces-peering", watched),
          kubeconfig=kubeconfig)  # fmt: skip
     installed = _labelled_leftovers(cluster, release)
@@ -182,7 +185,7 @@ def test_cluster_mode_operator_pod_serves_pipelines_in_any_namespace(
     cluster.kubectl("create", "namespace", elsewhere)
     try:
         helm("install", release, str(CHART), "--namespace", namespace, "--wait",
-             "--timeout=120s", kubeconfig=cluster.kubeconfig)  # fmt: skip
+             "--timeout=120s", *NO_CRDS, kubeconfig=cluster.kubeconfig)  # fmt: skip
         pods = json.loads(
             cluster.kubectl("get", "pods", "-n", namespace, "-l", f"{INSTANCE}={release}",
                             "-o", "json").stdout

@@ -242,7 +242,7 @@ def rig(cluster: Cluster, helm: Any, data_url: str) -> Iterator[Rig]:
     """helm install in namespaced mode, then the example pipeline until it serves."""
     cluster.kubectl(
         "apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
-        "-f", str(CHART / "crds"),
+        "-f", str(CHART / "crds"), "-f", str(ROOT / "crds" / "modelpipe.io_modelpipelines.yaml"),
     )  # fmt: skip
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     namespace = f"rbac-{uuid.uuid4().hex[:6]}"
@@ -251,7 +251,7 @@ def rig(cluster: Cluster, helm: Any, data_url: str) -> Iterator[Rig]:
     helm(
         "install", rig.release, str(CHART), "--namespace", namespace, "--wait", "--timeout=120s",
         "--set", "watch.scope=namespaces", "--set", f"watch.namespaces={{{namespace}}}",
-        "--set", "logging.format=plain",
+        "--set", "logging.format=plain", "--set", "crds.enabled=false",
         kubeconfig=cluster.kubeconfig,
     )  # fmt: skip
     (pvc, _) = yaml.safe_load_all(EXAMPLE.read_text())

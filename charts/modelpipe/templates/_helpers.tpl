@@ -1,15 +1,25 @@
 {{/* Names, labels and the checks that values.schema.json cannot express. */}}
 
 {{- define "modelpipe.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "modelpipe.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "modelpipe.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's namespace: the release's, unless namespaceOverride names another. */}}
+{{- define "modelpipe.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
 {{- end -}}
 
 {{- define "modelpipe.selectorLabels" -}}
@@ -34,17 +44,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{- define "modelpipe.image" -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{/* repository@digest, else repository:tag, the tag defaulting to the chart's appVersion.
+Call with (dict "image" .Values.X.image "context" $). */}}
+{{- define "modelpipe.imageRef" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" .image.repository (default .context.Chart.AppVersion .image.tag) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The trainer image of this release: it trains and, by default, serves. */}}
-{{- define "modelpipe.trainerImage" -}}
-{{- printf "ghcr.io/modelpipe/modelpipe-trainer:%s" .Chart.AppVersion -}}
+{{- define "modelpipe.image" -}}
+{{- include "modelpipe.imageRef" (dict "image" .Values.image "context" .) -}}
 {{- end -}}
 
 {{- define "modelpipe.clusterwide" -}}
