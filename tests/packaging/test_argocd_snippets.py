@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "docs" / "argocd"
 KEY = "resource.customizations.health.modelpipe.io_ModelPipeline"
 SCRIPT = (ARGOCD / "health.lua").read_text()
+REGENERATE = "run: python hack/argocd_snippets.py"
 
 
 def shipped_patch() -> dict[str, Any]:
@@ -32,13 +33,13 @@ def test_the_shipped_patch_carries_the_script_and_nothing_else() -> None:
     patch = shipped_patch()
     assert (patch["kind"], patch["metadata"]["name"]) == ("ConfigMap", "argocd-cm")
     assert patch["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
-    assert patch["data"] == {KEY: SCRIPT}
+    assert patch["data"] == {KEY: SCRIPT}, "run: python hack/argocd_snippets.py"
 
 
 def test_helm_values_write_the_same_argocd_cm_data() -> None:
     """argo-cd's chart renders configs.cm as argocd-cm's data."""
     values = yaml.safe_load((ARGOCD / "argocd-values.yaml").read_text())
-    assert values == {"configs": {"cm": shipped_patch()["data"]}}
+    assert values == {"configs": {"cm": shipped_patch()["data"]}}, REGENERATE
 
 
 def test_gitops_doc_shows_the_shipped_configmap() -> None:
