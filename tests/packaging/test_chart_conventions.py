@@ -84,7 +84,9 @@ def test_name_overrides_rename_everything(render: Render) -> None:
 
 
 def test_namespace_override_moves_the_operator_and_its_bindings(render: Render) -> None:
-    docs = render("--set", "namespaceOverride=ml-ops")
+    lease = ["--set", "leader.strategy=lease", "--set", "replicaCount=2"]  # its Role and PDB too
+    docs = render("--set", "namespaceOverride=ml-ops", *lease)
+    assert kinds(docs, "PodDisruptionBudget") and kinds(docs, "Role")
     namespaced = [d for d in docs if "namespace" in d["metadata"]]
     assert namespaced and {d["metadata"]["namespace"] for d in namespaced} == {"ml-ops"}
     (binding,) = kinds(docs, "ClusterRoleBinding")
