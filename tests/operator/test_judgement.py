@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from modelpipe_contract.result import Outcome, TrainerResult, ValidationFailure
 from tests.operator.builders import job, spec
+from tests.operator.builders import result as succeeded
 
 from modelpipe.api.v1alpha1 import Reason, RunRecord, Verdict
 from modelpipe.observed import JobPhase
@@ -93,3 +94,12 @@ def test_a_gain_that_is_not_significant_is_gate_failed_with_its_p_value_in_statu
     row = record.checks[-1]
     assert (row.gate, row.p_value, row.interval) == ("significance", 0.21, [-0.02, 0.08])
     assert record.model_dump(by_alias=True)["checks"][-1]["pValue"] == 0.21
+
+
+def test_a_passed_run_says_which_runtime_serves_it() -> None:
+    """A model the trainer could not verify as ONNX is served by scikit-learn: status says why."""
+    note = "served by scikit-learn (no ONNX conversion: RuntimeError: no converter)"
+    done = job("0000beef", JobPhase.SUCCEEDED, result=succeeded({"accuracy": 0.95}, serving=note))
+    record = judge(job=done, spec=spec(), base=BASE)
+    assert record.verdict == Verdict.PASSED
+    assert record.message == f"all gate checks passed; {note}"

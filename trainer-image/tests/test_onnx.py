@@ -54,8 +54,8 @@ def test_unconvertible_model_is_served_by_sklearn_and_says_why(
 ) -> None:
     code, result = run_cli("train", make_config(iris_csv, estimator={"className": estimator}))
     assert code == 0, result
-    assert "served by scikit-learn (" in result["message"]
-    assert why in result["message"]
+    assert result["serving"].startswith("served by scikit-learn (")
+    assert why in result["serving"]
     model_dir = Path(result["artifactPath"])
     lineage = Lineage.model_validate_json((model_dir / "lineage.json").read_bytes())
     assert lineage.onnx is not None and not lineage.onnx.verified
@@ -69,7 +69,7 @@ def test_unconvertible_model_is_served_by_sklearn_and_says_why(
 def test_a_verified_model_says_so_in_the_result(run_cli, make_config, iris_csv: Path) -> None:
     code, result = run_cli("train", make_config(iris_csv))
     assert code == 0
-    assert "served by onnxruntime (verified on 30 holdout rows" in result["message"]
+    assert result["serving"].startswith("served by onnxruntime (verified on 30 holdout rows")
 
 
 @pytest.mark.parametrize(

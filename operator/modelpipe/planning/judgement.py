@@ -43,8 +43,10 @@ def judge(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> RunR
         champion_expected=job.champion_version is not None,
         significance=result.significance,
     )
+    # Which runtime will serve the model (issue 17): a scikit-learn fallback is never silent.
+    serving = f"; {result.serving}" if result.serving else ""
     record = _update(
-        base, job, Verdict.PASSED, Reason.GATE_PASSED, "all gate checks passed", result
+        base, job, Verdict.PASSED, Reason.GATE_PASSED, f"all gate checks passed{serving}", result
     )
     record.checks = checks
     if not gate.passed(checks):

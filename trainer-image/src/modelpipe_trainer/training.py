@@ -107,7 +107,6 @@ def train(config: RunConfig, *, clock: Clock = _utcnow) -> TrainerResult:
         return _result(config, facts, exc.outcome, exc.message, exc)
     message = (
         f"trained {config.estimator.class_path} on {facts.rows.train if facts.rows else 0} rows"
-        f"; {serving_note(facts.onnx)}"
     )
     return _result(config, facts, Outcome.SUCCEEDED, message)
 
@@ -314,6 +313,7 @@ def _result(
         metrics=facts.metrics if outcome is Outcome.SUCCEEDED else {},
         champion_metrics=facts.champion_metrics if outcome is Outcome.SUCCEEDED else None,
         significance=facts.significance if outcome is Outcome.SUCCEEDED else None,
+        serving=serving_note(facts.onnx) if outcome is Outcome.SUCCEEDED else None,
         failures=error.failures if error else [],
         null_counts=facts.null_counts or (error.null_counts if error else None),
     )

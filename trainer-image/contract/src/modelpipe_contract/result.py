@@ -122,6 +122,9 @@ class TrainerResult(BaseModel):
     champion_metrics: dict[str, float] | None = Field(default=None, alias="championMetrics")
     # Given when the run config asked for a significance test and a champion was scored.
     significance: Significance | None = None
+    # On success: which runtime will serve the model and why (onnxruntime, or scikit-learn
+    # with the reason the ONNX graph was not verified). The operator adds it to lastRun.
+    serving: str | None = None
     failures: list[ValidationFailure] = Field(default_factory=list)
     failures_truncated: int = Field(default=0, alias="failuresTruncated")
     null_counts: dict[str, dict[str, int]] | None = Field(
