@@ -10,8 +10,8 @@ A steady stream of changes closer together than the quiet period would
 postpone a run forever, so folding stops after ``max_delay`` (ten quiet periods
 by default) counted from the first change of the burst.
 
-Only *automatic* triggers (followed sources, the schedule) are debounced. An
-edit of a pinned revision or version is a deliberate act and runs at once.
+Only changes of followed sources are debounced. An edit of a pinned revision or
+version is a deliberate act and runs at once, and so does a schedule slot.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ The state machine of one pipeline (per set of inputs)::
                         │                                                  └─ Passed ─▶ rollout
                         └── any verdict is final for its inputs: never retrained in a loop
 
-The checks run in order, each small and named (cert-manager's policy chain); a check
-that finds the spec unusable stops the chain, the condition summary always runs.
+The checks run in order, each small and named (cert-manager's policy chain); every
+check runs on every pass (an unusable spec or a held refusal returns before the
+chain), then the condition summaries.
 """
 
 from __future__ import annotations
