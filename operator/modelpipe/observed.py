@@ -85,6 +85,8 @@ class ObservedDeployment:
     # modelpipe.io/serving-hash of a Deployment the operator created (see manifests.serving).
     serving_hash: str | None = None
     containers: tuple[str, ...] = ()
+    # The pod template's nodeSelector keys: a serving patch nulls those the spec dropped.
+    node_selector_keys: tuple[str, ...] = ()
     progress_deadline_exceeded: bool = False
     # Carries ``modelpipe.io/pipeline: <this pipeline>``: a user's Deployment opted in to
     # be served by it (spec.serving.deploymentName).

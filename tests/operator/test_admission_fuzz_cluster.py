@@ -1,7 +1,8 @@
 """Fuzzing admission (issue 16): every spec the apiserver accepts, the operator can act on.
 
 hypothesis writes ModelPipelines (names, resources, dataset URIs, estimator params,
-metrics and tasks, the champion's significance test, serving settings; valid and not), and
+metrics and tasks, the champion's significance test, serving settings, pod placement; valid
+and not), and
 the real apiserver with the generated CRD and admission policy judges each one (server-side
 dry run). Either it is refused with a message, or the operator's own functions parse it and
 build the Job, Deployment and Service it would create, and the apiserver accepts those too
@@ -80,6 +81,50 @@ significance = st.fixed_dictionaries(
         "resamples": st.integers(-1, 20000),
     },
 )
+label_keys = st.one_of(
+    st.sampled_from(
+        ["kubernetes.io/arch", "disktype", "example.com/pool", "a..b/c", "-x", "Bad Key", ""]
+    ),
+    st.sampled_from(["x" * 64, "e.com/" + "y" * 63, "a/b/c", "topology.kubernetes.io/zone"]),
+    st.from_regex(r"([a-z0-9.\-]{0,6}/)?[A-Za-z0-9_.\-]{0,8}", fullmatch=True),
+)
+label_values = st.one_of(
+    st.sampled_from(["amd64", "", "true", "x" * 64, "a b", "-a", "a_b.c"]),
+    st.from_regex(r"[A-Za-z0-9_.\-]{0,8}", fullmatch=True),
+)
+tolerations = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "key": label_keys,
+            "operator": st.sampled_from(["Exists", "Equal", "In"]),
+            "value": label_values,
+            "effect": st.sampled_from(["NoSchedule", "PreferNoSchedule", "NoExecute", "Never"]),
+            "tolerationSeconds": st.integers(-5, 10**8),
+        },
+    ),
+    max_size=3,
+)
+spreads = st.lists(
+    st.fixed_dictionaries(
+        {"topologyKey": label_keys},
+        optional={
+            "maxSkew": st.integers(-1, 1001),
+            "whenUnsatisfiable": st.sampled_from(["DoNotSchedule", "ScheduleAnyway", "Maybe"]),
+            "matchLabels": st.dictionaries(label_keys, label_values, max_size=2),
+        },
+    ),
+    max_size=3,
+)
+placements = st.fixed_dictionaries(
+    {},
+    optional={
+        "nodeSelector": st.dictionaries(label_keys, label_values, max_size=3),
+        "tolerations": tolerations,
+        "topologySpreadConstraints": spreads,
+        "priorityClassName": st.sampled_from(["high", "system-cluster-critical"]),
+    },
+)
 changes = st.fixed_dictionaries(
     {},
     optional={
@@ -94,6 +139,8 @@ changes = st.fixed_dictionaries(
         "replicas": st.integers(-1, 101),
         "port": st.integers(0, 70000),
         "model_name": st.from_regex(r"[a-zA-Z0-9.\-]{0,12}", fullmatch=True),
+        "training_placement": placements,
+        "serving_placement": placements,
     },
 )
 
@@ -124,6 +171,9 @@ def document(name: str, change: dict[str, Any]) -> dict[str, Any]:
             serving[field] = change[key]
     if "port" in change:
         serving.setdefault("template", {})["port"] = change["port"]
+    training.update(change.get("training_placement", {}))
+    if "serving_placement" in change:
+        serving.setdefault("template", {}).update(change["serving_placement"])
     return doc
 
 

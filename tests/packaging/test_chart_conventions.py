@@ -147,6 +147,17 @@ def test_model_server_pod_monitor_selects_the_serving_pods(render: Render) -> No
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["team-a"]}
 
 
+def test_allowed_priority_classes_reach_the_policy_and_the_operator(render: Render) -> None:
+    docs = render("--set", "pods.priorityClassNames={batch-low,high}")
+    env = {e["name"]: e.get("value") for e in operator_container(docs)["env"]}
+    assert env["MODELPIPE_PRIORITY_CLASSES"] == "batch-low,high"
+    (policy,) = kinds(docs, "ValidatingAdmissionPolicy")
+    rules = [v["expression"] for v in policy["spec"]["validations"]]
+    assert sum(r.endswith('priorityClassName in ["batch-low","high"]') for r in rules) == 2
+    (default,) = kinds(render(), "ValidatingAdmissionPolicy")
+    assert sum(v["expression"].endswith(" in []") for v in default["spec"]["validations"]) == 2
+
+
 def test_the_chart_readme_is_generated_from_the_values() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "hack" / "chartdocs.py"), "--check"],

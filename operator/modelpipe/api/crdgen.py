@@ -19,7 +19,12 @@ from typing import Any
 import yaml
 
 from modelpipe.api import chartcrds, v1alpha1
-from modelpipe.api.policy import POLICY_NAME, admission_policy
+from modelpipe.api.policy import (
+    CHART_PRIORITY_CLASSES,
+    NO_PRIORITY_CLASSES,
+    POLICY_NAME,
+    admission_policy,
+)
 from modelpipe.api.schema import structural
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -160,7 +165,9 @@ CHART_POLICY_NAME = '{{ include "modelpipe.fullname" . }}-admission'
 
 
 def render_policy(*, name: str = POLICY_NAME) -> str:
-    return HEADER + "---\n".join(_dump(doc) for doc in admission_policy(name))
+    classes = CHART_PRIORITY_CLASSES if name == CHART_POLICY_NAME else NO_PRIORITY_CLASSES
+    documents = admission_policy(name, priority_classes=classes)
+    return HEADER + "---\n".join(_dump(doc) for doc in documents)
 
 
 def _dump(document: dict[str, Any]) -> str:

@@ -15,9 +15,32 @@ from modelpipe.api import v1alpha1
 from modelpipe.api.v1alpha1.params import params_policy_validations
 
 POLICY_NAME = f"{v1alpha1.PLURAL}.{v1alpha1.GROUP}"
+# The PriorityClasses pipelines may use, as a CEL list: none without the chart, whose
+# copy lists the Helm value pods.priorityClassNames (modelpipe.api.v1alpha1.pods).
+NO_PRIORITY_CLASSES = "[]"
+CHART_PRIORITY_CLASSES = "{{ .Values.pods.priorityClassNames | toJson }}"
+_PRIORITY_FIELDS = {
+    "spec.training": "has(object.spec.training.priorityClassName)",
+    "spec.serving.template": "has(object.spec.serving.template) && "
+    "has(object.spec.serving.template.priorityClassName)",
+}
 
 
-def admission_policy(name: str = POLICY_NAME) -> list[dict[str, Any]]:
+def priority_class_validations(allowed: str) -> list[dict[str, str]]:
+    """A pipeline's pods may only use the PriorityClasses the platform allows."""
+    return [
+        {
+            "expression": f"!({present}) || object.{field}.priorityClassName in {allowed}",
+            "message": f"{field}.priorityClassName is not one the platform allows (Helm value "
+            "pods.priorityClassNames): a higher priority would preempt other workloads",
+        }
+        for field, present in _PRIORITY_FIELDS.items()
+    ]
+
+
+def admission_policy(
+    name: str = POLICY_NAME, *, priority_classes: str = NO_PRIORITY_CLASSES
+) -> list[dict[str, Any]]:
     """The policy and its binding (Deny in every namespace)."""
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -36,7 +59,10 @@ def admission_policy(name: str = POLICY_NAME) -> list[dict[str, Any]]:
                     }
                 ]
             },
-            "validations": params_policy_validations("object.spec.training.estimator.params"),
+            "validations": [
+                *params_policy_validations("object.spec.training.estimator.params"),
+                *priority_class_validations(priority_classes),
+            ],
         },
     }
     binding = {

@@ -374,6 +374,7 @@ def _deployment(body: JSON, *, meta: Metadata) -> ObservedDeployment:
         ),
         serving_hash=annotations.get(SERVING_HASH_ANNOTATION),
         containers=tuple(c["name"] for c in (template.get("spec") or {}).get("containers") or []),
+        node_selector_keys=tuple((template.get("spec") or {}).get("nodeSelector") or {}),
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
             for c in conditions

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelpipe.api.v1alpha1 import API_VERSION, KIND, Metadata
+from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.spec import Resources
 from modelpipe.layout import ARTIFACTS_VOLUME, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
 
@@ -78,3 +79,31 @@ def service_account(name: str | None) -> Manifest:
     """A pod's account: none and no API token (trainer and server never call the API), or
     one that opted in (planning.accounts), whose own automountServiceAccountToken decides."""
     return {"serviceAccountName": name} if name else {"automountServiceAccountToken": False}
+
+
+# The pod fields placement() may write: a serving patch nulls those the spec dropped.
+PLACEMENT_FIELDS = ("nodeSelector", "tolerations", "topologySpreadConstraints", "priorityClassName")
+
+
+def placement(spec: PodPlacement, *, pods: dict[str, str]) -> Manifest:
+    """A pod's scheduling fields; a spread constraint without labels counts ``pods``."""
+    out: Manifest = {}
+    if spec.node_selector:
+        out["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        out["tolerations"] = [
+            t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in spec.tolerations
+        ]
+    if spec.topology_spread_constraints:
+        out["topologySpreadConstraints"] = [
+            {
+                "maxSkew": c.max_skew,
+                "topologyKey": c.topology_key,
+                "whenUnsatisfiable": c.when_unsatisfiable,
+                "labelSelector": {"matchLabels": dict(c.match_labels or pods)},
+            }
+            for c in spec.topology_spread_constraints
+        ]
+    if spec.priority_class_name:
+        out["priorityClassName"] = spec.priority_class_name
+    return out

@@ -37,6 +37,7 @@ from modelpipe.manifests.common import (
     base_labels,
     container_security_context,
     owner_reference,
+    placement,
     pod_security_context,
     resources,
     service_account,
@@ -113,7 +114,13 @@ def training_run(
         "podFailurePolicy": {"rules": _failure_rules(spec)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod(spec, inputs, name, dataset_uri=dataset_uri or spec.dataset.uri),
+            "spec": _pod(
+                spec,
+                inputs,
+                name,
+                dataset_uri=dataset_uri or spec.dataset.uri,
+                pods=base_labels(meta.name),
+            ),
         },
     }
     if training.ttl_seconds_after_finished is not None:
@@ -162,7 +169,14 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
     return rules
 
 
-def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str, *, dataset_uri: str) -> Manifest:
+def _pod(
+    spec: ModelPipelineSpec,
+    inputs: Inputs,
+    name: str,
+    *,
+    dataset_uri: str,
+    pods: dict[str, str],
+) -> Manifest:
     volumes = [
         artifacts_volume(spec.artifacts.pvc, read_only=False),
         run_config_volume(name),
@@ -205,6 +219,7 @@ def _pod(spec: ModelPipelineSpec, inputs: Inputs, name: str, *, dataset_uri: str
         "containers": [train],
     }
     pod |= service_account(spec.training.service_account_name)
+    pod |= placement(spec.training, pods=pods)
     return pod
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec
 from modelpipe.api.v1alpha1.spec import ServingTemplate, configured_server_image
@@ -31,6 +32,7 @@ from modelpipe.layout import (
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
+    PLACEMENT_FIELDS,
     TMP_MOUNT,
     TMP_VOLUME,
     Manifest,
@@ -38,6 +40,7 @@ from modelpipe.manifests.common import (
     base_labels,
     container_security_context,
     owner_reference,
+    placement,
     pod_security_context,
     resources,
     service_account,
@@ -86,19 +89,31 @@ def serving_hash(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
 
 
 def template_patch(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    version: str,
+    model_dir: str,
+    node_selector_keys: Iterable[str] = (),
 ) -> Manifest:
     """JSON merge patch bringing an owned Deployment to spec.serving, still serving ``version``.
 
-    A merge patch replaces lists (containers, volumes) whole, and a service account
-    dropped from the template is nulled, so whatever the spec no longer says goes too.
+    A merge patch replaces lists (containers, volumes) whole, and a service account or
+    placement field dropped from the template is nulled, as are the keys of the
+    Deployment's ``node_selector_keys`` the spec no longer has, so whatever the spec no
+    longer says goes too.
     The selector is immutable and the strategy the operator's own; neither is sent.
     """
     desired = serving_deployment(meta=meta, spec=spec, version=version, model_dir=model_dir)
+    rendered = desired["spec"]["template"]["spec"]
     pod = {
         "serviceAccountName": None,
         "automountServiceAccountToken": None,
-        **desired["spec"]["template"]["spec"],
+        **dict.fromkeys(PLACEMENT_FIELDS),
+        **rendered,
+        # A merge patch merges maps: selector keys the spec dropped are nulled one by one.
+        "nodeSelector": {**dict.fromkeys(node_selector_keys), **rendered.get("nodeSelector", {})}
+        or None,
     }
     return {
         "metadata": {"annotations": {SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec)}},
@@ -124,6 +139,7 @@ def _deployment_spec(
         ],
     }
     pod |= service_account(template.service_account_name)
+    pod |= placement(template, pods=selector_labels(meta.name))
     return {
         "replicas": spec.serving.replicas,
         "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,

@@ -168,7 +168,13 @@ def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target
         return
     version = deployment.template_version or target.version
     path = model_dir(pipeline=d.obs.metadata.name, version=version)
-    patch = template_patch(meta=d.obs.metadata, spec=d.spec, version=version, model_dir=path)
+    patch = template_patch(
+        meta=d.obs.metadata,
+        spec=d.spec,
+        version=version,
+        model_dir=path,
+        node_selector_keys=deployment.node_selector_keys,
+    )
     d.actions.append(UpdateDeployment(deployment.name, patch))
     d.emit(
         EventType.NORMAL,

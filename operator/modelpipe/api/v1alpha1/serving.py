@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import ConfigDict, Field, model_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, cel, validations
+from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
 
 # Set by the Helm chart (value server.image) on the operator pod.
@@ -28,8 +29,8 @@ class Probe(SpecModel):
     failure_threshold: int = Field(default=3, ge=1)
 
 
-class ServingTemplate(SpecModel):
-    """The Deployment and Service the operator creates and owns."""
+class ServingTemplate(PodPlacement):
+    """The Deployment and Service the operator creates and owns (placement included)."""
 
     image: str | None = Field(
         default=None,

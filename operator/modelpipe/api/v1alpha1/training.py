@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
+from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
 
 
@@ -43,8 +44,8 @@ class Estimator(SpecModel):
         return params
 
 
-class TrainingSpec(SpecModel):
-    """How to train: the estimator and the Job's runtime settings."""
+class TrainingSpec(PodPlacement):
+    """How to train: the estimator and the Job's runtime settings (placement included)."""
 
     estimator: Estimator
     task: Task = Field(default=Task.CLASSIFICATION, description="classification or regression.")
