@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from modelpipe.api.schedule import CRON_CEL_RULE, CRON_SHAPE, check_schedule, due_slot, next_fire
+from modelpipe.api.schedule import CRON_CEL_RULE, CRON_SHAPE, check_schedule, next_fire
 
 T = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 
@@ -55,32 +55,3 @@ def test_cel_rule_quotes_the_pattern() -> None:
 
 def test_next_fire() -> None:
     assert next_fire("0 2 * * *", after=T) == datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
-
-
-DAY = timedelta(hours=24)
-
-
-@pytest.mark.parametrize(
-    ("now", "last", "expected"),
-    [
-        (
-            datetime(2026, 11, 28, 2, 0, 5, tzinfo=UTC),
-            None,
-            datetime(2026, 11, 28, 2, 0, tzinfo=UTC),
-        ),
-        (datetime(2026, 11, 28, 2, 0, tzinfo=UTC), None, datetime(2026, 11, 28, 2, 0, tzinfo=UTC)),
-        (
-            datetime(2026, 11, 28, 2, 0, 5, tzinfo=UTC),
-            datetime(2026, 11, 28, 2, 0, tzinfo=UTC),
-            None,
-        ),
-        (datetime(2026, 11, 27, 23, 0, tzinfo=UTC), None, None),  # created after the last slot
-        (datetime(2026, 11, 30, 2, 30, tzinfo=UTC), None, datetime(2026, 11, 30, 2, 0, tzinfo=UTC)),
-        (datetime(2026, 11, 30, 4, 0, tzinfo=UTC), None, None),  # past the starting deadline
-    ],
-)
-def test_due_slot(now: datetime, last: datetime | None, expected: datetime | None) -> None:
-    slot = due_slot(
-        "0 2 * * *", now=now, not_before=T, last_slot=last, starting_deadline=timedelta(hours=1)
-    )
-    assert slot == expected

@@ -1,4 +1,4 @@
-"""Cron schedules: validate at admission, compute fire times, pick the one slot that is due.
+"""Cron schedules: validate at admission, compute fire times (the plan picks the due slot).
 
 Admission checks the *shape* with a CEL regex (CEL cannot evaluate cron);
 :func:`check_schedule` finds the subtler mistakes (``61 * * * *``, ``0 0 31 2 *``)
@@ -63,24 +63,3 @@ def latest_fire(expression: str, *, at_or_before: datetime) -> datetime:
     start = at_or_before.replace(microsecond=0) + timedelta(seconds=1)
     fire: datetime = croniter(expression.strip(), start).get_prev(datetime)
     return fire
-
-
-def due_slot(
-    expression: str,
-    *,
-    now: datetime,
-    not_before: datetime,
-    last_slot: datetime | None,
-    starting_deadline: timedelta,
-) -> datetime | None:
-    """The scheduled slot to run now, or None.
-
-    ``not_before`` is usually the pipeline's creation: creating a pipeline at 10:00
-    with ``@daily`` does not run the midnight slot it never saw.
-    """
-    slot = latest_fire(expression, at_or_before=now)
-    if slot <= not_before or (last_slot is not None and slot <= last_slot):
-        return None
-    if now - slot > starting_deadline:
-        return None
-    return slot

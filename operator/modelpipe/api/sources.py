@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 # Git hosts that accept a token as the basic-auth password ignore the user name; the
 # poller (sources.gitref) and the training Job's clone (manifests.gitclone) send this one.
@@ -210,13 +210,3 @@ def check_url(url: str, *, schemes: frozenset[str]) -> str | None:
     if not parts.hostname and parts.scheme != "file":
         return f"URL {url!r} has no host"
     return None
-
-
-def redact_url(url: str) -> str:
-    """Strip any userinfo, for the rare message that quotes a URL the user did not write."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -32,7 +32,6 @@ from localkube.node import dns
 from localkube.node import setup as realnode
 from localkube.node.config import NodeLayout
 
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 # "agent": the Python node agent (pods as host processes); "real": kubelet,
 # containerd and runc in a network namespace of the cluster's own (node/).
 NODE_KINDS = ("agent", "real")

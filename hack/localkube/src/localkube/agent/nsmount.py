@@ -23,7 +23,6 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
-MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 
 # The running interpreter links libc; CDLL(None) finds mount/unshare without
