@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -63,6 +64,23 @@ def test_tampered_type_is_refused_with_its_name(tampered_model: Path) -> None:
         load_model(tampered_model / "model.skops")
     assert "outside the allowlist" in str(caught.value)
     assert "builtins.eval" in str(caught.value)
+
+
+def test_allowlisted_but_changed_coefficients_are_refused_by_the_manifest(
+    iris_model: Path, tmp_path: Path
+) -> None:
+    """Only allowlisted types, so the allowlist passes it: the manifest is what catches it."""
+    copy = tmp_path / "v1"
+    shutil.copytree(iris_model, copy)
+    model = load_model(copy / "model.skops")
+    last = model.steps[-1][1]
+    assert hasattr(last, "coef_"), "the iris example's estimator is linear"
+    last.coef_ = -last.coef_
+    (copy / "model.skops").write_bytes(serialize_model(model))
+    with pytest.raises(ModelRejectedError, match=r"does not match manifest\.json"):
+        load_bundle(copy)
+    (copy / "manifest.json").unlink()  # a model trained before the manifest still loads
+    assert load_bundle(copy).model is not None
 
 
 def test_function_payload_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Loading a model directory: the skops model checked against the allowlist, plus its documents.
+"""Loading a model directory: the skops model checked against the allowlist and, when the
+directory has one, against its manifest (models trained before the manifest have none), plus
+its documents.
 
 The same loader serves ``serve`` and the champion evaluation, because both read a
 directory someone else wrote and must refuse anything they cannot vouch for.
@@ -23,6 +25,7 @@ from modelpipe_trainer.documents import (
     read_document,
 )
 from modelpipe_trainer.errors import ModelRejectedError
+from modelpipe_trainer.manifest import MANIFEST_FILE, verify
 from modelpipe_trainer.trust import refused_types
 
 
@@ -45,7 +48,9 @@ def load_bundle(model_dir: Path, *, extra_prefixes: Sequence[str] = ()) -> Model
 
 
 def load_model(path: Path, *, extra_prefixes: Sequence[str] = ()) -> Pipeline:
-    """The Pipeline in a skops file, built only from allowlisted types."""
+    """The Pipeline in a skops file, built only from allowlisted types and, when its
+    directory has a manifest, only from the bytes the trainer wrote: a file whose types
+    pass the allowlist can still hold other coefficients."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -57,6 +62,8 @@ def load_model(path: Path, *, extra_prefixes: Sequence[str] = ()) -> Pipeline:
             f"{path} holds types outside the allowlist, so it was not loaded "
             f"(tampered, or written by an unexpected library): {', '.join(refused)}"
         )
+    if (path.parent / MANIFEST_FILE).exists():
+        verify(path.parent, path.name, data)
     model = _load(data, path, trusted=untrusted)
     if not isinstance(model, Pipeline):
         raise ModelRejectedError(

@@ -28,10 +28,19 @@ def build_manifest(files: Mapping[str, bytes]) -> bytes:
 
 def checked_read(model_dir: Path, name: str) -> bytes:
     """The bytes of ``model_dir/name``, refused unless they match the manifest's entry."""
+    try:
+        data = (model_dir / name).read_bytes()
+    except OSError as exc:
+        raise ModelRejectedError(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
+    verify(model_dir, name, data)
+    return data
+
+
+def verify(model_dir: Path, name: str, data: bytes) -> None:
+    """Refuse ``data`` (read from ``model_dir/name``) unless it matches the manifest's entry."""
     path = model_dir / name
     try:
         manifest = json.loads((model_dir / MANIFEST_FILE).read_bytes())
-        data = path.read_bytes()
     except OSError as exc:
         raise ModelRejectedError(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
     except ValueError:
@@ -48,4 +57,3 @@ def checked_read(model_dir: Path, name: str) -> bytes:
             f"{path} does not match {MANIFEST_FILE} (sha256 {digest[:12]}..., expected "
             f"{entry['sha256'][:12]}...): changed after training, so it was not loaded"
         )
-    return data
