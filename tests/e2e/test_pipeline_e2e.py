@@ -143,6 +143,9 @@ def test_operator_killed_during_training_and_before_promotion(
 ) -> None:
     ns.apply(*example_documents(data_url=data_url))
     wait_for("the training Job", lambda: ns.jobs(), timeout=60)
+    # kopf posts events from a queue after the Job is created: a kill in between loses the
+    # event (the Job itself is adopted, not created again), and this test counts events.
+    wait_for("its JobCreated event", lambda: ns.events("JobCreated"), timeout=30, every=0.2)
     operator.kill()
     time.sleep(2)
     operator.start()

@@ -185,8 +185,11 @@ def teardown(layout: NodeLayout, *, init_pid: int | None, forwarder_pid: int | N
             wait_gone(init_pid, 5.0)
     cgroups.kill_all(layout.cgroup_root)
     if netns_exists(layout.netns):
-        for pid in processes_in_netns(layout.netns):
+        stragglers = processes_in_netns(layout.netns)
+        for pid in stragglers:
             send_signal(pid, signal.SIGKILL)
+        for pid in stragglers:  # SIGKILL is asynchronous: wait until each has exited
+            wait_gone(pid, 5.0)
     if forwarder_pid is not None:
         send_signal(forwarder_pid, signal.SIGTERM)
         wait_gone(forwarder_pid, 5.0)
