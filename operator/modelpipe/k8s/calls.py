@@ -1,7 +1,7 @@
 """Every Kubernetes API call the operator makes, and the RBAC rule each one needs.
 
 :data:`RBAC_RULES` declares what the methods below need, each rule naming them; the
-Helm chart's ClusterRole/Role is written by hand, and tests/packaging/test_chart.py
+Helm chart's ClusterRole/Role is written by hand, and tests/packaging/test_chart_rbac.py
 fails when it grants less than declared (or more, without a reason). kopf itself
 additionally watches (list, watch) the ModelPipelines, Jobs and Deployments and patches
 ModelPipeline status for its own bookkeeping; those verbs are included in the rules.
