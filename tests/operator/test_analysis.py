@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelpipe.k8s.analysis import MetricsUnreadable, fetch_text, parse_metrics, read_pod_metrics
+from modelpipe.k8s.analysis import (
+    TIMEOUT_SECONDS,
+    MetricsUnreadable,
+    fetch_text,
+    parse_metrics,
+    read_pod_metrics,
+)
 from modelpipe.observed import PodMetrics
 from modelpipe.planning.analysis import Finding, Limits, judge, merge, quantile_ms
 from modelpipe_trainer.serving.telemetry import Telemetry
@@ -169,6 +176,18 @@ def test_pods_are_read_at_their_ip_and_port_and_unreadable_ones_say_why() -> Non
 
 class _Metrics(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/drip":  # a serving image the author wrote can answer like this
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(60):  # bounded: one byte every half second, each under the timeout
+                try:
+                    self.wfile.write(b"#")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.5)
+            return
         body = exposition().encode() if self.path == "/metrics" else b"secret body"
         self.send_response(200 if self.path == "/metrics" else 503)
         self.send_header("Content-Length", str(len(body)))
@@ -196,3 +215,12 @@ def test_fetch_reads_metrics_over_loopback_and_never_quotes_a_failing_body(serve
     assert "secret" not in str(failed.value)
     with pytest.raises(MetricsUnreadable, match="failed"):
         fetch_text("http://127.0.0.1:9/metrics")
+
+
+def test_a_slow_drip_metrics_answer_is_cut_at_the_total_deadline(server: str) -> None:
+    """Every byte arrives within the read timeout, so only a deadline on the whole answer
+    keeps one tenant's serving pod from holding the operator's pass (30 s here)."""
+    started = time.monotonic()
+    with pytest.raises(MetricsUnreadable, match="timed out"):
+        fetch_text(f"{server}/drip")
+    assert time.monotonic() - started < 3 * TIMEOUT_SECONDS

@@ -282,9 +282,23 @@ def test_an_opted_in_secret_is_sent_only_to_the_prefix_it_names(
     assert other_host.authorizations == []
 
 
-def test_a_refused_secret_starts_no_job_even_for_a_known_revision() -> None:
-    """A revision resolved before the Secret lost its opt-in must not run with it mounted."""
-    pinned = spec(code={"revision": "a" * 40, "git": {"url": URL, "credentialsSecret": "victim"}})
+S3_PINNED = {"uri": "s3://ml-data/iris/train.csv", "version": "v1", "credentialsSecret": "victim",
+             "schema": {"target": "species", "features": [{"name": "sepal_length"}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "pinned_fields",
+    [
+        {"code": {"revision": "a" * 40, "git": {"url": URL, "credentialsSecret": "victim"}}},
+        {"dataset": S3_PINNED},  # dataset.credentialsSecret: the fetch-data container mounts it
+    ],
+    ids=["git", "s3"],
+)
+def test_a_refused_secret_starts_no_job_even_for_a_known_revision(
+    pinned_fields: dict[str, Any],
+) -> None:
+    """Pinned inputs are never polled, but their Job would mount the Secret."""
+    pinned = spec(**pinned_fields)
     refused = replace(observe(pinned), credentials_problem="Secret victim is not opted in")
     planned = step(refused)
     assert not [a for a in planned.actions if type(a).__name__ == "CreateJob"]

@@ -10,6 +10,7 @@ a pod that cannot be read is a :class:`PodMetrics` with a ``problem`` in our own
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 
 import httpx
@@ -93,8 +94,11 @@ def fetch_text(url: str) -> str:
             if response.status_code != 200:
                 raise MetricsUnreadable(f"GET /metrics answered {response.status_code}")
             body = b""
+            deadline = time.monotonic() + TIMEOUT_SECONDS  # the whole answer, not each read
             for chunk in response.iter_bytes():
                 body += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("slow answer")
                 if len(body) > MAX_BODY_BYTES:
                     raise MetricsUnreadable(f"/metrics is larger than {MAX_BODY_BYTES} bytes")
             return body.decode("utf-8", errors="replace")

@@ -187,5 +187,11 @@ class DatasetSpec(SpecModel):
                 "dataset.version is required unless dataset.uri is http(s), s3:// or pvc:// or "
                 "manifestUri is set (then the version is followed)",
             ),
+            cel(
+                "!has(self.credentialsSecret) || self.uri.startsWith('s3://') "
+                "|| (has(self.evaluation) && self.evaluation.uri.startsWith('s3://'))",
+                "dataset.credentialsSecret is for s3:// URIs only; neither dataset.uri nor "
+                "dataset.evaluation.uri is one (an http(s) dataset takes no Secret)",
+            ),
         )
     )
