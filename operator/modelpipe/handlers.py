@@ -25,6 +25,7 @@ from typing import Any
 
 import kopf
 
+from modelpipe.api.config import UNCONFIGURED
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.diffbase import diffbase_storage
@@ -62,6 +63,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         source_limits=memo.get("source_limits"),
         training_limits=memo.get("training_limits"),
         namespaces=memo.get("namespaces"),
+        config=memo.get("config", UNCONFIGURED),
     )
 
 

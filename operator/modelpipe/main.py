@@ -22,6 +22,7 @@ from pathlib import Path
 import kopf
 from prometheus_client import start_http_server
 
+from modelpipe.api.config import OperatorConfig
 from modelpipe.k8s.leader import LeaderElector, standby_health
 from modelpipe.k8s.rest import Rest, connect, use_kubeconfig
 from modelpipe.planning.queue import LimitError, Limits
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             source_limits=limits,
             training_limits=training,
             namespaces=None if args.all_namespaces else tuple(args.namespace),
+            # The chart's settings (images, PriorityClasses), read here and nowhere else.
+            config=OperatorConfig.from_environment(os.environ),
         ),
     )
     return 0

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from modelpipe_contract.result import TrainerResult
 
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.api.sources import Observation
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec, ModelPipelineStatus
 from modelpipe.api.v1alpha1.status import SourceStatus
@@ -191,6 +192,8 @@ class Observed:
     refusal: Refusal | None = None
     # The Job this pass would start must wait in the training queue.
     queue: QueueSeat | None = None
+    # The operator's configuration (read once at start-up): images of its own containers.
+    config: OperatorConfig = UNCONFIGURED
 
     def job(self, name: str) -> ObservedJob | None:
         return next((j for j in self.jobs if j.name == name), None)

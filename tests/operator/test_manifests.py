@@ -239,26 +239,8 @@ def test_credentials_stay_out_of_status_but_reach_the_pod() -> None:
     assert rotated.hash == inputs.hash
 
 
-def test_operator_configured_images_fill_omitted_image_fields(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MODELPIPE_TRAINER_IMAGE", "registry.local/trainer:1.2")
-    monkeypatch.setenv("MODELPIPE_SERVER_IMAGE", "registry.local/server:1.2")
-    the_spec = spec()
-    job = training_job(meta=meta(), spec=the_spec, inputs=inputs_for(the_spec), champion_dir=None)
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/trainer:1.2"
-    deployment = serving_deployment(
-        meta=meta(), spec=the_spec, version="1234abcd", model_dir="/artifacts/iris/1234abcd"
-    )
-    serve = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert serve["image"] == "registry.local/server:1.2"
-    pinned = spec(code={"revision": "abc123", "image": "mine:1"})
-    assert pinned.code.image == "mine:1"
-
-
-def test_default_images_without_operator_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MODELPIPE_TRAINER_IMAGE", raising=False)
-    monkeypatch.delenv("MODELPIPE_SERVER_IMAGE", raising=False)
+def test_default_images_without_operator_configuration() -> None:
+    """Configured images: tests/operator/test_operator_config.py."""
     the_spec = spec()
     assert the_spec.code.image == DEFAULT_TRAINER_IMAGE
     deployment = serving_deployment(

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
-from tests.operator.builders import meta, spec
+from tests.operator.builders import meta, spec, spec_dict
 
 from modelpipe.api import crdgen
-from modelpipe.api.v1alpha1.pods import PRIORITY_CLASSES_ENV
+from modelpipe.api.config import OperatorConfig
+from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.inputs import resolve
 from modelpipe.layout import MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
 from modelpipe.manifests import serving_deployment, template_patch, training_job
@@ -91,14 +92,27 @@ def test_placement_is_not_a_model_input() -> None:
     assert hashes[0] == hashes[1]
 
 
-def test_priority_class_only_when_the_platform_allows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_priority_class_only_when_the_platform_allows_it() -> None:
     with pytest.raises(ValidationError, match=r"pods\.priorityClassNames"):
         spec(training={"priorityClassName": "high"})
-    monkeypatch.setenv(PRIORITY_CLASSES_ENV, "batch-low,high")
-    assert _training_pod(priorityClassName="high")["priorityClassName"] == "high"
-    assert _serving_pod(priorityClassName="batch-low")["priorityClassName"] == "batch-low"
+    allowed = OperatorConfig(priority_classes=frozenset({"batch-low", "high"}))
+    placed = ModelPipelineSpec.model_validate(
+        spec_dict(
+            training={"priorityClassName": "high"},
+            serving={"template": {"priorityClassName": "batch-low"}},
+        ),
+        context=allowed,
+    )
+    inputs = resolve(spec=placed, resolved=None, retrain_token=None, previous=None, now="now")
+    job = training_job(meta=meta(), spec=placed, inputs=inputs, champion_dir=None)
+    assert job["spec"]["template"]["spec"]["priorityClassName"] == "high"
+    deployment = serving_deployment(meta=meta(), spec=placed, version="v1", model_dir="/m")
+    assert deployment["spec"]["template"]["spec"]["priorityClassName"] == "batch-low"
     with pytest.raises(ValidationError, match="allowed: batch-low, high"):
-        spec(serving={"template": {"priorityClassName": "system-cluster-critical"}})
+        ModelPipelineSpec.model_validate(
+            spec_dict(serving={"template": {"priorityClassName": "system-cluster-critical"}}),
+            context=allowed,
+        )
 
 
 def test_serving_patch_drops_what_the_spec_no_longer_says() -> None:

@@ -86,9 +86,12 @@ class Seen:
 def _dump_spec(world: Observed) -> dict[str, Any]:
     """The spec as applied (defaults left out, so a changed default is no drift here)."""
     assert world.spec is not None
-    return world.spec.model_dump(
+    applied = world.spec.model_dump(
         mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
     )
+    if "image" not in world.spec.code.model_fields_set:  # the operator's configured default
+        applied["code"].pop("image", None)
+    return applied
 
 
 def seen(world: Observed) -> Seen:

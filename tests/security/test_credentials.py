@@ -28,7 +28,7 @@ from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo
 
 from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
-from modelpipe.api.v1alpha1.spec import configured_trainer_image
+from modelpipe.api.v1alpha1.spec import DEFAULT_TRAINER_IMAGE
 from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import training_job
 from modelpipe.sources.credentials import (
@@ -126,7 +126,7 @@ def test_the_secret_is_never_mounted_into_an_image_the_author_chose() -> None:
         if any(m["name"] == volume for m in c.get("volumeMounts", []))
     ]  # fmt: skip
     assert [c["name"] for c in mounted] == ["git-clone"]
-    assert mounted[0]["image"] == configured_trainer_image() != "attacker.example/steal:latest"
+    assert mounted[0]["image"] == DEFAULT_TRAINER_IMAGE != "attacker.example/steal:latest"
 
 
 # ----- the operator's own ls-remote and the clone script, against real git --------------

@@ -24,7 +24,7 @@ from tests.operator.builders import meta, spec
 from tests.security.conftest import Tenant
 
 from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
-from modelpipe.api.v1alpha1.spec import configured_trainer_image
+from modelpipe.api.v1alpha1.spec import DEFAULT_TRAINER_IMAGE
 from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import training_job
 from modelpipe.sources.credentials import (
@@ -106,7 +106,7 @@ def test_the_keys_are_mounted_only_into_the_operators_fetch_container() -> None:
         if any(m["name"] in volumes for m in c.get("volumeMounts", []))
     ]  # fmt: skip
     assert [c["name"] for c in mounted] == ["fetch-data"]
-    assert mounted[0]["image"] == configured_trainer_image() != AUTHOR_IMAGE
+    assert mounted[0]["image"] == DEFAULT_TRAINER_IMAGE != AUTHOR_IMAGE
     assert all(m.get("readOnly") for m in mounted[0]["volumeMounts"] if m["name"] in volumes)
     # No container gets a key through its environment either.
     for c in pod.get("initContainers", []) + pod["containers"]:

@@ -15,6 +15,7 @@ from typing import Any
 from modelpipe_contract.result import TrainerResult
 from pydantic import ValidationError
 
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.api.sources import SecretRef, SourceError, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import (
     TRAINED_VERDICTS,
@@ -62,15 +63,24 @@ _JUDGED = TRAINED_VERDICTS | {
 
 
 def observe(
-    api: KubeApi, *, namespace: str, name: str, follower: SourceFollower | None = None
+    api: KubeApi,
+    *,
+    namespace: str,
+    name: str,
+    follower: SourceFollower | None = None,
+    config: OperatorConfig = UNCONFIGURED,
 ) -> Observed | None:
-    """Everything plan() needs, or ``None`` when the pipeline is gone."""
+    """Everything plan() needs, or ``None`` when the pipeline is gone.
+
+    The spec is parsed with the operator's ``config`` (its default image, its allowed
+    PriorityClasses), which then travels on to plan() in ``Observed.config``.
+    """
     body = api.get_pipeline(namespace, name)
     if body is None:
         return None
     metadata = Metadata.model_validate(body.get("metadata", {}))
     status = _status(body)
-    spec, error = _spec(body)
+    spec, error = _spec(body, config)
     judged = {r.model_version for r in all_runs(status) if r.verdict in _JUDGED}
     owned = [
         job
@@ -85,7 +95,9 @@ def observe(
         if not is_hash_check(job)
     )
     if spec is None:
-        return Observed(metadata=metadata, status=status, spec=None, spec_error=error, jobs=jobs)
+        return Observed(
+            metadata=metadata, status=status, spec=None, spec_error=error, jobs=jobs, config=config
+        )
     deployment_name = spec.serving.deployment_name or name
     deployment = api.get_deployment(namespace, deployment_name)
     service = api.get_service(namespace, name) if spec.serving.template is not None else None
@@ -127,6 +139,7 @@ def observe(
         or api.get_pvc(namespace, follow_pvc.claim) is not None,
         credentials_problem=refused.message if refused else None,
         service_account_problem=refusal(accounts, pipeline=name),
+        config=config,
     )
 
 
@@ -222,9 +235,9 @@ def _follow(
     return values, tuple(rows), tuple(changes)
 
 
-def _spec(body: JSON) -> tuple[ModelPipelineSpec | None, str | None]:
+def _spec(body: JSON, config: OperatorConfig) -> tuple[ModelPipelineSpec | None, str | None]:
     try:
-        return ModelPipelineSpec.model_validate(body.get("spec") or {}), None
+        return ModelPipelineSpec.model_validate(body.get("spec") or {}, context=config), None
     except ValidationError as error:
         problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]]
         return None, "; ".join(problems)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from modelpipe import metrics
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
@@ -87,8 +88,10 @@ class Reconciler:
         source_limits: SourceLimits | None = None,
         training_limits: Limits | None = None,
         namespaces: tuple[str, ...] | None = None,
+        config: OperatorConfig = UNCONFIGURED,
     ) -> None:
         self.api = api
+        self.config = config  # read once at start-up (modelpipe.main)
         self.clock = clock
         self._timer = timer
         self._tokens = itertools.count()
@@ -133,7 +136,9 @@ class Reconciler:
     def _pass(self, namespace: str, name: str) -> Plan | None:
         """observe → plan → execute; a refused write is remembered and the plan redone held."""
         key = (namespace, name)
-        observed = observe(self.api, namespace=namespace, name=name, follower=self.follower)
+        observed = observe(
+            self.api, namespace=namespace, name=name, follower=self.follower, config=self.config
+        )
         if observed is None:
             return None
         now = self.clock()

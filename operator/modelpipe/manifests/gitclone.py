@@ -25,7 +25,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from modelpipe.api.sources import TOKEN_USERNAME
-from modelpipe.api.v1alpha1.spec import GitSource, configured_trainer_image
+from modelpipe.api.v1alpha1.spec import GitSource
 from modelpipe.layout import GIT_CONTAINER
 from modelpipe.manifests.common import HOME_ENV, Manifest, container_security_context
 
@@ -73,9 +73,12 @@ def credentials_volume(git: GitSource) -> Manifest | None:
 
 
 def git_clone_container(
-    *, git: GitSource, revision: str, source_dir: str, mounts: list[Manifest]
+    *, git: GitSource, revision: str, source_dir: str, mounts: list[Manifest], image: str
 ) -> Manifest:
-    """Clone ``git.url`` and check out ``revision`` (pinned, or resolved from ``git.ref``)."""
+    """Clone ``git.url`` and check out ``revision`` (pinned, or resolved from ``git.ref``).
+
+    ``image`` is the operator's trainer image (``OperatorConfig.trainer_image``).
+    """
     env: list[Manifest] = [
         {"name": "GIT_URL", "value": git.url},
         {"name": "GIT_REVISION", "value": revision},
@@ -98,7 +101,7 @@ def git_clone_container(
         script = _AUTH_SCRIPT + script
     return {
         "name": GIT_CONTAINER,
-        "image": configured_trainer_image(),
+        "image": image,
         "command": ["sh", "-c", script],
         "env": env,
         "volumeMounts": mounts,

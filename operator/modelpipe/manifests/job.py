@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from modelpipe_contract.result import ExitCode
 
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.api.v1alpha1 import Inputs, Metadata, ModelPipelineSpec
 from modelpipe.layout import (
     ARTIFACTS_MOUNT,
@@ -75,10 +76,16 @@ def training_job(
     inputs: Inputs,
     champion_dir: str | None,
     dataset_uri: str | None = None,
+    config: OperatorConfig = UNCONFIGURED,
 ) -> Manifest:
     """The Job alone, for readers that do not need its ConfigMap."""
     return training_run(
-        meta=meta, spec=spec, inputs=inputs, champion_dir=champion_dir, dataset_uri=dataset_uri
+        meta=meta,
+        spec=spec,
+        inputs=inputs,
+        champion_dir=champion_dir,
+        dataset_uri=dataset_uri,
+        config=config,
     ).job
 
 
@@ -89,15 +96,19 @@ def training_run(
     inputs: Inputs,
     champion_dir: str | None,
     dataset_uri: str | None = None,
+    config: OperatorConfig = UNCONFIGURED,
 ) -> TrainingRun:
-    """The Job and run config for these inputs; ``dataset_uri`` is the unredacted URI."""
+    """The Job and run config for these inputs; ``dataset_uri`` is the unredacted URI.
+
+    The operator's own containers (git-clone, fetch-data) run ``config.trainer_image``.
+    """
     name = job_name(pipeline=meta.name, version=inputs.model_version)
     labels = {
         **base_labels(meta.name),
         MODEL_VERSION_LABEL: inputs.model_version,
         INPUT_HASH_LABEL: inputs.hash[:63],
     }
-    config = run_config(
+    trainer_config = run_config(
         pipeline=meta.name,
         spec=spec,
         inputs=inputs,
@@ -120,6 +131,7 @@ def training_run(
                 name,
                 dataset_uri=dataset_uri or spec.dataset.uri,
                 pods=base_labels(meta.name),
+                helper_image=config.trainer_image,
             ),
         },
     }
@@ -140,7 +152,7 @@ def training_run(
         },
         "spec": job_spec,
     }
-    return TrainingRun(job=job, config_map=run_config_map(job=job, config=config))
+    return TrainingRun(job=job, config_map=run_config_map(job=job, config=trainer_config))
 
 
 def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
@@ -176,6 +188,7 @@ def _pod(
     *,
     dataset_uri: str,
     pods: dict[str, str],
+    helper_image: str,
 ) -> Manifest:
     volumes = [
         artifacts_volume(spec.artifacts.pvc, read_only=False),
@@ -191,7 +204,9 @@ def _pod(
     claim = dataset_claim(spec.dataset.uri, artifacts_pvc=spec.artifacts.pvc)
     volumes += [claim[0]] if claim else []
     config_mount = {"name": RUN_CONFIG_VOLUME, "mountPath": RUN_CONFIG_MOUNT, "readOnly": True}
-    fetch = fetch_parts(spec, dataset_uri=dataset_uri, dataset_version=inputs.dataset_version)
+    fetch = fetch_parts(
+        spec, dataset_uri=dataset_uri, dataset_version=inputs.dataset_version, image=helper_image
+    )
     if fetch is not None:
         volumes += fetch[0]
     train: Manifest = {
@@ -215,7 +230,10 @@ def _pod(
         "restartPolicy": "Never",
         "securityContext": pod_security_context(),
         "volumes": volumes,
-        "initContainers": [*([fetch[2]] if fetch else []), *_init_containers(spec, inputs, mounts)],
+        "initContainers": [
+            *([fetch[2]] if fetch else []),
+            *_init_containers(spec, inputs, mounts, helper_image=helper_image),
+        ],
         "containers": [train],
     }
     pod |= service_account(spec.training.service_account_name)
@@ -231,7 +249,7 @@ def _workdir(spec: ModelPipelineSpec) -> Manifest:
 
 
 def _init_containers(
-    spec: ModelPipelineSpec, inputs: Inputs, mounts: list[Manifest]
+    spec: ModelPipelineSpec, inputs: Inputs, mounts: list[Manifest], *, helper_image: str
 ) -> list[Manifest]:
     containers: list[Manifest] = []
     code = spec.code
@@ -243,6 +261,7 @@ def _init_containers(
                 revision=inputs.code_revision,
                 source_dir=SOURCE_DIR,
                 mounts=mounts,
+                image=helper_image,
             )
         )
     if code.test is not None:

@@ -15,7 +15,7 @@ import posixpath
 
 from modelpipe.api.s3data import parse_s3_uri
 from modelpipe.api.v1alpha1.dataset import DEFAULT_MAX_BYTES
-from modelpipe.api.v1alpha1.spec import ModelPipelineSpec, configured_trainer_image
+from modelpipe.api.v1alpha1.spec import ModelPipelineSpec
 from modelpipe.manifests.common import (
     HOME_ENV,
     TMP_MOUNT,
@@ -40,9 +40,12 @@ def local_uri(uri: str, *, role: str) -> str:
 
 
 def fetch_parts(
-    spec: ModelPipelineSpec, *, dataset_uri: str, dataset_version: str
+    spec: ModelPipelineSpec, *, dataset_uri: str, dataset_version: str, image: str
 ) -> tuple[list[Manifest], Manifest, Manifest] | None:
-    """Volumes, the training container's mount and the init container; None without s3://."""
+    """Volumes, the training container's mount and the init container; None without s3://.
+
+    ``image`` is the operator's trainer image (``OperatorConfig.trainer_image``).
+    """
     data = spec.dataset
     limit = data.max_bytes or DEFAULT_MAX_BYTES
     wanted = [(dataset_uri, dataset_version, TRAIN)]
@@ -75,7 +78,7 @@ def fetch_parts(
         env.append({"name": "MODELPIPE_S3_CREDENTIALS_DIR", "value": CREDENTIALS_MOUNT})
     container: Manifest = {
         "name": FETCH_CONTAINER,
-        "image": configured_trainer_image(),
+        "image": image,
         "command": ["modelpipe-trainer", "fetch-s3"],
         "env": env,
         "volumeMounts": mounts,

@@ -16,8 +16,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec
-from modelpipe.api.v1alpha1.spec import ServingTemplate, configured_server_image
+from modelpipe.api.v1alpha1.spec import ServingTemplate
 from modelpipe.layout import (
     ARTIFACTS_MOUNT,
     ARTIFACTS_VOLUME,
@@ -62,7 +63,12 @@ def model_name(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
 
 
 def serving_deployment(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    version: str,
+    model_dir: str,
+    config: OperatorConfig = UNCONFIGURED,
 ) -> Manifest:
     """A Deployment named after the pipeline serving ``version``, owned by the pipeline."""
     return {
@@ -74,17 +80,21 @@ def serving_deployment(
             "labels": {**base_labels(meta.name), COMPONENT_LABEL: "serving"},
             "annotations": {
                 MODEL_VERSION_ANNOTATION: version,
-                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec),
+                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec, config=config),
             },
             "ownerReferences": [owner_reference(meta)],
         },
-        "spec": _deployment_spec(meta=meta, spec=spec, version=version, model_dir=model_dir),
+        "spec": _deployment_spec(
+            meta=meta, spec=spec, version=version, model_dir=model_dir, config=config
+        ),
     }
 
 
-def serving_hash(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
+def serving_hash(
+    *, meta: Metadata, spec: ModelPipelineSpec, config: OperatorConfig = UNCONFIGURED
+) -> str:
     """What spec.serving (and the operator's own rendering) asks of the Deployment, as a hash."""
-    rendered = _deployment_spec(meta=meta, spec=spec, version="", model_dir="")
+    rendered = _deployment_spec(meta=meta, spec=spec, version="", model_dir="", config=config)
     return hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -95,6 +105,7 @@ def template_patch(
     version: str,
     model_dir: str,
     node_selector_keys: Iterable[str] = (),
+    config: OperatorConfig = UNCONFIGURED,
 ) -> Manifest:
     """JSON merge patch bringing an owned Deployment to spec.serving, still serving ``version``.
 
@@ -104,7 +115,9 @@ def template_patch(
     longer says goes too.
     The selector is immutable and the strategy the operator's own; neither is sent.
     """
-    desired = serving_deployment(meta=meta, spec=spec, version=version, model_dir=model_dir)
+    desired = serving_deployment(
+        meta=meta, spec=spec, version=version, model_dir=model_dir, config=config
+    )
     rendered = desired["spec"]["template"]["spec"]
     pod = {
         "serviceAccountName": None,
@@ -116,7 +129,11 @@ def template_patch(
         or None,
     }
     return {
-        "metadata": {"annotations": {SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec)}},
+        "metadata": {
+            "annotations": {
+                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec, config=config)
+            }
+        },
         "spec": {
             "replicas": desired["spec"]["replicas"],
             "progressDeadlineSeconds": desired["spec"]["progressDeadlineSeconds"],
@@ -126,7 +143,7 @@ def template_patch(
 
 
 def _deployment_spec(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str, config: OperatorConfig
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     annotations = {MODEL_VERSION_ANNOTATION: version}
@@ -135,7 +152,13 @@ def _deployment_spec(
         "securityContext": pod_security_context(),
         "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True), TMP_VOLUME],
         "containers": [
-            _serve_container(meta=meta, spec=spec, version=version, model_dir=model_dir)
+            _serve_container(
+                meta=meta,
+                spec=spec,
+                version=version,
+                model_dir=model_dir,
+                image=_serving_image(spec, template, server_image=config.server_image),
+            )
         ],
     }
     pod |= service_account(template.service_account_name)
@@ -157,13 +180,13 @@ def _deployment_spec(
 
 
 def _serve_container(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str
+    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str, image: str
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     probe = spec.serving.readiness_probe
     return {
         "name": SERVE_CONTAINER,
-        "image": _serving_image(spec, template),
+        "image": image,
         "command": list(template.command or SERVE_COMMAND),
         "env": [
             {"name": MODEL_DIR_ENV, "value": model_dir},
@@ -260,11 +283,13 @@ def promotion_patch(*, pipeline: str, container: str, version: str, model_dir: s
     }
 
 
-def _serving_image(spec: ModelPipelineSpec, template: ServingTemplate) -> str:
+def _serving_image(
+    spec: ModelPipelineSpec, template: ServingTemplate, *, server_image: str | None
+) -> str:
     """The template's image, else the pipeline's own trainer image when it names one,
     else the operator's configured server image, else the (defaulted) trainer image."""
     if template.image:
         return template.image
     if "image" in spec.code.model_fields_set:
         return spec.code.image
-    return configured_server_image() or spec.code.image
+    return server_image or spec.code.image

@@ -164,7 +164,9 @@ def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target
     """
     if d.spec.serving.template is None or not deployment.owned:
         return
-    if deployment.serving_hash == serving_hash(meta=d.obs.metadata, spec=d.spec):
+    if deployment.serving_hash == serving_hash(
+        meta=d.obs.metadata, spec=d.spec, config=d.obs.config
+    ):
         return
     version = deployment.template_version or target.version
     path = model_dir(pipeline=d.obs.metadata.name, version=version)
@@ -174,6 +176,7 @@ def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target
         version=version,
         model_dir=path,
         node_selector_keys=deployment.node_selector_keys,
+        config=d.obs.config,
     )
     d.actions.append(UpdateDeployment(deployment.name, patch))
     d.emit(
@@ -193,7 +196,11 @@ def _create_or_block(d: Draft, target: Target) -> None:
         return
     path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
     manifest = serving_deployment(
-        meta=d.obs.metadata, spec=d.spec, version=target.version, model_dir=path
+        meta=d.obs.metadata,
+        spec=d.spec,
+        version=target.version,
+        model_dir=path,
+        config=d.obs.config,
     )
     d.actions.append(CreateDeployment(manifest))
     if not d.obs.service_exists:

@@ -228,6 +228,7 @@ def _create_job(d: Draft, name: str) -> None:
         inputs=inputs,
         champion_dir=champion_dir,
         dataset_uri=inputs_.dataset_uri(spec=d.spec, resolved=d.obs.resolved),
+        config=d.obs.config,
     )
     problem = run_config_problem(run.config_map)
     if problem is not None:  # would be refused by the apiserver on every pass

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from pydantic import ConfigDict, Field
-
+from modelpipe.api.config import config_in
 from modelpipe.api.durations import DURATION_PATTERN, cel_minimum
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
@@ -16,15 +15,6 @@ from modelpipe.api.v1alpha1._base import (
     cel,
     validations,
 )
-
-DEFAULT_TRAINER_IMAGE = "ghcr.io/modelpipe/modelpipe-trainer:0.1.0"
-# Set by the Helm chart (value trainer.image) on the operator pod.
-TRAINER_IMAGE_ENV = "MODELPIPE_TRAINER_IMAGE"
-
-
-def configured_trainer_image() -> str:
-    """The operator's trainer image: what ``spec.code.image`` means when omitted."""
-    return os.environ.get(TRAINER_IMAGE_ENV) or DEFAULT_TRAINER_IMAGE
 
 
 class GitSource(SpecModel):
@@ -110,8 +100,11 @@ class CodeSpec(SpecModel):
             cel("!self.startsWith('-')", "code.revision must not start with '-' (an option)")
         ),
     )
+    # Omitted, it is the configured trainer image (see _configured_image); it stays out of
+    # model_fields_set, so serving can tell an author's image from the default.
     image: str = Field(
-        default_factory=configured_trainer_image,
+        default=None,
+        validate_default=True,
         min_length=1,
         max_length=512,
         description="Trainer image; it must provide the modelpipe-trainer command. Defaults "
@@ -121,6 +114,12 @@ class CodeSpec(SpecModel):
         default=None, description="Clone this repository at the revision."
     )
     test: CodeTest | None = Field(default=None, description="Validate the code before training.")
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _configured_image(cls, image: object, info: ValidationInfo) -> object:
+        """The operator's trainer image (``api.config``) when the pipeline names none."""
+        return config_in(info.context).trainer_image if image is None else image
 
     model_config = ConfigDict(
         json_schema_extra=validations(

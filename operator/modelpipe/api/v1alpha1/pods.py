@@ -7,20 +7,19 @@ applies the namespace's own admission (PodNodeSelector, PodTolerationRestriction
 quotas) to those pods as to any other, so a pipeline author gains nothing a pod author
 in that namespace would not have. The exception is ``priorityClassName``: a high
 priority preempts other teams' pods, so only the classes the platform lists (Helm value
-``pods.priorityClassNames``, passed to the operator as MODELPIPE_PRIORITY_CLASSES and
-checked by the chart's admission policy) are accepted.
+``pods.priorityClassNames``, passed to the operator as MODELPIPE_PRIORITY_CLASSES, read into
+``api.config.OperatorConfig``, and checked by the chart's admission policy) are accepted.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from modelpipe.api.config import config_in
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 
-PRIORITY_CLASSES_ENV = "MODELPIPE_PRIORITY_CLASSES"
 MAX_ENTRIES = 16
 # A label key: an optional DNS-subdomain prefix and a name of at most 63 characters
 # (Kubernetes' qualified name); with at most 317 characters the prefix has at most 253.
@@ -46,11 +45,6 @@ def _labels_schema(what: str, most: int) -> dict[str, Any]:
 
 def _when(c: str) -> str:
     return f"(has({c}.whenUnsatisfiable) ? {c}.whenUnsatisfiable : 'DoNotSchedule')"
-
-
-def allowed_priority_classes() -> frozenset[str]:
-    """The PriorityClasses the platform lets pipelines use (none unless configured)."""
-    return frozenset(filter(None, os.environ.get(PRIORITY_CLASSES_ENV, "").split(",")))
 
 
 class Toleration(SpecModel):
@@ -150,8 +144,9 @@ class PodPlacement(SpecModel):
 
     @field_validator("priority_class_name")
     @classmethod
-    def _allowed(cls, name: str | None) -> str | None:
-        allowed = allowed_priority_classes()
+    def _allowed(cls, name: str | None, info: ValidationInfo) -> str | None:
+        """Only the classes the operator's configuration lists (none unless configured)."""
+        allowed = config_in(info.context).priority_classes
         if name is not None and name not in allowed:
             listed = ", ".join(sorted(allowed)) or "none"
             raise ValueError(

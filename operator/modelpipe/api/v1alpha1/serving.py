@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
@@ -10,14 +9,6 @@ from pydantic import ConfigDict, Field, model_validator
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
-
-# Set by the Helm chart (value server.image) on the operator pod.
-SERVER_IMAGE_ENV = "MODELPIPE_SERVER_IMAGE"
-
-
-def configured_server_image() -> str | None:
-    """The operator's serving image, if configured; else serving uses ``spec.code.image``."""
-    return os.environ.get(SERVER_IMAGE_ENV) or None
 
 
 class Probe(SpecModel):

@@ -12,6 +12,7 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
+from modelpipe.api.config import DEFAULT_TRAINER_IMAGE
 from modelpipe.api.durations import DURATION_PATTERN
 from modelpipe.api.schedule import CRON_CEL_RULE, MAX_SCHEDULE_LENGTH
 from modelpipe.api.v1alpha1._base import (
@@ -21,14 +22,7 @@ from modelpipe.api.v1alpha1._base import (
     SpecModel,
     validations,
 )
-from modelpipe.api.v1alpha1.code import (
-    DEFAULT_TRAINER_IMAGE,
-    TRAINER_IMAGE_ENV,
-    CodeSpec,
-    CodeTest,
-    GitSource,
-    configured_trainer_image,
-)
+from modelpipe.api.v1alpha1.code import CodeSpec, CodeTest, GitSource
 from modelpipe.api.v1alpha1.dataset import (
     DEFAULT_MAX_BYTES,
     DataSchema,
@@ -47,13 +41,7 @@ from modelpipe.api.v1alpha1.evaluation import (
     task_fit_rules,
 )
 from modelpipe.api.v1alpha1.resources import Quantity, Resources
-from modelpipe.api.v1alpha1.serving import (
-    SERVER_IMAGE_ENV,
-    Probe,
-    ServingSpec,
-    ServingTemplate,
-    configured_server_image,
-)
+from modelpipe.api.v1alpha1.serving import Probe, ServingSpec, ServingTemplate
 from modelpipe.api.v1alpha1.training import Estimator, TrainingSpec
 
 
@@ -130,8 +118,6 @@ __all__ = [
     "DEFAULT_TRAINER_IMAGE",
     "KNOWN_METRICS",
     "MIN_POLL",
-    "SERVER_IMAGE_ENV",
-    "TRAINER_IMAGE_ENV",
     "ArtifactsSpec",
     "Champion",
     "CodeSpec",
@@ -153,6 +139,4 @@ __all__ = [
     "Threshold",
     "TrainingSpec",
     "TriggersSpec",
-    "configured_server_image",
-    "configured_trainer_image",
 ]

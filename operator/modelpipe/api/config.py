@@ -1,0 +1,52 @@
+"""The operator's own configuration, as one frozen value.
+
+The Helm chart sets these variables on the operator's pod. ``modelpipe.main`` reads them
+once at start-up (``OperatorConfig.from_environment(os.environ)``); from there the value
+travels as an argument: the reconciler gives it to the gatherer, which parses each spec
+with it (``ModelPipelineSpec.model_validate(body, context=config)``) and hands it to
+``plan()`` in ``Observed.config``. Decision code never reads the environment
+(``.importlinter`` forbids ``os`` there), so the same spec and config always make the
+same plan, and a test states the configuration instead of patching the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_TRAINER_IMAGE = "ghcr.io/modelpipe/modelpipe-trainer:0.1.0"
+# Helm value trainer.image: spec.code.image when a pipeline names none, and the image of
+# the operator's own helpers in a training pod (git-clone, fetch-s3).
+TRAINER_IMAGE_ENV = "MODELPIPE_TRAINER_IMAGE"
+# Helm value server.image: the serving image when a pipeline names no image at all.
+SERVER_IMAGE_ENV = "MODELPIPE_SERVER_IMAGE"
+# Helm value pods.priorityClassNames, comma-separated: the PriorityClasses pods may use.
+PRIORITY_CLASSES_ENV = "MODELPIPE_PRIORITY_CLASSES"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """What the platform configured; the defaults are an unconfigured operator's."""
+
+    trainer_image: str = DEFAULT_TRAINER_IMAGE
+    server_image: str | None = None
+    priority_classes: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_environment(cls, variables: Mapping[str, str]) -> OperatorConfig:
+        """The configuration the chart wrote into ``variables``; unset or empty means default."""
+        return cls(
+            trainer_image=variables.get(TRAINER_IMAGE_ENV) or DEFAULT_TRAINER_IMAGE,
+            server_image=variables.get(SERVER_IMAGE_ENV) or None,
+            priority_classes=frozenset(
+                filter(None, variables.get(PRIORITY_CLASSES_ENV, "").split(","))
+            ),
+        )
+
+
+UNCONFIGURED = OperatorConfig()
+
+
+def config_in(context: object) -> OperatorConfig:
+    """The configuration a spec is parsed with (pydantic's validation context)."""
+    return context if isinstance(context, OperatorConfig) else UNCONFIGURED
