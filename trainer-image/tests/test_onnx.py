@@ -79,6 +79,9 @@ def test_a_verified_model_says_so_in_the_result(run_cli, make_config, iris_csv: 
         "sklearn.svm.SVC",
         "sklearn.naive_bayes.GaussianNB",
         "sklearn.linear_model.RidgeClassifier",
+        "sklearn.tree.DecisionTreeClassifier",
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.ensemble.GradientBoostingClassifier",
     ],
 )
 def test_class_outputs_are_identical_on_the_held_in_data(

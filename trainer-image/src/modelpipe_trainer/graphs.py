@@ -36,6 +36,7 @@ ONNX_OPS = frozenset(
         "Concat",
         "Constant",
         "ConstantOfShape",
+        "CumSum",
         "Div",
         "Equal",
         "Erf",

@@ -7,9 +7,14 @@
 Verification runs the server's own :class:`OnnxPredictor` on the holdout rows and
 compares with the Pipeline: predicted classes must be identical (values and type),
 probabilities and regression predictions within ``|onnx - sklearn| <= ABS_TOLERANCE
-+ REL_TOLERANCE * |sklearn|`` (the graph computes in float32; trees compare their
-thresholds in float32 in scikit-learn too). Nothing here fails the run: a model that
-cannot be converted or verified is still a good scikit-learn model.
++ REL_TOLERANCE * |sklearn|``. The graph takes float64 inputs, imputes and scales
+them in float64 as the Pipeline does, then casts them to float32 for the estimator.
+That cast is what scikit-learn's trees do to their input (skl2onnx adjusts the
+float32 thresholds to match), so a row on a split takes the same branch in both
+runtimes; scaling in float32 instead flipped such rows. (skl2onnx's float64 tree
+operators do not load in onnxruntime 1.32.)
+Nothing here fails the run: a model that cannot be converted or verified is still a
+good scikit-learn model.
 """
 
 from __future__ import annotations
@@ -74,11 +79,12 @@ def export_onnx(
 
 def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
     from skl2onnx import convert_sklearn  # here: it takes a second to import
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    from sklearn.impute import SimpleImputer
 
-    graph_model, fill = _without_categorical_imputers(model)
+    graph_model, fill = _graph_model(model)
     types = [
-        (f.name, FloatTensorType([None, 1]))
+        (f.name, DoubleTensorType([None, 1]))
         if f.kind is FeatureKind.NUMERIC
         else (f.name, StringTensorType([None, 1]))
         for f in schema.features
@@ -88,7 +94,11 @@ def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = convert_sklearn(
-            graph_model, initial_types=types, options=options, target_opset=TARGET_OPSET
+            graph_model,
+            initial_types=types,
+            options=options,
+            target_opset=TARGET_OPSET,
+            custom_conversion_functions={SimpleImputer: _convert_numeric_imputer},
         )
     outputs = [o.name for o in graph.graph.output]
     names = {"predict": outputs[0]}
@@ -101,17 +111,24 @@ def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
     return bytes(graph.SerializeToString())
 
 
-def _without_categorical_imputers(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
-    """A copy whose categorical branch is only the encoder, and the values it imputed.
+def _graph_model(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
+    """A copy to convert, and the categorical values it leaves to the predictor to impute.
 
-    skl2onnx cannot convert a string imputer whose missing value is NaN, and ONNX
-    string tensors have no null; the predictor fills nulls with these values instead.
+    - The numeric branch (imputed and scaled in float64, like the Pipeline) ends in a
+      cast to float32, as scikit-learn's trees cast their input (module docstring).
+    - The categorical branch is only the encoder: skl2onnx cannot convert a string
+      imputer whose missing value is NaN, and ONNX string tensors have no null; the
+      predictor fills nulls with the fitted imputer's values instead.
     """
+    from skl2onnx.sklapi import CastTransformer
+
     graph_model = copy.deepcopy(model)
     preprocess = graph_model.named_steps["preprocess"]
     fill: dict[str, str] = {}
     transformers = []
     for name, transformer, columns in preprocess.transformers_:
+        if name == "numeric":
+            transformer.steps.append(("float32", CastTransformer(dtype=np.float32)))
         if name == "categorical":
             statistics = transformer.named_steps["impute"].statistics_
             fill.update({c: str(v) for c, v in zip(columns, statistics, strict=True)})
@@ -119,6 +136,31 @@ def _without_categorical_imputers(model: Pipeline) -> tuple[Pipeline, dict[str, 
         transformers.append((name, transformer, columns))
     preprocess.transformers_ = transformers
     return graph_model, fill
+
+
+def _convert_numeric_imputer(scope: Any, operator: Any, container: Any) -> None:
+    """``SimpleImputer`` in float64: ``Where(IsNaN(x), statistics, x)``.
+
+    skl2onnx emits ``ai.onnx.ml.Imputer``, whose fill values are float32 and which
+    onnxruntime runs only on float32 inputs.
+    """
+    from skl2onnx.operator_converters.common import concatenate_variables
+    from skl2onnx.proto import onnx_proto
+
+    features = concatenate_variables(scope, operator.inputs, container)
+    statistics = operator.raw_operator.statistics_.astype(np.float64)
+    fills = scope.get_unique_variable_name("statistics")
+    container.add_initializer(
+        fills, onnx_proto.TensorProto.DOUBLE, [1, statistics.size], statistics.tolist()
+    )
+    missing = scope.get_unique_variable_name("missing")
+    container.add_node("IsNaN", [features], [missing], name=scope.get_unique_operator_name("IsNaN"))
+    container.add_node(
+        "Where",
+        [missing, fills, features],
+        [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("Where"),
+    )
 
 
 def _compare(

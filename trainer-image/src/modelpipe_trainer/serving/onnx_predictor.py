@@ -1,7 +1,8 @@
 """The onnxruntime runtime: the verified ONNX graph, fed the typed arrays it declares.
 
-The graph has one ``[N, 1]`` input per feature, named after it: float32 for a
-numeric feature, string for a categorical one. Numeric nulls are NaN and imputed
+The graph has one ``[N, 1]`` input per feature, named after it: float64 for a
+numeric feature (float32 in graphs converted before trees verified; each input is fed
+the type it declares), string for a categorical one. Numeric nulls are NaN and imputed
 inside the graph; categorical nulls are replaced here by the value the fitted
 imputer would use (ONNX string tensors have no null), which the trainer stores in
 the graph's metadata. The trainer ran this same class over the holdout before it
@@ -28,6 +29,12 @@ from modelpipe_trainer.serving.payloads import Columns
 # Keys of the graph's metadata_props written by the trainer (onnx_export).
 FILL_KEY = "modelpipe.categoricalFill"
 OUTPUTS_KEY = "modelpipe.outputs"
+# What the graph may declare for a feature's input: a numeric dtype, or None for text.
+_INPUT_TYPES: dict[int, type[np.floating[Any]] | None] = {
+    onnx.TensorProto.DOUBLE: np.float64,
+    onnx.TensorProto.FLOAT: np.float32,
+    onnx.TensorProto.STRING: None,
+}
 
 
 class OnnxPredictor:
@@ -47,13 +54,9 @@ class OnnxPredictor:
             self.names: dict[str, str] = json.loads(meta[OUTPUTS_KEY])
         except (KeyError, ValueError):
             raise ModelRejectedError(f"{source} lacks the trainer's output metadata") from None
-        inputs = [i.name for i in graph.graph.input]
-        expected = [f.name for f in schema.features]
-        if inputs != expected or "predict" not in self.names:
-            raise ModelRejectedError(
-                f"{source} does not match schema.json: inputs {inputs}, expected {expected}"
-            )
-        self.features = [(f.name, f.kind is FeatureKind.NUMERIC) for f in schema.features]
+        self.features = _feature_inputs(graph, schema, source)
+        if "predict" not in self.names:
+            raise ModelRejectedError(f"{source} lacks the trainer's output metadata")
         self.has_proba = "predict_proba" in self.names
         self.session = _session(data, source)
 
@@ -70,10 +73,10 @@ class OnnxPredictor:
 
     def _feeds(self, columns: Columns) -> dict[str, np.ndarray]:
         feeds = {}
-        for name, numeric in self.features:
+        for name, dtype in self.features:
             values = columns[name]
-            if numeric:
-                feeds[name] = values.astype(np.float32).reshape(-1, 1)
+            if dtype is not None:
+                feeds[name] = values.astype(dtype).reshape(-1, 1)
             else:
                 fill = self.fill.get(name, "")
                 text = [v if isinstance(v, str) else fill for v in values]
@@ -81,8 +84,29 @@ class OnnxPredictor:
         return feeds
 
 
+def _feature_inputs(
+    graph: Any, schema: ModelSchema, source: str
+) -> list[tuple[str, type[np.floating[Any]] | None]]:
+    """Each feature's graph input and the dtype it takes (None: text), in schema order."""
+    inputs = [(i.name, i.type.tensor_type.elem_type) for i in graph.graph.input]
+    expected = [f.name for f in schema.features]
+    names = [name for name, _ in inputs]
+    fitting = names == expected and all(
+        elem in _INPUT_TYPES and (_INPUT_TYPES[elem] is None) == (f.kind is FeatureKind.CATEGORICAL)
+        for (_, elem), f in zip(inputs, schema.features, strict=True)
+    )
+    if not fitting:
+        declared = [f"{name} ({onnx.TensorProto.DataType.Name(elem)})" for name, elem in inputs]
+        wanted = [f"{f.name} ({f.kind.value})" for f in schema.features]
+        raise ModelRejectedError(
+            f"{source} does not match schema.json: inputs {declared}, expected {wanted}"
+        )
+    return [(name, _INPUT_TYPES[elem]) for name, elem in inputs]
+
+
 def _float64(values: np.ndarray) -> np.ndarray:
-    # The graph computes in float32; the V2 datatype stays FP64, as on the sklearn path.
+    # The estimator's operators compute in float32; the V2 datatype stays FP64, as on
+    # the sklearn path.
     return values.astype(np.float64)
 
 
