@@ -36,9 +36,13 @@ from modelpipe_trainer.bundle import load_bundle
 HOST = "127.0.0.1"
 
 
-def train_model(workdir: Path) -> Path:
+def train_model(workdir: Path, *, estimator: str | None = None) -> Path:
+    """The synthetic model (LogisticRegression unless ``estimator`` names another class)."""
     make_frame(5_000).to_csv(workdir / "data.csv", index=False)
-    config = RunConfig.model_validate(run_config(workdir / "data.csv", workdir / "artifacts"))
+    document = run_config(workdir / "data.csv", workdir / "artifacts")
+    if estimator is not None:
+        document["estimator"] = {"className": estimator}
+    config = RunConfig.model_validate(document)
     result = training.train(config)
     assert result.artifact_path, result.message
     return Path(result.artifact_path)

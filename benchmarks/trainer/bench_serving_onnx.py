@@ -3,7 +3,8 @@
     python benchmarks/trainer/bench_serving_onnx.py                # 500 requests per case
     python benchmarks/trainer/bench_serving_onnx.py --requests 2000
 
-One model (the 20-column LogisticRegression pipeline of ``bench_serving.py``) is
+Each model (the 20-column pipeline of ``bench_serving.py`` with LogisticRegression,
+then with a 100-tree RandomForestClassifier; ``--estimator`` picks others) is
 trained once; ``serve --runtime onnx`` and ``serve --runtime sklearn`` serve the
 same directory in turn. For each: the time from exec to the first ready probe,
 then 1-row and 100-row ``/predict`` requests one at a time over a keep-alive
@@ -34,6 +35,8 @@ from bench_serving import HOST, concurrent_rps, timed_calls, train_model
 from synthetic import TARGET, make_frame, percentiles
 
 from modelpipe_trainer.documents import Lineage
+
+ESTIMATORS = ["sklearn.linear_model.LogisticRegression", "sklearn.ensemble.RandomForestClassifier"]
 
 
 def start(model_dir: Path, port: int, runtime: str) -> tuple[subprocess.Popen[bytes], float]:
@@ -83,19 +86,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--port", type=int, default=18932)
+    parser.add_argument("--estimator", action="append", help="a class path; repeatable")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
-        model_dir = train_model(Path(tmp))
-        record = Lineage.model_validate_json((model_dir / "lineage.json").read_bytes()).onnx
-        assert record is not None and record.verified, record
-        print(
-            f"conversion and verification {record.seconds:.2f} s, fit {record.fit_seconds:.2f} s:"
-            f" {record.seconds / max(record.fit_seconds, 1e-3):.1f}x the fit time"
-            f" (max difference {record.max_difference:.2g} on {record.rows} rows)"
-        )
-        print(f"serving a 20-column LogisticRegression pipeline, {args.requests} requests per case")
-        for runtime in ("onnx", "sklearn"):
-            measure(model_dir, runtime, args)
+    for estimator in args.estimator or ESTIMATORS:
+        with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
+            model_dir = train_model(Path(tmp), estimator=estimator)
+            record = Lineage.model_validate_json((model_dir / "lineage.json").read_bytes()).onnx
+            assert record is not None and record.verified, record
+            print(f"serving the 20-column {estimator} pipeline, {args.requests} requests per case")
+            print(
+                f"  conversion and verification {record.seconds:.2f} s,"
+                f" fit {record.fit_seconds:.2f} s:"
+                f" {record.seconds / max(record.fit_seconds, 1e-3):.1f}x the fit time"
+                f" (max difference {record.max_difference:.2g} on {record.rows} rows)"
+            )
+            for runtime in ("onnx", "sklearn"):
+                measure(model_dir, runtime, args)
 
 
 if __name__ == "__main__":
