@@ -65,6 +65,10 @@ class ObservedJob:
     # How the git-clone init container failed (exit code, reason), in the operator's words
     # (its own output may quote the remote); empty unless it failed.
     checkout_failure: str = ""
+    # spec.artifacts.s3: the run's own prefix (the Job's base URI and uid), and how the
+    # upload-model container failed (its own message: S3 error codes, never a key).
+    model_uri: str | None = None
+    upload_failure: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,8 @@ class Observed:
     dataset_claim_exists: bool = True
     # Why spec.code.git.credentialsSecret cannot be used (modelpipe.sources.credentials).
     credentials_problem: str | None = None
+    # Why spec.artifacts.s3.credentialsSecret cannot be used: no Job, no Deployment write.
+    artifacts_problem: str | None = None
     # Why the pods must not run as the ServiceAccounts the spec names (planning.accounts).
     service_account_problem: str | None = None
     # A write of this pipeline the API server refused as invalid, while backing off.

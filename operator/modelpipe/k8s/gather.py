@@ -42,6 +42,7 @@ from modelpipe.layout import (
     SERVING_HASH_ANNOTATION,
     TRAIN_CONTAINER,
 )
+from modelpipe.manifests.s3model import MODEL_URI_ANNOTATION, UPLOAD_CONTAINER, run_uri
 from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
 from modelpipe.planning.accounts import (
     SERVING_ACCOUNT,
@@ -111,6 +112,7 @@ def observe(
     if data_lent.error is not None and not any(row.name == DATASET for row in rows):
         rows = (*rows, _refused_dataset_row(spec, namespace=namespace, error=data_lent.error))
     refused = lent.error or data_lent.error
+    artifacts_lent = _lend_artifacts_credentials(api, namespace=namespace, spec=spec)
     follow_pvc = pvc_follow(spec)
     accounts = _accounts(api, namespace, spec)  # a missing one: ServiceAccountNotFound
     checks = (
@@ -129,7 +131,8 @@ def observe(
         ),
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
-        pvc_exists=api.get_pvc(namespace, spec.artifacts.pvc) is not None,
+        pvc_exists=spec.artifacts.pvc is None
+        or api.get_pvc(namespace, spec.artifacts.pvc) is not None,
         service_account_exists=all(u.annotations is not None for u in accounts if u.training),
         resolved=values,
         sources=rows,
@@ -138,6 +141,7 @@ def observe(
         dataset_claim_exists=follow_pvc is None
         or api.get_pvc(namespace, follow_pvc.claim) is not None,
         credentials_problem=refused.message if refused else None,
+        artifacts_problem=artifacts_lent.error.message if artifacts_lent.error else None,
         service_account_problem=refusal(accounts, pipeline=name),
         config=config,
     )
@@ -159,6 +163,15 @@ def _lend_dataset_credentials(api: KubeApi, *, namespace: str, spec: ModelPipeli
     if not data.credentials_secret or not s3_urls:
         return Lent()
     return _read_and_lend(api, SecretRef(namespace, data.credentials_secret), urls=s3_urls)
+
+
+def _lend_artifacts_credentials(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> Lent:
+    """What ``spec.artifacts.s3.credentialsSecret`` lends to ``s3://<bucket>/<prefix>``."""
+    s3 = spec.artifacts.s3
+    if s3 is None or not s3.credentials_secret:
+        return Lent()
+    ref = SecretRef(namespace, s3.credentials_secret)
+    return _read_and_lend(api, ref, urls=(s3.base_uri(),))
 
 
 def _read_and_lend(api: KubeApi, ref: SecretRef, *, urls: tuple[str, ...]) -> Lent:
@@ -290,10 +303,18 @@ def _job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> Observe
         deleting=bool(meta.get("deletionTimestamp")),
         failure_message=f"{failed.get('reason', '')}: {failed.get('message', '')}".strip(": "),
         champion_version=(meta.get("annotations") or {}).get("modelpipe.io/champion-version"),
+        model_uri=_model_uri(job),
     )
     if phase == JobPhase.ACTIVE or not read_pods:
         return observed
     return _with_pod_report(observed, api.list_job_pods(namespace, meta["name"]))
+
+
+def _model_uri(job: JSON) -> str | None:
+    """The run's own prefix: the base its Job was given, and the Job's uid (its run id)."""
+    meta = job.get("metadata", {})
+    base = (meta.get("annotations") or {}).get(MODEL_URI_ANNOTATION)
+    return run_uri(base, meta["uid"]) if base and meta.get("uid") else None
 
 
 def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
@@ -315,12 +336,17 @@ def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
                 code_test_message=f"exit code {test.get('exitCode')}"
                 + (f": {message}" if message else ""),
             )
-        train = _terminated(status.get("containerStatuses"), TRAIN_CONTAINER)
+        # With artifacts.s3 train is the last init container and upload-model follows it.
+        train = _terminated(status.get("containerStatuses"), TRAIN_CONTAINER) or _terminated(
+            status.get("initContainerStatuses"), TRAIN_CONTAINER
+        )
         if train is None:
             continue
         result, error = _result(train.get("message") or "")
+        upload = _terminated(status.get("containerStatuses"), UPLOAD_CONTAINER)
         return replace(
             job,
+            upload_failure=_upload_failure(upload),
             result=result,
             result_error=error,
             exit_code=train.get("exitCode"),
@@ -328,6 +354,14 @@ def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
             exit_signal=train.get("signal"),
         )
     return job
+
+
+def _upload_failure(terminated: dict[str, Any] | None) -> str:
+    """How upload-model failed: its exit and its own message (no key, no response body)."""
+    if terminated is None or terminated.get("exitCode", 0) == 0:
+        return ""
+    message = str(terminated.get("message") or "").strip()[-500:]
+    return f"{_checkout_failure(terminated)}" + (f": {message}" if message else "")
 
 
 def _checkout_failure(terminated: dict[str, Any]) -> str:

@@ -7,6 +7,9 @@ Pod layout::
     train         modelpipe-trainer train --config FILE, the RunConfig from a ConfigMap named
                   like the Job (mounted read-only), result in the termination message
 
+With ``spec.artifacts.s3`` train becomes the last init container and ``upload-model`` the
+pod's container (``modelpipe.manifests.s3model``).
+
 Exit codes the trainer uses for deterministic failures (bad config, bad data, failed
 fit, unwritable artifacts) and a failed code test fail the Job at once through a pod
 failure policy; only unexpected crashes (exit 1) use the backoff limit.
@@ -28,13 +31,13 @@ from modelpipe.layout import (
     MODEL_VERSION_LABEL,
     TRAIN_CONTAINER,
     job_name,
+    model_dir,
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
     TMP_MOUNT,
     TMP_VOLUME,
     Manifest,
-    artifacts_volume,
     base_labels,
     container_security_context,
     owner_reference,
@@ -54,6 +57,16 @@ from modelpipe.manifests.runconfig import (
     run_config_volume,
 )
 from modelpipe.manifests.s3data import TRAIN, fetch_parts, local_uri
+from modelpipe.manifests.s3model import (
+    FETCH_CHAMPION_CONTAINER,
+    MODEL_URI_ANNOTATION,
+    REFUSED_EXIT,
+    UPLOAD_CONTAINER,
+    fetch_container,
+    store_volumes,
+    upload_base,
+    upload_container,
+)
 
 WORKSPACE = "/workspace"
 SOURCE_DIR = f"{WORKSPACE}/src"
@@ -77,6 +90,7 @@ def training_job(
     champion_dir: str | None,
     dataset_uri: str | None = None,
     config: OperatorConfig = UNCONFIGURED,
+    champion_uri: str | None = None,
 ) -> Manifest:
     """The Job alone, for readers that do not need its ConfigMap."""
     return training_run(
@@ -86,6 +100,7 @@ def training_job(
         champion_dir=champion_dir,
         dataset_uri=dataset_uri,
         config=config,
+        champion_uri=champion_uri,
     ).job
 
 
@@ -97,10 +112,13 @@ def training_run(
     champion_dir: str | None,
     dataset_uri: str | None = None,
     config: OperatorConfig = UNCONFIGURED,
+    champion_uri: str | None = None,
 ) -> TrainingRun:
     """The Job and run config for these inputs; ``dataset_uri`` is the unredacted URI.
 
-    The operator's own containers (git-clone, fetch-data) run ``config.trainer_image``.
+    The operator's own containers (git-clone, fetch-data, and with ``spec.artifacts.s3``
+    fetch-champion and upload-model) run ``config.trainer_image``; ``champion_uri`` is where
+    the champion (at ``champion_dir``) is downloaded from.
     """
     name = job_name(pipeline=meta.name, version=inputs.model_version)
     labels = {
@@ -130,8 +148,9 @@ def training_run(
                 inputs,
                 name,
                 dataset_uri=dataset_uri or spec.dataset.uri,
-                pods=base_labels(meta.name),
+                pipeline=meta.name,
                 helper_image=config.trainer_image,
+                champion=(champion_dir, champion_uri),
             ),
         },
     }
@@ -152,6 +171,10 @@ def training_run(
         },
         "spec": job_spec,
     }
+    s3 = spec.artifacts.s3
+    if s3 is not None:
+        base = upload_base(s3, pipeline=meta.name, version=inputs.model_version)
+        job["metadata"]["annotations"][MODEL_URI_ANNOTATION] = base
     return TrainingRun(job=job, config_map=run_config_map(job=job, config=trainer_config))
 
 
@@ -167,6 +190,17 @@ def _failure_rules(spec: ModelPipelineSpec) -> list[Manifest]:
             },
         },
     ]
+    if spec.artifacts.s3 is not None:
+        rules.append(
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": UPLOAD_CONTAINER,
+                    "operator": "In",
+                    "values": [REFUSED_EXIT],
+                },
+            }
+        )
     if spec.code.test is not None:
         rules.append(
             {
@@ -187,14 +221,11 @@ def _pod(
     name: str,
     *,
     dataset_uri: str,
-    pods: dict[str, str],
+    pipeline: str,
     helper_image: str,
+    champion: tuple[str | None, str | None],
 ) -> Manifest:
-    volumes = [
-        artifacts_volume(spec.artifacts.pvc, read_only=False),
-        run_config_volume(name),
-        TMP_VOLUME,
-    ]
+    volumes = [*store_volumes(spec, read_only=False), run_config_volume(name), TMP_VOLUME]
     mounts = [{"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT}, TMP_MOUNT]
     if spec.code.git is not None:
         volumes.append({"name": "workspace", "emptyDir": {}})
@@ -226,18 +257,36 @@ def _pod(
         "securityContext": container_security_context(),
         **_workdir(spec),
     }
+    init = [
+        *([fetch[2]] if fetch else []),
+        *_init_containers(spec, inputs, mounts, helper_image=helper_image),
+    ]
+    containers = [train]
+    s3 = spec.artifacts.s3
+    if s3 is not None:  # train first, then the upload, which alone holds the keys
+        base = upload_base(s3, pipeline=pipeline, version=inputs.model_version)
+        folder = model_dir(pipeline=pipeline, version=inputs.model_version)
+        upload = upload_container(s3, base=base, model_dir=folder, image=helper_image)
+        init, containers = [*init, train], [upload]
+        champion_dir, champion_uri = champion
+        if champion_dir and champion_uri:
+            fetch_champion = fetch_container(
+                s3,
+                name=FETCH_CHAMPION_CONTAINER,
+                model_uri=champion_uri,
+                model_dir=champion_dir,
+                image=helper_image,
+            )
+            init.insert(0, fetch_champion)
     pod: Manifest = {
         "restartPolicy": "Never",
         "securityContext": pod_security_context(),
         "volumes": volumes,
-        "initContainers": [
-            *([fetch[2]] if fetch else []),
-            *_init_containers(spec, inputs, mounts, helper_image=helper_image),
-        ],
-        "containers": [train],
+        "initContainers": init,
+        "containers": containers,
     }
     pod |= service_account(spec.training.service_account_name)
-    pod |= placement(spec.training, pods=pods)
+    pod |= placement(spec.training, pods=base_labels(pipeline))
     return pod
 
 

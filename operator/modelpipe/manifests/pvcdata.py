@@ -147,7 +147,7 @@ def build_job(check: HashCheck) -> dict[str, Any]:
     }
 
 
-def trainer_uri(uri: str, *, artifacts_pvc: str) -> str:
+def trainer_uri(uri: str, *, artifacts_pvc: str | None) -> str:
     """The URI the trainer opens: a path inside the pod for ``pvc://``, else ``uri`` itself."""
     parsed = parse_uri(uri)
     if parsed is None:
@@ -157,7 +157,7 @@ def trainer_uri(uri: str, *, artifacts_pvc: str) -> str:
     return f"{root}/{path}"
 
 
-def dataset_claim(uri: str, *, artifacts_pvc: str) -> tuple[Manifest, Manifest] | None:
+def dataset_claim(uri: str, *, artifacts_pvc: str | None) -> tuple[Manifest, Manifest] | None:
     """The read-only volume and mount a ``pvc://`` dataset needs, or None."""
     parsed = parse_uri(uri)
     if parsed is None or parsed[0] == artifacts_pvc:

@@ -37,7 +37,6 @@ from modelpipe.manifests.common import (
     TMP_MOUNT,
     TMP_VOLUME,
     Manifest,
-    artifacts_volume,
     base_labels,
     container_security_context,
     owner_reference,
@@ -45,6 +44,15 @@ from modelpipe.manifests.common import (
     pod_security_context,
     resources,
     service_account,
+)
+from modelpipe.manifests.s3model import (
+    FETCH_MODEL_CONTAINER,
+    MODEL_URI_ENV,
+    fetch_container,
+    store_volumes,
+)
+from modelpipe.manifests.s3model import (
+    MODEL_DIR_ENV as FETCH_DIR_ENV,
 )
 
 SERVE_COMMAND = ["modelpipe-trainer", "serve"]
@@ -69,8 +77,11 @@ def serving_deployment(
     version: str,
     model_dir: str,
     config: OperatorConfig = UNCONFIGURED,
+    model_uri: str | None = None,
 ) -> Manifest:
-    """A Deployment named after the pipeline serving ``version``, owned by the pipeline."""
+    """A Deployment named after the pipeline serving ``version``, owned by the pipeline.
+
+    With ``spec.artifacts.s3`` its pods download ``model_uri`` into ``model_dir`` first."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -85,7 +96,12 @@ def serving_deployment(
             "ownerReferences": [owner_reference(meta)],
         },
         "spec": _deployment_spec(
-            meta=meta, spec=spec, version=version, model_dir=model_dir, config=config
+            meta=meta,
+            spec=spec,
+            version=version,
+            model_dir=model_dir,
+            model_uri=model_uri,
+            config=config,
         ),
     }
 
@@ -94,7 +110,9 @@ def serving_hash(
     *, meta: Metadata, spec: ModelPipelineSpec, config: OperatorConfig = UNCONFIGURED
 ) -> str:
     """What spec.serving (and the operator's own rendering) asks of the Deployment, as a hash."""
-    rendered = _deployment_spec(meta=meta, spec=spec, version="", model_dir="", config=config)
+    rendered = _deployment_spec(
+        meta=meta, spec=spec, version="", model_dir="", model_uri="", config=config
+    )
     return hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -104,6 +122,7 @@ def template_patch(
     spec: ModelPipelineSpec,
     version: str,
     model_dir: str,
+    model_uri: str | None = None,
     node_selector_keys: Iterable[str] = (),
     config: OperatorConfig = UNCONFIGURED,
 ) -> Manifest:
@@ -116,10 +135,16 @@ def template_patch(
     The selector is immutable and the strategy the operator's own; neither is sent.
     """
     desired = serving_deployment(
-        meta=meta, spec=spec, version=version, model_dir=model_dir, config=config
+        meta=meta,
+        spec=spec,
+        version=version,
+        model_dir=model_dir,
+        model_uri=model_uri,
+        config=config,
     )
     rendered = desired["spec"]["template"]["spec"]
     pod = {
+        "initContainers": None,  # none but fetch-model (artifacts.s3)
         "serviceAccountName": None,
         "automountServiceAccountToken": None,
         **dict.fromkeys(PLACEMENT_FIELDS),
@@ -143,14 +168,20 @@ def template_patch(
 
 
 def _deployment_spec(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str, config: OperatorConfig
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    version: str,
+    model_dir: str,
+    model_uri: str | None,
+    config: OperatorConfig,
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     annotations = {MODEL_VERSION_ANNOTATION: version}
     pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
     pod: Manifest = {
         "securityContext": pod_security_context(),
-        "volumes": [artifacts_volume(spec.artifacts.pvc, read_only=True), TMP_VOLUME],
+        "volumes": [*store_volumes(spec, read_only=True), TMP_VOLUME],
         "containers": [
             _serve_container(
                 meta=meta,
@@ -161,6 +192,15 @@ def _deployment_spec(
             )
         ],
     }
+    if spec.artifacts.s3 is not None:  # an empty URI fails the download: nothing to serve
+        fetch = fetch_container(
+            spec.artifacts.s3,
+            name=FETCH_MODEL_CONTAINER,
+            model_uri=model_uri or "",
+            model_dir=model_dir,
+            image=config.trainer_image,
+        )
+        pod["initContainers"] = [fetch]
     pod |= service_account(template.service_account_name)
     pod |= placement(template, pods=selector_labels(meta.name))
     return {
@@ -255,14 +295,17 @@ def serving_service(*, meta: Metadata, spec: ModelPipelineSpec) -> Manifest:
     }
 
 
-def promotion_patch(*, pipeline: str, container: str, version: str, model_dir: str) -> Manifest:
+def promotion_patch(
+    *, pipeline: str, container: str, version: str, model_dir: str, model_uri: str | None = None
+) -> Manifest:
     """Strategic-merge patch pointing one container at a model version.
 
     The pipeline label lets the operator's label-selected Deployment watch see
-    rollouts of Deployments it did not create.
+    rollouts of Deployments it did not create. With ``model_uri`` (artifacts.s3) the
+    ``fetch-model`` init container is pointed at it too.
     """
     annotations = {MODEL_VERSION_ANNOTATION: version}
-    return {
+    patch: Manifest = {
         "metadata": {"labels": {PIPELINE_LABEL: pipeline}, "annotations": annotations},
         "spec": {
             "template": {
@@ -281,6 +324,14 @@ def promotion_patch(*, pipeline: str, container: str, version: str, model_dir: s
             }
         },
     }
+    if model_uri is not None:
+        env = [
+            {"name": MODEL_URI_ENV, "value": model_uri},
+            {"name": FETCH_DIR_ENV, "value": model_dir},
+        ]
+        fetch = {"name": FETCH_MODEL_CONTAINER, "env": env}
+        patch["spec"]["template"]["spec"]["initContainers"] = [fetch]
+    return patch
 
 
 def _serving_image(

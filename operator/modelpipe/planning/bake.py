@@ -129,6 +129,7 @@ def _roll_back(d: Draft, production: Production, decision: Decision, analysis: A
         input_hash=back.input_hash if back else None,
         metrics=dict(back.metrics) if back else {},
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=previous),
+        model_uri=back.model_uri if back else None,
         promoted_at=d.now,
         reason="restored as the last good model",
     )

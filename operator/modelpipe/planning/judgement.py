@@ -79,6 +79,16 @@ def _failed(*, job: ObservedJob, spec: ModelPipelineSpec, base: RunRecord) -> Ru
             f"code test `{command}` failed: {detail}",
             None,
         )
+    if job.upload_failure:  # trained, but never stored whole: nothing to promote
+        return _update(
+            base,
+            job,
+            Verdict.TRAINING_FAILED,
+            Reason.TRAINING_FAILED,
+            f"model upload failed (upload-model ended with {job.upload_failure}); "
+            "an upload without its manifest.json is never served",
+            None,  # no metrics: a pinnedVersion must not pick it either
+        )
     result = job.result
     if result is not None and result.outcome in _FAILED_OUTCOMES:
         verdict, reason = _FAILED_OUTCOMES[result.outcome]
@@ -130,6 +140,8 @@ def _update(
     record.verdict, record.reason, record.message = verdict, reason, redact_text(message)[:4000]
     record.start_time = job.start_time or record.start_time
     record.completion_time = job.completion_time
+    if job.phase == JobPhase.SUCCEEDED:  # upload-model exited 0: the manifest is there
+        record.model_uri = job.model_uri
     if result is not None:
         record.data_hash = result.data_hash
         record.metrics = dict(result.metrics)

@@ -124,6 +124,9 @@ def converge_serving(d: Draft) -> None:
     if d.obs.service_account_problem:  # the serving image would run as that account
         d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
         return
+    if d.obs.artifacts_problem:  # the download would mount a Secret that has not opted in
+        d.block(Reason.CREDENTIALS_REFUSED, d.obs.artifacts_problem, requeue_after=60.0)
+        return
     if target is None:
         return
     deployment = d.obs.deployment
@@ -175,6 +178,7 @@ def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target
         spec=d.spec,
         version=version,
         model_dir=path,
+        model_uri=stored_model_uri(d, version),
         node_selector_keys=deployment.node_selector_keys,
         config=d.obs.config,
     )
@@ -201,6 +205,7 @@ def _create_or_block(d: Draft, target: Target) -> None:
         version=target.version,
         model_dir=path,
         config=d.obs.config,
+        model_uri=stored_model_uri(d, target.version),
     )
     d.actions.append(CreateDeployment(manifest))
     if not d.obs.service_exists:
@@ -223,7 +228,11 @@ def _roll(
 ) -> None:
     path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
     patch = promotion_patch(
-        pipeline=d.obs.metadata.name, container=container, version=target.version, model_dir=path
+        pipeline=d.obs.metadata.name,
+        container=container,
+        version=target.version,
+        model_dir=path,
+        model_uri=stored_model_uri(d, target.version),
     )
     if target.record is not None and target.record.rollout_attempts:
         # A new pod template, so a retry rolls anew even onto the same model version.
@@ -338,9 +347,22 @@ def _production(d: Draft, target: Target) -> Production:
         input_hash=record.input_hash if record else None,
         metrics=dict(record.metrics) if record else {},
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=target.version),
+        model_uri=stored_model_uri(d, target.version),
         promoted_at=d.now,
         reason=why,
     )
+
+
+def stored_model_uri(d: Draft, version: str) -> str | None:
+    """With spec.artifacts.s3, where ``version`` was uploaded ("" if nowhere known); else None."""
+    if d.spec.artifacts.s3 is None:
+        return None
+    record, production = d.find(version), d.status.production
+    if record is not None and record.model_uri:
+        return record.model_uri
+    if production is not None and production.model_version == version and production.model_uri:
+        return production.model_uri
+    return ""
 
 
 def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:

@@ -149,9 +149,10 @@ def start_run(d: Draft) -> None:
         return
     if d.spec.suspend or d.hold:
         return
-    if d.obs.credentials_problem:
-        # The clone would mount a Secret that has not opted in (or is missing): never.
-        d.block(Reason.CREDENTIALS_REFUSED, d.obs.credentials_problem, requeue_after=60.0)
+    refused = d.obs.credentials_problem or d.obs.artifacts_problem
+    if refused:
+        # The clone or the model's upload would mount a Secret that has not opted in: never.
+        d.block(Reason.CREDENTIALS_REFUSED, refused, requeue_after=60.0)
         return
     if d.obs.service_account_problem:  # the author's image would run as that account
         d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
@@ -221,6 +222,9 @@ def _create_job(d: Draft, name: str) -> None:
     assert inputs is not None
     production = d.status.production
     champion = production.model_version if production and d.spec.evaluation.champion else None
+    champion_uri = production.model_uri if production else None
+    if d.spec.artifacts.s3 is not None and not champion_uri:
+        champion = None  # production was stored elsewhere (a PVC): nothing to compare in S3
     champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
     run = training_run(
         meta=d.obs.metadata,
@@ -229,6 +233,7 @@ def _create_job(d: Draft, name: str) -> None:
         champion_dir=champion_dir,
         dataset_uri=inputs_.dataset_uri(spec=d.spec, resolved=d.obs.resolved),
         config=d.obs.config,
+        champion_uri=champion_uri if champion else None,
     )
     problem = run_config_problem(run.config_map)
     if problem is not None:  # would be refused by the apiserver on every pass

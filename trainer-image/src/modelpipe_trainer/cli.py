@@ -4,6 +4,7 @@
     modelpipe-trainer train    [--config FILE]
     modelpipe-trainer serve    --model-dir DIR [--host H] [--port P] [--model-name NAME]
     modelpipe-trainer fetch-s3 (the objects in MODELPIPE_FETCH_OBJECTS; see objectfetch)
+    modelpipe-trainer upload-model | fetch-model (a model directory in S3; see modelstore)
 
 Without ``--config`` the run config is read from ``MODELPIPE_RUN_CONFIG``. Exit
 codes are ``contract.ExitCode``; the result document goes to stdout and to the
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from modelpipe_trainer.objectfetch import main as fetch_main
 
         return fetch_main()
+    if args.command in ("upload-model", "fetch-model"):
+        from modelpipe_trainer.modelstore import main as store_main
+
+        return store_main(args.command)
     return _run(args.command, config_path=args.config, environ=os.environ)
 
 
@@ -134,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("fetch-s3", help="download the run's s3:// datasets (an init container)")
+    commands.add_parser("upload-model", help="upload the trained model directory to S3")
+    commands.add_parser("fetch-model", help="download a model from S3 and verify every file")
     for name, help_text in (
         ("validate", "check the config, the estimator and the data; train nothing"),
         ("train", "validate, train, evaluate against the champion, write the model directory"),

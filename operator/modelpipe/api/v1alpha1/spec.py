@@ -18,9 +18,14 @@ from modelpipe.api.schedule import CRON_CEL_RULE, MAX_SCHEDULE_LENGTH
 from modelpipe.api.v1alpha1._base import (
     DEFAULT_POLL,
     MIN_POLL,
-    OBJECT_NAME_PATTERN,
     SpecModel,
     validations,
+)
+from modelpipe.api.v1alpha1.artifacts import (
+    NEEDS_TEMPLATE,
+    S3_NEEDS_TEMPLATE_RULE,
+    ArtifactsSpec,
+    S3Artifacts,
 )
 from modelpipe.api.v1alpha1.code import CodeSpec, CodeTest, GitSource
 from modelpipe.api.v1alpha1.dataset import (
@@ -43,17 +48,6 @@ from modelpipe.api.v1alpha1.evaluation import (
 from modelpipe.api.v1alpha1.resources import Quantity, Resources
 from modelpipe.api.v1alpha1.serving import Probe, ServingSpec, ServingTemplate
 from modelpipe.api.v1alpha1.training import Estimator, TrainingSpec
-
-
-class ArtifactsSpec(SpecModel):
-    """Where models live: a PVC mounted by training and serving, laid out <pipeline>/<version>/."""
-
-    pvc: str = Field(
-        min_length=1,
-        max_length=253,
-        pattern=OBJECT_NAME_PATTERN,
-        description="PersistentVolumeClaim name.",
-    )
 
 
 class TriggersSpec(SpecModel):
@@ -96,7 +90,9 @@ class ModelPipelineSpec(SpecModel):
         default=10, ge=1, le=50, description="Runs kept in status.history and finished Jobs kept."
     )
 
-    model_config = ConfigDict(json_schema_extra=validations(*task_fit_rules()))
+    model_config = ConfigDict(
+        json_schema_extra=validations(*task_fit_rules(), S3_NEEDS_TEMPLATE_RULE)
+    )
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> Self:
@@ -109,6 +105,8 @@ class ModelPipelineSpec(SpecModel):
         problem = misfit_test(self.evaluation, self.training.task)
         if problem:
             raise ValueError(problem)
+        if self.artifacts.s3 is not None and self.serving.template is None:
+            raise ValueError(NEEDS_TEMPLATE)
         return self
 
 
@@ -133,6 +131,7 @@ __all__ = [
     "Probe",
     "Quantity",
     "Resources",
+    "S3Artifacts",
     "ServingSpec",
     "ServingTemplate",
     "Significance",

@@ -160,6 +160,12 @@ class RunRecord(StatusModel):
     code_revision: str | None = Field(default=None, description="Code revision trained from.")
     dataset_version: str | None = Field(default=None, description="Dataset version trained on.")
     data_hash: str | None = Field(default=None, description="sha256 of the bytes the trainer read.")
+    model_uri: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Where the run uploaded the model (spec.artifacts.s3): its own prefix, "
+        "s3://<bucket>/<prefix>/<pipeline>/<version>/<Job uid>/.",
+    )
     verdict: Verdict = Field(description="How the run ended, e.g. Promoted or GateFailed.")
     reason: Reason | None = Field(default=None, description="Reason behind the verdict.")
     message: str = Field(default="", max_length=4096, description="The verdict, for humans.")
@@ -213,7 +219,12 @@ class Production(StatusModel):
     metrics: dict[str, float] = Field(
         default_factory=dict, description="Its holdout metrics, as recorded by its run."
     )
-    model_dir: str = Field(description="Its directory on the artifacts PVC.")
+    model_dir: str = Field(description="Its directory in the serving pods.")
+    model_uri: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Where it is in object storage (spec.artifacts.s3), as its run uploaded it.",
+    )
     promoted_at: str = Field(description="When it was promoted (RFC 3339).")
     reason: str = Field(description="Why it serves: gate passed, pinned, or rolled back to.")
     replaced_version: str | None = Field(
