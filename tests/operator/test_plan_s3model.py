@@ -157,3 +157,22 @@ def test_the_gatherer_reads_train_as_an_init_container_and_the_upload_s_failure(
     body = {"metadata": {"uid": "u-1", "annotations": {"modelpipe.io/model-uri": "s3://b/p/"}}}
     assert _model_uri(body) == "s3://b/p/u-1/"
     assert _model_uri({"metadata": {"uid": "u-1"}}) is None
+
+
+def test_a_prefix_from_elsewhere_in_status_is_never_handed_to_the_keys() -> None:
+    """Status is read back each pass: only this pipeline's own run prefixes are downloaded."""
+    the_spec = s3_spec()
+    version = desired_version(the_spec)
+    world = cycle(observe(the_spec), jobs=(succeeded(version),))
+    status = step(world).status
+    assert status.last_run is not None
+    for foreign in (
+        "s3://ml-models/other/secret-stuff/",
+        f"s3://ml-models/iris/{version}/",
+        f"s3://ml-models/iris/{version}/a/b/",
+        f"s3://elsewhere/iris/{version}/job-uid-1/",
+    ):
+        status.last_run.model_uri = foreign
+        planned = step(with_(world, status=status, jobs=()))
+        (create,) = [a for a in planned.actions if isinstance(a, CreateDeployment)]
+        assert fetch_env(create.manifest["spec"]["template"]["spec"], "fetch-model") == ""

@@ -62,6 +62,14 @@ def pod(version: str, *, restarts: int = 0, **state: Any) -> dict[str, Any]:
     }
 
 
+def with_init(restarts: int = 0, **state: Any) -> dict[str, Any]:
+    """A new pod whose fetch-model init container is in ``state``; serve still waits."""
+    found = pod("new", state={"waiting": {"reason": "PodInitializing"}})
+    init = {"name": "fetch-model", "restartCount": restarts, **state}
+    found["status"]["initContainerStatuses"] = [init]
+    return found
+
+
 @pytest.mark.parametrize(
     ("pods", "expected"),
     [
@@ -86,6 +94,16 @@ def pod(version: str, *, restarts: int = 0, **state: Any) -> dict[str, Any]:
         ),
         (
             [{**pod("new", restarts=5), "metadata": {"deletionTimestamp": "x"}}],
+            RolloutPods(),
+        ),
+        # A model that fails its download's verification (artifacts.s3): the init container.
+        (
+            [with_init(restarts=3, lastState={"terminated": {"reason": "Error", "exitCode": 5}})],
+            RolloutPods(restarts=3, crash="init container fetch-model: Error, exit code 5"),
+        ),
+        # A download that finished is not a crash: the server is only slow to start.
+        (
+            [with_init(state={"terminated": {"reason": "Completed", "exitCode": 0}})],
             RolloutPods(),
         ),
     ],

@@ -64,7 +64,14 @@ def summarise_pods(pods: list[JSON], *, version: str | None) -> RolloutPods:
             and (meta.get("annotations") or {}).get(MODEL_VERSION_ANNOTATION) != version
         ):
             continue
-        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        observed = pod.get("status") or {}
+        # An init container (fetch-model: a model that fails verification) counts too.
+        for status in observed.get("initContainerStatuses") or []:
+            restarts += int(status.get("restartCount") or 0)
+            done = ((status.get("state") or {}).get("terminated") or {}).get("exitCode") == 0
+            reason = None if done else _stop_reason(status)
+            crash = f"init container {status.get('name')}: {reason}" if reason else crash
+        for status in observed.get("containerStatuses") or []:
             restarts += int(status.get("restartCount") or 0)
             crash = _stop_reason(status) or crash
     return RolloutPods(restarts=restarts, crash=crash)

@@ -65,6 +65,17 @@ def run_uri(base: str, run_id: str) -> str:
     return f"{base}{run_id}/"
 
 
+def own_run_uri(uri: str | None, s3: S3Artifacts, *, pipeline: str, version: str) -> str:
+    """``uri`` if it is a run prefix of this pipeline's ``version`` in the spec's bucket, else "".
+
+    Status is read back each pass: a prefix from anywhere else (a hand-edited status) is
+    never handed to a container holding the keys."""
+    base = upload_base(s3, pipeline=pipeline, version=version)
+    run_id = (uri or "").removeprefix(base).removesuffix("/")
+    ok = bool(uri) and uri != run_id and run_id and "/" not in run_id and run_id not in (".", "..")
+    return run_uri(base, run_id) if ok else ""
+
+
 def upload_container(s3: S3Artifacts, *, base: str, model_dir: str, image: str) -> Manifest:
     run_id = {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_ID_LABEL}']"}}
     env: list[Manifest] = [

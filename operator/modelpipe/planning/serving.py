@@ -32,6 +32,7 @@ from modelpipe.manifests import (
     serving_service,
     template_patch,
 )
+from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
 from modelpipe.planning import bake, retry
 from modelpipe.planning.clock import seconds_between
@@ -355,14 +356,14 @@ def _production(d: Draft, target: Target) -> Production:
 
 def stored_model_uri(d: Draft, version: str) -> str | None:
     """With spec.artifacts.s3, where ``version`` was uploaded ("" if nowhere known); else None."""
-    if d.spec.artifacts.s3 is None:
+    s3 = d.spec.artifacts.s3
+    if s3 is None:
         return None
     record, production = d.find(version), d.status.production
-    if record is not None and record.model_uri:
-        return record.model_uri
-    if production is not None and production.model_version == version and production.model_uri:
-        return production.model_uri
-    return ""
+    found = record.model_uri if record is not None else None
+    if not found and production is not None and production.model_version == version:
+        found = production.model_uri
+    return own_run_uri(found, s3, pipeline=d.obs.metadata.name, version=version)
 
 
 def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:

@@ -27,6 +27,7 @@ from modelpipe.planning import sources
 from modelpipe.planning.draft import Draft, Verdicted
 from modelpipe.planning.judgement import describe_failures, judge
 from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
+from modelpipe.planning.serving import stored_model_uri
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
 _WARNINGS = {
@@ -222,7 +223,7 @@ def _create_job(d: Draft, name: str) -> None:
     assert inputs is not None
     production = d.status.production
     champion = production.model_version if production and d.spec.evaluation.champion else None
-    champion_uri = production.model_uri if production else None
+    champion_uri = stored_model_uri(d, champion) if champion else None
     if d.spec.artifacts.s3 is not None and not champion_uri:
         champion = None  # production was stored elsewhere (a PVC): nothing to compare in S3
     champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
