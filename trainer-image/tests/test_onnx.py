@@ -203,3 +203,31 @@ def test_verification_uses_the_tolerance(iris_model: Path) -> None:
     assert record is not None
     assert (record.rel_tolerance, record.abs_tolerance) == (1e-4, 1e-5)
     assert np.isfinite(record.seconds) and record.fit_seconds > 0
+
+
+def test_feature_names_that_are_not_identifiers_are_served(
+    iris: pd.DataFrame, tmp_path: Path
+) -> None:
+    """skl2onnx renames the graph's inputs ("sepal length (cm)" to "sepal_length__cm_");
+    the predictor still feeds each feature to its own input."""
+    names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal/width"]
+    frame = iris.rename(columns=dict(zip(IRIS_FEATURES, names, strict=True)))
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    config = RunConfig.model_validate(
+        {
+            "pipeline": "iris",
+            "modelVersion": "v1",
+            "task": "classification",
+            "dataset": {"uri": str(tmp_path / "iris.csv"), "version": "1"},
+            "schema": {"target": "species", "features": [{"name": n} for n in names]},
+            "estimator": {"className": "sklearn.ensemble.RandomForestClassifier"},
+            "artifactsDir": str(tmp_path / "artifacts"),
+        }
+    )
+    result = training.train(config)
+    assert result.outcome is Outcome.SUCCEEDED and result.artifact_path
+    assert result.serving and result.serving.startswith("served by onnxruntime"), result.serving
+    served = load_served(Path(result.artifact_path), runtime=Runtime.ONNX)
+    columns = columns_from_records({"instances": frame[names].to_dict("records")}, served.schema)
+    expected = load_bundle(Path(result.artifact_path)).model.predict(frame[names])
+    assert served.predictor.predict(columns).tolist() == expected.tolist()

@@ -34,7 +34,12 @@ from sklearn.pipeline import Pipeline
 from modelpipe_trainer.documents import ModelSchema, OnnxRecord
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.evaluation import Holdout
-from modelpipe_trainer.serving.onnx_predictor import FILL_KEY, OUTPUTS_KEY, OnnxPredictor
+from modelpipe_trainer.serving.onnx_predictor import (
+    FEATURES_KEY,
+    FILL_KEY,
+    OUTPUTS_KEY,
+    OnnxPredictor,
+)
 
 REL_TOLERANCE = 1e-4
 ABS_TOLERANCE = 1e-5
@@ -104,7 +109,11 @@ def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
     names = {"predict": outputs[0]}
     if is_classifier and hasattr(model, "predict_proba") and len(outputs) > 1:
         names["predict_proba"] = outputs[1]
+    # skl2onnx keeps the inputs in this order but renames them (e.g. "petal length (cm)"
+    # becomes "petal_length__cm_"); the predictor pairs them by position with these.
+    features = [f.name for f in schema.features]
     meta = {FILL_KEY: json.dumps(fill), OUTPUTS_KEY: json.dumps(names)}
+    meta[FEATURES_KEY] = json.dumps(features)
     for key, value in meta.items():
         prop = graph.metadata_props.add()
         prop.key, prop.value = key, value

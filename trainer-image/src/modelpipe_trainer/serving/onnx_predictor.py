@@ -1,6 +1,8 @@
 """The onnxruntime runtime: the verified ONNX graph, fed the typed arrays it declares.
 
-The graph has one ``[N, 1]`` input per feature, named after it: float64 for a
+The graph has one ``[N, 1]`` input per feature, in the schema's order (skl2onnx
+names it after the feature, with ``_`` for what is not a word character; the
+trainer lists the features in the graph's metadata): float64 for a
 numeric feature (float32 in graphs converted before trees verified; each input is fed
 the type it declares), string for a categorical one. Numeric nulls are NaN and imputed
 inside the graph; categorical nulls are replaced here by the value the fitted
@@ -29,6 +31,7 @@ from modelpipe_trainer.serving.payloads import Columns
 # Keys of the graph's metadata_props written by the trainer (onnx_export).
 FILL_KEY = "modelpipe.categoricalFill"
 OUTPUTS_KEY = "modelpipe.outputs"
+FEATURES_KEY = "modelpipe.features"  # absent in graphs whose inputs carry the names
 # What the graph may declare for a feature's input: a numeric dtype, or None for text.
 _INPUT_TYPES: dict[int, type[np.floating[Any]] | None] = {
     onnx.TensorProto.DOUBLE: np.float64,
@@ -54,7 +57,7 @@ class OnnxPredictor:
             self.names: dict[str, str] = json.loads(meta[OUTPUTS_KEY])
         except (KeyError, ValueError):
             raise ModelRejectedError(f"{source} lacks the trainer's output metadata") from None
-        self.features = _feature_inputs(graph, schema, source)
+        self.features = _feature_inputs(graph, meta, schema, source)
         if "predict" not in self.names:
             raise ModelRejectedError(f"{source} lacks the trainer's output metadata")
         self.has_proba = "predict_proba" in self.names
@@ -73,27 +76,36 @@ class OnnxPredictor:
 
     def _feeds(self, columns: Columns) -> dict[str, np.ndarray]:
         feeds = {}
-        for name, dtype in self.features:
-            values = columns[name]
+        for feature, name, dtype in self.features:
+            values = columns[feature]
             if dtype is not None:
                 feeds[name] = values.astype(dtype).reshape(-1, 1)
             else:
-                fill = self.fill.get(name, "")
+                fill = self.fill.get(feature, "")
                 text = [v if isinstance(v, str) else fill for v in values]
                 feeds[name] = np.array(text, dtype=object).reshape(-1, 1)
         return feeds
 
 
 def _feature_inputs(
-    graph: Any, schema: ModelSchema, source: str
-) -> list[tuple[str, type[np.floating[Any]] | None]]:
-    """Each feature's graph input and the dtype it takes (None: text), in schema order."""
+    graph: Any, meta: dict[str, str], schema: ModelSchema, source: str
+) -> list[tuple[str, str, type[np.floating[Any]] | None]]:
+    """(feature, its graph input, the dtype it takes or None for text), in schema order."""
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in graph.graph.input]
     expected = [f.name for f in schema.features]
     names = [name for name, _ in inputs]
-    fitting = names == expected and all(
-        elem in _INPUT_TYPES and (_INPUT_TYPES[elem] is None) == (f.kind is FeatureKind.CATEGORICAL)
-        for (_, elem), f in zip(inputs, schema.features, strict=True)
+    try:
+        features = json.loads(meta[FEATURES_KEY]) if FEATURES_KEY in meta else names
+    except ValueError:
+        features = None
+    fitting = (
+        features == expected
+        and len(names) == len(expected)
+        and all(
+            elem in _INPUT_TYPES
+            and (_INPUT_TYPES[elem] is None) == (f.kind is FeatureKind.CATEGORICAL)
+            for (_, elem), f in zip(inputs, schema.features, strict=True)
+        )
     )
     if not fitting:
         declared = [f"{name} ({onnx.TensorProto.DataType.Name(elem)})" for name, elem in inputs]
@@ -101,7 +113,10 @@ def _feature_inputs(
         raise ModelRejectedError(
             f"{source} does not match schema.json: inputs {declared}, expected {wanted}"
         )
-    return [(name, _INPUT_TYPES[elem]) for name, elem in inputs]
+    return [
+        (feature, name, _INPUT_TYPES[elem])
+        for feature, (name, elem) in zip(expected, inputs, strict=True)
+    ]
 
 
 def _float64(values: np.ndarray) -> np.ndarray:
