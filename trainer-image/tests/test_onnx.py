@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
-from modelpipe_contract.result import Outcome
+from modelpipe_contract.result import Outcome, TrainerResult
 from modelpipe_contract.runconfig import RunConfig
 from onnx import TensorProto, helper
 
@@ -72,6 +72,26 @@ def test_a_verified_model_says_so_in_the_result(run_cli, make_config, iris_csv: 
     assert result["serving"].startswith("served by onnxruntime (verified on 30 holdout rows")
 
 
+def _train_iris(frame: pd.DataFrame, tmp_path: Path, estimator: str) -> TrainerResult:
+    """Train ``estimator`` on ``frame`` (iris, its features maybe renamed); a successful run."""
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    features = [{"name": n} for n in frame.columns if n != "species"]
+    config = RunConfig.model_validate(
+        {
+            "pipeline": "iris",
+            "modelVersion": "v1",
+            "task": "classification",
+            "dataset": {"uri": str(tmp_path / "iris.csv"), "version": "1"},
+            "schema": {"target": "species", "features": features},
+            "estimator": {"className": estimator},
+            "artifactsDir": str(tmp_path / "artifacts"),
+        }
+    )
+    result = training.train(config)
+    assert result.outcome is Outcome.SUCCEEDED and result.artifact_path
+    return result
+
+
 @pytest.mark.parametrize(
     "estimator",
     [
@@ -88,21 +108,7 @@ def test_class_outputs_are_identical_on_the_held_in_data(
     iris: pd.DataFrame, tmp_path: Path, estimator: str
 ) -> None:
     """Every row the model was trained on, through both runtimes: the same labels, bit for bit."""
-    iris.to_csv(tmp_path / "iris.csv", index=False)
-    config = RunConfig.model_validate(
-        {
-            "pipeline": "iris",
-            "modelVersion": "v1",
-            "task": "classification",
-            "dataset": {"uri": str(tmp_path / "iris.csv"), "version": "1"},
-            "schema": {"target": "species", "features": [{"name": n} for n in IRIS_FEATURES]},
-            "estimator": {"className": estimator},
-            "artifactsDir": str(tmp_path / "artifacts"),
-        }
-    )
-    result = training.train(config)
-    assert result.outcome is Outcome.SUCCEEDED and result.artifact_path
-    model_dir = Path(result.artifact_path)
+    model_dir = Path(_train_iris(iris, tmp_path, estimator).artifact_path or "")
     onnx_served = load_served(model_dir, runtime=Runtime.ONNX)
     sklearn_served = load_served(model_dir, runtime=Runtime.SKLEARN)
     rows = iris[IRIS_FEATURES].to_dict("records")
@@ -212,20 +218,7 @@ def test_feature_names_that_are_not_identifiers_are_served(
     the predictor still feeds each feature to its own input."""
     names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal/width"]
     frame = iris.rename(columns=dict(zip(IRIS_FEATURES, names, strict=True)))
-    frame.to_csv(tmp_path / "iris.csv", index=False)
-    config = RunConfig.model_validate(
-        {
-            "pipeline": "iris",
-            "modelVersion": "v1",
-            "task": "classification",
-            "dataset": {"uri": str(tmp_path / "iris.csv"), "version": "1"},
-            "schema": {"target": "species", "features": [{"name": n} for n in names]},
-            "estimator": {"className": "sklearn.ensemble.RandomForestClassifier"},
-            "artifactsDir": str(tmp_path / "artifacts"),
-        }
-    )
-    result = training.train(config)
-    assert result.outcome is Outcome.SUCCEEDED and result.artifact_path
+    result = _train_iris(frame, tmp_path, "sklearn.ensemble.RandomForestClassifier")
     assert result.serving and result.serving.startswith("served by onnxruntime"), result.serving
     served = load_served(Path(result.artifact_path), runtime=Runtime.ONNX)
     columns = columns_from_records({"instances": frame[names].to_dict("records")}, served.schema)
