@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.sources.servers import GitServer, Repo
 
 from modelpipe.api.sources import SourceKey, SourceKind
-from modelpipe.sources.clock import SystemClock
+from modelpipe.k8s.systemclock import SystemClock
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
 

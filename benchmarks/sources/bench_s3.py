@@ -31,7 +31,7 @@ from bench_requests import percentile
 from tests.objectstore.server import S3Server
 
 from modelpipe.api.sources import Credentials, SourceKey, SourceKind
-from modelpipe.sources.clock import SystemClock
+from modelpipe.k8s.systemclock import SystemClock
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
 from modelpipe_trainer.objectfetch import ObjectRef, fetch, make_client

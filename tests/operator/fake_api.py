@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
@@ -110,11 +110,19 @@ def cluster_with(spec: JSON, *, generation: int = 1) -> tuple[FakeRest, KubeApi]
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
+    """The operator's Clock (``planning.clock``) at ``time``, which the test sets."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self, time: datetime = T0) -> None:
+        self.time = self._start = time
+
+    def now(self) -> datetime:
+        return self.time
+
+    def monotonic(self) -> float:
+        return (self.time - self._start).total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        self.time += timedelta(seconds=seconds)
 
 
 class FakeTimer:

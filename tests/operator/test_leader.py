@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.operator.fake_api import FakeRest
+from tests.operator.fake_api import FakeClock, FakeRest
 
 from modelpipe.k8s.leader import LeaderElector
 from modelpipe.planning.lease import LeaseRecord, Step, next_step
@@ -42,15 +42,7 @@ def test_a_renewal_restarts_the_standbys_count_whatever_the_timestamps_say() -> 
     assert next_step(record(""), None, me="b", now=T0)[0] == Step.TAKE  # released
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def elector(rest: FakeRest, me: str, clock: Clock) -> LeaderElector:
+def elector(rest: FakeRest, me: str, clock: FakeClock) -> LeaderElector:
     return LeaderElector(
         rest,  # type: ignore[arg-type]
         namespace="ops",
@@ -62,15 +54,15 @@ def elector(rest: FakeRest, me: str, clock: Clock) -> LeaderElector:
 
 
 def test_two_replicas_one_leads_and_the_standby_takes_over_when_renewals_stop() -> None:
-    rest, clock = FakeRest(), Clock()
+    rest, clock = FakeRest(), FakeClock(T0)
     a, b = elector(rest, "a", clock), elector(rest, "b", clock)
     assert a.try_once()
     assert not b.try_once()
-    clock.now += timedelta(seconds=5)
+    clock.time += timedelta(seconds=5)
     assert a.try_once()  # renewed
-    clock.now += timedelta(seconds=9)
+    clock.time += timedelta(seconds=9)
     assert not b.try_once()  # b saw the renewal 0 s ago (its first look at the new record)
-    clock.now += timedelta(seconds=10)  # a was SIGKILLed: no renewal for 10 s
+    clock.time += timedelta(seconds=10)  # a was SIGKILLed: no renewal for 10 s
     assert b.try_once()
     assert rest.objects[LEASE]["spec"]["holderIdentity"] == "b"
     assert rest.objects[LEASE]["spec"]["leaseTransitions"] == 1

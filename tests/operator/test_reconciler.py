@@ -81,7 +81,7 @@ def test_a_later_wake_up_keeps_the_earlier_pending_one() -> None:
     clock = FakeClock()
     rec, _ = reconciler(clock)
     rec.requeue("ml", "iris", 60)
-    clock.now = T0 + timedelta(seconds=30)
+    clock.time = T0 + timedelta(seconds=30)
     rec.requeue("ml", "iris", 45)  # due at +75 s, after the pending +60 s
     (timer,) = pending(rec)
     assert timer.delay == 60

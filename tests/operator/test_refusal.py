@@ -58,7 +58,7 @@ def test_a_broken_pipeline_costs_few_writes_over_ten_minutes() -> None:
     """A pass every 5 s for 10 min (watch events, timers): the Job POST backs off."""
     rest, reconciler, clock = refusing_cluster()
     for second in range(0, 600, 5):
-        clock.now = T0 + timedelta(seconds=second)
+        clock.time = T0 + timedelta(seconds=second)
         reconciler.reconcile("ml", "iris")
     # Attempts at 0, 30, 90, 210 and 450 s; one status write each (the next attempt's
     # time), one event in all; the held passes in between write nothing. Each attempt
@@ -76,7 +76,7 @@ def test_a_spec_edit_retries_at_once_and_success_clears_the_condition() -> None:
     rest, reconciler, clock = refusing_cluster()
     reconciler.reconcile("ml", "iris")
     del rest.refuse[("POST", "jobs")]
-    clock.now = T0 + timedelta(seconds=5)
+    clock.time = T0 + timedelta(seconds=5)
     reconciler.reconcile("ml", "iris")  # not due yet, same generation: held
     assert rest.writes[("POST", "jobs")] == 1
     pipeline = rest.objects[f"{PIPELINES}/iris"]

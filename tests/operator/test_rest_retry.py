@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 from kubernetes.client.rest import RESTResponse
+from tests.operator.fake_api import FakeClock
 
 from modelpipe.k8s.backoff import RetryPolicy, parse_retry_after, retry_delay
 from modelpipe.k8s.rest import ApiError, Rest
@@ -98,7 +99,7 @@ class Harness:
             self.api,
             sleep=self.sleeps.append,
             draw=lambda: draw,
-            now=lambda: NOW,
+            clock=FakeClock(NOW),
             on_retry=lambda method, status: self.retries.append((method, status)),
         )
 

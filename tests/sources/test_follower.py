@@ -11,6 +11,7 @@ from tests.sources.servers import DataServer, GitServer, Repo, Served
 
 from modelpipe.api.sources import ErrorReason, SecretRef, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
+from modelpipe.k8s.systemclock import SystemClock
 from modelpipe.sources.credentials import Lent, lend
 from modelpipe.sources.follower import SourceFollower, follows, resolved
 from modelpipe.sources.limits import SourceLimits
@@ -83,7 +84,7 @@ def follower() -> Any:
             changes.append((namespace, name))
 
     instance = SourceFollower(
-        on_change=on_change, rate_per_second=100, burst=100,
+        on_change=on_change, clock=SystemClock(), rate_per_second=100, burst=100,
         limits=SourceLimits(min_interval_seconds=1),
     )  # fmt: skip
     instance.changes = changes  # type: ignore[attr-defined]

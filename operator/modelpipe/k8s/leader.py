@@ -18,23 +18,17 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from modelpipe.k8s.rest import JSON, MERGE_PATCH, ApiError, Rest
+from modelpipe.k8s.systemclock import SYSTEM_CLOCK
+from modelpipe.planning.clock import Clock, rfc3339
 from modelpipe.planning.lease import LeaseRecord, Sighting, Step, next_step
 
 logger = logging.getLogger("modelpipe.leader")
 DURATION_SECONDS = 10
 RENEW_DEADLINE_SECONDS = 7.0
 RETRY_SECONDS = 2.0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _micro(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -45,15 +39,14 @@ class LeaderElector:
         namespace: str,
         name: str,
         identity: str,
-        clock: Callable[[], datetime] = _utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
+        sleep: Callable[[float], None] = time.sleep,  # this is a thread, not the pollers' loop
     ) -> None:
         self.rest, self.identity = rest, identity
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
         self._collection = self.path.rsplit("/", 1)[0]
         self._name = name
-        self._clock, self._monotonic, self._sleep = clock, monotonic, sleep
+        self._clock, self._sleep = clock, sleep
         self._last: Sighting | None = None
         self._stop = threading.Event()
 
@@ -61,7 +54,7 @@ class LeaderElector:
         """One read and at most one write; ``True`` if this replica holds the Lease now."""
         try:
             body = self.rest.request("GET", self.path)
-            now = self._clock()
+            now = self._clock.now()
             step, self._last = next_step(_record(body), self._last, me=self.identity, now=now)
             if step == Step.WAIT:
                 return False
@@ -90,11 +83,11 @@ class LeaderElector:
         """Renew every RETRY_SECONDS from a daemon thread; ``on_lost`` past the deadline."""
 
         def renew() -> None:
-            renewed = self._monotonic()
+            renewed = self._clock.monotonic()
             while not self._stop.wait(RETRY_SECONDS):
                 if self._held():
-                    renewed = self._monotonic()
-                elif self._monotonic() - renewed > RENEW_DEADLINE_SECONDS:
+                    renewed = self._clock.monotonic()
+                elif self._clock.monotonic() - renewed > RENEW_DEADLINE_SECONDS:
                     logger.error("Lost Lease %s: stopping so that the standby can lead", self._name)
                     on_lost()
                     return
@@ -117,11 +110,11 @@ class LeaderElector:
         spec: JSON = {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": DURATION_SECONDS,
-            "renewTime": _micro(now),
+            "renewTime": rfc3339(now, micro=True),
             "leaseTransitions": transitions,
         }
         if acquired:
-            spec["acquireTime"] = _micro(now)
+            spec["acquireTime"] = rfc3339(now, micro=True)
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",

@@ -9,7 +9,6 @@ its termination message is the result; older ones are superseded.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from modelpipe.api.sources import ErrorReason, Observation
@@ -17,6 +16,7 @@ from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.rest import JSON
 from modelpipe.manifests.pvcdata import CONTAINER, LABEL_SLOT, LABEL_SOURCE, source_id
 from modelpipe.observed import SeenCheck
+from modelpipe.planning.clock import parse
 from modelpipe.planning.pvcdata import PvcFollow, newest_finished
 
 
@@ -50,7 +50,7 @@ def _seen(job: JSON) -> SeenCheck:
     ]
     finished = status.get("completionTime") or next(iter(ended), None)
     return SeenCheck(
-        name=job["metadata"]["name"], slot=_slot(job) or 0, finished_at=_time(finished)
+        name=job["metadata"]["name"], slot=_slot(job) or 0, finished_at=parse(finished)
     )
 
 
@@ -61,10 +61,6 @@ def _labels(job: JSON) -> dict[str, str]:
 def _slot(job: JSON) -> int | None:
     value = _labels(job).get(LABEL_SLOT, "")
     return int(value) if value.isdigit() else None
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def parse_result(message: str | None, *, exit_code: int | None) -> Observation:

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from modelpipe import metrics
@@ -24,15 +24,15 @@ from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
 from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
+from modelpipe.k8s.systemclock import SYSTEM_CLOCK
 from modelpipe.observed import Refusal
 from modelpipe.planning import Plan, plan, refusal
-from modelpipe.planning.clock import rfc3339
+from modelpipe.planning.clock import Clock, rfc3339
 from modelpipe.planning.queue import Limits
 from modelpipe.sources.follower import SourceFollower
 from modelpipe.sources.limits import SourceLimits
 
 logger = logging.getLogger("modelpipe.reconciler")
-Clock = Callable[[], datetime]
 
 
 class Timer(Protocol):
@@ -50,10 +50,6 @@ class _Pending:
     due: datetime
     token: int
     timer: Timer
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WaitingPasses:
@@ -82,7 +78,7 @@ class Reconciler:
         self,
         api: KubeApi,
         *,
-        clock: Clock = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
         follow_sources: bool = False,
         timer: TimerFactory = threading.Timer,
         source_limits: SourceLimits | None = None,
@@ -97,7 +93,7 @@ class Reconciler:
         self._tokens = itertools.count()
         # Shared pollers of followed git refs and datasets; a change reconciles its followers.
         self.follower = (
-            SourceFollower(on_change=self._reconcile_logged, limits=source_limits)
+            SourceFollower(on_change=self._reconcile_logged, clock=clock, limits=source_limits)
             if follow_sources
             else None
         )
@@ -141,7 +137,7 @@ class Reconciler:
         )
         if observed is None:
             return None
-        now = self.clock()
+        now = self.clock.now()
         known = refusal.current(self._refusals.get(key), observed.metadata.generation)
         observed = replace(observed, refusal=known)
         decided = plan(observed, now)
@@ -178,7 +174,7 @@ class Reconciler:
         one: a long requeue (the next cron slot) never hides a short one (a debounce).
         """
         key = (namespace, name)
-        due = self.clock() + timedelta(seconds=delay)
+        due = self.clock.now() + timedelta(seconds=delay)
         with self._guard:
             before = self._timers.get(key)
             if before is not None and before.due <= due:

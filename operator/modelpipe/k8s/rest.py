@@ -14,7 +14,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
 
 from modelpipe.k8s.backoff import RetryPolicy, parse_retry_after, retry_delay
+from modelpipe.k8s.systemclock import SYSTEM_CLOCK
+from modelpipe.planning.clock import Clock
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -68,12 +69,8 @@ def connect(kubeconfig: Path | None = None, *, pool_size: int = 32) -> client.Ap
 DEFAULT_RETRY = RetryPolicy()
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Rest:
-    """Requests as JSON; ``sleep``, ``draw`` and ``now`` are injectable for tests.
+    """Requests as JSON; ``sleep``, ``draw`` and ``clock`` are injectable for tests.
 
     ``on_retry(method, status)`` is told of every answer that is sent again (metrics).
     """
@@ -85,11 +82,11 @@ class Rest:
         policy: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         draw: Callable[[], float] = random.random,
-        now: Callable[[], datetime] = _utcnow,
+        clock: Clock = SYSTEM_CLOCK,
         on_retry: Callable[[str, int], None] | None = None,
     ) -> None:
         self._client = api_client
-        self._policy, self._sleep, self._draw, self._now = policy, sleep, draw, now
+        self._policy, self._sleep, self._draw, self._clock = policy, sleep, draw, clock
         self._on_retry = on_retry
 
     def request(
@@ -118,7 +115,7 @@ class Rest:
                 self._policy,
                 attempt=attempt,
                 status=status,
-                retry_after=parse_retry_after(retry_after, now=self._now()),
+                retry_after=parse_retry_after(retry_after, now=self._clock.now()),
                 waited=waited,
                 draw=self._draw(),
             )

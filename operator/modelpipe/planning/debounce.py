@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from modelpipe.planning.clock import rfc3339
+
 DEFAULT_MAX_DELAY_FACTOR = 10
 
 
@@ -54,7 +56,7 @@ class Debounce:
 
     @property
     def message(self) -> str:
-        when = f" until {self.not_before.isoformat()}" if self.not_before else ""
+        when = f" until {rfc3339(self.not_before)}" if self.not_before else ""
         return {
             DebounceReason.NO_CHANGE: "no input changed since the last run",
             DebounceReason.QUIET_PERIOD: f"waiting for the quiet period{when}",

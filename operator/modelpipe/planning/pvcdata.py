@@ -37,10 +37,9 @@ from modelpipe.inputs import Resolved
 from modelpipe.manifests.common import owner_reference
 from modelpipe.manifests.pvcdata import HashCheck, build_job
 from modelpipe.observed import SeenCheck
-from modelpipe.planning.clock import parse
+from modelpipe.planning.clock import parse, rfc3339
 from modelpipe.planning.draft import Draft
 from modelpipe.planning.outcome import CreateJob, DeleteJob
-from modelpipe.planning.sourcestatus import rfc3339
 
 ROLE = "dataset"
 DEFAULT_INTERVAL_SECONDS = 60.0
@@ -98,7 +97,7 @@ def fold(
         when = rfc3339(slot_start(slot_of(now, interval), interval))
         return _failed(row, reason.value, message, when=when, upcoming=upcoming)
     latest = newest_finished(checks)
-    last = _parse(row.last_check_time)
+    last = parse(row.last_check_time)
     if latest is None or latest.observation is None or latest.finished_at is None:
         return row.model_copy(update={"next_check_time": upcoming})
     if last is not None and latest.finished_at.replace(microsecond=0) <= last:
@@ -138,7 +137,7 @@ def due_slot(
         return None
     # A check of this slot whose Job is gone already; after a failure (a claim that
     # was missing, say) the slot is tried again as soon as it can be.
-    last = _parse(row.last_check_time)
+    last = parse(row.last_check_time)
     began = slot_start(slot, follow.interval_seconds).replace(microsecond=0)
     return None if last is not None and row.reason is None and last >= began else slot
 
@@ -156,7 +155,7 @@ def stale(checks: tuple[SeenCheck, ...]) -> list[SeenCheck]:
 
 def wait_seconds(row: SourceStatus, *, now: datetime) -> float | None:
     """Seconds until the next slot, so the operator wakes to start that check."""
-    upcoming = _parse(row.next_check_time)
+    upcoming = parse(row.next_check_time)
     return None if upcoming is None else max(1.0, (upcoming - now).total_seconds())
 
 
@@ -182,10 +181,6 @@ def _failed(
             "consecutive_failures": failures,
         }
     )
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def follow_pvc_dataset(d: Draft) -> None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from modelpipe.api.sources import ErrorReason, SourceKey
 from modelpipe.api.v1alpha1.status import SourceStatus
+from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.polling import PollState
 
 CONDITION_TYPE = "SourcesReady"
@@ -68,10 +69,6 @@ def effective_value(*, pinned: str | None, followed: PollState | None) -> Effect
     if followed is not None and followed.value is not None:
         return EffectiveValue(followed.value, InputOrigin.FOLLOWED, followed.resolved_time)
     return EffectiveValue(None, None)
-
-
-def rfc3339(when: datetime | None) -> str | None:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None
 
 
 def source_status(name: str, key: SourceKey, state: PollState) -> SourceStatus:

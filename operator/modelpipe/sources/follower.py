@@ -30,9 +30,9 @@ from modelpipe.api.sources import SecretRef, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Resolved
+from modelpipe.planning.clock import Clock
 from modelpipe.planning.polling import PollState
 from modelpipe.planning.sourcestatus import source_status
-from modelpipe.sources.clock import SystemClock
 from modelpipe.sources.credentials import Lent
 from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.ratelimit import RateLimiter
@@ -101,11 +101,13 @@ class SourceFollower:
         self,
         *,
         on_change: OnChange,
+        clock: Clock,
         rate_per_second: float = 5.0,
         burst: float = 20.0,
         limits: SourceLimits | None = None,
     ) -> None:
         self._on_change = on_change
+        self._clock = clock  # the operator's one clock (the reconciler's)
         self.limits = limits or SourceLimits()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sources", daemon=True)
@@ -115,9 +117,8 @@ class SourceFollower:
         self.registry: SourceRegistry = self._call(self._make())
 
     async def _make(self) -> SourceRegistry:
-        clock = SystemClock()
-        limiter = RateLimiter(clock=clock, rate_per_second=self._rate[0], burst=self._rate[1])
-        return SourceRegistry(clock=clock, limiter=limiter, limits=self.limits)
+        limiter = RateLimiter(clock=self._clock, rate_per_second=self._rate[0], burst=self._rate[1])
+        return SourceRegistry(clock=self._clock, limiter=limiter, limits=self.limits)
 
     def sync(
         self,

@@ -35,6 +35,7 @@ from modelpipe.api.sources import (
     Validators,
     check_url,
 )
+from modelpipe.planning.clock import rfc3339
 from modelpipe.sources.check import Check
 from modelpipe.sources.egress_guard import refusal_of
 
@@ -123,7 +124,7 @@ def version_from_validators(validators: Validators) -> str | None:
             when = parsedate_to_datetime(validators.last_modified)
         except (TypeError, ValueError):
             return f"last-modified:{short_hash(validators.last_modified)}"
-        return f"last-modified:{when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return f"last-modified:{rfc3339(when)}"
     return None
 
 

@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from modelpipe.sources.clock import Clock
+from modelpipe.planning.clock import Clock
 
 
 @dataclass(frozen=True)

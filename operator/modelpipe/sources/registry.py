@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from modelpipe.api.sources import Credentials, Observation, SourceKey
+from modelpipe.planning.clock import Clock
 from modelpipe.planning.polling import Backoff, PollState, advance, next_due, reschedule
 from modelpipe.sources.check import Check
-from modelpipe.sources.clock import Clock
 from modelpipe.sources.egress_guard import Resolver, guarded_client, resolve
 from modelpipe.sources.kinds import CHECKERS
 from modelpipe.sources.limits import SourceLimits
