@@ -12,6 +12,10 @@
    streamed to a file under a temporary name, size-capped) against boto3's own
    ``download_file`` (s3transfer, concurrent ranged GETs) of the same object: the
    ratio says what our simpler path costs.
+3. A model directory in S3 (spec.artifacts.s3): ``upload-model`` (every file hashed
+   against manifest.json, then uploaded, manifest last) and ``fetch-model`` (streamed,
+   each file's sha256 checked) of a model of that size, against boto3's ``upload_file``
+   / ``download_file`` of the same bytes as one object.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -34,6 +39,9 @@ from modelpipe.api.sources import Credentials, SourceKey, SourceKind
 from modelpipe.k8s.systemclock import SystemClock
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, SourceRegistry
+from modelpipe_trainer.manifest import build_manifest
+from modelpipe_trainer.modelstore import download as fetch_model
+from modelpipe_trainer.modelstore import upload as upload_model
 from modelpipe_trainer.objectfetch import ObjectRef, fetch, make_client
 
 
@@ -87,6 +95,37 @@ def download(server: S3Server, bucket: str, folder: Path, *, megabytes: int) -> 
     return min(ours), min(raw)
 
 
+def model_store(
+    server: S3Server, bucket: str, folder: Path, *, megabytes: int
+) -> tuple[float, float, float, float]:
+    """Best of 3: upload-model, boto3 upload_file, fetch-model, boto3 download_file."""
+    s3, model = server.client(), folder / "model"
+    model.mkdir()
+    files = {"model.skops": os.urandom(megabytes << 20), "metrics.json": b"{}"}
+    for name, data in files.items():
+        (model / name).write_bytes(data)
+    (model / "manifest.json").write_bytes(build_manifest(files))
+    client = make_client(
+        {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+         "AWS_ENDPOINT_URL": server.endpoint}
+    )  # fmt: skip
+    times: list[list[float]] = [[], [], [], []]
+    for n in range(3):
+        uri, raw = f"s3://{bucket}/models/run{n}/", f"raw{n}.bin"
+        steps = (
+            partial(upload_model, client, model_dir=model, uri=uri, max_bytes=1 << 40),
+            partial(s3.upload_file, str(model / "model.skops"), bucket, raw),
+            partial(fetch_model, client, uri=uri, model_dir=folder / f"got{n}", max_bytes=1 << 40),
+            partial(s3.download_file, bucket, raw, str(folder / raw)),
+        )
+        for step, seconds in zip(steps, times, strict=True):
+            started = time.monotonic()
+            step()
+            seconds.append(time.monotonic() - started)
+    up, raw_up, down, raw_down = (min(t) for t in times)
+    return up, raw_up, down, raw_down
+
+
 def main(*, quick: bool) -> None:
     intervals, puts, megabytes = ((0.5,), 10, 20) if quick else ((2.0, 5.0), 20, 100)
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,6 +144,12 @@ def main(*, quick: bool) -> None:
             print(
                 f"  {megabytes} MB download: fetch-s3 {ours:.2f}s, boto3 download_file "
                 f"{raw:.2f}s, ratio {ours / raw:.2f} (best of 3)"
+            )
+            up, raw_up, down, raw_down = model_store(server, bucket, Path(tmp), megabytes=megabytes)
+            print(
+                f"  {megabytes} MB model: upload-model {up:.2f}s vs boto3 upload_file "
+                f"{raw_up:.2f}s (ratio {up / raw_up:.2f}); fetch-model {down:.2f}s vs boto3 "
+                f"download_file {raw_down:.2f}s (ratio {down / raw_down:.2f}) (best of 3)"
             )
         finally:
             server.stop()
