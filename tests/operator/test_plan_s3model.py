@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.operator.builders import (
     condition,
     cycle,
@@ -20,6 +21,7 @@ from tests.operator.builders import (
     observe,
     result,
     spec,
+    spec_dict,
     step,
     with_,
 )
@@ -29,6 +31,7 @@ from modelpipe.manifests import serving_hash
 from modelpipe.manifests.s3model import FETCH_CHAMPION_CONTAINER, MODEL_URI_ENV
 from modelpipe.observed import JobPhase
 from modelpipe.planning.outcome import CreateDeployment, CreateJob, PatchDeployment
+from modelpipe.sources.credentials import URL_PREFIXES_ANNOTATION as URL_PREFIXES
 
 S3 = {"pvc": None, "s3": {"bucket": "ml-models", "credentialsSecret": "model-keys"}}
 REFUSED = "Secret model-keys is not for this URL: none of the prefixes ... covers s3://ml-models"
@@ -176,3 +179,40 @@ def test_a_prefix_from_elsewhere_in_status_is_never_handed_to_the_keys() -> None
         planned = step(with_(world, status=status, jobs=()))
         (create,) = [a for a in planned.actions if isinstance(a, CreateDeployment)]
         assert fetch_env(create.manifest["spec"]["template"]["spec"], "fetch-model") == ""
+
+
+@pytest.mark.parametrize(
+    ("labels", "prefixes", "refused"),
+    [
+        (None, None, "not found"),  # no Secret
+        ({}, "s3://ml-models/team", "is not opted in"),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/other", "is not for this URL"),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/te", "is not for this URL"),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models-evil/team", "is not for this URL"),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/team", None),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models", None),
+    ],
+)
+def test_the_artifacts_secret_opts_in_for_the_bucket_and_prefix(
+    labels: dict[str, str] | None, prefixes: str | None, refused: str | None
+) -> None:
+    """As a dataset's: the label, and url-prefixes covering s3://<bucket>/<prefix>."""
+    from tests.operator.fake_api import cluster_with
+
+    from modelpipe.k8s.gather import observe as gather
+
+    artifacts = {"s3": {"bucket": "ml-models", "prefix": "team/a", "credentialsSecret": "k"}}
+    rest, api = cluster_with({**spec_dict(), "artifacts": artifacts})
+    if labels is not None:
+        metadata = {"name": "k", "labels": labels, "annotations": {URL_PREFIXES: prefixes}}
+        rest.objects["/api/v1/namespaces/ml/secrets/k"] = {
+            "metadata": metadata,
+            "data": {"AWS_SECRET_ACCESS_KEY": "aHVudGVyMg=="},
+        }
+    seen = gather(api, namespace="ml", name="iris")
+    assert seen is not None
+    if refused is None:
+        assert seen.artifacts_problem is None
+    else:
+        assert seen.artifacts_problem is not None and refused in seen.artifacts_problem
+        assert "hunter2" not in seen.artifacts_problem
