@@ -1,0 +1,145 @@
+"""Issue 10 item 4 on the local cluster: models kept in S3 (spec.artifacts.s3), not on a PVC.
+
+Real pieces only: the apiserver, the operator as its console script, a real S3 server
+(versitygw on 127.0.0.1, tests/objectstore) and the trainer in real pods. The training
+pod's upload-model container uploads the model under the Job's own prefix, manifest.json
+last; the serving pods' fetch-model init container downloads and verifies it before the
+server starts. A model object changed after upload, and an upload without its manifest,
+fail the serving rollout: production keeps answering. No key is ever shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.e2e.harness import (
+    Namespace,
+    Operator,
+    example_documents,
+    predict,
+    promoted,
+    runs,
+    serving_version,
+    wait_for,
+)
+from tests.objectstore.server import S3Server
+from tests.sources.test_triggers_cluster import secret
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
+KEYS = "model-keys"
+PREFIX = "models"
+
+
+def s3_documents(
+    data_url: str, server: S3Server, bucket: str, *, deadline: int = 45
+) -> list[dict[str, Any]]:
+    """The iris example with its models in ``bucket`` (no PVC), and the opted-in keys."""
+    _, pipeline = example_documents(data_url=data_url)
+    spec = pipeline["spec"]
+    spec["artifacts"] = {"s3": {"bucket": bucket, "prefix": PREFIX, "credentialsSecret": KEYS}}
+    # A first model with no production to return to is taken once ready (planning.retry).
+    spec["serving"]["progressDeadlineSeconds"] = deadline
+    keys = secret(
+        KEYS,
+        prefix=f"s3://{bucket}/{PREFIX}",
+        AWS_ACCESS_KEY_ID=server.access_key,
+        AWS_SECRET_ACCESS_KEY=server.secret_key,
+        AWS_ENDPOINT_URL=server.endpoint,
+    )
+    return [keys, pipeline]
+
+
+def key_holders(pod: dict[str, Any]) -> list[str]:
+    secrets = {v["name"] for v in pod["volumes"] if (v.get("secret") or {}).get("secretName")}
+    return [
+        c["name"]
+        for c in [*pod.get("initContainers", []), *pod["containers"]]
+        if any(m["name"] in secrets for m in c.get("volumeMounts", []))
+    ]
+
+
+def run_of(ns: Namespace, version: str) -> dict[str, Any]:
+    return next(r for r in runs(ns.pipeline()) if r["modelVersion"] == version)
+
+
+def held(ns: Namespace, *, besides: set[str]) -> dict[str, Any]:
+    """Wait for a new run that passed the gate and is held by the pin; that run."""
+
+    def check() -> dict[str, Any] | None:
+        found = [
+            r
+            for r in runs(ns.pipeline())
+            if r["modelVersion"] not in besides and r["verdict"] == "Held"
+        ]
+        return found[0] if found else None
+
+    return wait_for(f"a run besides {sorted(besides)} to be held", check, timeout=300)
+
+
+def shown(ns: Namespace, operator: Operator) -> str:
+    events = ns.kubectl("get", "events", "-o", "yaml").stdout
+    return repr(ns.pipeline().get("status")) + events + operator.logs()
+
+
+def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_never_serves(
+    ns: Namespace, operator: Operator, data_url: str, s3_server: S3Server, s3_bucket: str
+) -> None:
+    s3 = s3_server.client()
+    assert ns.apply(*s3_documents(data_url, s3_server, s3_bucket)).returncode == 0
+    first = promoted(ns, timeout=420)
+
+    # Served from the run's own prefix, recorded in status; the keys only in our containers.
+    job = ns.get("job", f"iris-{first}")
+    assert job is not None
+    prefix = f"{PREFIX}/iris/{first}/{job['metadata']['uid']}/"
+    production = ns.pipeline()["status"]["production"]
+    assert production["modelUri"] == f"s3://{s3_bucket}/{prefix}"
+    assert run_of(ns, first)["modelUri"] == production["modelUri"]
+    listed = s3.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]
+    assert {"manifest.json", "model.skops", "lineage.json"} <= {
+        o["Key"].removeprefix(prefix) for o in listed
+    }
+    training = job["spec"]["template"]["spec"]
+    assert key_holders(training) == ["upload-model"]
+    assert [c["name"] for c in training["initContainers"]][-1] == "train"
+    serving = ns.items("pods", "app.kubernetes.io/component=serving")
+    assert serving and all(key_holders(p["spec"]) == ["fetch-model"] for p in serving)
+    assert not [v for p in serving for v in p["spec"]["volumes"] if "persistentVolumeClaim" in v]
+
+    # Two candidates held by a pin, then spoiled in the bucket: one changed, one unfinished.
+    ns.patch("iris", {"spec": {"serving": {"pinnedVersion": first}}})
+    ns.patch("iris", {"spec": {"dataset": {"uri": f"{data_url}/v2.csv", "version": "v2"}}})
+    changed = held(ns, besides={first})
+    assert changed["modelUri"].startswith(
+        f"s3://{s3_bucket}/{PREFIX}/iris/{changed['modelVersion']}/"
+    )
+    ns.kubectl("annotate", "modelpipeline", "iris", "modelpipe.io/retrain=unfinished")
+    unfinished = held(ns, besides={first, changed["modelVersion"]})
+    key_of = {
+        r["modelVersion"]: r["modelUri"].removeprefix(f"s3://{s3_bucket}/")
+        for r in (changed, unfinished)
+    }
+    s3.put_object(
+        Bucket=s3_bucket, Key=key_of[changed["modelVersion"]] + "model.skops", Body=b"evil"
+    )
+    s3.delete_object(Bucket=s3_bucket, Key=key_of[unfinished["modelVersion"]] + "manifest.json")
+
+    ns.patch("iris", {"spec": {"serving": {"pinnedVersion": None}}})
+    seen: dict[str, str] = {}
+
+    def both_rolled_back() -> bool:
+        for version in key_of:
+            run = run_of(ns, version)
+            if run["verdict"] == "RolledBack" and "fetch-model" in run["message"]:
+                seen[version] = run["message"]
+            assert serving_version(ns.pipeline()) == first
+        return len(seen) == len(key_of)
+
+    wait_for("both spoiled models to be rolled back", both_rolled_back, timeout=420)
+    answer = wait_for(
+        "production to answer", lambda: (a := predict(ns)) and a["model_version"] == first and a
+    )
+    assert answer["model_version"] == first
+    everything = shown(ns, operator)
+    assert s3_server.secret_key not in everything and s3_server.access_key not in everything
