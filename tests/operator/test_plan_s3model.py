@@ -129,7 +129,7 @@ def test_a_secret_not_opted_in_for_the_bucket_starts_nothing_and_serves_nothing(
 
 
 def test_the_gatherer_reads_train_as_an_init_container_and_the_upload_s_failure() -> None:
-    from modelpipe.k8s.gather import _model_uri, _with_pod_report
+    from modelpipe.k8s.jobs import _model_uri, with_pod_report
 
     message = result({"accuracy": 0.95}).model_dump_json(by_alias=True)
     pod = {
@@ -152,7 +152,7 @@ def test_the_gatherer_reads_train_as_an_init_container_and_the_upload_s_failure(
             ],
         },
     }
-    seen = _with_pod_report(job("v1", JobPhase.FAILED), [pod])
+    seen = with_pod_report(job("v1", JobPhase.FAILED), [pod])
     assert seen.result is not None and seen.result.metrics == {"accuracy": 0.95}
     assert seen.upload_failure == (
         "exit code 5, reason Error: cannot upload the model: model.skops is not a regular file"

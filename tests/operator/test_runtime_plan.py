@@ -15,7 +15,7 @@ import pytest
 from tests.operator.builders import cycle, desired_version, job, observe, spec, step, with_
 
 from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict
-from modelpipe.k8s.gather import _with_pod_report
+from modelpipe.k8s.jobs import with_pod_report
 from modelpipe.manifests import runconfig
 from modelpipe.observed import JobPhase
 from modelpipe.planning import CreateJob, Plan
@@ -68,7 +68,7 @@ CLONE_FAILED: dict[str, Any] = {
 def test_a_failed_checkout_is_reported_in_the_operator_s_words() -> None:
     git = spec(code={"revision": "abc123", "git": {"url": "http://127.0.0.1:9/models.git"}})
     version = desired_version(git)
-    failed = _with_pod_report(
+    failed = with_pod_report(
         job(version, JobPhase.FAILED, failure_message="BackoffLimitExceeded: too many"),
         [CLONE_FAILED],
     )

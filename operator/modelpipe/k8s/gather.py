@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from modelpipe_contract.result import TrainerResult
 from pydantic import ValidationError
 
 from modelpipe.api.config import UNCONFIGURED, OperatorConfig
@@ -29,21 +27,18 @@ from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Resolved
 from modelpipe.k8s.analysis import observe_pod_metrics
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.jobs import label, observe_job
 from modelpipe.k8s.pvcdata import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
 from modelpipe.k8s.rollout import read_rollout_pods
 from modelpipe.layout import (
-    CODE_TEST_CONTAINER,
-    GIT_CONTAINER,
     MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_LABEL,
     PIPELINE_ANNOTATION,
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
-    TRAIN_CONTAINER,
 )
-from modelpipe.manifests.s3model import MODEL_URI_ANNOTATION, UPLOAD_CONTAINER, run_uri
-from modelpipe.observed import JobPhase, Observed, ObservedDeployment, ObservedJob
+from modelpipe.observed import Observed, ObservedDeployment
 from modelpipe.planning.accounts import (
     SERVING_ACCOUNT,
     TRAINING_ACCOUNT,
@@ -89,8 +84,8 @@ def observe(
         if _owned_by(job, metadata.uid)
     ]
     jobs = tuple(
-        _job(
-            api, job, namespace=namespace, read_pods=_label(job, MODEL_VERSION_LABEL) not in judged
+        observe_job(
+            api, job, namespace=namespace, read_pods=label(job, MODEL_VERSION_LABEL) not in judged
         )
         for job in owned
         if not is_hash_check(job)
@@ -264,10 +259,6 @@ def _status(body: JSON) -> ModelPipelineStatus:
         return ModelPipelineStatus()
 
 
-def _label(obj: JSON, key: str) -> str:
-    return str((obj.get("metadata", {}).get("labels") or {}).get(key, ""))
-
-
 def _owned_by(obj: JSON, uid: str) -> bool:
     return any(
         ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or []
@@ -280,116 +271,6 @@ def _controlled_by(obj: JSON, uid: str) -> bool:
         ref.get("uid") == uid and ref.get("controller") is True
         for ref in obj.get("metadata", {}).get("ownerReferences") or []
     )
-
-
-def _job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> ObservedJob:
-    meta, status = job.get("metadata", {}), job.get("status") or {}
-    conditions = {
-        c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
-    }
-    phase = (
-        JobPhase.SUCCEEDED
-        if "Complete" in conditions
-        else (JobPhase.FAILED if "Failed" in conditions else JobPhase.ACTIVE)
-    )
-    failed = conditions.get("Failed", {})
-    observed = ObservedJob(
-        name=meta["name"],
-        input_hash=_label(job, "modelpipe.io/input-hash"),
-        model_version=_label(job, MODEL_VERSION_LABEL),
-        phase=phase,
-        start_time=status.get("startTime"),
-        completion_time=status.get("completionTime") or failed.get("lastTransitionTime"),
-        deleting=bool(meta.get("deletionTimestamp")),
-        failure_message=f"{failed.get('reason', '')}: {failed.get('message', '')}".strip(": "),
-        champion_version=(meta.get("annotations") or {}).get("modelpipe.io/champion-version"),
-        model_uri=_model_uri(job),
-    )
-    if phase == JobPhase.ACTIVE or not read_pods:
-        return observed
-    return _with_pod_report(observed, api.list_job_pods(namespace, meta["name"]))
-
-
-def _model_uri(job: JSON) -> str | None:
-    """The run's own prefix: the base its Job was given, and the Job's uid (its run id)."""
-    meta = job.get("metadata", {})
-    base = (meta.get("annotations") or {}).get(MODEL_URI_ANNOTATION)
-    return run_uri(base, meta["uid"]) if base and meta.get("uid") else None
-
-
-def _with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
-    """Fold in the newest pod's trainer result and the code test's outcome."""
-    pods = sorted(
-        pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "", reverse=True
-    )
-    for pod in pods:
-        status = pod.get("status") or {}
-        clone = _terminated(status.get("initContainerStatuses"), GIT_CONTAINER)
-        if clone is not None and clone.get("exitCode", 0) != 0:
-            return replace(job, checkout_failure=_checkout_failure(clone))
-        test = _terminated(status.get("initContainerStatuses"), CODE_TEST_CONTAINER)
-        if test is not None and test.get("exitCode", 0) != 0:
-            message = (test.get("message") or test.get("reason") or "").strip()[-500:]
-            return replace(
-                job,
-                code_test_failed=True,
-                code_test_message=f"exit code {test.get('exitCode')}"
-                + (f": {message}" if message else ""),
-            )
-        # With artifacts.s3 train is the last init container and upload-model follows it.
-        train = _terminated(status.get("containerStatuses"), TRAIN_CONTAINER) or _terminated(
-            status.get("initContainerStatuses"), TRAIN_CONTAINER
-        )
-        if train is None:
-            continue
-        result, error = _result(train.get("message") or "")
-        upload = _terminated(status.get("containerStatuses"), UPLOAD_CONTAINER)
-        return replace(
-            job,
-            upload_failure=_upload_failure(upload),
-            result=result,
-            result_error=error,
-            exit_code=train.get("exitCode"),
-            exit_reason=str(train.get("reason") or ""),
-            exit_signal=train.get("signal"),
-        )
-    return job
-
-
-def _upload_failure(terminated: dict[str, Any] | None) -> str:
-    """How upload-model failed: its exit and its own message (no key, no response body)."""
-    if terminated is None or terminated.get("exitCode", 0) == 0:
-        return ""
-    message = str(terminated.get("message") or "").strip()[-500:]
-    return f"{_checkout_failure(terminated)}" + (f": {message}" if message else "")
-
-
-def _checkout_failure(terminated: dict[str, Any]) -> str:
-    """Exit code, reason and signal only: git's own words may quote the remote's answer."""
-    parts = [f"exit code {terminated.get('exitCode')}"]
-    if terminated.get("reason"):
-        parts.append(f"reason {terminated['reason']}")
-    if terminated.get("signal"):
-        parts.append(f"signal {terminated['signal']}")
-    return ", ".join(parts)
-
-
-def _terminated(statuses: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
-    for status in statuses or []:
-        if status.get("name") == name:
-            state = status.get("state") or {}
-            last = status.get("lastState") or {}
-            return state.get("terminated") or last.get("terminated")
-    return None
-
-
-def _result(message: str) -> tuple[TrainerResult | None, str | None]:
-    if not message.strip():
-        return None, "the trainer wrote no termination message"
-    try:
-        return TrainerResult.from_message(message), None
-    except ValidationError as error:
-        return None, f"termination message is not a trainer result: {error.errors()[0]['msg']}"
 
 
 def _observe_deployment(api: KubeApi, body: JSON, *, meta: Metadata) -> ObservedDeployment:
