@@ -9,6 +9,7 @@ never finished. Messages never carry a key.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,13 @@ def test_upload_follows_no_link_and_refuses_a_mismatch(
     (outer / "v1").symlink_to(secret, target_is_directory=True)
     code, message = store("upload-model", secret, folder=outer / "v1", uri=base)
     assert code == REFUSED_EXIT and "is a symbolic link" in message
+
+    # A FIFO has no writer once training exited: opening it must not block the upload.
+    fifo = model_dir(tmp_path / "d")
+    (fifo / "model.skops").unlink()
+    os.mkfifo(fifo / "model.skops")
+    code, message = store("upload-model", secret, folder=fifo, uri=base)
+    assert code == REFUSED_EXIT and "model.skops is not a regular file" in message
 
     changed = model_dir(tmp_path / "c")
     (changed / "model.skops").write_bytes(b"changed after the manifest")

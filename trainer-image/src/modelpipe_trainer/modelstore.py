@@ -99,7 +99,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 def _open_regular(path: Path) -> Iterator[IO[bytes]]:
     """``path`` opened for reading only if it is a regular file reached by no link."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO the author's code left has no writer any more and would block.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         raise RefusedError(f"cannot open {path.name}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
