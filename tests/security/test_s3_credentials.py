@@ -199,3 +199,51 @@ def test_a_secret_on_a_dataset_without_any_s3_uri_is_refused_at_admission(
     assert done.returncode != 0
     assert "dataset.credentialsSecret is for s3:// URIs only" in done.stderr
     assert ns.get("modelpipeline", "http") is None
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_tenant_cannot_store_models_with_keys_that_did_not_opt_in_for_the_bucket(
+    ns: Namespace, tenant: Tenant, operator: Operator, data_url: str, s3_server: S3Server,
+    s3_bucket: str,
+) -> None:  # fmt: skip
+    """spec.artifacts.s3 (issue 10.4): the upload and download containers would get the keys."""
+    opted = {"labels": {CREDENTIALS_LABEL: "true"},
+             "annotations": {URL_PREFIXES_ANNOTATION: f"s3://{s3_bucket}/team-a"}}  # fmt: skip
+    for name, metadata, prefix in [("unlabelled", {}, "models"), ("other", opted, "team-b")]:
+        secret = _secret(s3_server, **metadata)
+        secret["metadata"]["name"] = f"model-keys-{name}"
+        assert ns.apply(secret).returncode == 0
+        _, pipeline = _pipeline(name, data_url, {})
+        store = {"bucket": s3_bucket, "prefix": prefix, "credentialsSecret": f"model-keys-{name}"}
+        pipeline["spec"]["artifacts"] = {"s3": store}
+        done = tenant.apply(pipeline)
+        assert done.returncode == 0, done.stderr
+    for name in ("unlabelled", "other"):
+        # Not a source: SourcesReady does not apply, Ready says why nothing runs.
+        status = wait_for(
+            f"{name}: Ready False/CredentialsRefused",
+            lambda n=name: (
+                condition(ns.pipeline(n), "Ready") == ("False", "CredentialsRefused")
+                and repr(ns.pipeline(n)["status"])
+            ),
+            timeout=90,
+        )
+        assert s3_server.secret_key not in status
+        assert ns.jobs(name) == [] and ns.get("deployment", name) is None
+    assert s3_server.secret_key not in operator.logs()
+
+
+@pytest.mark.cluster
+def test_artifacts_take_one_store_at_admission(
+    ns: Namespace, tenant: Tenant, data_url: str
+) -> None:
+    _, pipeline = _pipeline("both", data_url, {})
+    pipeline["spec"]["artifacts"] = {"pvc": "iris-models", "s3": {"bucket": "models"}}
+    done = tenant.apply(pipeline)
+    assert done.returncode != 0 and "set exactly one of artifacts.pvc" in done.stderr
+    pipeline["spec"]["artifacts"] = {"s3": {"bucket": "models"}}
+    pipeline["spec"]["serving"] = {"deploymentName": "someone-elses"}
+    done = tenant.apply(pipeline)
+    assert done.returncode != 0 and "artifacts.s3 needs serving.template" in done.stderr
+    assert ns.get("modelpipeline", "both") is None
