@@ -12,7 +12,8 @@ from modelpipe_contract.runconfig import DatasetRef, SchemaSpec
 
 from modelpipe_trainer.categories import canonical_category
 from modelpipe_trainer.errors import TrainerError
-from modelpipe_trainer.tables import dataset_format, parse_table
+from modelpipe_trainer.sources import dataset_format
+from modelpipe_trainer.tables import parse_table
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -22,10 +22,10 @@ from modelpipe_trainer.documents import (
     SCHEMA_FILE,
     Lineage,
     ModelSchema,
-    read_document,
 )
 from modelpipe_trainer.errors import ModelRejectedError
-from modelpipe_trainer.manifest import MANIFEST_FILE, verify
+from modelpipe_trainer.manifest import MANIFEST_FILE
+from modelpipe_trainer.modeldir import read_document, verify
 from modelpipe_trainer.trust import refused_types
 
 

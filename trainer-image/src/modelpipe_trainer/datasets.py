@@ -16,8 +16,8 @@ from modelpipe_contract.runconfig import DatasetRef, RunConfig, Task
 
 from modelpipe_trainer.checks import check_dataset, check_stratified_split
 from modelpipe_trainer.errors import TrainerError
-from modelpipe_trainer.sources import fetch_dataset
-from modelpipe_trainer.tables import Format, dataset_format, parse_table
+from modelpipe_trainer.sources import dataset_format, fetch_dataset
+from modelpipe_trainer.tables import Format, parse_table
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ reads them cannot disagree about a field name.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TypeVar
 
 from modelpipe_contract.result import Significance
@@ -108,15 +107,15 @@ class MetricsDocument(Document):
 _D = TypeVar("_D", bound=Document)
 
 
-def read_document(path: Path, kind: type[_D]) -> _D:
-    """One document of a model directory, or ``ModelRejectedError`` saying what is wrong."""
+def parse_document(data: bytes, kind: type[_D], *, source: str) -> _D:
+    """One document of a model directory read from ``source``, or ``ModelRejectedError``
+    saying what is wrong. Reading the file is :func:`modelpipe_trainer.modeldir.read_document`.
+    """
     try:
-        return kind.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise ModelRejectedError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return kind.model_validate_json(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
             for e in exc.errors(include_url=False)[:5]
         )
-        raise ModelRejectedError(f"{path} is not a valid {kind.__name__}: {problems}") from None
+        raise ModelRejectedError(f"{source} is not a valid {kind.__name__}: {problems}") from None

@@ -2,7 +2,8 @@
 
 The trainer writes it with the directory; the server checks the files it is about
 to run against it, so a model file changed after training (tampering, a partial
-copy) is refused at start instead of being served.
+copy) is refused at start instead of being served. This module holds no I/O: it
+builds and checks bytes; :mod:`modelpipe_trainer.modeldir` reads the files.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from modelpipe_trainer.errors import ModelRejectedError
 
@@ -26,26 +26,13 @@ def build_manifest(files: Mapping[str, bytes]) -> bytes:
     return json.dumps({"files": entries}, indent=2).encode() + b"\n"
 
 
-def checked_read(model_dir: Path, name: str) -> bytes:
-    """The bytes of ``model_dir/name``, refused unless they match the manifest's entry."""
+def check_file(manifest: bytes, *, model_dir: str, name: str, data: bytes) -> None:
+    """Refuse ``data`` (read from ``model_dir/name``) unless it matches ``manifest``'s entry."""
     try:
-        data = (model_dir / name).read_bytes()
-    except OSError as exc:
-        raise ModelRejectedError(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
-    verify(model_dir, name, data)
-    return data
-
-
-def verify(model_dir: Path, name: str, data: bytes) -> None:
-    """Refuse ``data`` (read from ``model_dir/name``) unless it matches the manifest's entry."""
-    path = model_dir / name
-    try:
-        manifest = json.loads((model_dir / MANIFEST_FILE).read_bytes())
-    except OSError as exc:
-        raise ModelRejectedError(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
+        parsed = json.loads(manifest)
     except ValueError:
-        raise ModelRejectedError(f"{model_dir / MANIFEST_FILE} is not valid JSON") from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
+        raise ModelRejectedError(f"{model_dir}/{MANIFEST_FILE} is not valid JSON") from None
+    files = parsed.get("files") if isinstance(parsed, dict) else None
     entry = files.get(name) if isinstance(files, dict) else None
     if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
         raise ModelRejectedError(
@@ -54,6 +41,6 @@ def verify(model_dir: Path, name: str, data: bytes) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry["sha256"]:
         raise ModelRejectedError(
-            f"{path} does not match {MANIFEST_FILE} (sha256 {digest[:12]}..., expected "
-            f"{entry['sha256'][:12]}...): changed after training, so it was not loaded"
+            f"{model_dir}/{name} does not match {MANIFEST_FILE} (sha256 {digest[:12]}..., "
+            f"expected {entry['sha256'][:12]}...): changed after training, so it was not loaded"
         )

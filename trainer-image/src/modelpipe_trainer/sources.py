@@ -1,4 +1,5 @@
-"""Fetching a dataset's bytes from ``file://``, ``http(s)://`` or a plain path.
+"""Fetching a dataset's bytes from ``file://``, ``http(s)://`` or a plain path, and
+the format its URI names.
 
 The trainer hashes exactly the bytes it parses, so lineage can prove which data a
 model saw; that is why this module returns bytes rather than a file handle. Reads
@@ -11,16 +12,18 @@ import hashlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from modelpipe_contract.result import Outcome
 from modelpipe_contract.runconfig import DatasetRef
 
 from modelpipe_trainer.errors import TrainerError, failure
+from modelpipe_trainer.tables import Format
 
 HTTP_TIMEOUT_SECONDS = 30.0
 _CHUNK = 1 << 20
+_SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,20 @@ class FetchedData:
 
 class DataUnavailableError(Exception):
     """The bytes could not be had: a missing file, an unreachable URL, an oversize body."""
+
+
+def dataset_format(ref: DatasetRef) -> Format:
+    """The declared format, or the one the URI's extension names."""
+    if ref.format is not None:
+        return ref.format
+    suffix = PurePosixPath(urlsplit(ref.uri).path).suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    raise TrainerError(
+        Outcome.INVALID_CONFIG,
+        "cannot tell the dataset's format",
+        [failure("config", f"{ref.uri}: the extension is not .csv or .parquet; set format")],
+    )
 
 
 def fetch_dataset(ref: DatasetRef, *, max_bytes: int, role: str) -> FetchedData:

@@ -10,34 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from pathlib import PurePosixPath
 from typing import Literal
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 from modelpipe_contract.result import Outcome
-from modelpipe_contract.runconfig import DatasetRef, FeatureKind, SchemaSpec
+from modelpipe_contract.runconfig import FeatureKind, SchemaSpec
 
 from modelpipe_trainer.categories import canonical_category
 from modelpipe_trainer.errors import TrainerError, failure
 
 Format = Literal["csv", "parquet"]
-_SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def dataset_format(ref: DatasetRef) -> Format:
-    """The declared format, or the one the URI's extension names."""
-    if ref.format is not None:
-        return ref.format
-    suffix = PurePosixPath(urlsplit(ref.uri).path).suffix.lower()
-    if suffix in _SUFFIXES:
-        return _SUFFIXES[suffix]
-    raise TrainerError(
-        Outcome.INVALID_CONFIG,
-        "cannot tell the dataset's format",
-        [failure("config", f"{ref.uri}: the extension is not .csv or .parquet; set format")],
-    )
 
 
 def parse_table(data: bytes, *, fmt: Format, schema: SchemaSpec, role: str) -> pd.DataFrame:

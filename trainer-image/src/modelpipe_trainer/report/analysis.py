@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from modelpipe_contract.runconfig import Task
-from pydantic import ValidationError
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from modelpipe_trainer.documents import LINEAGE_FILE, METRICS_FILE, Lineage, MetricsDocument
 from modelpipe_trainer.report.svg import Series
 
 MAX_ROWS = 2000
 MAX_IMPORTANCE_ROWS = 1000
 MAX_CURVE_CLASSES = 8
 MAX_CURVE_POINTS = 200
-MAX_HISTORY = 50
 IMPORTANCE_REPEATS = 5
 
 
@@ -148,26 +144,6 @@ def _thin(xs: np.ndarray, ys: np.ndarray) -> tuple[list[float], list[float]]:
         keep = np.unique(np.linspace(0, len(xs) - 1, MAX_CURVE_POINTS).astype(int))
         xs, ys = xs[keep], ys[keep]
     return [float(v) for v in xs], [float(v) for v in ys]
-
-
-def past_runs(artifacts_dir: Path, *, exclude: str) -> list[PastRun]:
-    """The pipeline's earlier models, read from their directories beside this one, oldest
-    first. A directory without readable documents (being written, or not a model) is skipped."""
-    found: list[PastRun] = []
-    try:
-        entries = [p for p in artifacts_dir.iterdir() if p.is_dir() and p.name != exclude]
-    except OSError:
-        return []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            metrics = MetricsDocument.model_validate_json((entry / METRICS_FILE).read_bytes())
-            lineage = Lineage.model_validate_json((entry / LINEAGE_FILE).read_bytes())
-        except (OSError, ValidationError):
-            continue
-        found.append(PastRun(entry.name, lineage.finished_at, metrics.metrics))
-    return sorted(found, key=lambda r: r.finished_at)[-MAX_HISTORY:]
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,22 @@
-"""Assembling the report from what a training run already holds."""
+"""Assembling the report from what a training run already holds, and the earlier runs'
+documents beside it: the files this package reads (analysis and page read none)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from modelpipe_contract.runconfig import FeatureKind, FeatureSpec, RunConfig
+from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.datasets import Dataset, RunData
-from modelpipe_trainer.documents import Lineage, MetricsDocument
+from modelpipe_trainer.documents import LINEAGE_FILE, METRICS_FILE, Lineage, MetricsDocument
 from modelpipe_trainer.evaluation import Holdout
-from modelpipe_trainer.report.analysis import diagnose, past_runs, profile
+from modelpipe_trainer.report.analysis import PastRun, diagnose, profile
 from modelpipe_trainer.report.page import Bound, DatasetFacts, ReportData, render
 
 REPORT_FILE = "report.html"
+MAX_HISTORY = 50
 
 
 def build_report(
@@ -50,6 +53,26 @@ def build_report(
         history=past_runs(Path(config.artifacts_dir), exclude=config.model_version),
     )
     return render(report)
+
+
+def past_runs(artifacts_dir: Path, *, exclude: str) -> list[PastRun]:
+    """The pipeline's earlier models, read from their directories beside this one, oldest
+    first. A directory without readable documents (being written, or not a model) is skipped."""
+    found: list[PastRun] = []
+    try:
+        entries = [p for p in artifacts_dir.iterdir() if p.is_dir() and p.name != exclude]
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            metrics = MetricsDocument.model_validate_json((entry / METRICS_FILE).read_bytes())
+            lineage = Lineage.model_validate_json((entry / LINEAGE_FILE).read_bytes())
+        except (OSError, ValidationError):
+            continue
+        found.append(PastRun(entry.name, lineage.finished_at, metrics.metrics))
+    return sorted(found, key=lambda r: r.finished_at)[-MAX_HISTORY:]
 
 
 def _facts(role: str, dataset: Dataset, config: RunConfig) -> DatasetFacts:

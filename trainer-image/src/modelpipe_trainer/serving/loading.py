@@ -22,10 +22,9 @@ from modelpipe_trainer.documents import (
     SCHEMA_FILE,
     Lineage,
     ModelSchema,
-    read_document,
 )
 from modelpipe_trainer.errors import ModelRejectedError
-from modelpipe_trainer.manifest import checked_read
+from modelpipe_trainer.modeldir import checked_read, read_document
 from modelpipe_trainer.serving.predictor import Predictor, ServedModel
 
 
