@@ -42,7 +42,6 @@ class ObservedJob:
     """A training Job owned by the pipeline, with what its pods reported."""
 
     name: str
-    input_hash: str
     model_version: str
     phase: JobPhase
     start_time: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,7 +103,6 @@ def invalid_data_result() -> TrainerResult:
 def job(version: str, phase: JobPhase, **kwargs: Any) -> ObservedJob:
     return ObservedJob(
         name=job_name(pipeline=NAME, version=version),
-        input_hash=version,
         model_version=version,
         phase=phase,
         start_time="2026-11-27T11:50:00Z",
@@ -143,7 +143,11 @@ def deployment(
 
 
 def step(observed: Observed, minutes: float = 0) -> Plan:
-    return plan(observed, NOW + timedelta(minutes=minutes))
+    """plan() at ``minutes`` after NOW; it must leave the observation as it was."""
+    before = copy.deepcopy(observed)
+    planned = plan(observed, NOW + timedelta(minutes=minutes))
+    assert observed == before, "plan() changed the observation it was given"
+    return planned
 
 
 def desired_version(the_spec: ModelPipelineSpec | None = None, **annotations: str) -> str:

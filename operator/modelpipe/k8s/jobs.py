@@ -44,7 +44,6 @@ def observe_job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> 
     failed = conditions.get("Failed", {})
     observed = ObservedJob(
         name=meta["name"],
-        input_hash=label(job, "modelpipe.io/input-hash"),
         model_version=label(job, MODEL_VERSION_LABEL),
         phase=phase,
         start_time=status.get("startTime"),

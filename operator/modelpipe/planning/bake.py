@@ -20,48 +20,49 @@ from modelpipe.api.v1alpha1.serving import Analysis
 from modelpipe.layout import model_dir
 from modelpipe.planning.analysis import Decision, Finding, Limits, judge
 from modelpipe.planning.clock import parse, seconds_between
-from modelpipe.planning.draft import Draft
+from modelpipe.planning.draft import NOTHING, Decided, Part, condition, emit, wake_after
 from modelpipe.planning.outcome import EventType
 
 # How often the pods' /metrics are read while a window runs.
 POLL_SECONDS = 10.0
 
 
-def start_bake(d: Draft, *, replaced: Production | None) -> None:
+def start_bake(d: Decided, *, replaced: Production | None) -> Part:
     """Called when a model that passed the gate has just become production."""
     analysis = d.spec.serving.analysis
     production = d.status.production
     if analysis is None or replaced is None or production is None:
-        return
-    production.replaced_version = replaced.model_version
-    d.emit(
-        EventType.NORMAL,
-        Reason.BAKING,
-        f"Analysing model {production.model_version} live for {analysis.bake_seconds}s "
-        f"({describe_limits(analysis)}); it is rolled back to {replaced.model_version} if "
-        "it breaks them",
+        return NOTHING
+    baking = production.model_copy(update={"replaced_version": replaced.model_version})
+    return (
+        Part(status=d.with_status(production=baking))
+        + emit(
+            EventType.NORMAL,
+            Reason.BAKING,
+            f"Analysing model {production.model_version} live for {analysis.bake_seconds}s "
+            f"({describe_limits(analysis)}); it is rolled back to {replaced.model_version} if "
+            "it breaks them",
+        )
+        + wake_after(POLL_SECONDS)
     )
-    d.wake_after(POLL_SECONDS)
 
 
-def judge_bake(d: Draft) -> None:
+def judge_bake(d: Decided) -> Part:
     """Judge the window of the model in production, if one runs (after converge_serving)."""
     production = d.status.production
     if production is None or production.replaced_version is None:
-        return
+        return NOTHING
     analysis = d.spec.serving.analysis
     if analysis is None:  # analysis removed from the spec: nothing to judge against
-        production.replaced_version = None
-        return
+        return _end_window(d, production)
     deployment = d.obs.deployment
     if deployment is None or deployment.template_version != production.model_version:
-        return  # serving is moving elsewhere (pinned, a newer model): no window to judge
+        return NOTHING  # serving is moving elsewhere (pinned, a newer model): no window to judge
     before = d.previous.production
     if before is None or before.model_version != production.model_version:
         # Promoted on this pass: its pods' /metrics are read from the next pass on.
         message = f"model {production.model_version} serves; its bake window starts"
-        d.condition(ConditionType.PROMOTED, "True", Reason.BAKING, message)
-        return
+        return condition(ConditionType.PROMOTED, "True", Reason.BAKING, message)
     started, now = parse(production.promoted_at), parse(d.now)
     assert started is not None and now is not None
     decision = judge(
@@ -77,51 +78,57 @@ def judge_bake(d: Draft) -> None:
         now=now,
     )
     if decision.finding is Finding.ABORT:
-        _roll_back(d, production, decision, analysis)
-    elif decision.finding is Finding.HEALTHY:
-        production.replaced_version = None
-        _row(d, production.model_version, decision, analysis, passed=True)
-        d.emit(
+        return _roll_back(d, production, decision, analysis)
+    if decision.finding is Finding.HEALTHY:
+        part = _end_window(d, production)
+        part += _row(d.after(part), production.model_version, decision, analysis, passed=True)
+        return part + emit(
             EventType.NORMAL,
             Reason.ANALYSIS_PASSED,
             f"Model {production.model_version} passed its bake window: {decision.message}",
         )
-    else:
-        left = analysis.bake_seconds - (seconds_between(production.promoted_at, d.now) or 0.0)
-        d.wake_after(min(POLL_SECONDS, max(left, 1.0)))
-        _under_way(d, production.model_version, decision)
+    left = analysis.bake_seconds - (seconds_between(production.promoted_at, d.now) or 0.0)
+    return wake_after(min(POLL_SECONDS, max(left, 1.0))) + _under_way(
+        d, production.model_version, decision
+    )
 
 
-def _under_way(d: Draft, version: str, decision: Decision) -> None:
+def _end_window(d: Decided, production: Production) -> Part:
+    return Part(
+        status=d.with_status(production=production.model_copy(update={"replaced_version": None}))
+    )
+
+
+def _under_way(d: Decided, version: str, decision: Decision) -> Part:
     """Promoted (and so Ready, planning.summary) says the window runs, or why it is held."""
     if decision.finding is Finding.WAIT:
-        d.condition(
+        return condition(
             ConditionType.PROMOTED,
             "True",
             Reason.BAKING,
             f"model {version} serves; {decision.message}",
         )
-        return
     message = f"model {version} serves; {decision.message}"
+    part = NOTHING
     if d.previous_reason(ConditionType.PROMOTED) != Reason.ANALYSIS_HELD:
-        d.emit(EventType.WARNING, Reason.ANALYSIS_HELD, message[:1024])
-    d.condition(ConditionType.PROMOTED, "True", Reason.ANALYSIS_HELD, message[:2048])
+        part += emit(EventType.WARNING, Reason.ANALYSIS_HELD, message[:1024])
+    return part + condition(ConditionType.PROMOTED, "True", Reason.ANALYSIS_HELD, message[:2048])
 
 
-def _roll_back(d: Draft, production: Production, decision: Decision, analysis: Analysis) -> None:
+def _roll_back(d: Decided, production: Production, decision: Decision, analysis: Analysis) -> Part:
     version, previous = production.model_version, production.replaced_version
     assert previous is not None
-    record = d.find(version)
     message = f"rolled back in its bake window: {decision.message}"
-    if record is not None:
-        record.verdict, record.reason, record.message = (
-            Verdict.ROLLED_BACK,
-            Reason.ANALYSIS_FAILED,
-            message,
+    part = NOTHING
+    if d.find(version) is not None:
+        part += Part(
+            status=d.with_run(
+                version, verdict=Verdict.ROLLED_BACK, reason=Reason.ANALYSIS_FAILED, message=message
+            )
         )
-    _row(d, version, decision, analysis, passed=False)
+    part += _row(d.after(part), version, decision, analysis, passed=False)
     back = d.find(previous)
-    d.status.production = Production(
+    restored = Production(
         model_version=previous,
         code_revision=back.code_revision if back else None,
         dataset_version=back.dataset_version if back else None,
@@ -133,18 +140,23 @@ def _roll_back(d: Draft, production: Production, decision: Decision, analysis: A
         promoted_at=d.now,
         reason="restored as the last good model",
     )
-    d.emit(
-        EventType.WARNING,
-        Reason.ANALYSIS_FAILED,
-        f"Model {version} broke its live limits: {decision.message}; rolling back to {previous}",
+    part += Part(status=d.after(part).with_status(production=restored))
+    return (
+        part
+        + emit(
+            EventType.WARNING,
+            Reason.ANALYSIS_FAILED,
+            f"Model {version} broke its live limits: {decision.message}; "
+            f"rolling back to {previous}",
+        )
+        + wake_after(1.0)  # the next pass moves the Deployment back (planning.serving)
     )
-    d.wake_after(1.0)  # the next pass moves the Deployment back (planning.serving)
 
 
-def _row(d: Draft, version: str, decision: Decision, analysis: Analysis, *, passed: bool) -> None:
+def _row(d: Decided, version: str, decision: Decision, analysis: Analysis, *, passed: bool) -> Part:
     record = d.find(version)
     if record is None:
-        return
+        return NOTHING
     window = decision.window
     row = GateCheck(
         gate="analysis",
@@ -154,7 +166,8 @@ def _row(d: Draft, version: str, decision: Decision, analysis: Analysis, *, pass
         passed=passed,
         message=decision.message[:1024],
     )
-    record.checks = [*[c for c in record.checks if c.gate != "analysis"], row][-32:]
+    checks = [*[c for c in record.checks if c.gate != "analysis"], row][-32:]
+    return Part(status=d.with_run(version, checks=checks))
 
 
 def describe_limits(analysis: Analysis) -> str:

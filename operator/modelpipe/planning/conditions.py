@@ -4,7 +4,9 @@ spec that cannot be acted on (it does not parse, or the API server refuses what 
 
 from __future__ import annotations
 
-from modelpipe.api.v1alpha1 import Condition, ConditionType, ModelPipelineStatus, Reason
+from collections.abc import Mapping
+
+from modelpipe.api.v1alpha1 import Condition, ConditionType, Reason
 from modelpipe.observed import Observed
 from modelpipe.planning.draft import Verdicted
 from modelpipe.planning.outcome import Event, EventType, Plan
@@ -12,7 +14,7 @@ from modelpipe.planning.outcome import Event, EventType, Plan
 
 def merge_conditions(
     previous: list[Condition],
-    verdicts: dict[ConditionType, Verdicted],
+    verdicts: Mapping[ConditionType, Verdicted],
     *,
     generation: int | None,
     stamp: str,
@@ -57,7 +59,7 @@ def unusable_spec(
     written for an older spec (a Training=True, say) hides Ready=False InvalidSpec.
     Degraded keeps its older generation: it is not assessed without a spec.
     """
-    status: ModelPipelineStatus = observed.status.model_copy(deep=True)
+    status = observed.status
     message = f"{problem}{detail}"[:2048]
     before = next((c for c in status.conditions if c.type == ConditionType.READY), None)
     told = (
@@ -76,7 +78,11 @@ def unusable_spec(
     merged = merge_conditions(
         status.conditions, verdicts, generation=observed.metadata.generation, stamp=stamp
     )
-    status.conditions = [c for c in merged if c.type != ConditionType.DEGRADED] + kept
-    status.observed_generation = observed.metadata.generation
+    status = status.model_copy(
+        update={
+            "conditions": [c for c in merged if c.type != ConditionType.DEGRADED] + kept,
+            "observed_generation": observed.metadata.generation,
+        }
+    )
     events = () if told else (Event(EventType.WARNING, Reason.INVALID_SPEC, problem),)
     return Plan(status=status, events=events, requeue_after=wake_after)

@@ -27,7 +27,6 @@ DEFAULT_MAX_DELAY_FACTOR = 10
 
 
 class DebounceReason(StrEnum):
-    NO_CHANGE = "NoChange"
     QUIET_PERIOD = "WaitingForQuietPeriod"
     MIN_INTERVAL = "WaitingForMinInterval"
     READY = "Ready"
@@ -58,7 +57,6 @@ class Debounce:
     def message(self) -> str:
         when = f" until {rfc3339(self.not_before)}" if self.not_before else ""
         return {
-            DebounceReason.NO_CHANGE: "no input changed since the last run",
             DebounceReason.QUIET_PERIOD: f"waiting for the quiet period{when}",
             DebounceReason.MIN_INTERVAL: f"waiting for the minimum interval between runs{when}",
             DebounceReason.READY: "inputs changed; starting a run",
@@ -67,21 +65,17 @@ class Debounce:
 
 def debounce(
     *,
-    pending: bool,
     changes: Sequence[datetime],
     last_run_start: datetime | None,
     now: datetime,
     policy: DebouncePolicy,
 ) -> Debounce:
-    """Decide whether a pending automatic trigger may start a run at ``now``.
+    """Decide whether an automatic trigger (the inputs differ from the last run's) may
+    start a run at ``now``.
 
-    ``pending`` says the effective inputs differ from the last run's (or a schedule
-    slot is due); ``changes`` are the detection times known for them. With no
-    detection time known (e.g. after an operator restart) the quiet period is
-    taken as over.
+    ``changes`` are the detection times known for the change. With no detection time
+    known (e.g. after an operator restart) the quiet period is taken as over.
     """
-    if not pending:
-        return Debounce(start=False, reason=DebounceReason.NO_CHANGE)
     burst = sorted(c for c in changes if last_run_start is None or c > last_run_start)
     quiet_end = now
     if burst:

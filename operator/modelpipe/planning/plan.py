@@ -9,9 +9,13 @@ The state machine of one pipeline (per set of inputs)::
                         │                                                  └─ Passed ─▶ rollout
                         └── any verdict is final for its inputs: never retrained in a loop
 
-The checks run in order, each small and named (cert-manager's policy chain); every
-check runs on every pass (an unusable spec or a held refusal returns before the
-chain), then the condition summaries.
+The checks run in order, each small and named (cert-manager's policy chain), then the
+condition summaries; every one runs on every pass (an unusable spec or a held refusal
+returns before the chain). A check reads the observation and what the checks before it
+decided (``draft.Decided``, immutable) and returns its part of the plan (``draft.Part``);
+``plan`` adds the parts up in order: actions, events and samples append, a later verdict
+on a condition type replaces an earlier one, and wake-ups combine to the earliest
+(``draft.earliest``), so no check's wake-up is lost.
 """
 
 from __future__ import annotations
@@ -19,15 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from modelpipe.api.v1alpha1 import all_runs, file_runs
+from modelpipe.api.v1alpha1 import all_runs, with_runs
 from modelpipe.observed import Observed
 from modelpipe.planning import bake, pvcdata, refusal, serving, sources, summary, training
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.conditions import merge_conditions, unusable_spec
-from modelpipe.planning.draft import Draft
+from modelpipe.planning.draft import Decided, Part
 from modelpipe.planning.outcome import Plan
 
-Check = Callable[[Draft], None]
+Check = Callable[[Decided], Part]
 
 CHECKS: tuple[Check, ...] = (
     pvcdata.follow_pvc_dataset,
@@ -61,26 +65,30 @@ def plan(observed: Observed, now: datetime) -> Plan:
         return unusable_spec(observed, stamp, problem=f"spec is invalid: {observed.spec_error}")
     if refusal.holding(observed, now):
         return refusal.held_plan(observed, now)
-    status = observed.status.model_copy(deep=True)
-    status.current_run = None  # rebuilt from the Jobs and the Deployment on every pass
-    # While planning, history holds every run, newest first; file_runs splits it back.
-    status.history = all_runs(status)
-    draft = Draft(obs=observed, spec=observed.spec, now=stamp, status=status)
+    # current_run is rebuilt from the Jobs and the Deployment on every pass. While
+    # planning, history holds every run, newest first; with_runs files it back.
+    status = observed.status.model_copy(
+        update={"current_run": None, "history": all_runs(observed.status)}
+    )
+    decided = Decided(obs=observed, spec=observed.spec, now=stamp, status=status)
     for check in CHECKS + SUMMARIES:
-        check(draft)
-    file_runs(draft.status, draft.status.history)
-    draft.status.observed_generation = observed.metadata.generation
-    draft.status.conditions = merge_conditions(
+        decided = decided.after(check(decided))
+    conditions = merge_conditions(
         observed.status.conditions,
-        draft.conditions,
+        decided.conditions,
         generation=observed.metadata.generation,
         stamp=stamp,
     )
-    draft.status.conditions = sources.with_sources_ready(draft, stamp=stamp)
+    status = with_runs(decided.status, decided.status.history).model_copy(
+        update={
+            "observed_generation": observed.metadata.generation,
+            "conditions": sources.with_sources_ready(decided, conditions, stamp=stamp),
+        }
+    )
     return Plan(
-        status=draft.status,
-        actions=tuple(draft.actions),
-        events=tuple(draft.events),
-        samples=tuple(draft.samples),
-        requeue_after=min(draft.wakeups, default=None),
+        status=status,
+        actions=decided.so_far.actions,
+        events=decided.so_far.events,
+        samples=decided.so_far.samples,
+        requeue_after=decided.so_far.wake,
     )

@@ -38,8 +38,8 @@ from modelpipe.manifests.common import owner_reference
 from modelpipe.manifests.pvcdata import HashCheck, build_job
 from modelpipe.observed import SeenCheck
 from modelpipe.planning.clock import parse, rfc3339
-from modelpipe.planning.draft import Draft
-from modelpipe.planning.outcome import CreateJob, DeleteJob
+from modelpipe.planning.draft import NOTHING, Decided, Part, wake_after
+from modelpipe.planning.outcome import Action, CreateJob, DeleteJob
 
 ROLE = "dataset"
 DEFAULT_INTERVAL_SECONDS = 60.0
@@ -183,11 +183,11 @@ def _failed(
     )
 
 
-def follow_pvc_dataset(d: Draft) -> None:
+def follow_pvc_dataset(d: Decided) -> Part:
     """Put the PVC dataset's row and version where the other sources put theirs."""
     follow, now = pvc_follow(d.spec), parse(d.now)
     if follow is None or now is None:
-        return
+        return NOTHING
     obs = d.obs
     before = next((r for r in d.previous.sources if r.name == ROLE), None)
     row = fold(
@@ -195,12 +195,13 @@ def follow_pvc_dataset(d: Draft) -> None:
         claim_exists=obs.dataset_claim_exists, now=now,
     )  # fmt: skip
     changed = parse(row.resolved_time)
-    d.obs = replace(
+    filled = replace(
         obs,
         resolved=replace(obs.resolved or Resolved(), dataset_version=row.resolved),
         sources=tuple(sorted([*(r for r in obs.sources if r.name != ROLE), row], key=_name)),
         source_changes=tuple(sorted([*obs.source_changes, *([changed] if changed else [])])),
     )
+    actions: list[Action] = []
     slot = due_slot(
         row, follow=follow, checks=obs.dataset_checks,
         claim_exists=obs.dataset_claim_exists, now=now,
@@ -211,20 +212,20 @@ def follow_pvc_dataset(d: Draft) -> None:
             path=follow.path, image=d.spec.code.image, slot=slot,
             owner=owner_reference(obs.metadata),
         )  # fmt: skip
-        d.actions.append(CreateJob(build_job(check)))
+        actions.append(CreateJob(build_job(check)))
     for old in stale(obs.dataset_checks):
-        d.actions.append(DeleteJob(old.name, "an older dataset hash check"))
+        actions.append(DeleteJob(old.name, "an older dataset hash check"))
+    return Part(obs=filled, actions=tuple(actions))
 
 
-def wake_for_dataset_check(d: Draft) -> None:
+def wake_for_dataset_check(d: Decided) -> Part:
     """Reconcile again when the next check's slot begins (the Job watch covers its end)."""
     now = parse(d.now)
     row = next((r for r in d.obs.sources if r.name == ROLE and r.kind == "pvc"), None)
     if row is None or now is None or pvc_follow(d.spec) is None:
-        return
+        return NOTHING
     wait = wait_seconds(row, now=now)
-    if wait is not None:
-        d.wake_after(wait)
+    return NOTHING if wait is None else wake_after(wait)
 
 
 def _name(row: SourceStatus) -> str:

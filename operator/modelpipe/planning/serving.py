@@ -6,14 +6,11 @@
                                                       ▼
                            candidate RolledBack ──patch template──▶ previous production
 
-The serving target is, in order: ``spec.serving.pinnedVersion`` (automatic promotion
-paused); else the newest run that passed the gate or was promoted and not rolled back;
-else the current production model. Production only changes once a rollout completes.
+The serving target is chosen by planning.target. Production only changes once a rollout
+completes.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from modelpipe.api.v1alpha1 import (
     ConditionType,
@@ -21,7 +18,6 @@ from modelpipe.api.v1alpha1 import (
     Production,
     Reason,
     RunPhase,
-    RunRecord,
     Verdict,
 )
 from modelpipe.layout import ROLLOUT_ATTEMPT_ANNOTATION, SERVE_CONTAINER, model_dir
@@ -36,7 +32,7 @@ from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
 from modelpipe.planning import bake, retry
 from modelpipe.planning.clock import seconds_between
-from modelpipe.planning.draft import Draft
+from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
 from modelpipe.planning.outcome import (
     CreateDeployment,
     CreateService,
@@ -46,132 +42,72 @@ from modelpipe.planning.outcome import (
     UpdateDeployment,
 )
 from modelpipe.planning.ownership import serving_conflict
-
-_CANDIDATES = (Verdict.PASSED, Verdict.HELD, Verdict.PROMOTED)
-
-
-@dataclass(frozen=True)
-class Target:
-    version: str
-    record: RunRecord | None
-    why: Reason  # PROMOTED (gate passed), PINNED, or ROLLED_BACK (keep / return to production)
+from modelpipe.planning.target import Target, choose_target
 
 
-def choose_target(d: Draft) -> Target | None:
-    retry.retry_rollout(d)
-    pinned = d.spec.serving.pinned_version
-    if pinned:
-        return _pinned_target(d, pinned)
-    production = d.status.production
-    if not d.spec.suspend:
-        for record in d.status.history:
-            if record.verdict == Verdict.HELD:
-                record.verdict, record.reason, record.message = (
-                    Verdict.PASSED,
-                    Reason.GATE_PASSED,
-                    "",
-                )
-            if record.verdict in _CANDIDATES:
-                return Target(record.model_version, record, Reason.PROMOTED)
-    if production is not None:
-        return Target(
-            production.model_version, d.find(production.model_version), Reason.ROLLED_BACK
-        )
-    return None
-
-
-def _pinned_target(d: Draft, pinned: str) -> Target | None:
-    production = d.status.production
-    for run in d.status.history:
-        if run.verdict == Verdict.PASSED:
-            run.verdict, run.reason = Verdict.HELD, Reason.PINNED
-            run.message = f"passed the gate; held while pinned to {pinned}"
-    record = d.find(pinned)
-    if record is not None and record.verdict == Verdict.ROLLED_BACK:
-        d.condition(
-            ConditionType.PROMOTED,
-            "False",
-            Reason.PINNED,
-            f"pinned model {pinned} was rolled back: {record.message}",
-        )
-        return Target(production.model_version, None, Reason.ROLLED_BACK) if production else None
-    trained = record is not None and (record.metrics or record.verdict == Verdict.PROMOTED)
-    if trained or (production is not None and production.model_version == pinned):
-        d.condition(
-            ConditionType.PROMOTED,
-            "False",
-            Reason.PINNED,
-            f"automatic promotion paused: spec.serving.pinnedVersion is {pinned}",
-        )
-        return Target(pinned, record, Reason.PINNED)
-    known = ", ".join(r.model_version for r in d.status.history if r.metrics) or "none"
-    d.block(
-        Reason.PINNED_VERSION_UNKNOWN,
-        f"spec.serving.pinnedVersion {pinned} is not a trained version in status.history "
-        f"(known: {known})",
-        requeue_after=None,
-    )
-    return Target(production.model_version, None, Reason.ROLLED_BACK) if production else None
-
-
-def converge_serving(d: Draft) -> None:
+def converge_serving(d: Decided) -> Part:
     """Bring the serving Deployment to the target version, or judge the rollout under way."""
-    target = choose_target(d)
+    part = retry.retry_rollout(d)
+    target, chosen = choose_target(d.after(part))
+    part += chosen
+    return part + _converge(d.after(part), target)
+
+
+def _converge(d: Decided, target: Target | None) -> Part:
     conflict = serving_conflict(d.obs)
     if conflict is not None:  # not ours to write: say so, touch nothing
-        d.block(Reason.DEPLOYMENT_CONFLICT, conflict)
-        d.condition(ConditionType.PROMOTED, "False", Reason.DEPLOYMENT_CONFLICT, conflict)
-        return
+        return block(d, Reason.DEPLOYMENT_CONFLICT, conflict) + condition(
+            ConditionType.PROMOTED, "False", Reason.DEPLOYMENT_CONFLICT, conflict
+        )
     if d.obs.service_account_problem:  # the serving image would run as that account
-        d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
-        return
+        problem = d.obs.service_account_problem
+        return block(d, Reason.SERVICE_ACCOUNT_REFUSED, problem, requeue_after=60.0)
     if d.obs.artifacts_problem:  # the download would mount a Secret that has not opted in
-        d.block(Reason.CREDENTIALS_REFUSED, d.obs.artifacts_problem, requeue_after=60.0)
-        return
+        return block(d, Reason.CREDENTIALS_REFUSED, d.obs.artifacts_problem, requeue_after=60.0)
     if target is None:
-        return
+        return NOTHING
     deployment = d.obs.deployment
     if deployment is None:
-        _create_or_block(d, target)
-        return
+        return _create_or_block(d, target)
     container = d.spec.serving.container_name or (
         deployment.containers[0] if deployment.containers else SERVE_CONTAINER
     )
     if container not in deployment.containers:
-        d.block(
+        return block(
+            d,
             Reason.CONTAINER_NOT_FOUND,
             f"Deployment {deployment.name} has no container {container}: "
             "fix spec.serving.containerName",
         )
-        return
+    part = NOTHING
     if d.spec.serving.template is not None and not d.obs.service_exists:
-        d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
-    apply_serving_edits(d, deployment, target)
+        part += Part(actions=(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),))
+    part += apply_serving_edits(d, deployment, target)
+    d = d.after(part)
     production = d.status.production
     retry_in_place = d.retrying == target.version and deployment.rollout_failed
     if deployment.template_version != target.version or retry_in_place:
-        _roll(d, deployment, target, container)
-    elif deployment.rollout_failed:
-        _rollback(d, deployment, target, container)
-    elif deployment.rolled_out or (production and production.model_version == target.version):
+        return part + _roll(d, deployment, target, container)
+    if deployment.rollout_failed:
+        return part + _rollback(d, deployment, target, container)
+    if deployment.rolled_out or (production and production.model_version == target.version):
         # Also while an edit of spec.serving rolls: the old pods serve the same model.
-        _settle_production(d, target)
-    else:
-        _mark_rolling(d, target)
+        return part + _settle_production(d, target)
+    return part + _mark_rolling(d, target)
 
 
-def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target) -> None:
+def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Target) -> Part:
     """Bring a Deployment the operator owns to spec.serving (replicas, image, resources ...).
 
     Compared by hash, so a Deployment scaled by hand is left alone until the spec
     itself changes; the model it serves stays as it is (promotion is a separate step).
     """
     if d.spec.serving.template is None or not deployment.owned:
-        return
+        return NOTHING
     if deployment.serving_hash == serving_hash(
         meta=d.obs.metadata, spec=d.spec, config=d.obs.config
     ):
-        return
+        return NOTHING
     version = deployment.template_version or target.version
     path = model_dir(pipeline=d.obs.metadata.name, version=version)
     patch = template_patch(
@@ -183,22 +119,21 @@ def apply_serving_edits(d: Draft, deployment: ObservedDeployment, target: Target
         node_selector_keys=deployment.node_selector_keys,
         config=d.obs.config,
     )
-    d.actions.append(UpdateDeployment(deployment.name, patch))
-    d.emit(
+    return Part(actions=(UpdateDeployment(deployment.name, patch),)) + emit(
         EventType.NORMAL,
         Reason.SERVING_UPDATED,
         f"Applied spec.serving to Deployment {deployment.name} (model {version} unchanged)",
     )
 
 
-def _create_or_block(d: Draft, target: Target) -> None:
+def _create_or_block(d: Decided, target: Target) -> Part:
     if d.spec.serving.template is None:
-        d.block(
+        return block(
+            d,
             Reason.DEPLOYMENT_NOT_FOUND,
             f"Deployment {d.spec.serving.deployment_name} not found in namespace "
             f"{d.obs.metadata.namespace}: create it or use spec.serving.template",
         )
-        return
     path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
     manifest = serving_deployment(
         meta=d.obs.metadata,
@@ -208,25 +143,27 @@ def _create_or_block(d: Draft, target: Target) -> None:
         config=d.obs.config,
         model_uri=stored_model_uri(d, target.version),
     )
-    d.actions.append(CreateDeployment(manifest))
-    if not d.obs.service_exists:
-        d.actions.append(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)))
-    d.emit(
+    service = (
+        ()
+        if d.obs.service_exists
+        else (CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),)
+    )
+    part = Part(actions=(CreateDeployment(manifest), *service)) + emit(
         EventType.NORMAL,
         Reason.ROLLING_OUT,
         f"Created Deployment {d.obs.metadata.name} serving model {target.version}",
     )
-    _mark_rolling(d, target)
+    return part + _mark_rolling(d.after(part), target)
 
 
 def _roll(
-    d: Draft,
+    d: Decided,
     deployment: ObservedDeployment,
     target: Target,
     container: str,
     *,
     announce: bool = True,
-) -> None:
+) -> Part:
     path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
     patch = promotion_patch(
         pipeline=d.obs.metadata.name,
@@ -240,100 +177,114 @@ def _roll(
         pod = patch["spec"]["template"]["metadata"]
         attempt = str(target.record.rollout_attempts + 1)
         pod["annotations"] = {**pod["annotations"], ROLLOUT_ATTEMPT_ANNOTATION: attempt}
-    d.actions.append(PatchDeployment(deployment.name, target.version, patch))
+    part = Part(actions=(PatchDeployment(deployment.name, target.version, patch),))
     if announce:
-        d.emit(
+        part += emit(
             EventType.NORMAL,
             Reason.ROLLING_OUT,
             f"Rolling out model {target.version} to Deployment {deployment.name}",
         )
-    _mark_rolling(d, target)
+    return part + _mark_rolling(d.after(part), target)
 
 
-def _mark_rolling(d: Draft, target: Target) -> None:
-    d.rolling_out = target.version
+def _mark_rolling(d: Decided, target: Target) -> Part:
+    part = Part(rolling_out=target.version)
     record = target.record
     if record is not None and target.why == Reason.PROMOTED and record.verdict != Verdict.PROMOTED:
-        d.status.current_run = CurrentRun(
+        rolling = CurrentRun(
             model_version=record.model_version,
             job_name=record.job_name,
             input_hash=record.input_hash,
             phase=RunPhase.ROLLING_OUT,
             start_time=record.start_time,
         )
-    d.condition(
+        part += Part(status=d.with_status(current_run=rolling))
+    part += condition(
         ConditionType.PROMOTED, "False", Reason.ROLLING_OUT, f"rolling out model {target.version}"
     )
     if d.spec.serving.pinned_version:
-        d.condition(
+        part += condition(
             ConditionType.PROMOTED,
             "False",
             Reason.PINNED,
             f"rolling out pinned model {target.version}; automatic promotion paused",
         )
+    return part
 
 
-def _rollback(d: Draft, deployment: ObservedDeployment, target: Target, container: str) -> None:
+def _rollback(d: Decided, deployment: ObservedDeployment, target: Target, container: str) -> Part:
     production = d.status.production
     deadline = d.spec.serving.progress_deadline_seconds
     if production is not None and production.model_version == target.version:
-        return  # production's own rollout: Degraded (planning.summary), never rolled back
+        return NOTHING  # production's own rollout: Degraded (planning.summary), never rolled back
+    failure = rollout_failure(deployment, deadline)
     next_step = ""
+    part = NOTHING
     if target.record is not None:
-        target.record.verdict, target.record.reason = Verdict.ROLLED_BACK, Reason.ROLLOUT_FAILED
-        next_step = f"; {retry.after_failed_rollout(d, target.record)}"
-        target.record.message = f"{rollout_failure(deployment, deadline)}{next_step}"
-    d.emit(
+        counted, words, retry_wake = retry.after_failed_rollout(target.record, now=d.now)
+        next_step = f"; {words}"
+        failed = counted.model_copy(
+            update={
+                "verdict": Verdict.ROLLED_BACK,
+                "reason": Reason.ROLLOUT_FAILED,
+                "message": f"{failure}{next_step}",
+            }
+        )
+        part += Part(status=d.with_record(failed)) + retry_wake
+    part += emit(
         EventType.WARNING,
         Reason.ROLLOUT_FAILED,
         f"Model {target.version} did not become ready on Deployment {deployment.name}: "
-        f"{rollout_failure(deployment, deadline)}{next_step}",
+        f"{failure}{next_step}",
     )
     if production is None:
-        return
+        return part
     back = Target(production.model_version, None, Reason.ROLLED_BACK)
-    _roll(d, deployment, back, container, announce=False)
-    d.emit(
+    part += _roll(d.after(part), deployment, back, container, announce=False)
+    return part + emit(
         EventType.WARNING,
         Reason.ROLLED_BACK,
         f"Rolled back Deployment {deployment.name} to model {production.model_version}",
     )
 
 
-def _settle_production(d: Draft, target: Target) -> None:
+def _settle_production(d: Decided, target: Target) -> Part:
     production = d.status.production
+    part = NOTHING
     if production is None or production.model_version != target.version:
-        d.status.production = _production(d, target)
+        part += Part(status=d.with_status(production=_production(d, target)))
         if target.why == Reason.PROMOTED:
-            bake.start_bake(d, replaced=production)
+            part += bake.start_bake(d.after(part), replaced=production)
+        serving = d.after(part).status.production
+        assert serving is not None
         reason = Reason.PINNED if target.why == Reason.PINNED else Reason.PROMOTED
-        d.emit(
-            EventType.NORMAL,
-            reason,
-            f"Model {target.version} is serving ({d.status.production.reason})",
+        part += emit(
+            EventType.NORMAL, reason, f"Model {target.version} is serving ({serving.reason})"
         )
-        inputs = d.status.inputs
-        lead = None
-        if (
-            target.record is not None
-            and inputs is not None
-            and inputs.hash == target.record.input_hash
-        ):
-            lead = seconds_between(inputs.observed_at, d.now)
-        metrics = dict(target.record.metrics) if target.record else {}
-        d.samples.append(
-            Promotion(target.version, metrics, lead if target.why == Reason.PROMOTED else None)
-        )
+        part += Part(samples=(_promotion(d, target),))
     if target.record is not None and target.why == Reason.PROMOTED:
-        target.record.verdict, target.record.reason = Verdict.PROMOTED, Reason.PROMOTED
-        target.record.message = "serving"
+        promoted = target.record.model_copy(
+            update={"verdict": Verdict.PROMOTED, "reason": Reason.PROMOTED, "message": "serving"}
+        )
+        part += Part(status=d.after(part).with_record(promoted))
     if target.why != Reason.PINNED:
-        d.condition(
+        part += condition(
             ConditionType.PROMOTED, "True", Reason.PROMOTED, f"model {target.version} is serving"
         )
+    return part
 
 
-def _production(d: Draft, target: Target) -> Production:
+def _promotion(d: Decided, target: Target) -> Promotion:
+    """The sample of a new production model; the lead time counts for a promotion only."""
+    inputs = d.status.inputs
+    lead = None
+    if target.record is not None and inputs is not None and inputs.hash == target.record.input_hash:
+        lead = seconds_between(inputs.observed_at, d.now)
+    metrics = dict(target.record.metrics) if target.record else {}
+    return Promotion(target.version, metrics, lead if target.why == Reason.PROMOTED else None)
+
+
+def _production(d: Decided, target: Target) -> Production:
     record = target.record
     why = {
         Reason.PROMOTED: "passed the gate",
@@ -354,7 +305,7 @@ def _production(d: Draft, target: Target) -> Production:
     )
 
 
-def stored_model_uri(d: Draft, version: str) -> str | None:
+def stored_model_uri(d: Decided, version: str) -> str | None:
     """With spec.artifacts.s3, where ``version`` was uploaded ("" if nowhere known); else None."""
     s3 = d.spec.artifacts.s3
     if s3 is None:

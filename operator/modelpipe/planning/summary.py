@@ -24,7 +24,7 @@ from __future__ import annotations
 from modelpipe import gate
 from modelpipe.api.v1alpha1 import ConditionType, Reason, RunPhase, Verdict
 from modelpipe.layout import RETRAIN_ANNOTATION
-from modelpipe.planning.draft import Draft, Verdicted
+from modelpipe.planning.draft import NOTHING, Decided, Part, Verdicted, condition, emit
 from modelpipe.planning.outcome import EventType
 from modelpipe.planning.sources import failing_source
 
@@ -38,23 +38,24 @@ _FAILED = {
 }
 
 
-def degraded_condition(d: Draft) -> None:
+def degraded_condition(d: Decided) -> Part:
     """Degraded=True iff the production model's own serving is failing."""
     production, deployment = d.status.production, d.obs.deployment
     if production is None:
-        d.condition(ConditionType.DEGRADED, "False", Reason.HEALTHY, "no model in production yet")
-        return
+        return condition(
+            ConditionType.DEGRADED, "False", Reason.HEALTHY, "no model in production yet"
+        )
     version = production.model_version
     if deployment is None:
         name = d.spec.serving.deployment_name or d.obs.metadata.name
-        d.condition(
+        return condition(
             ConditionType.DEGRADED,
             "True",
             Reason.DEPLOYMENT_NOT_FOUND,
             f"Deployment {name} not found: model {version} in production is not served",
         )
     elif deployment.template_version == version and deployment.rollout_failed:
-        d.condition(
+        return condition(
             ConditionType.DEGRADED,
             "True",
             Reason.ROLLOUT_FAILED,
@@ -62,7 +63,7 @@ def degraded_condition(d: Draft) -> None:
             f"{deployment.name} (ProgressDeadlineExceeded)",
         )
     elif deployment.replicas > 0 and deployment.available_replicas == 0:
-        d.condition(
+        return condition(
             ConditionType.DEGRADED,
             "True",
             Reason.DEPLOYMENT_UNAVAILABLE,
@@ -70,7 +71,7 @@ def degraded_condition(d: Draft) -> None:
             f"model {version} in production is not served",
         )
     else:
-        d.condition(
+        return condition(
             ConditionType.DEGRADED,
             "False",
             Reason.HEALTHY,
@@ -78,22 +79,25 @@ def degraded_condition(d: Draft) -> None:
         )
 
 
-def evaluated_condition(d: Draft) -> None:
+def evaluated_condition(d: Decided) -> Part:
     """The gate's verdict on the latest finished run; production against today's gate first."""
-    if _production_below_thresholds(d):
-        return
+    below = _production_below_thresholds(d)
+    if below is not None:
+        return below
     last = next((r for r in d.status.history if r.verdict != Verdict.RUNNING), None)
     if last is None:
-        d.condition(ConditionType.EVALUATED, "Unknown", Reason.NOT_EVALUATED, "no finished run yet")
+        return condition(
+            ConditionType.EVALUATED, "Unknown", Reason.NOT_EVALUATED, "no finished run yet"
+        )
     elif last.verdict == Verdict.GATE_FAILED:
-        d.condition(
+        return condition(
             ConditionType.EVALUATED,
             "False",
             Reason.GATE_FAILED,
             f"model {last.model_version}: {last.message}",
         )
     elif last.checks or last.verdict in (Verdict.PASSED, Verdict.PROMOTED):
-        d.condition(
+        return condition(
             ConditionType.EVALUATED,
             "True",
             Reason.GATE_PASSED,
@@ -101,7 +105,7 @@ def evaluated_condition(d: Draft) -> None:
         )
     else:
         why = f": {last.message}" if last.message else ""
-        d.condition(
+        return condition(
             ConditionType.EVALUATED,
             "False",
             Reason.NOT_EVALUATED,
@@ -109,8 +113,9 @@ def evaluated_condition(d: Draft) -> None:
         )
 
 
-def _production_below_thresholds(d: Draft) -> bool:
-    """Tightened thresholds: does production's recorded result still meet them? Warn once.
+def _production_below_thresholds(d: Decided) -> Part | None:
+    """Tightened thresholds: Evaluated=False (warned once) if production's recorded result
+    no longer meets them, else None.
 
     Thresholds are not an input (changing them retrains nothing), so the model in
     production is checked against them with the metrics it was promoted with. The
@@ -119,34 +124,35 @@ def _production_below_thresholds(d: Draft) -> bool:
     production = d.status.production
     thresholds = d.spec.evaluation.thresholds
     if production is None or not production.metrics or not thresholds:
-        return False
+        return None
     checks = [gate.check_threshold(t, production.metrics.get(t.metric)) for t in thresholds]
     if gate.passed(checks):
-        return False
+        return None
     message = (
         f"model {production.model_version} in production does not meet "
         f"spec.evaluation.thresholds: {gate.failing_summary(checks)}; it keeps serving: "
         f"retrain (annotate {RETRAIN_ANNOTATION}) or change the thresholds"
     )
-    d.condition(ConditionType.EVALUATED, "False", Reason.PRODUCTION_BELOW_THRESHOLDS, message)
+    part = condition(ConditionType.EVALUATED, "False", Reason.PRODUCTION_BELOW_THRESHOLDS, message)
     before = next((c for c in d.previous.conditions if c.type == ConditionType.EVALUATED), None)
     if before is None or (before.reason, before.message) != (
         Reason.PRODUCTION_BELOW_THRESHOLDS,
         message,
     ):
-        d.emit(EventType.WARNING, Reason.PRODUCTION_BELOW_THRESHOLDS, message)
-    return True
+        part += emit(EventType.WARNING, Reason.PRODUCTION_BELOW_THRESHOLDS, message)
+    return part
 
 
-def promoted_condition(d: Draft) -> None:
+def promoted_condition(d: Decided) -> Part:
     """Left unsaid by the serving checks (production's own rollout failing, a blocker)."""
     if ConditionType.PROMOTED in d.conditions:
-        return
+        return NOTHING
     production = d.status.production
     if production is None:
-        d.condition(ConditionType.PROMOTED, "False", Reason.NO_MODEL_YET, "no model promoted yet")
-        return
-    d.condition(
+        return condition(
+            ConditionType.PROMOTED, "False", Reason.NO_MODEL_YET, "no model promoted yet"
+        )
+    return condition(
         ConditionType.PROMOTED,
         "True",
         Reason.PROMOTED,
@@ -158,11 +164,11 @@ def promoted_condition(d: Draft) -> None:
 _BAKING = (Reason.BAKING, Reason.ANALYSIS_HELD)
 
 
-def ready_condition(d: Draft) -> None:
-    d.conditions[ConditionType.READY] = d.blocker or _ready(d)
+def ready_condition(d: Decided) -> Part:
+    return Part(conditions=((ConditionType.READY, d.blocker or _ready(d)),))
 
 
-def _ready(d: Draft) -> Verdicted:
+def _ready(d: Decided) -> Verdicted:
     production = d.status.production
     asked = d.spec.serving.pinned_version or (
         d.status.inputs.model_version if d.status.inputs else None

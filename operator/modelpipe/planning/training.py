@@ -24,9 +24,25 @@ from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
 from modelpipe.manifests import run_config_problem, training_run
 from modelpipe.observed import JobPhase, ObservedJob
 from modelpipe.planning import sources
-from modelpipe.planning.draft import Draft, Verdicted
+from modelpipe.planning.draft import (
+    NOTHING,
+    Decided,
+    Part,
+    Verdicted,
+    block,
+    condition,
+    emit,
+    wake_after,
+)
 from modelpipe.planning.judgement import describe_failures, judge
-from modelpipe.planning.outcome import CreateJob, DeleteJob, EventType, GateFailure, RunFinished
+from modelpipe.planning.outcome import (
+    CreateJob,
+    DeleteJob,
+    EventType,
+    GateFailure,
+    RunFinished,
+    Sample,
+)
 from modelpipe.planning.serving import stored_model_uri
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
@@ -38,9 +54,9 @@ _WARNINGS = {
 }
 
 
-def resolve_inputs(d: Draft) -> None:
+def resolve_inputs(d: Decided) -> Part:
     """Fix the desired inputs, their hash and model version for this pass."""
-    d.status.inputs = inputs_.resolve(
+    inputs = inputs_.resolve(
         spec=d.spec,
         resolved=d.obs.resolved,
         retrain_token=d.obs.metadata.annotations.get(RETRAIN_ANNOTATION),
@@ -48,71 +64,86 @@ def resolve_inputs(d: Draft) -> None:
         now=d.now,
         schedule_slot=sources.schedule_slot(d),
     )
+    return Part(status=d.with_status(inputs=inputs))
 
 
-def _desired(d: Draft) -> str:
+def _desired(d: Decided) -> str:
     assert d.status.inputs is not None
     return d.status.inputs.model_version
 
 
-def stop_superseded_jobs(d: Draft) -> None:
+def stop_superseded_jobs(d: Decided) -> Part:
     """Delete running Jobs for inputs that are no longer desired (latest inputs win)."""
     version = _desired(d)
+    part = NOTHING
     for job in d.obs.jobs:
         if job.phase != JobPhase.ACTIVE or job.deleting or job.model_version == version:
             continue
-        d.actions.append(DeleteJob(job.name, why="superseded"))
-        d.emit(
+        part += Part(actions=(DeleteJob(job.name, why="superseded"),)) + emit(
             EventType.NORMAL,
             Reason.JOB_SUPERSEDED,
             f"Stopped Job {job.name}: inputs changed, model {version} is now desired",
         )
-        record = d.find(job.model_version)
+        so_far = d.after(part)
+        record = so_far.find(job.model_version)
         if record is not None and record.verdict == Verdict.RUNNING:
-            record.verdict, record.reason = Verdict.SUPERSEDED, Reason.JOB_SUPERSEDED
-            record.message = f"superseded by model {version}"
+            part += Part(
+                status=so_far.with_run(
+                    record.model_version,
+                    verdict=Verdict.SUPERSEDED,
+                    reason=Reason.JOB_SUPERSEDED,
+                    message=f"superseded by model {version}",
+                )
+            )
+    return part
 
 
-def settle_current_run(d: Draft) -> None:
+def settle_current_run(d: Decided) -> Part:
     """Follow the desired Job: running, or finished and judged exactly once."""
     version = _desired(d)
     job = d.obs.job(job_name(pipeline=d.obs.metadata.name, version=version))
     if job is None or job.deleting:
-        return
+        return NOTHING
     record = d.find(version) or _new_record(d, job.name)
     if job.phase == JobPhase.ACTIVE:
-        if record.verdict in (Verdict.RUNNING, Verdict.SUPERSEDED):
-            record.verdict, record.reason = Verdict.RUNNING, Reason.JOB_RUNNING
-            record.start_time = job.start_time or record.start_time
-            d.record(record)
-            phase = RunPhase.RUNNING if job.start_time else RunPhase.PENDING
-            d.status.current_run = CurrentRun(
-                model_version=version,
-                job_name=job.name,
-                input_hash=record.input_hash,
-                phase=phase,
-                start_time=record.start_time,
-            )
-        return
+        if record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED):
+            return NOTHING
+        start_time = job.start_time or record.start_time
+        record = record.model_copy(
+            update={
+                "verdict": Verdict.RUNNING,
+                "reason": Reason.JOB_RUNNING,
+                "start_time": start_time,
+            }
+        )
+        run = CurrentRun(
+            model_version=version,
+            job_name=job.name,
+            input_hash=record.input_hash,
+            phase=RunPhase.RUNNING if job.start_time else RunPhase.PENDING,
+            start_time=start_time,
+        )
+        return Part(status=d.with_record(record).model_copy(update={"current_run": run}))
     if record.verdict in _SETTLED:
-        return
-    _finish(d, job, judge(job=job, spec=d.spec, base=record))
+        return NOTHING
+    return _finish(d, job, judge(job=job, spec=d.spec, base=record))
 
 
-def _finish(d: Draft, job: ObservedJob, record: RunRecord) -> None:
-    d.record(record)
-    d.samples.append(RunFinished(record.verdict))
-    d.samples.extend(GateFailure(c.metric) for c in record.checks if not c.passed)
+def _finish(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
+    samples: tuple[Sample, ...] = (
+        RunFinished(record.verdict),
+        *(GateFailure(c.metric) for c in record.checks if not c.passed),
+    )
+    part = Part(status=d.with_record(record), samples=samples)
     serving = d.status.production.model_version if d.status.production else "nothing"
     if record.verdict == Verdict.PASSED:
-        d.emit(
+        return part + emit(
             EventType.NORMAL,
             Reason.GATE_PASSED,
             f"Model {record.model_version} from Job {job.name} passed the gate",
         )
-        return
     detail = describe_failures(record) if record.failures else record.message
-    d.emit(
+    return part + emit(
         EventType.WARNING,
         _WARNINGS[record.verdict],
         f"Model {record.model_version} rejected ({record.verdict.value}): {detail}; "
@@ -120,7 +151,7 @@ def _finish(d: Draft, job: ObservedJob, record: RunRecord) -> None:
     )
 
 
-def _new_record(d: Draft, name: str) -> RunRecord:
+def _new_record(d: Decided, name: str) -> RunRecord:
     inputs = d.status.inputs
     assert inputs is not None
     return RunRecord(
@@ -135,67 +166,63 @@ def _new_record(d: Draft, name: str) -> RunRecord:
     )
 
 
-def start_run(d: Draft) -> None:
+def start_run(d: Decided) -> Part:
     """Create the Job for the desired inputs unless it exists or these inputs were decided."""
     version = _desired(d)
     name = job_name(pipeline=d.obs.metadata.name, version=version)
     job = d.obs.job(name)
     record = d.find(version)
     if job is not None and job.deleting:
-        d.wake_after(2.0)  # the old Job of these inputs is still going away
-        return
+        return wake_after(2.0)  # the old Job of these inputs is still going away
     if job is not None or (
         record is not None and record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED)
     ):
-        return
+        return NOTHING
     if d.spec.suspend or d.hold:
-        return
+        return NOTHING
     refused = d.obs.credentials_problem or d.obs.artifacts_problem
     if refused:
         # The clone or the model's upload would mount a Secret that has not opted in: never.
-        d.block(Reason.CREDENTIALS_REFUSED, refused, requeue_after=60.0)
-        return
+        return block(d, Reason.CREDENTIALS_REFUSED, refused, requeue_after=60.0)
     if d.obs.service_account_problem:  # the author's image would run as that account
-        d.block(Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0)
-        return
+        return block(
+            d, Reason.SERVICE_ACCOUNT_REFUSED, d.obs.service_account_problem, requeue_after=60.0
+        )
     claim_problem = uri_problem(d.spec.dataset.uri)
     if claim_problem:  # admission refuses it too; an object from before that rule is not used
-        d.block(Reason.INVALID_SPEC, f"dataset.uri: {claim_problem}", requeue_after=None)
-        return
+        return block(d, Reason.INVALID_SPEC, f"dataset.uri: {claim_problem}", requeue_after=None)
     inputs = d.status.inputs
     if inputs is None or not inputs.code_revision or not inputs.dataset_version:
         failing = sources.failing_source(d)
         if failing is not None:  # not waiting: the followed source fails (SourcesReady)
-            d.block(Reason.SOURCE_FAILED, failing[:2048], requeue_after=None)
-            return
-        d.block(
+            return block(d, Reason.SOURCE_FAILED, failing[:2048], requeue_after=None)
+        return block(
+            d,
             Reason.WAITING_FOR_INPUTS,
             "waiting for followed sources to resolve the code revision and dataset version",
             requeue_after=None,
         )
-        return
     if not d.obs.pvc_exists:
-        d.block(
+        return block(
+            d,
             Reason.PVC_NOT_FOUND,
             f"PersistentVolumeClaim {d.spec.artifacts.pvc} not found in namespace "
             f"{d.obs.metadata.namespace}: create it or fix spec.artifacts.pvc",
         )
-        return
     if not d.obs.service_account_exists:  # the Job's pods would be refused until its deadline
         message = (
             f"ServiceAccount {d.spec.training.service_account_name} not found in namespace "
             f"{d.obs.metadata.namespace}: create it or fix spec.training.serviceAccountName"
         )
-        d.block(Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
-        d.condition(ConditionType.TRAINING, "False", Reason.SERVICE_ACCOUNT_NOT_FOUND, message)
-        return
+        return block(d, Reason.SERVICE_ACCOUNT_NOT_FOUND, message) + condition(
+            ConditionType.TRAINING, "False", Reason.SERVICE_ACCOUNT_NOT_FOUND, message
+        )
     if d.obs.queue is not None:
-        _wait_in_queue(d, name)
-        return
-    _create_job(d, name)
+        return _wait_in_queue(d, name)
+    return _create_job(d, name)
 
 
-def _wait_in_queue(d: Draft, name: str) -> None:
+def _wait_in_queue(d: Decided, name: str) -> Part:
     """No slot in the training queue: say where the run stands; the queue wakes us."""
     seat, inputs, production = d.obs.queue, d.status.inputs, d.status.production
     assert seat is not None and inputs is not None
@@ -204,21 +231,22 @@ def _wait_in_queue(d: Draft, name: str) -> None:
         f"Job {name} starts when a slot frees"
     )
     serves = f"; model {production.model_version} keeps serving" if production else ""
-    d.blocker = Verdicted("False", Reason.QUEUED, f"{message}{serves}")
-    d.condition(ConditionType.TRAINING, "False", Reason.QUEUED, message)
+    part = Part(blocker=Verdicted("False", Reason.QUEUED, f"{message}{serves}"))
+    part += condition(ConditionType.TRAINING, "False", Reason.QUEUED, message)
     if d.previous_reason(ConditionType.READY) != Reason.QUEUED:
-        d.emit(EventType.NORMAL, Reason.QUEUED, message)
-    d.status.current_run = CurrentRun(
+        part += emit(EventType.NORMAL, Reason.QUEUED, message)
+    run = CurrentRun(
         model_version=inputs.model_version,
         job_name=name,
         input_hash=inputs.hash,
         phase=RunPhase.QUEUED,
         queue_position=seat.position,
     )
-    d.wake_after(60.0)  # refresh the position; a freed slot wakes the pass at once
+    # Refresh the position; a freed slot wakes the pass at once.
+    return part + Part(status=d.with_status(current_run=run)) + wake_after(60.0)
 
 
-def _create_job(d: Draft, name: str) -> None:
+def _create_job(d: Decided, name: str) -> Part:
     inputs = d.status.inputs
     assert inputs is not None
     production = d.status.production
@@ -238,56 +266,53 @@ def _create_job(d: Draft, name: str) -> None:
     )
     problem = run_config_problem(run.config_map)
     if problem is not None:  # would be refused by the apiserver on every pass
-        d.block(Reason.INVALID_SPEC, problem, requeue_after=None)
-        return
-    if champion:
+        return block(d, Reason.INVALID_SPEC, problem, requeue_after=None)
+    if champion:  # the manifest was built just now, for this plan only
         run.job["metadata"]["annotations"]["modelpipe.io/champion-version"] = champion
-    d.actions.append(CreateJob(run.job, config_map=run.config_map))
-    record = _new_record(d, name)
-    d.record(record)
-    d.status.current_run = CurrentRun(
+    current = CurrentRun(
         model_version=inputs.model_version,
         job_name=name,
         input_hash=inputs.hash,
         phase=RunPhase.PENDING,
         start_time=d.now,
     )
-    d.emit(
+    status = d.with_record(_new_record(d, name)).model_copy(update={"current_run": current})
+    return Part(status=status, actions=(CreateJob(run.job, config_map=run.config_map),)) + emit(
         EventType.NORMAL,
         Reason.JOB_CREATED,
         f"Created Job {name} for code {inputs.code_revision}, dataset {inputs.dataset_version}",
     )
 
 
-def prune_jobs(d: Draft) -> None:
+def prune_jobs(d: Decided) -> Part:
     """Keep finished Jobs only for runs still in history; trim history to historyLimit."""
-    d.status.history = d.status.history[: d.spec.history_limit]
-    kept = {r.model_version for r in d.status.history} | {_desired(d)}
-    for job in d.obs.jobs:
-        if job.phase != JobPhase.ACTIVE and not job.deleting and job.model_version not in kept:
-            d.actions.append(DeleteJob(job.name, why="history limit"))
+    history = d.status.history[: d.spec.history_limit]
+    kept = {r.model_version for r in history} | {_desired(d)}
+    stale = (
+        DeleteJob(job.name, why="history limit")
+        for job in d.obs.jobs
+        if job.phase != JobPhase.ACTIVE and not job.deleting and job.model_version not in kept
+    )
+    return Part(status=d.with_status(history=history), actions=tuple(stale))
 
 
-def training_condition(d: Draft) -> None:
+def training_condition(d: Decided) -> Part:
     if ConditionType.TRAINING in d.conditions:  # a check already said why no run starts
-        return
+        return NOTHING
     run = d.status.current_run
     if run is not None and run.phase in (RunPhase.PENDING, RunPhase.RUNNING):
-        d.condition(
+        return condition(
             ConditionType.TRAINING, "True", Reason.JOB_RUNNING, f"Job {run.job_name} is running"
         )
-        return
     if d.spec.suspend:
-        d.condition(ConditionType.TRAINING, "False", Reason.SUSPENDED, "spec.suspend is true")
-        return
+        return condition(ConditionType.TRAINING, "False", Reason.SUSPENDED, "spec.suspend is true")
     last = d.status.history[0] if d.status.history else None
     if last is None:
-        d.condition(ConditionType.TRAINING, "False", Reason.IDLE, "no run yet")
-        return
+        return condition(ConditionType.TRAINING, "False", Reason.IDLE, "no run yet")
     reason = _WARNINGS.get(last.verdict, Reason.JOB_SUCCEEDED)
     if reason == Reason.GATE_FAILED:
         reason = Reason.JOB_SUCCEEDED
-    d.condition(
+    return condition(
         ConditionType.TRAINING,
         "False",
         reason,

@@ -23,7 +23,7 @@ from modelpipe.api.v1alpha1.status import (
     Production,
     RunRecord,
     all_runs,
-    file_runs,
+    with_runs,
 )
 
 GROUP = "modelpipe.io"
@@ -93,5 +93,5 @@ __all__ = [
     "RunRecord",
     "Verdict",
     "all_runs",
-    "file_runs",
+    "with_runs",
 ]

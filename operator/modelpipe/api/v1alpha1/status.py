@@ -291,11 +291,15 @@ def all_runs(status: ModelPipelineStatus) -> list[RunRecord]:
     return [newest, *(r for r in status.history if r.model_version != newest.model_version)]
 
 
-def file_runs(status: ModelPipelineStatus, runs: list[RunRecord]) -> None:
-    """Write ``runs`` (newest first) back: the newest to lastRun, the rest to history, and
-    the verdict of the run for the current inputs next to them (the Verdict column)."""
-    status.last_run = runs[0] if runs else None
-    status.history = runs[1:]
-    if status.inputs is not None:
-        version = status.inputs.model_version
-        status.inputs.verdict = next((r.verdict for r in runs if r.model_version == version), None)
+def with_runs(status: ModelPipelineStatus, runs: list[RunRecord]) -> ModelPipelineStatus:
+    """A copy of ``status`` with ``runs`` (newest first) filed back: the newest to lastRun,
+    the rest to history, and the verdict of the run for the current inputs next to them
+    (the Verdict column)."""
+    inputs = status.inputs
+    if inputs is not None:
+        version = inputs.model_version
+        verdict = next((r.verdict for r in runs if r.model_version == version), None)
+        inputs = inputs.model_copy(update={"verdict": verdict})
+    return status.model_copy(
+        update={"last_run": runs[0] if runs else None, "history": runs[1:], "inputs": inputs}
+    )
