@@ -24,7 +24,6 @@ Messages name the S3 error code and status, never a key or a response body.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -32,11 +31,12 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from modelpipe_trainer.errors import ModelRejectedError
+from modelpipe_trainer.manifest import MANIFEST_FILE, Entry, mismatch, parse_manifest
 from modelpipe_trainer.objectfetch import (
     CREDENTIALS_DIR_ENV,
     FetchError,
@@ -48,14 +48,11 @@ MODEL_DIR_ENV = "MODELPIPE_MODEL_DIR"
 MODEL_URI_ENV = "MODELPIPE_MODEL_URI"
 RUN_ID_ENV = "MODELPIPE_RUN_ID"
 MAX_BYTES_ENV = "MODELPIPE_MODEL_MAX_BYTES"
-MANIFEST_FILE = "manifest.json"
 DEFAULT_MAX_BYTES = 4 << 30
 MAX_MANIFEST_BYTES = 1 << 20
 # A refused model directory (no manifest, a mismatch, a link): retrying cannot help.
 REFUSED_EXIT = 5
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-_HEX = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 
 
@@ -63,28 +60,11 @@ class RefusedError(FetchError):
     """The model directory or its manifest is refused; retrying cannot help."""
 
 
-@dataclass(frozen=True)
-class Entry:
-    sha256: str
-    size: int
-
-
-def parse_manifest(raw: bytes) -> dict[str, Entry]:
-    """``{"files": {name: {sha256, sizeBytes}}}`` with plain file names, else RefusedError."""
+def _entries(raw: bytes) -> dict[str, Entry]:
     try:
-        files = json.loads(raw)["files"]
-        entries = {
-            str(name): Entry(str(entry["sha256"]), int(entry["sizeBytes"]))
-            for name, entry in files.items()
-        }
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise RefusedError(f"{MANIFEST_FILE} is not a model manifest") from None
-    for name, entry in entries.items():
-        if not _NAME.match(name) or name == MANIFEST_FILE:
-            raise RefusedError(f"{MANIFEST_FILE} lists {name[:80]!r}, not a plain file name")
-        if not _HEX.match(entry.sha256) or entry.size < 0:
-            raise RefusedError(f"{MANIFEST_FILE} has no valid sha256 and size for {name}")
-    return entries
+        return parse_manifest(raw)
+    except ModelRejectedError as exc:
+        raise RefusedError(str(exc)) from None
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -126,13 +106,6 @@ def _digest(handle: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _mismatch(name: str, seen: Entry, want: Entry) -> RefusedError:
-    return RefusedError(
-        f"{name} does not match {MANIFEST_FILE} (sha256 {seen.sha256[:12]}..., "
-        f"{seen.size} bytes; expected {want.sha256[:12]}..., {want.size} bytes)"
-    )
-
-
 def upload(client: Any, *, model_dir: Path, uri: str, max_bytes: int) -> None:
     """Every file of the manifest under ``uri``, then the manifest itself."""
     bucket, prefix = split_uri(uri)
@@ -141,14 +114,14 @@ def upload(client: Any, *, model_dir: Path, uri: str, max_bytes: int) -> None:
         raw = handle.read(MAX_MANIFEST_BYTES + 1)
     if len(raw) > MAX_MANIFEST_BYTES:
         raise RefusedError(f"{MANIFEST_FILE} is over {MAX_MANIFEST_BYTES} bytes")
-    entries = parse_manifest(raw)
+    entries = _entries(raw)
     if sum(e.size for e in entries.values()) > max_bytes:
         raise RefusedError(f"the model is over the limit of {max_bytes} bytes")
     for name, want in sorted(entries.items()):  # all checked before anything is sent
         with _open_regular(model_dir / name) as handle:
             seen = Entry(*_digest(handle))
         if seen != want:
-            raise _mismatch(name, seen, want)
+            raise RefusedError(mismatch(name, seen, want))
     for name in sorted(entries):  # the training container has exited: nothing changes them
         with _open_regular(model_dir / name) as handle:
             _s3(client.put_object, uri, Bucket=bucket, Key=prefix + name, Body=handle)
@@ -159,7 +132,7 @@ def download(client: Any, *, uri: str, model_dir: Path, max_bytes: int) -> None:
     """The model under ``uri`` into ``model_dir``, every file checked, or nothing."""
     bucket, prefix = split_uri(uri)
     raw = _get(client, uri, bucket, prefix + MANIFEST_FILE, limit=MAX_MANIFEST_BYTES)
-    entries = parse_manifest(raw)
+    entries = _entries(raw)
     if sum(e.size for e in entries.values()) > max_bytes:
         raise RefusedError(f"the model is over the limit of {max_bytes} bytes")
     model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +141,7 @@ def download(client: Any, *, uri: str, model_dir: Path, max_bytes: int) -> None:
         for name, want in sorted(entries.items()):
             seen = _get_into(client, uri, bucket, prefix + name, staging / name, limit=want.size)
             if seen != want:
-                raise _mismatch(name, seen, want)
+                raise RefusedError(mismatch(name, seen, want))
         (staging / MANIFEST_FILE).write_bytes(raw)
         if model_dir.exists():  # an earlier attempt of this init container
             shutil.rmtree(model_dir)
