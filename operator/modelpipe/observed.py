@@ -71,6 +71,17 @@ class ObservedJob:
 
 
 @dataclass(frozen=True)
+class ObservedAutoscaler:
+    """The HorizontalPodAutoscaler named after the pipeline (spec.serving.autoscaling)."""
+
+    uid: str
+    # Controlled by this pipeline, as ObservedDeployment.owned; another one is left alone.
+    owned: bool
+    # modelpipe.io/serving-hash of one the operator created (manifests.autoscaling).
+    serving_hash: str | None = None
+
+
+@dataclass(frozen=True)
 class ObservedDeployment:
     """The serving Deployment's template version and rollout state."""
 
@@ -175,6 +186,8 @@ class Observed:
     service_exists: bool = False
     # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).
     service_owned: bool = False
+    # Read with spec.serving.template only: one to update, or to delete once not asked for.
+    autoscaler: ObservedAutoscaler | None = None
     pvc_exists: bool = True
     # spec.training.serviceAccountName exists (or none is named).
     service_account_exists: bool = True

@@ -26,6 +26,13 @@ MANY_VALUES = {
 }
 
 
+CPU_TARGET = {"maxReplicas": 3, "targetCPUUtilizationPercentage": 70}
+SCALED = {
+    "template": {"resources": {"requests": {"cpu": "100m"}}},
+    "autoscaling": CPU_TARGET,
+}
+
+
 def nested(depth: int) -> Any:
     value: Any = 1
     for _ in range(depth):
@@ -132,6 +139,26 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
         (
             {"serving": {"deploymentName": "web", "analysis": {"maxErrorRate": 0.01}}},
             "serving.analysis needs serving.template: the operator reads the /metrics",
+        ),
+        (
+            {"serving": {**SCALED, "autoscaling": {"minReplicas": 5, **CPU_TARGET}}},
+            "minReplicas must be less than or equal to maxReplicas",
+        ),
+        (
+            {"serving": {**SCALED, "autoscaling": {"maxReplicas": 3}}},
+            "serving.autoscaling needs targetCPUUtilizationPercentage",
+        ),
+        (
+            {"serving": {"template": {}, "autoscaling": CPU_TARGET}},
+            "set serving.template.resources.requests.cpu",
+        ),
+        (
+            {"serving": {"deploymentName": "web", "autoscaling": CPU_TARGET}},
+            "serving.autoscaling needs serving.template",
+        ),
+        (
+            {"serving": {**SCALED, "replicas": 3}},
+            "remove serving.replicas",
         ),
         (
             {"serving": {"template": {"image": "registry.example/custom:1"}}},

@@ -1,12 +1,11 @@
 """Fuzzing admission (issue 16): every spec the apiserver accepts, the operator can act on.
 
 hypothesis writes ModelPipelines (names, resources, dataset URIs, estimator params,
-metrics and tasks, the champion's significance test, serving settings, pod placement; valid
-and not), and
-the real apiserver with the generated CRD and admission policy judges each one (server-side
-dry run). Either it is refused with a message, or the operator's own functions parse it and
-build the Job, Deployment and Service it would create, and the apiserver accepts those too
-(dry run):
+metrics and tasks, the champion's significance test, serving settings, pod placement,
+autoscaling; valid and not), and the real apiserver with the generated CRD and admission
+policy judges each one (server-side dry run). Either it is refused with a message, or the
+operator's own functions parse it and build the Job, Deployment, Service and autoscaler it
+would create, and the apiserver accepts those too (dry run):
 no accepted spec may fail only when the operator acts on it.
 """
 
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from tests.e2e.harness import example_documents
@@ -26,6 +25,7 @@ from tests.e2e.harness import example_documents
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION, Metadata, ModelPipelineSpec
 from modelpipe.inputs import Resolved, resolve
 from modelpipe.manifests import serving_deployment, serving_service, training_job
+from modelpipe.manifests.autoscaling import serving_autoscaler
 
 pytestmark = pytest.mark.cluster
 kubernetes = pytest.importorskip("kubernetes")
@@ -125,6 +125,22 @@ placements = st.fixed_dictionaries(
         "priorityClassName": st.sampled_from(["high", "system-cluster-critical"]),
     },
 )
+# An autoscaler is made only for the few specs valid on every count: always try one.
+SCALED = {"minReplicas": 2, "maxReplicas": 4, "targetMemoryUtilizationPercentage": 80}
+percentages = st.one_of(st.integers(-1, 1001), st.sampled_from([60, 80]))
+replica_counts = st.one_of(st.integers(1, 6), st.integers(-1, 101))
+autoscalings = st.fixed_dictionaries(
+    {},
+    optional={
+        "minReplicas": replica_counts,
+        "maxReplicas": replica_counts,
+        "targetCPUUtilizationPercentage": percentages,
+        "targetMemoryUtilizationPercentage": percentages,
+    },
+)
+# Requests for the autoscaler to measure against, or not (then refused if it targets them).
+scaled_requests = st.sampled_from([{}, {"cpu": "100m"}, {"memory": "64Mi"}])
+scaled_requests |= st.just({"cpu": "100m", "memory": "64Mi"})
 changes = st.fixed_dictionaries(
     {},
     optional={
@@ -141,6 +157,7 @@ changes = st.fixed_dictionaries(
         "model_name": st.from_regex(r"[a-zA-Z0-9.\-]{0,12}", fullmatch=True),
         "training_placement": placements,
         "serving_placement": placements,
+        "autoscaling": st.tuples(autoscalings, scaled_requests),
     },
 )
 
@@ -171,6 +188,10 @@ def document(name: str, change: dict[str, Any]) -> dict[str, Any]:
             serving[field] = change[key]
     if "port" in change:
         serving.setdefault("template", {})["port"] = change["port"]
+    if "autoscaling" in change:
+        serving["autoscaling"], requests = change["autoscaling"]
+        template = serving.setdefault("template", {})
+        template["resources"] = {**template.get("resources", {}), "requests": requests}
     training.update(change.get("training_placement", {}))
     if "serving_placement" in change:
         serving.setdefault("template", {}).update(change["serving_placement"])
@@ -193,6 +214,9 @@ def children(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
             )
         )
         made.append(serving_service(meta=meta, spec=spec))
+    autoscaler = serving_autoscaler(meta=meta, spec=spec)
+    if autoscaler is not None:
+        made.append(autoscaler)
     return made
 
 
@@ -201,7 +225,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
 ) -> None:
     custom = kubernetes.client.CustomObjectsApi(kube_client)
     dynamic = kubernetes.dynamic.DynamicClient(kube_client)
-    seen = {"refused": 0, "accepted": 0}
+    seen = {"refused": 0, "accepted": 0, "autoscaled": 0}
 
     @settings(
         max_examples=EXAMPLES,
@@ -209,6 +233,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(name=names, change=changes)
+    @example(name="iris", change={"autoscaling": (SCALED, {"cpu": "100m", "memory": "64Mi"})})
     def check(name: str, change: dict[str, Any]) -> None:
         doc = document(name, change)
         try:
@@ -223,6 +248,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
             seen["refused"] += 1
             return
         seen["accepted"] += 1
+        seen["autoscaled"] += "autoscaling" in doc["spec"]["serving"]
         try:
             made = children(doc, namespace)
         except ValidationError as error:
@@ -240,4 +266,4 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     check()
     # Both sides were exercised: the generator reaches valid and invalid specs.
     print(seen)
-    assert seen["refused"] > 10 and seen["accepted"] > 10, seen
+    assert seen["refused"] > 10 and seen["accepted"] > 10 and seen["autoscaled"], seen

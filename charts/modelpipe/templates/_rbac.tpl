@@ -55,6 +55,13 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create]
+# get: KubeApi.get_autoscaler, the serving Deployment's HPA (serving.template, k8s/gather.py);
+# create, patch, delete: KubeApi.create_autoscaler, patch_autoscaler, delete_autoscaler
+# keep it to spec.serving.autoscaling and remove it when dropped (planning/autoscaling.py);
+# never list or watch, and only the one named after and owned by the pipeline.
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, create, patch, delete]
 # get: KubeApi.get_service_account, the ServiceAccounts a spec names (training,
 # serving.template): must exist, and must have opted in with the annotation
 # modelpipe.io/pipelines, before any Job or Deployment runs the author's image as

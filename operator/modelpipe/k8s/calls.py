@@ -65,6 +65,13 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     ),
     RbacRule("", "services", ("get", "create"), "KubeApi.get_service, create_service"),
     RbacRule(
+        "autoscaling",
+        "horizontalpodautoscalers",
+        ("get", "create", "patch", "delete"),
+        "KubeApi.get_autoscaler, create_autoscaler, patch_autoscaler, delete_autoscaler "
+        "(spec.serving.autoscaling)",
+    ),
+    RbacRule(
         "",
         "serviceaccounts",
         ("get",),
@@ -104,6 +111,9 @@ RBAC_RULES: tuple[RbacRule, ...] = (
         "kopf peering (only with --peering --all-namespaces)",
     ),
 )
+
+
+_HPA, _HPAS = "autoscaling/v2", "horizontalpodautoscalers"
 
 
 def _ns(group_version: str, namespace: str, plural: str) -> str:
@@ -188,6 +198,21 @@ class KubeApi:
 
     def create_service(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("v1", namespace, "services"), manifest)
+
+    def get_autoscaler(self, namespace: str, name: str) -> JSON | None:
+        return self.rest.request("GET", f"{_ns(_HPA, namespace, _HPAS)}/{name}")
+
+    def create_autoscaler(self, namespace: str, manifest: JSON) -> bool:
+        return self._create(_ns(_HPA, namespace, _HPAS), manifest)
+
+    def patch_autoscaler(self, namespace: str, name: str, patch: JSON) -> None:
+        path = f"{_ns(_HPA, namespace, _HPAS)}/{name}"
+        self.rest.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
+    def delete_autoscaler(self, namespace: str, name: str, *, uid: str) -> None:
+        """Delete the autoscaler with this ``uid`` only: one made since under that name stays."""
+        path = f"{_ns(_HPA, namespace, _HPAS)}/{name}"
+        self.rest.request("DELETE", path, body={"preconditions": {"uid": uid}})
 
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")

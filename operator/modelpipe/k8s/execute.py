@@ -24,12 +24,15 @@ from modelpipe.manifests import job_owner_reference
 from modelpipe.observed import Observed
 from modelpipe.planning import (
     Action,
+    CreateAutoscaler,
     CreateDeployment,
     CreateJob,
     CreateService,
+    DeleteAutoscaler,
     DeleteJob,
     PatchDeployment,
     Plan,
+    UpdateAutoscaler,
     UpdateDeployment,
 )
 
@@ -85,6 +88,23 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
     elif isinstance(action, UpdateDeployment):
         api.patch_deployment(namespace, action.name, action.patch, content_type=MERGE_PATCH)
         logger.info("Updated Deployment %s/%s to spec.serving", namespace, action.name)
+    else:
+        _apply_autoscaler(api, namespace, action)
+
+
+def _apply_autoscaler(
+    api: KubeApi, namespace: str, action: CreateAutoscaler | UpdateAutoscaler | DeleteAutoscaler
+) -> None:
+    if isinstance(action, CreateAutoscaler):
+        created = api.create_autoscaler(namespace, action.manifest)
+        name = _name(action.manifest)
+        logger.info("%s HorizontalPodAutoscaler %s/%s", _created(created), namespace, name)
+    elif isinstance(action, UpdateAutoscaler):
+        api.patch_autoscaler(namespace, action.name, action.patch)
+        logger.info("Updated HorizontalPodAutoscaler %s/%s", namespace, action.name)
+    else:
+        api.delete_autoscaler(namespace, action.name, uid=action.uid)
+        logger.info("Deleted HorizontalPodAutoscaler %s/%s", namespace, action.name)
 
 
 def describe(action: Action) -> str:
@@ -97,6 +117,12 @@ def describe(action: Action) -> str:
         return f"create Deployment {_name(action.manifest)}"
     if isinstance(action, CreateService):
         return f"create Service {_name(action.manifest)}"
+    if isinstance(action, CreateAutoscaler):
+        return f"create HorizontalPodAutoscaler {_name(action.manifest)}"
+    if isinstance(action, UpdateAutoscaler):
+        return f"patch HorizontalPodAutoscaler {action.name}"
+    if isinstance(action, DeleteAutoscaler):
+        return f"delete HorizontalPodAutoscaler {action.name}"
     return f"patch Deployment {action.name}"
 
 

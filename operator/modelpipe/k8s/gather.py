@@ -38,7 +38,7 @@ from modelpipe.layout import (
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
 )
-from modelpipe.observed import Observed, ObservedDeployment
+from modelpipe.observed import Observed, ObservedAutoscaler, ObservedDeployment
 from modelpipe.planning.accounts import (
     SERVING_ACCOUNT,
     TRAINING_ACCOUNT,
@@ -96,7 +96,9 @@ def observe(
         )
     deployment_name = spec.serving.deployment_name or name
     deployment = api.get_deployment(namespace, deployment_name)
-    service = api.get_service(namespace, name) if spec.serving.template is not None else None
+    owns_serving = spec.serving.template is not None
+    service = api.get_service(namespace, name) if owns_serving else None
+    autoscaler = api.get_autoscaler(namespace, name) if owns_serving else None
     lent = _lend_credentials(api, namespace=namespace, spec=spec)
     data_lent = _lend_dataset_credentials(api, namespace=namespace, spec=spec)
     values, rows, changes = _follow(
@@ -126,6 +128,7 @@ def observe(
         ),
         service_exists=service is not None,
         service_owned=service is not None and _controlled_by(service, metadata.uid),
+        autoscaler=_autoscaler(autoscaler, uid=metadata.uid) if autoscaler else None,
         pvc_exists=spec.artifacts.pvc is None
         or api.get_pvc(namespace, spec.artifacts.pvc) is not None,
         service_account_exists=all(u.annotations is not None for u in accounts if u.training),
@@ -270,6 +273,14 @@ def _controlled_by(obj: JSON, uid: str) -> bool:
     return any(
         ref.get("uid") == uid and ref.get("controller") is True
         for ref in obj.get("metadata", {}).get("ownerReferences") or []
+    )
+
+
+def _autoscaler(body: JSON, *, uid: str) -> ObservedAutoscaler:
+    return ObservedAutoscaler(
+        uid=str((body.get("metadata") or {}).get("uid") or ""),
+        owned=_controlled_by(body, uid),
+        serving_hash=_annotations(body).get(SERVING_HASH_ANNOTATION),
     )
 
 

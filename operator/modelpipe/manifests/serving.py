@@ -132,7 +132,8 @@ def template_patch(
     placement field dropped from the template is nulled, as are the keys of the
     Deployment's ``node_selector_keys`` the spec no longer has, so whatever the spec no
     longer says goes too.
-    The selector is immutable and the strategy the operator's own; neither is sent.
+    The selector is immutable and the strategy the operator's own; neither is sent, and
+    neither are the replicas while an autoscaler sets them.
     """
     desired = serving_deployment(
         meta=meta,
@@ -160,7 +161,7 @@ def template_patch(
             }
         },
         "spec": {
-            "replicas": desired["spec"]["replicas"],
+            **{k: v for k, v in desired["spec"].items() if k == "replicas"},
             "progressDeadlineSeconds": desired["spec"]["progressDeadlineSeconds"],
             "template": {"spec": pod},
         },
@@ -203,8 +204,10 @@ def _deployment_spec(
         pod["initContainers"] = [fetch]
     pod |= service_account(template.service_account_name)
     pod |= placement(template, pods=selector_labels(meta.name))
+    # With serving.autoscaling the HPA owns spec.replicas: never sent, so never fought over.
+    replicas = {} if spec.serving.autoscaling else {"replicas": spec.serving.replicas}
     return {
-        "replicas": spec.serving.replicas,
+        **replicas,
         "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector_labels(meta.name)},

@@ -2,9 +2,11 @@
 
 from modelpipe.planning.outcome import (
     Action,
+    CreateAutoscaler,
     CreateDeployment,
     CreateJob,
     CreateService,
+    DeleteAutoscaler,
     DeleteJob,
     Event,
     EventType,
@@ -14,15 +16,18 @@ from modelpipe.planning.outcome import (
     Promotion,
     RunFinished,
     Sample,
+    UpdateAutoscaler,
     UpdateDeployment,
 )
 from modelpipe.planning.plan import plan
 
 __all__ = [
     "Action",
+    "CreateAutoscaler",
     "CreateDeployment",
     "CreateJob",
     "CreateService",
+    "DeleteAutoscaler",
     "DeleteJob",
     "Event",
     "EventType",
@@ -32,6 +37,7 @@ __all__ = [
     "Promotion",
     "RunFinished",
     "Sample",
+    "UpdateAutoscaler",
     "UpdateDeployment",
     "plan",
 ]

@@ -67,8 +67,39 @@ class UpdateDeployment:
     patch: Manifest
 
 
+@dataclass(frozen=True)
+class CreateAutoscaler:
+    """Create the serving Deployment's HorizontalPodAutoscaler (spec.serving.autoscaling)."""
+
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class UpdateAutoscaler:
+    """Bring an owned autoscaler to spec.serving.autoscaling (a JSON merge patch)."""
+
+    name: str
+    patch: Manifest
+
+
+@dataclass(frozen=True)
+class DeleteAutoscaler:
+    """Remove an owned autoscaler the spec no longer asks for (only the one with ``uid``)."""
+
+    name: str
+    uid: str
+
+
 Action = (
-    CreateJob | DeleteJob | CreateDeployment | CreateService | PatchDeployment | UpdateDeployment
+    CreateJob
+    | DeleteJob
+    | CreateDeployment
+    | CreateService
+    | PatchDeployment
+    | UpdateDeployment
+    | CreateAutoscaler
+    | UpdateAutoscaler
+    | DeleteAutoscaler
 )
 
 

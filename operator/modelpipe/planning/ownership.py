@@ -3,7 +3,8 @@
 A pipeline author must not gain, through the operator, write access to objects of the
 namespace they could not edit themselves. So the operator writes:
 
-- with ``spec.serving.template``: the Deployment and Service named after the pipeline,
+- with ``spec.serving.template``: the Deployment and Service (and, with
+  ``spec.serving.autoscaling``, the HorizontalPodAutoscaler) named after the pipeline,
   only when they do not exist yet (it creates them) or the pipeline controls them (an
   ownerReference with the pipeline's uid and ``controller: true``);
 - with ``spec.serving.deploymentName``: the user's Deployment, only when it opted in with
@@ -47,5 +48,12 @@ def serving_conflict(observed: Observed) -> str | None:
         return (
             f"Service {meta.name} already exists and is not owned by ModelPipeline "
             f"{meta.name}; {_UNTOUCHED}: rename the pipeline or remove that Service"
+        )
+    autoscaler = observed.autoscaler
+    if spec.serving.autoscaling and autoscaler is not None and not autoscaler.owned:
+        return (
+            f"HorizontalPodAutoscaler {meta.name} already exists and is not owned by "
+            f"ModelPipeline {meta.name}; {_UNTOUCHED}: rename the pipeline, remove that "
+            "autoscaler, or drop spec.serving.autoscaling"
         )
     return None

@@ -31,6 +31,7 @@ from modelpipe.manifests import (
 from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
 from modelpipe.planning import bake, retry
+from modelpipe.planning.autoscaling import converge_autoscaler
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
 from modelpipe.planning.outcome import (
@@ -82,7 +83,7 @@ def _converge(d: Decided, target: Target | None) -> Part:
     part = NOTHING
     if d.spec.serving.template is not None and not d.obs.service_exists:
         part += Part(actions=(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),))
-    part += apply_serving_edits(d, deployment, target)
+    part += apply_serving_edits(d, deployment, target) + converge_autoscaler(d)
     d = d.after(part)
     production = d.status.production
     retry_in_place = d.retrying == target.version and deployment.rollout_failed
@@ -148,7 +149,8 @@ def _create_or_block(d: Decided, target: Target) -> Part:
         if d.obs.service_exists
         else (CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),)
     )
-    part = Part(actions=(CreateDeployment(manifest), *service)) + emit(
+    part = Part(actions=(CreateDeployment(manifest), *service)) + converge_autoscaler(d)
+    part += emit(
         EventType.NORMAL,
         Reason.ROLLING_OUT,
         f"Created Deployment {d.obs.metadata.name} serving model {target.version}",

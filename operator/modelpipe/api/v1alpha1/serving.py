@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import ConfigDict, Field, model_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, cel, validations
+from modelpipe.api.v1alpha1.autoscaling import Autoscaling
 from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
 
@@ -98,6 +99,32 @@ class Analysis(SpecModel):
         return self
 
 
+_AUTOSCALING_NEEDS_TEMPLATE = (
+    "serving.autoscaling needs serving.template: the operator scales only the Deployment it "
+    "creates and owns"
+)
+_AUTOSCALING_OWNS_REPLICAS = (
+    "serving.replicas does not apply with serving.autoscaling (the autoscaler sets the "
+    "replicas between minReplicas and maxReplicas): remove serving.replicas"
+)
+
+
+def _needs_request(resource: str, field: str) -> dict[str, str]:
+    requests = "self.template.resources.requests"
+    return cel(
+        f"!has(self.autoscaling) || !has(self.autoscaling.{field}) || (has(self.template) "
+        f"&& has(self.template.resources) && has({requests}) && '{resource}' in {requests})",
+        _needs_request_message(resource),
+    )
+
+
+def _needs_request_message(resource: str) -> str:
+    return (
+        f"serving.autoscaling targets {resource} utilisation, a share of the pods' request: "
+        f"set serving.template.resources.requests.{resource}"
+    )
+
+
 _ANALYSIS_NEEDS_TEMPLATE = (
     "serving.analysis needs serving.template: the operator reads the /metrics of the pods it "
     "creates"
@@ -128,7 +155,19 @@ class ServingSpec(SpecModel):
         pattern=OBJECT_NAME_PATTERN,
         description="Model name in the inference API; defaults to the pipeline name.",
     )
-    replicas: int = Field(default=1, ge=0, le=100, description="Replicas of a created Deployment.")
+    replicas: int = Field(
+        default=1,
+        ge=0,
+        le=100,
+        description="Replicas of a created Deployment; with serving.autoscaling the "
+        "autoscaler sets them instead.",
+    )
+    autoscaling: Autoscaling | None = Field(
+        default=None,
+        description="Scale the created Deployment with a HorizontalPodAutoscaler the operator "
+        "owns (needs serving.template); removing this field removes the autoscaler and "
+        "serving.replicas applies again.",
+    )
     readiness_probe: Probe = Field(default_factory=Probe)
     progress_deadline_seconds: int = Field(
         default=600,
@@ -162,6 +201,10 @@ class ServingSpec(SpecModel):
                 "!has(self.analysis) || has(self.template)",
                 _ANALYSIS_NEEDS_TEMPLATE,
             ),
+            cel("!has(self.autoscaling) || has(self.template)", _AUTOSCALING_NEEDS_TEMPLATE),
+            cel("!has(self.autoscaling) || self.replicas == 1", _AUTOSCALING_OWNS_REPLICAS),
+            _needs_request("cpu", "targetCPUUtilizationPercentage"),
+            _needs_request("memory", "targetMemoryUtilizationPercentage"),
         )
     )
 
@@ -169,4 +212,20 @@ class ServingSpec(SpecModel):
     def _analysis_has_pods_to_read(self) -> Self:
         if self.analysis is not None and self.template is None:
             raise ValueError(_ANALYSIS_NEEDS_TEMPLATE)
+        return self
+
+    @model_validator(mode="after")
+    def _autoscaling_has_a_deployment_to_scale(self) -> Self:
+        scaling = self.autoscaling
+        if scaling is None:
+            return self
+        if self.template is None:
+            raise ValueError(_AUTOSCALING_NEEDS_TEMPLATE)
+        if self.replicas != 1:
+            raise ValueError(_AUTOSCALING_OWNS_REPLICAS)
+        resources = self.template.resources
+        requests = (resources.requests if resources else None) or {}
+        for resource, _ in scaling.targets():
+            if resource not in requests:
+                raise ValueError(_needs_request_message(resource))
         return self
