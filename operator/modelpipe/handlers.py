@@ -60,6 +60,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.reconciler = Reconciler(
         KubeApi(Rest(connect(), on_retry=count_retry)),
         follow_sources=True,
+        send_notifications=True,
         source_limits=memo.get("source_limits"),
         training_limits=memo.get("training_limits"),
         namespaces=memo.get("namespaces"),

@@ -6,7 +6,7 @@ knows about kopf or a Kubernetes client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -162,6 +162,30 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class WebhookTarget:
+    """A spec.notify webhook as the gatherer found its Secret: the URL, or why none.
+
+    ``repr`` never shows the URL (it is a credential); only the sender reads it.
+    """
+
+    name: str
+    url: str = field(default="", repr=False)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the sender's delivery of one notification ended (modelpipe.k8s.notifier)."""
+
+    webhook: str
+    id: str
+    delivered: bool
+    attempts: int
+    result: str  # in the operator's words: "HTTP 204", "timed out"; never the URL
+    finished_at: str
+
+
+@dataclass(frozen=True)
 class QueueSeat:
     """The training queue's answer for this pass: no slot yet (planning.queue, k8s.queue)."""
 
@@ -210,6 +234,9 @@ class Observed:
     refusal: Refusal | None = None
     # The Job this pass would start must wait in the training queue.
     queue: QueueSeat | None = None
+    # spec.notify's webhooks, and the deliveries the sender finished since status said so.
+    webhooks: tuple[WebhookTarget, ...] = ()
+    deliveries: tuple[Delivery, ...] = ()
     # The operator's configuration (read once at start-up): images of its own containers.
     config: OperatorConfig = UNCONFIGURED
 

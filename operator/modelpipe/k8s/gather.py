@@ -28,6 +28,7 @@ from modelpipe.inputs import Resolved
 from modelpipe.k8s.analysis import observe_pod_metrics
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.jobs import label, observe_job
+from modelpipe.k8s.notifier import Notifier
 from modelpipe.k8s.pvcdata import is_hash_check, observe_checks
 from modelpipe.k8s.rest import JSON, ApiError
 from modelpipe.k8s.rollout import read_rollout_pods
@@ -38,7 +39,7 @@ from modelpipe.layout import (
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
 )
-from modelpipe.observed import Observed, ObservedAutoscaler, ObservedDeployment
+from modelpipe.observed import Observed, ObservedAutoscaler, ObservedDeployment, WebhookTarget
 from modelpipe.planning.accounts import (
     SERVING_ACCOUNT,
     TRAINING_ACCOUNT,
@@ -48,7 +49,7 @@ from modelpipe.planning.accounts import (
 from modelpipe.planning.polling import PollState
 from modelpipe.planning.pvcdata import pvc_follow
 from modelpipe.planning.sourcestatus import source_status
-from modelpipe.sources.credentials import Lent, lend
+from modelpipe.sources.credentials import Lent, lend, lend_url
 from modelpipe.sources.follower import CODE, DATASET, SourceFollower, resolved
 
 _JUDGED = TRAINED_VERDICTS | {
@@ -64,6 +65,7 @@ def observe(
     namespace: str,
     name: str,
     follower: SourceFollower | None = None,
+    notifier: Notifier | None = None,
     config: OperatorConfig = UNCONFIGURED,
 ) -> Observed | None:
     """Everything plan() needs, or ``None`` when the pipeline is gone.
@@ -141,6 +143,8 @@ def observe(
         credentials_problem=refused.message if refused else None,
         artifacts_problem=artifacts_lent.error.message if artifacts_lent.error else None,
         service_account_problem=refusal(accounts, pipeline=name),
+        webhooks=_webhook_targets(api, namespace=namespace, spec=spec),
+        deliveries=notifier.finished(namespace, name) if notifier else (),
         config=config,
     )
 
@@ -170,6 +174,25 @@ def _lend_artifacts_credentials(api: KubeApi, *, namespace: str, spec: ModelPipe
         return Lent()
     ref = SecretRef(namespace, s3.credentials_secret)
     return _read_and_lend(api, ref, urls=(s3.base_uri(),))
+
+
+def _webhook_targets(
+    api: KubeApi, *, namespace: str, spec: ModelPipelineSpec
+) -> tuple[WebhookTarget, ...]:
+    """Each ``spec.notify`` webhook's URL from its opted-in Secret, or why not."""
+    if spec.notify is None:
+        return ()
+    targets = []
+    for webhook in spec.notify.webhooks:
+        ref = SecretRef(namespace, webhook.url_secret_ref.name)
+        try:
+            url, problem = lend_url(
+                ref, api.get_secret(namespace, ref.name), key=webhook.url_secret_ref.key
+            )
+        except ApiError as error:  # e.g. forbidden by RBAC (rbac.readSecrets=false)
+            url, problem = "", f"cannot read Secret {ref.name}: {error.reason}"
+        targets.append(WebhookTarget(webhook.name, url=url, problem=problem))
+    return tuple(targets)
 
 
 def _read_and_lend(api: KubeApi, ref: SecretRef, *, urls: tuple[str, ...]) -> Lent:

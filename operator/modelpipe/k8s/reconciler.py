@@ -23,9 +23,10 @@ from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
+from modelpipe.k8s.notifier import Notifier
 from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
 from modelpipe.k8s.systemclock import SYSTEM_CLOCK
-from modelpipe.observed import Refusal
+from modelpipe.observed import Observed, Refusal
 from modelpipe.planning import Plan, plan, refusal
 from modelpipe.planning.clock import Clock, rfc3339
 from modelpipe.planning.queue import Limits
@@ -80,6 +81,7 @@ class Reconciler:
         *,
         clock: Clock = SYSTEM_CLOCK,
         follow_sources: bool = False,
+        send_notifications: bool = False,
         timer: TimerFactory = threading.Timer,
         source_limits: SourceLimits | None = None,
         training_limits: Limits | None = None,
@@ -95,6 +97,16 @@ class Reconciler:
         self.follower = (
             SourceFollower(on_change=self._reconcile_logged, clock=clock, limits=source_limits)
             if follow_sources
+            else None
+        )
+        # spec.notify's webhooks, sent off the pass through the pollers' egress policy.
+        self.notifier = (
+            Notifier(
+                on_done=self._reconcile_logged,
+                policy=(source_limits or SourceLimits()).egress,
+                clock=clock,
+            )
+            if send_notifications
             else None
         )
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -133,7 +145,12 @@ class Reconciler:
         """observe → plan → execute; a refused write is remembered and the plan redone held."""
         key = (namespace, name)
         observed = observe(
-            self.api, namespace=namespace, name=name, follower=self.follower, config=self.config
+            self.api,
+            namespace=namespace,
+            name=name,
+            follower=self.follower,
+            notifier=self.notifier,
+            config=self.config,
         )
         if observed is None:
             return None
@@ -162,10 +179,18 @@ class Reconciler:
             observed = replace(observed, refusal=again)
             decided = plan(observed, now)
             execute(self.api, observed, decided, now=rfc3339(now))
+            self._notify(observed, decided)
             return decided
         if not refusal.holding(observed, now):
             self._refusals.pop(key, None)  # the writes went through (or none was refused)
+        self._notify(observed, decided)
         return decided
+
+    def _notify(self, observed: Observed, decided: Plan) -> None:
+        """After the status that records them is written: hand the deliveries over."""
+        if self.notifier is not None:
+            meta = observed.metadata
+            self.notifier.send(meta.namespace, meta.name, decided.notifications, observed.webhooks)
 
     def requeue(self, namespace: str, name: str, delay: float) -> None:
         """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only.
@@ -198,6 +223,8 @@ class Reconciler:
             pending.timer.cancel()
         if self.follower is not None:
             self.follower.forget(namespace=namespace, name=name)
+        if self.notifier is not None:
+            self.notifier.forget(namespace, name)
         metrics.forget(namespace, name)
 
     def stop(self) -> None:
@@ -207,6 +234,8 @@ class Reconciler:
             pending.timer.cancel()
         if self.follower is not None:
             self.follower.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
 
     def _fire(self, namespace: str, name: str, token: int) -> None:
         """A timer is due; a replaced one that fires anyway (its cancel raced) does nothing."""

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from modelpipe.api.v1alpha1 import ModelPipelineStatus, Reason, Verdict
+from modelpipe.api.v1alpha1.notify import WebhookFormat
 
 Manifest = dict[str, Any]
 
@@ -125,6 +126,19 @@ Sample = RunFinished | GateFailure | Promotion
 
 
 @dataclass(frozen=True)
+class Notify:
+    """Send one notification (a Pending row of status.notifications) to one webhook.
+
+    Planned on every pass while the row is Pending; the sender drops one it already has.
+    """
+
+    webhook: str
+    id: str
+    format: WebhookFormat
+    body: Manifest
+
+
+@dataclass(frozen=True)
 class Plan:
     status: ModelPipelineStatus
     actions: tuple[Action, ...] = ()
@@ -132,3 +146,5 @@ class Plan:
     samples: tuple[Sample, ...] = ()
     # Look again after this many seconds even if nothing changes (missing PVC or Deployment).
     requeue_after: float | None = None
+    # Webhook deliveries for the sender, after the status that records them is written.
+    notifications: tuple[Notify, ...] = ()

@@ -25,7 +25,16 @@ from datetime import datetime
 
 from modelpipe.api.v1alpha1 import all_runs, with_runs
 from modelpipe.observed import Observed
-from modelpipe.planning import bake, pvcdata, refusal, serving, sources, summary, training
+from modelpipe.planning import (
+    bake,
+    notifications,
+    pvcdata,
+    refusal,
+    serving,
+    sources,
+    summary,
+    training,
+)
 from modelpipe.planning.clock import rfc3339
 from modelpipe.planning.conditions import merge_conditions, unusable_spec
 from modelpipe.planning.draft import Decided, Part
@@ -85,10 +94,12 @@ def plan(observed: Observed, now: datetime) -> Plan:
             "conditions": sources.with_sources_ready(decided, conditions, stamp=stamp),
         }
     )
+    told = notifications.notify(decided, status, stamp=stamp)  # last: it compares the final status
     return Plan(
-        status=status,
+        status=told.status,
         actions=decided.so_far.actions,
-        events=decided.so_far.events,
+        events=decided.so_far.events + told.events,
         samples=decided.so_far.samples,
         requeue_after=decided.so_far.wake,
+        notifications=told.intents,
     )

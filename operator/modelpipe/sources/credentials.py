@@ -105,3 +105,27 @@ def lend(ref: SecretRef | None, secret: SecretView | None, *, url: str, problem:
     if refused is not None:
         return Lent(error=SourceError(ErrorReason.CREDENTIALS_REFUSED, refused))
     return Lent(credentials=Credentials.from_secret_data(dict(secret.data)))
+
+
+def lend_url(ref: SecretRef, secret: SecretView | None, *, key: str) -> tuple[str, str | None]:
+    """The URL a Secret's ``key`` holds (a webhook's), or why it must not be used.
+
+    The same opt-in as credentials: the label, and a prefix covering the URL. The
+    URL is a credential itself, so no message quotes it, nor any value of the Secret.
+    """
+    if secret is None:
+        return "", f"Secret {ref.name} not found"
+    url = secret.data.get(key, "").strip()
+    if not url:
+        return "", f"Secret {ref.name} has no key {key}"
+    parts = urlsplit(url) if url.isprintable() else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return "", f"key {key} of Secret {ref.name} does not hold an http or https URL"
+    if secret.labels.get(CREDENTIALS_LABEL) != "true":
+        return "", refusal(ref, secret, url="")  # says how to opt in; quotes nothing
+    if not any(url_has_prefix(url, prefix) for prefix in url_prefixes(secret)):
+        return "", (
+            f"Secret {ref.name} is not for this URL: none of the prefixes in its annotation "
+            f"{URL_PREFIXES_ANNOTATION} covers the URL in key {key}"
+        )
+    return url, None

@@ -69,6 +69,9 @@ class Reason(StrEnum):
     SOURCE_CHANGED = "SourceChanged"
     SOURCE_FAILED = "SourceFailed"
     SOURCE_RECOVERED = "SourceRecovered"
+    # Notified (spec.notify webhooks; CredentialsRefused and Idle are shared)
+    DELIVERED = "Delivered"
+    DELIVERY_FAILED = "DeliveryFailed"
 
 
 class Verdict(StrEnum):

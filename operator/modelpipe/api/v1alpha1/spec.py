@@ -45,6 +45,7 @@ from modelpipe.api.v1alpha1.evaluation import (
     misfit_test,
     task_fit_rules,
 )
+from modelpipe.api.v1alpha1.notify import NotifySpec, SecretKeyRef, Webhook
 from modelpipe.api.v1alpha1.resources import Quantity, Resources
 from modelpipe.api.v1alpha1.serving import Probe, ServingSpec, ServingTemplate
 from modelpipe.api.v1alpha1.training import Estimator, TrainingSpec
@@ -86,6 +87,10 @@ class ModelPipelineSpec(SpecModel):
         json_schema_extra=validations(CRON_CEL_RULE),
     )
     triggers: TriggersSpec | None = Field(default=None, description="Debouncing of automatic runs.")
+    notify: NotifySpec | None = Field(
+        default=None,
+        description="Webhooks told about promotions, rollbacks, failed runs and failing sources.",
+    )
     history_limit: int = Field(
         default=10, ge=1, le=50, description="Runs kept in status.history and finished Jobs kept."
     )
@@ -128,14 +133,17 @@ __all__ = [
     "Feature",
     "GitSource",
     "ModelPipelineSpec",
+    "NotifySpec",
     "Probe",
     "Quantity",
     "Resources",
     "S3Artifacts",
+    "SecretKeyRef",
     "ServingSpec",
     "ServingTemplate",
     "Significance",
     "Threshold",
     "TrainingSpec",
     "TriggersSpec",
+    "Webhook",
 ]

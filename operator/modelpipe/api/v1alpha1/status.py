@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from modelpipe.api.v1alpha1._base import StatusModel
 from modelpipe.api.v1alpha1.enums import Reason, RunPhase, Verdict
+from modelpipe.api.v1alpha1.notify import NOTIFICATIONS_KEPT, Notification
 
 HISTORY_MAX = 50
 
@@ -276,6 +277,12 @@ class ModelPipelineStatus(StatusModel):
         max_length=HISTORY_MAX,
         description="The runs before lastRun, newest first; with lastRun at most "
         "spec.historyLimit runs.",
+    )
+    notifications: list[Notification] = Field(
+        default_factory=list,
+        max_length=NOTIFICATIONS_KEPT,
+        description="Webhook deliveries (spec.notify), newest first: what was told to whom "
+        "and how it went; a Delivered one is never sent again.",
     )
 
 
