@@ -93,6 +93,9 @@ IN_PROGRESS_REASONS = {
     "Resolved",
     "Resolving",
     "NothingFollowed",
+    # The Notified condition's own (spec.notify): a webhook never makes the app Degraded.
+    "Delivered",
+    "DeliveryFailed",
 }
 ALL_REASONS = {str(r) for r in Reason} | {str(r) for r in SourcesReadyReason}
 
