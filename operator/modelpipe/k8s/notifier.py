@@ -92,10 +92,13 @@ class Notifier:
         name: str,
         intents: tuple[Notify, ...],
         targets: tuple[WebhookTarget, ...],
+        *,
+        pending: frozenset[Key],
     ) -> None:
-        """Start what is new in ``intents``; forget the finished ones status has recorded."""
+        """Start what is new in ``intents``; forget the finished ones status no longer
+        lists as ``pending`` (it recorded them; a plan held back lists them still)."""
         urls = {t.name: t.url for t in targets if t.problem is None and t.url}
-        wanted = {(i.webhook, i.id) for i in intents}
+        wanted = pending | {(i.webhook, i.id) for i in intents}
         with self._guard:
             known = self._known.setdefault((namespace, name), {})
             for key in [k for k, done in known.items() if done is not None and k not in wanted]:

@@ -190,7 +190,14 @@ class Reconciler:
         """After the status that records them is written: hand the deliveries over."""
         if self.notifier is not None:
             meta = observed.metadata
-            self.notifier.send(meta.namespace, meta.name, decided.notifications, observed.webhooks)
+            rows = decided.status.notifications
+            self.notifier.send(
+                meta.namespace,
+                meta.name,
+                decided.notifications,
+                observed.webhooks,
+                pending=frozenset((r.webhook, r.id) for r in rows if r.state == "Pending"),
+            )
 
     def requeue(self, namespace: str, name: str, delay: float) -> None:
         """Look again after ``delay`` seconds; one pending timer per pipeline, in memory only.
