@@ -168,6 +168,15 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
             {"training": {"estimator": {"className": "os.system"}}},
             "estimator.className must be a scikit-learn",
         ),
+        # 15: beyond scikit-learn, only the boosting estimators the contract names.
+        (
+            {"training": {"estimator": {"className": "xgboost.XGBRFClassifier"}}},
+            "or one of xgboost.XGBClassifier, xgboost.XGBRegressor, lightgbm.LGBMClassifier",
+        ),
+        (
+            {"training": {"estimator": {"className": "lightgbm.sklearn.LGBMClassifier"}}},
+            "estimator.className must be a scikit-learn class path",
+        ),
         (
             {"training": {"estimator": {"className": "sklearn.svm.SVC"}, "testSplit": 1.5}},
             "testSplit",
@@ -181,6 +190,16 @@ def test_invalid_specs_are_rejected_with_clear_messages(
     done = ns.kubectl("apply", "-f", "-", input=json.dumps(pipeline(**change)), check=False)
     assert done.returncode != 0, "the apiserver accepted an invalid spec"
     assert message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    "class_name", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier", "sklearn.svm.SVC"]
+)
+def test_accepted_estimator_families_are_admitted(ns: Namespace, class_name: str) -> None:
+    document = pipeline(training={**TRAINING, "estimator": {"className": class_name}})
+    dry_run = ("apply", "--dry-run=server", "-f", "-")
+    done = ns.kubectl(*dry_run, input=json.dumps(document), check=False)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("name", ["iris.v2", "2iris", "-iris"])

@@ -84,6 +84,11 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
             },
             f"at most {MAX_PARAMS_BYTES}",
         ),
+        (
+            {"training": {"estimator": {"className": "xgboost.XGBRFClassifier"}}},
+            "or one of xgboost.XGBClassifier, xgboost.XGBRegressor, lightgbm.LGBMClassifier",
+        ),
+        ({"training": {"estimator": {"className": "os.system"}}}, "a scikit-learn class path"),
     ],
 )
 def test_the_operator_refuses_what_admission_refuses(change: dict[str, Any], message: str) -> None:
@@ -112,3 +117,14 @@ def test_regression_metrics_on_a_regression_pipeline_are_accepted() -> None:
         )
     )
     assert parsed.training.task == "regression"
+
+
+@pytest.mark.parametrize(
+    "class_name",
+    ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier", "sklearn.ensemble.RandomForestClassifier"],
+)
+def test_accepted_estimator_families(class_name: str) -> None:
+    parsed = ModelPipelineSpec.model_validate(
+        spec_dict(training={"estimator": {"className": class_name}})
+    )
+    assert parsed.training.estimator.class_name == class_name

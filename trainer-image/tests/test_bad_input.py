@@ -156,11 +156,15 @@ def test_unreachable_url(run_cli, make_config, tmp_path) -> None:
             {"className": "sklearn.linear_model.LogisticRegresion"},
             "did you mean 'LogisticRegression'",
         ),
-        ({"className": "xgboost.XGBClassifier"}, "only classes under sklearn."),
+        ({"className": "xgboost.XGBRFClassifier"}, "only classes under sklearn."),
         ({"className": "sklearn.svm.SVC", "params": {"kernal": "rbf"}}, "did you mean 'kernel'"),
         ({"className": "sklearn.svm.SVC", "params": {"C": "big"}}, "'C' parameter of SVC"),
+        (
+            {"className": "lightgbm.LGBMClassifier", "params": {"num_leave": 7}},
+            "'num_leave' (did you mean 'num_leaves'?)",
+        ),
     ],
-    ids=["unknown-class", "not-allowed", "unknown-param", "bad-param-value"],
+    ids=["unknown-class", "not-allowed", "unknown-param", "bad-param-value", "boosting-typo"],
 )
 def test_bad_estimator(run_cli, make_config, iris_csv, tmp_path, estimator, expected) -> None:
     result = _expect(

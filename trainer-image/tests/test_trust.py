@@ -128,6 +128,13 @@ def test_names_outside_sklearn_are_never_imported() -> None:
     assert refused_types(["xgboost.XGBClassifier"], extra_prefixes=["xgboost."]) == []
 
 
+def test_boosting_types_are_vetted_by_exact_name() -> None:
+    vetted = ["xgboost.sklearn.XGBClassifier", "xgboost.core.Booster", "lightgbm.basic.Booster"]
+    assert refused_types([*vetted, "lightgbm.sklearn.LGBMRegressor"]) == []
+    others = ["xgboost.core.DMatrix", "lightgbm.basic.Dataset", "xgboost.sklearn.XGBRanker"]
+    assert refused_types(others) == sorted(others)
+
+
 @pytest.mark.slow
 def test_every_sklearn_estimator_loads_under_the_allowlist() -> None:
     """Fit each estimator that can be built with defaults; its pipeline must load untouched.

@@ -1,19 +1,28 @@
 """Resolving the configured estimator: import path, allowlist, params, seed.
 
 Importing a class named in a config runs that module's code, so the import path
-must start with an allowed prefix (``sklearn.`` unless the config widens it)
-before anything is imported. The estimator is then constructed and its params
-checked against scikit-learn's own constraints, so a typo costs a second, not a
-training run.
+must start with an allowed prefix (``sklearn.`` unless the config widens it), or be
+one of the boosting estimators the contract names (XGBoost's and LightGBM's
+scikit-learn interfaces), before anything is imported. The estimator is then
+constructed and its params checked against scikit-learn's own constraints, so a
+typo costs a second, not a training run. The boosting estimators take any keyword
+(their library's native params), so a name that is not a constructor param but
+close to one is refused as a typo.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 
 from modelpipe_contract.result import Outcome
-from modelpipe_contract.runconfig import EstimatorSpec, Task
+from modelpipe_contract.runconfig import (
+    BOOSTING_ESTIMATORS,
+    EstimatorSpec,
+    Task,
+    is_accepted_estimator,
+)
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
 from modelpipe_trainer.errors import TrainerError, failure
@@ -27,10 +36,15 @@ def build_estimator(spec: EstimatorSpec, *, task: Task, seed: int) -> BaseEstima
     except TypeError as exc:
         raise _bad_params(spec.class_path, _unknown_param_hint(cls, spec, exc)) from None
     _check_task(estimator, spec.class_path, task)
+    typos = _likely_typos(cls, spec)
+    if typos:
+        raise _bad_params(spec.class_path, typos)
     if "random_state" in estimator.get_params(deep=False) and "random_state" not in spec.params:
         estimator.set_params(random_state=seed)
     validate = getattr(estimator, "_validate_params", None)
-    if callable(validate):
+    # Only scikit-learn's own estimators declare constraints; XGBoost and LightGBM inherit
+    # the validator without them, and it would raise AttributeError.
+    if callable(validate) and hasattr(estimator, "_parameter_constraints"):
         # scikit-learn checks param values only in fit(); its validator is private
         # but stable since 1.2, and asking it now saves a wasted training run.
         try:
@@ -42,10 +56,11 @@ def build_estimator(spec: EstimatorSpec, *, task: Task, seed: int) -> BaseEstima
 
 def resolve_estimator_class(class_path: str, *, allowed_prefixes: list[str]) -> type[BaseEstimator]:
     """Import the class named by ``class_path`` if an allowed prefix permits it."""
-    if not any(class_path.startswith(prefix) for prefix in allowed_prefixes):
+    if not is_accepted_estimator(class_path, allowed_prefixes):
         raise _unknown(
             class_path,
-            f"only classes under {', '.join(allowed_prefixes)} may be used "
+            f"only classes under {', '.join(allowed_prefixes)} and "
+            f"{', '.join(BOOSTING_ESTIMATORS)} may be used "
             "(widen estimator.allowedPrefixes to allow others)",
         )
     module_name, _, attr = class_path.rpartition(".")
@@ -62,7 +77,17 @@ def resolve_estimator_class(class_path: str, *, allowed_prefixes: list[str]) -> 
         )
     if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
         raise _unknown(class_path, "it is not a scikit-learn estimator class")
+    _route_library_log(cls)
     return cls
+
+
+def _route_library_log(cls: type[BaseEstimator]) -> None:
+    """LightGBM prints its log to stdout, where the trainer writes only its result line;
+    send it to the trainer's log (stderr and train.log) instead."""
+    if cls.__module__.startswith("lightgbm."):
+        import lightgbm
+
+        lightgbm.register_logger(logging.getLogger("lightgbm"))
 
 
 def _check_task(estimator: BaseEstimator, class_path: str, task: Task) -> None:
@@ -81,6 +106,18 @@ def _unknown_param_hint(cls: type[BaseEstimator], spec: EstimatorSpec, exc: Type
     return f"unknown params {', '.join(hints)}; valid params are {', '.join(valid)}"
 
 
+def _likely_typos(cls: type[BaseEstimator], spec: EstimatorSpec) -> str:
+    """Unknown params that look like misspelt constructor params, for estimators whose
+    ``**kwargs`` would otherwise take them silently; empty when there are none."""
+    if not _constructible(cls):
+        return ""
+    valid = sorted(cls().get_params(deep=False))
+    # A high cutoff: native names such as LightGBM's lambda_l1 must still pass.
+    close = {name: _close(name, valid, cutoff=0.85) for name in spec.params if name not in valid}
+    hints = [f"{name!r}{hint}" for name, hint in close.items() if hint]
+    return f"unknown params {', '.join(hints)}" if hints else ""
+
+
 def _constructible(cls: type[BaseEstimator]) -> bool:
     try:
         cls()
@@ -89,8 +126,8 @@ def _constructible(cls: type[BaseEstimator]) -> bool:
     return True
 
 
-def _close(name: str, valid: list[str]) -> str:
-    match = difflib.get_close_matches(name, valid, n=1)
+def _close(name: str, valid: list[str], *, cutoff: float = 0.6) -> str:
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=cutoff)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 

@@ -22,6 +22,8 @@ _LIBRARIES = (
     "skl2onnx",
     "onnx",
     "onnxruntime",
+    "xgboost-cpu",
+    "lightgbm",
 )
 
 

@@ -6,7 +6,8 @@ holds a few of scikit-learn's *internal* types (a tree's node arrays, a kernel,
 an optimizer). Passing ``trusted=True`` would let a tampered file build anything,
 so instead each type the file names is decided on here:
 
-- an explicitly vetted internal type (below), or
+- an explicitly vetted type (below): scikit-learn internals, and the estimators and
+  boosters of XGBoost and LightGBM, or
 - a class inside scikit-learn that subclasses one of scikit-learn's own bases for
   fitted state (estimators, losses, kernels, optimizers, distance metrics), or
 - a class under a prefix the pipeline's config explicitly allowed.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Sequence
 
-# Internal types that fitted pipelines hold and that are not subclasses of the
+# Types outside scikit-learn's bases that fitted pipelines hold and that are not subclasses of the
 # bases below; found by fitting every scikit-learn estimator and listing what
 # skops did not trust (see tests/test_trust.py).
 VETTED_TYPES = frozenset(
@@ -32,6 +33,18 @@ VETTED_TYPES = frozenset(
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
         "sklearn.calibration._CalibratedClassifier",
+        # The boosting estimators the contract accepts (BOOSTING_ESTIMATORS) and their
+        # boosters. skops stores a booster through its __getstate__, which is the
+        # library's own model format (XGBoost's UBJSON bytes, LightGBM's model text), and
+        # rebuilds it with the library's loader: no pickle. LightGBM keeps its params in
+        # an OrderedDict.
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.core.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
     }
 )
 

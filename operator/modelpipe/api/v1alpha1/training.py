@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from modelpipe_contract.runconfig import Task
+from modelpipe_contract.runconfig import (
+    BOOSTING_ESTIMATORS,
+    DEFAULT_ALLOWED_PREFIXES,
+    Task,
+    is_accepted_estimator,
+)
 from pydantic import Field, field_validator
 
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
@@ -12,21 +18,25 @@ from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
 from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
 
+ESTIMATOR_MESSAGE = (
+    "estimator.className must be a scikit-learn class path such as "
+    f"sklearn.linear_model.LogisticRegression, or one of {', '.join(BOOSTING_ESTIMATORS)}"
+)
+_ACCEPTED_RULE = " || ".join(
+    [f"self.startsWith('{p}')" for p in DEFAULT_ALLOWED_PREFIXES]
+    + [f"self in {json.dumps(list(BOOSTING_ESTIMATORS))}"]
+)
+
 
 class Estimator(SpecModel):
-    """A scikit-learn estimator class and its constructor parameters."""
+    """An estimator class (scikit-learn, XGBoost or LightGBM) and its constructor parameters."""
 
     class_name: str = Field(
         min_length=1,
         max_length=256,
-        description="Import path, e.g. sklearn.linear_model.LogisticRegression.",
-        json_schema_extra=validations(
-            cel(
-                "self.startsWith('sklearn.')",
-                "estimator.className must be a scikit-learn class path such as "
-                "sklearn.linear_model.LogisticRegression",
-            ),
-        ),
+        description="Import path, e.g. sklearn.linear_model.LogisticRegression or "
+        "xgboost.XGBClassifier.",
+        json_schema_extra=validations(cel(_ACCEPTED_RULE, ESTIMATOR_MESSAGE)),
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -34,6 +44,13 @@ class Estimator(SpecModel):
         f"maps of them nested at most {MAX_DEPTH} levels deep.",
         json_schema_extra={"maxProperties": MAX_PARAMS},
     )
+
+    @field_validator("class_name")
+    @classmethod
+    def _accepted(cls, class_name: str) -> str:
+        if not is_accepted_estimator(class_name):
+            raise ValueError(ESTIMATOR_MESSAGE)
+        return class_name
 
     @field_validator("params")
     @classmethod

@@ -14,6 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CONFIG_ENV = "MODELPIPE_RUN_CONFIG"
 DEFAULT_ALLOWED_PREFIXES = ("sklearn.",)
+# The estimators a pipeline may name beyond scikit-learn's own classes: the scikit-learn
+# interfaces of XGBoost and LightGBM, by exact name (docs/trainer.md, "Estimators"). The
+# CRD's CEL rule on estimator.className and the trainer's resolver both read this list.
+BOOSTING_ESTIMATORS = (
+    "xgboost.XGBClassifier",
+    "xgboost.XGBRegressor",
+    "lightgbm.LGBMClassifier",
+    "lightgbm.LGBMRegressor",
+)
+
+
+def is_accepted_estimator(
+    class_path: str, allowed_prefixes: tuple[str, ...] | list[str] = DEFAULT_ALLOWED_PREFIXES
+) -> bool:
+    """A boosting estimator named above, or a class under an allowed prefix."""
+    return class_path in BOOSTING_ESTIMATORS or class_path.startswith(tuple(allowed_prefixes))
 
 
 class _Model(BaseModel):

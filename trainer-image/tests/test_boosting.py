@@ -1,0 +1,85 @@
+"""XGBoost and LightGBM through their scikit-learn interfaces: trained by the trainer, saved
+as skops under the allowlist (no pickle, no trusted=True), loaded and served by scikit-learn
+when ONNX cannot take them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import skops.io as sio
+from sklearn.metrics import r2_score
+
+from modelpipe_trainer.bundle import load_bundle
+from modelpipe_trainer.serving.loading import load_served
+from modelpipe_trainer.serving.sklearn_predictor import SklearnPredictor
+from modelpipe_trainer.trust import refused_types
+
+SMALL = {"n_estimators": 20}
+CODES = {"setosa": 0, "versicolor": 1, "virginica": 2}
+LIBRARY = {"xgboost.XGBClassifier": "xgboost-cpu", "lightgbm.LGBMClassifier": "lightgbm"}
+DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def _check_model_dir(model_dir: Path, frame: pd.DataFrame, features: list[str]) -> pd.Series:
+    """The skops file names only allowlisted types and loads; its predictions, one per row."""
+    data = (model_dir / "model.skops").read_bytes()
+    assert refused_types(sio.get_untrusted_types(data=data)) == []
+    assert not (model_dir / "model.onnx").exists()
+    served = load_served(model_dir)
+    assert isinstance(served.predictor, SklearnPredictor)
+    return pd.Series(load_bundle(model_dir).model.predict(frame[features]), index=frame.index)
+
+
+@pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
+def test_classifier_on_iris(run_cli, make_config, iris: pd.DataFrame, tmp_path, class_path) -> None:
+    # XGBClassifier needs labels 0..n-1 (docs/trainer.md, "Estimators"), so iris is given coded.
+    coded = iris.assign(species=iris["species"].map(CODES))
+    coded.to_csv(tmp_path / "iris.csv", index=False)
+    config = make_config(
+        tmp_path / "iris.csv", estimator={"className": class_path, "params": SMALL}
+    )
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    assert result["metrics"]["accuracy"] > 0.85
+    assert result["serving"].startswith("served by scikit-learn (no ONNX conversion: ")
+    features = [f["name"] for f in config["schema"]["features"]]
+    predicted = _check_model_dir(Path(result["artifactPath"]), coded, features)
+    lineage = json.loads((Path(result["artifactPath"]) / "lineage.json").read_text())
+    assert lineage["libraries"][LIBRARY[class_path]] not in ("", "unknown")
+    assert (predicted == coded["species"]).mean() > 0.9
+
+
+@pytest.mark.parametrize("class_path", ["xgboost.XGBRegressor", "lightgbm.LGBMRegressor"])
+def test_regressor_on_diabetes(run_cli, make_config, diabetes, tmp_path, class_path) -> None:
+    diabetes.to_parquet(tmp_path / "diabetes.parquet", index=False)
+    features = [{"name": n} for n in DIABETES_FEATURES]
+    features[1] = {"name": "sex", "kind": "categorical"}
+    config = make_config(
+        tmp_path / "diabetes.parquet",
+        task="regression",
+        schema={"target": "target", "features": features},
+        estimator={"className": class_path, "params": {**SMALL, "learning_rate": 0.1}},
+    )
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    assert result["metrics"]["r2"] > 0.2
+    predicted = _check_model_dir(Path(result["artifactPath"]), diabetes, DIABETES_FEATURES)
+    assert r2_score(diabetes["target"], predicted) > 0.3
+
+
+def test_lightgbm_takes_string_labels(run_cli, make_config, iris_csv: Path) -> None:
+    config = make_config(iris_csv, estimator={"className": "lightgbm.LGBMClassifier"})
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    assert load_bundle(Path(result["artifactPath"])).model.classes_.tolist() == sorted(CODES)
+
+
+def test_xgboost_with_string_labels_fails_with_the_reason(run_cli, make_config, iris_csv) -> None:
+    config = make_config(iris_csv, estimator={"className": "xgboost.XGBClassifier"})
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (4, "TrainingFailed"), result
+    assert "xgboost.XGBClassifier failed to fit" in result["message"]
+    assert "Invalid classes inferred" in result["message"]
