@@ -2,10 +2,10 @@
 
 hypothesis writes ModelPipelines (names, resources, dataset URIs, estimator params,
 metrics and tasks, the champion's significance test, serving settings, pod placement,
-autoscaling; valid and not), and the real apiserver with the generated CRD and admission
-policy judges each one (server-side dry run). Either it is refused with a message, or the
-operator's own functions parse it and build the Job, Deployment, Service and autoscaler it
-would create, and the apiserver accepts those too (dry run):
+autoscaling, notify webhooks; valid and not), and the real apiserver with the generated
+CRD and admission policy judges each one (server-side dry run). Either it is refused with
+a message, or the operator's own functions parse it and build the Job, Deployment, Service
+and autoscaler it would create, and the apiserver accepts those too (dry run):
 no accepted spec may fail only when the operator acts on it.
 """
 
@@ -138,9 +138,43 @@ autoscalings = st.fixed_dictionaries(
         "targetMemoryUtilizationPercentage": percentages,
     },
 )
+NOTIFYING = {"name": "team", "urlSecretRef": {"name": "hooks", "key": "url"}}
 # Requests for the autoscaler to measure against, or not (then refused if it targets them).
 scaled_requests = st.sampled_from([{}, {"cpu": "100m"}, {"memory": "64Mi"}])
 scaled_requests |= st.just({"cpu": "100m", "memory": "64Mi"})
+# spec.notify: webhook names, Secret references, formats and events, valid and not; a
+# url in the spec, which both the CEL rule and the model refuse; repeated names.
+secret_keys = st.one_of(
+    st.just("url"),
+    st.sampled_from(["a/b", "", ".x", "x" * 254]),
+    st.from_regex(r"[-._a-zA-Z0-9/ ]{0,6}", fullmatch=True),
+)
+notify_events = st.sampled_from(
+    ["Promoted", "GateFailed", "ValidationFailed", "RolledBack", "SourceFailed", "Deployed"]
+)
+webhooks = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.one_of(
+                st.sampled_from(["team", "alerts"]),
+                st.sampled_from(["Team", "", "a" * 64, "-a"]),
+                st.from_regex(r"[a-z0-9\-]{0,8}", fullmatch=True),
+            ),
+            "urlSecretRef": st.fixed_dictionaries(
+                {
+                    "name": st.sampled_from(["hooks", "hooks", "Hooks", "", "a.b"]),
+                    "key": secret_keys,
+                }
+            ),
+        },
+        optional={
+            "format": st.sampled_from(["JSON", "Slack", "slack"]),
+            "events": st.lists(notify_events, max_size=6),
+            "url": st.sampled_from(["", "https://hooks.example.com/T0/B0/x"]),
+        },
+    ),
+    max_size=3,
+)
 changes = st.fixed_dictionaries(
     {},
     optional={
@@ -158,6 +192,7 @@ changes = st.fixed_dictionaries(
         "training_placement": placements,
         "serving_placement": placements,
         "autoscaling": st.tuples(autoscalings, scaled_requests),
+        "webhooks": webhooks,
     },
 )
 
@@ -192,6 +227,8 @@ def document(name: str, change: dict[str, Any]) -> dict[str, Any]:
         serving["autoscaling"], requests = change["autoscaling"]
         template = serving.setdefault("template", {})
         template["resources"] = {**template.get("resources", {}), "requests": requests}
+    if "webhooks" in change:
+        spec["notify"] = {"webhooks": change["webhooks"]}
     training.update(change.get("training_placement", {}))
     if "serving_placement" in change:
         serving.setdefault("template", {}).update(change["serving_placement"])
@@ -220,12 +257,27 @@ def children(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     return made
 
 
+def admission_refusal(custom: Any, namespace: str, doc: dict[str, Any]) -> str | None:
+    """The apiserver's message if it refuses to create ``doc`` (server-side dry run)."""
+    try:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, doc, dry_run="All"
+        )
+    except ApiException as refused:
+        body = json.loads(refused.body)
+        # Refused by the schema, its CEL (422) or the admission policy (403), saying why.
+        assert refused.status in (403, 422), (refused.status, body)
+        assert body.get("message"), body
+        return str(body["message"])
+    return None
+
+
 def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     crd: Path, kube_client: Any, namespace: str
 ) -> None:
     custom = kubernetes.client.CustomObjectsApi(kube_client)
     dynamic = kubernetes.dynamic.DynamicClient(kube_client)
-    seen = {"refused": 0, "accepted": 0, "autoscaled": 0}
+    seen = {"refused": 0, "accepted": 0, "autoscaled": 0, "notifying": 0}
 
     @settings(
         max_examples=EXAMPLES,
@@ -234,21 +286,16 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     )
     @given(name=names, change=changes)
     @example(name="iris", change={"autoscaling": (SCALED, {"cpu": "100m", "memory": "64Mi"})})
+    @example(name="iris", change={"webhooks": [NOTIFYING, NOTIFYING]})  # a name twice
+    @example(name="iris", change={"webhooks": [NOTIFYING]})
     def check(name: str, change: dict[str, Any]) -> None:
         doc = document(name, change)
-        try:
-            custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, doc, dry_run="All"
-            )
-        except ApiException as refused:
-            body = json.loads(refused.body)
-            # Refused by the schema, its CEL (422) or the admission policy (403), saying why.
-            assert refused.status in (403, 422), (refused.status, body)
-            assert body.get("message"), body
+        if admission_refusal(custom, namespace, doc) is not None:
             seen["refused"] += 1
             return
         seen["accepted"] += 1
         seen["autoscaled"] += "autoscaling" in doc["spec"]["serving"]
+        seen["notifying"] += "notify" in doc["spec"]
         try:
             made = children(doc, namespace)
         except ValidationError as error:
@@ -267,3 +314,4 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     # Both sides were exercised: the generator reaches valid and invalid specs.
     print(seen)
     assert seen["refused"] > 10 and seen["accepted"] > 10 and seen["autoscaled"], seen
+    assert seen["notifying"], seen
