@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from tests.e2e.harness import CRD, POLICY, Namespace, Operator, load_example_datasets
 
 from localkube.cluster import Cluster
+from localkube.reach import exposed
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +23,24 @@ def crd(cluster: Cluster) -> Path:
 
 
 @pytest.fixture(scope="session")
-def data_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def data_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The iris CSVs over HTTP, where the cluster's pods reach them (localkube.reach)."""
     directory = tmp_path_factory.mktemp("iris-data")
     datasets = load_example_datasets()
     datasets.make(directory)
-    with datasets.DataServer(directory) as server:
-        yield server.url
+    with datasets.DataServer(directory) as server, exposed(cluster, server.url) as url:
+        yield url
+
+
+Reachable = Callable[[str], str]
+
+
+@pytest.fixture
+def reachable(cluster: Cluster) -> Iterator[Reachable]:
+    """``reachable(url)``: a server on the host's loopback, as the node's pods and an
+    operator run on the node reach it, until the test ends (localkube.reach.exposed)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda url: stack.enter_context(exposed(cluster, url))
 
 
 @pytest.fixture

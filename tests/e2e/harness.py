@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from localkube.cluster import Cluster
+from localkube.reach import node_network, on_node
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
@@ -80,21 +81,24 @@ class Operator:
         self.starts += 1
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         self.process = subprocess.Popen(
-            [
-                str(REPO / ".venv" / "bin" / "modelpipe-operator"),
-                "run",
-                "--namespace",
-                self.namespace,
-                *(self.extra_args or ("--standalone",)),
-                "--kubeconfig",
-                str(self.cluster.kubeconfig),
-                "--metrics-port",
-                str(self.metrics_port),
-                "--metrics-address",
-                "127.0.0.1",
-                "--liveness",
-                f"http://127.0.0.1:{self.liveness_port}/healthz",
-            ],
+            on_node(
+                self.cluster,
+                [
+                    str(REPO / ".venv" / "bin" / "modelpipe-operator"),
+                    "run",
+                    "--namespace",
+                    self.namespace,
+                    *(self.extra_args or ("--standalone",)),
+                    "--kubeconfig",
+                    str(self.cluster.kubeconfig),
+                    "--metrics-port",
+                    str(self.metrics_port),
+                    "--metrics-address",
+                    "127.0.0.1",
+                    "--liveness",
+                    f"http://127.0.0.1:{self.liveness_port}/healthz",
+                ],
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -102,13 +106,13 @@ class Operator:
     def metrics(self) -> str:
         """The Prometheus text the operator serves on --metrics-port."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with node_network(self.cluster), urllib.request.urlopen(url, timeout=5) as response:
             return str(response.read().decode())
 
     def liveness(self) -> tuple[int, str]:
         """kopf's liveness endpoint: HTTP status and body."""
         url = f"http://127.0.0.1:{self.liveness_port}/healthz"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with node_network(self.cluster), urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status), str(response.read().decode())
 
     def kill(self) -> None:
@@ -226,7 +230,7 @@ def predict(ns: Namespace, *, selector: str = SERVING) -> dict[str, Any] | None:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with node_network(ns.cluster), urllib.request.urlopen(request, timeout=5) as response:
                 answers.append(json.loads(response.read()))
         except OSError:
             return None
@@ -250,7 +254,7 @@ def model_metadata(ns: Namespace, *, name: str = "iris", selector: str = SERVING
     """``GET /v2/models/{name}`` from a ready serving pod: the model's lineage included."""
     pod = _ready_pods(ns, selector)[0]
     url = f"http://{pod['status']['podIP']}:8080/v2/models/{name}"
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with node_network(ns.cluster), urllib.request.urlopen(url, timeout=5) as response:
         return dict(json.loads(response.read()))
 
 

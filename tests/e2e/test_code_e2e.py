@@ -21,6 +21,8 @@ from tests.e2e.harness import (
 )
 from tests.sources.servers import GitServer
 
+from localkube.reach import exposed
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 PASSING = "print('2 passed')\n"
 FAILING = (
@@ -77,20 +79,21 @@ def test_git_checkout_config_file_and_failing_code_test(
     server = GitServer(tmp_path)
     server.start()
     try:
-        git = {"url": f"{server.base_url}/model.git", "configFile": "train.yaml"}
-        code = {"revision": pinned, "git": git, "test": {"command": ["python", "check.py"]}}
-        assert ns.apply(*example_documents(data_url=data_url, code=code)).returncode == 0
-        first = promoted(ns, timeout=180)
+        with exposed(ns.cluster, server.base_url) as base_url:
+            git = {"url": f"{base_url}/model.git", "configFile": "train.yaml"}
+            code = {"revision": pinned, "git": git, "test": {"command": ["python", "check.py"]}}
+            assert ns.apply(*example_documents(data_url=data_url, code=code)).returncode == 0
+            first = promoted(ns, timeout=180)
 
-        # The trainer took its estimator from the file at the pinned revision, not from the spec.
-        lineage = model_metadata(ns)["lineage"]
-        assert lineage["estimator"] == "sklearn.tree.DecisionTreeClassifier"
-        assert lineage["params"]["max_depth"] == 2
-        assert lineage["codeRevision"] == pinned
+            # The trainer took its estimator from the file at the pinned revision, not the spec.
+            lineage = model_metadata(ns)["lineage"]
+            assert lineage["estimator"] == "sklearn.tree.DecisionTreeClassifier"
+            assert lineage["params"]["max_depth"] == 2
+            assert lineage["codeRevision"] == pinned
 
-        broken = repo.commit({"check.py": FAILING})
-        ns.patch("iris", {"spec": {"code": {"revision": broken}}})
-        pipeline = settled(ns, "CodeValidationFailed", timeout=120)
+            broken = repo.commit({"check.py": FAILING})
+            ns.patch("iris", {"spec": {"code": {"revision": broken}}})
+            pipeline = settled(ns, "CodeValidationFailed", timeout=120)
     finally:
         server.stop()
     rejected = pipeline["status"]["lastRun"]

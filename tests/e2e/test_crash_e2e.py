@@ -25,6 +25,8 @@ from tests.e2e.harness import (
     wait_for,
 )
 
+from localkube.reach import exposed
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -58,9 +60,9 @@ def stalling_server() -> Iterator[tuple[str, threading.Event]]:
 
 
 def trainer_pid(model_version: str) -> int | None:
-    """The host process of ``modelpipe-trainer train`` for this model (pods are processes here).
-
-    The node agent sets HOSTNAME to the pod's name, ``iris-<model version>-<suffix>``.
+    """The host's PID of ``modelpipe-trainer train`` for this model: a container's processes
+    are the host's too, seen from here. The runtime (and the agent node) sets HOSTNAME to
+    the pod's name, ``iris-<model version>-<suffix>``.
     """
     marker = f"HOSTNAME=iris-{model_version}-".encode()
     for entry in Path("/proc").iterdir():
@@ -81,7 +83,7 @@ def test_trainer_killed_mid_run_leaves_production_alone(
 ) -> None:
     ns.apply(*example_documents(data_url=data_url))
     first = promoted(ns)
-    with stalling_server() as (url, arrived):
+    with stalling_server() as (local, arrived), exposed(ns.cluster, local) as url:
         ns.patch("iris", {"spec": {"dataset": {"uri": f"{url}/v3.csv", "version": "v3"}}})
         version = wait_for(
             "the new run",

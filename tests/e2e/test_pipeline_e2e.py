@@ -19,6 +19,8 @@ from tests.e2e.harness import (
     wait_for,
 )
 
+from modelpipe.api.config import DEFAULT_TRAINER_IMAGE
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 
@@ -243,7 +245,7 @@ def _web_deployment(*, broken_dataset: str) -> dict[str, Any]:
                     "containers": [
                         {
                             "name": "serve",
-                            "image": "modelpipe-trainer",
+                            "image": DEFAULT_TRAINER_IMAGE,
                             "command": ["sh", "-c", script],
                             "env": [
                                 {"name": "MODEL_NAME", "value": "iris"},

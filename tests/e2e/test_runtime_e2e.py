@@ -28,6 +28,8 @@ from tests.e2e.harness import (
     wait_for,
 )
 
+from localkube.reach import exposed
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 # Nothing listens on the discard port: the clone fails the way an unreachable remote does.
 UNREACHABLE_GIT = "http://127.0.0.1:9/models.git"
@@ -44,14 +46,14 @@ def with_ready(ns: Namespace) -> dict[str, Any] | None:
 
 
 @pytest.fixture
-def wide_data(tmp_path: Path) -> Iterator[str]:
-    """Iris with a categorical column ``tag`` (always "a"), served on loopback."""
+def wide_data(ns: Namespace, tmp_path: Path) -> Iterator[str]:
+    """Iris with a categorical column ``tag`` (always "a"), served on loopback to the pods."""
     datasets = load_example_datasets()
     frame = datasets.iris_frame().sample(n=120, random_state=1)
     frame.insert(4, "tag", "a")
     frame.to_csv(tmp_path / "wide.csv", index=False)
-    with datasets.DataServer(tmp_path) as server:
-        yield f"{server.url}/wide.csv"
+    with datasets.DataServer(tmp_path) as server, exposed(ns.cluster, server.url) as url:
+        yield f"{url}/wide.csv"
 
 
 def test_a_spec_too_large_for_an_environment_variable_trains(

@@ -1,15 +1,17 @@
 """Issue 10 item 4 on the local cluster: models kept in S3 (spec.artifacts.s3), not on a PVC.
 
 Real pieces only: the apiserver, the operator as its console script, a real S3 server
-(versitygw on 127.0.0.1, tests/objectstore) and the trainer in real pods. The training
-pod's upload-model container uploads the model under the Job's own prefix, manifest.json
-last; the serving pods' fetch-model init container downloads and verifies it before the
-server starts. A model object changed after upload, and an upload without its manifest,
-fail the serving rollout: production keeps answering. No key is ever shown.
+(versitygw on 127.0.0.1, tests/objectstore, relayed to the node's pods) and the trainer
+in real pods. The training pod's upload-model container uploads the model under the Job's
+own prefix, manifest.json last; the serving pods' fetch-model init container downloads
+and verifies it before the server starts. A model object changed after upload, and an
+upload without its manifest, fail the serving rollout: production keeps answering. No key
+is ever shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,13 +28,22 @@ from tests.e2e.harness import (
 from tests.objectstore.server import S3Server
 from tests.sources.test_triggers_cluster import secret
 
+from localkube.reach import exposed
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 KEYS = "model-keys"
 PREFIX = "models"
 
 
+@pytest.fixture
+def s3_endpoint(ns: Namespace, s3_server: S3Server) -> Iterator[str]:
+    """The S3 server's URL as the node's pods reach it (localkube.reach)."""
+    with exposed(ns.cluster, s3_server.endpoint) as url:
+        yield url
+
+
 def s3_documents(
-    data_url: str, server: S3Server, bucket: str, *, deadline: int = 45
+    data_url: str, server: S3Server, bucket: str, *, endpoint: str, deadline: int = 45
 ) -> list[dict[str, Any]]:
     """The iris example with its models in ``bucket`` (no PVC), and the opted-in keys."""
     _, pipeline = example_documents(data_url=data_url)
@@ -45,7 +56,7 @@ def s3_documents(
         prefix=f"s3://{bucket}/{PREFIX}",
         AWS_ACCESS_KEY_ID=server.access_key,
         AWS_SECRET_ACCESS_KEY=server.secret_key,
-        AWS_ENDPOINT_URL=server.endpoint,
+        AWS_ENDPOINT_URL=endpoint,
     )
     return [keys, pipeline]
 
@@ -83,10 +94,16 @@ def shown(ns: Namespace, operator: Operator) -> str:
 
 
 def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_never_serves(
-    ns: Namespace, operator: Operator, data_url: str, s3_server: S3Server, s3_bucket: str
+    ns: Namespace,
+    operator: Operator,
+    data_url: str,
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_endpoint: str,
 ) -> None:
     s3 = s3_server.client()
-    assert ns.apply(*s3_documents(data_url, s3_server, s3_bucket)).returncode == 0
+    documents = s3_documents(data_url, s3_server, s3_bucket, endpoint=s3_endpoint)
+    assert ns.apply(*documents).returncode == 0
     first = promoted(ns, timeout=420)
 
     # Served from the run's own prefix, recorded in status; the keys only in our containers.

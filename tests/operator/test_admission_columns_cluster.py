@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.fixtures import Reachable
 from tests.e2e.harness import Namespace, Operator, example_documents, wait_for
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
@@ -107,14 +108,17 @@ def test_a_followed_branch_and_url_show_their_resolved_values(
     repo: Repo,
     git_server: GitServer,
     data_server: DataServer,
+    reachable: Reachable,
 ) -> None:
     """No revision or version in the spec: the columns show what the operator resolved."""
     served = Served(b"sepal_length,sepal_width,petal_length,petal_width,species\n")
-    data = data_server.put("/iris.csv", served)
+    data_server.put("/iris.csv", served)
+    # Both servers as the operator, running on the node, reaches them (localkube.reach).
+    git_url, data_url = reachable(git_server.base_url), reachable(data_server.base_url)
     pipeline = copy.deepcopy(example_documents(data_url="http://127.0.0.1:9")[1])
-    pipeline["spec"]["code"] = {"git": {"url": f"{git_server.base_url}/model.git", "ref": "main",
+    pipeline["spec"]["code"] = {"git": {"url": f"{git_url}/model.git", "ref": "main",
                                         "pollInterval": "1s"}}  # fmt: skip
-    pipeline["spec"]["dataset"].update(uri=data, pollInterval="1s")
+    pipeline["spec"]["dataset"].update(uri=f"{data_url}/iris.csv", pollInterval="1s")
     pipeline["spec"]["dataset"].pop("version")
     pipeline["spec"]["suspend"] = False
     assert ns.apply(pipeline).returncode == 0, "the followed pipeline was refused"

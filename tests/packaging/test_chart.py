@@ -134,9 +134,11 @@ def test_pod_meets_pod_security_restricted(render: Render) -> None:
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
 
 
-def test_operator_command_is_spelled_out_and_probed_on_kopf_liveness(render: Render) -> None:
+def test_operator_runs_the_image_entrypoint_and_is_probed_on_kopf_liveness(
+    render: Render,
+) -> None:
     container = operator_container(render())
-    assert container["command"] == ["modelpipe-operator"]
+    assert "command" not in container, "the image's ENTRYPOINT (modelpipe-operator) runs"
     assert container["args"][0] == "run"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert f"--liveness=http://$(POD_IP):{ports['healthz']}/healthz" in container["args"]

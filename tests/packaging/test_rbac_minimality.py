@@ -1,8 +1,8 @@
 """The chart's RBAC runs the whole pipeline loop, and every verb it grants is needed.
 
 One release of the chart (namespaced mode, watching one fresh namespace) runs the
-operator as a pod under its own ServiceAccount token; the node agent runs it as a
-process. First the full loop: the example pipeline trains, passes its gate and
+operator as a pod under its own ServiceAccount token, from its image, on the
+session's real node. First the full loop: the example pipeline trains, passes its gate and
 serves predictions. Then, for each verb of each rule, the test removes that verb
 from the live Role, drives the behaviour that needs it, and finds the apiserver's
 own denial (``User "system:serviceaccount:..." cannot <verb> resource ...``) in
@@ -33,6 +33,7 @@ from tests.packaging.rbac_cases import (
 from tests.packaging.rbac_rig import EXAMPLE, INSTANCE, ROOT, Rig, pod_ready, wait_for
 
 from localkube.cluster import Cluster
+from localkube.reach import exposed, node_network
 
 CHART = ROOT / "charts" / "modelpipe"
 
@@ -50,12 +51,12 @@ def _datasets() -> Any:
 
 
 @pytest.fixture(scope="module")
-def data_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def data_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     datasets = _datasets()
     directory = tmp_path_factory.mktemp("iris")
     datasets.make(directory)
-    with datasets.DataServer(directory) as server:
-        yield server.url
+    with datasets.DataServer(directory) as server, exposed(cluster, server.url) as url:
+        yield url  # where the node's pods reach it (localkube.reach)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_helm_install_runs_the_operator_under_its_service_account_and_serves_a_m
 ) -> None:
     (pod,) = rig.operator_pods()
     assert pod["spec"]["serviceAccountName"] == f"{rig.release}-modelpipe"
-    assert pod["spec"]["containers"][0]["command"] == ["modelpipe-operator"]
+    assert "command" not in pod["spec"]["containers"][0], "the image's entrypoint runs"
     assert pod_ready(pod)
     version = rig.serving("iris")
     deployment = rig.get("deployment", "iris")
@@ -107,7 +108,7 @@ def test_helm_install_runs_the_operator_under_its_service_account_and_serves_a_m
         data=json.dumps({"instances": [row]}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with node_network(rig.cluster), urllib.request.urlopen(request, timeout=10) as response:
         answer = json.loads(response.read())
     assert answer["predictions"] == ["setosa"]
     assert answer["model_version"] == version

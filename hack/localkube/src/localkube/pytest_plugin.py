@@ -1,7 +1,10 @@
 """pytest fixtures for tests that talk to the local cluster.
 
 ``cluster`` starts the session's cluster once (or reuses a running one: set
-``LOCALKUBE_NAME`` to pick which). ``namespace`` gives each test a fresh
+``LOCALKUBE_NAME`` to pick which). ``real_cluster`` does the same for a cluster
+on a real node (kubelet, containerd, runc; ``LOCALKUBE_REAL_NAME``, default
+``real``); a test directory moves onto it by overriding ``cluster`` with it in
+its conftest. ``namespace`` gives each test a fresh
 namespace and deletes it afterwards. ``kube_client`` is an ApiClient for it.
 """
 
@@ -21,6 +24,11 @@ from localkube.cluster import Cluster
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
     return Cluster.up(os.environ.get("LOCALKUBE_NAME", "test"))
+
+
+@pytest.fixture(scope="session")
+def real_cluster() -> Cluster:
+    return Cluster.up(os.environ.get("LOCALKUBE_REAL_NAME", "real"), node="real", timeout=600)
 
 
 @pytest.fixture(scope="session")
