@@ -106,6 +106,26 @@ def test_a_promotion_is_delivered_and_an_unopted_secret_is_refused(
     assert condition(found, "Notified") == ("False", "CredentialsRefused")
     message = next(c["message"] for c in found["status"]["conditions"] if c["type"] == "Notified")
     assert "modelpipe.io/credentials" in message
+    # A restarted operator reconciles the pipeline again (resume) and sends nothing twice:
+    # the Delivered row in status is final.
+    operator.kill()
+    operator.start()
+    wait_for(
+        "the restarted operator to reconcile",
+        lambda: _reconciles(operator, ns.name) >= 2,
+        timeout=60,
+    )
+    assert len([p for p, _ in got if p == f"/hooks/{TOKEN}"]) == 1
     events = ns.kubectl("get", "events", "-o", "yaml").stdout
     for text in (json.dumps(found), events, operator.logs()):
         assert TOKEN not in text and VICTIM not in text and base not in text
+
+
+def _reconciles(operator: Operator, namespace: str) -> float:
+    """Reconcile passes the running operator made (0 until its metrics answer)."""
+    try:
+        text = operator.metrics()
+    except OSError:
+        return 0.0
+    prefix = f'modelpipe_reconciles_total{{namespace="{namespace}"}} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
