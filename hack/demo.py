@@ -3,13 +3,18 @@
 1. start the local cluster "demo" on a real node (kubelet, containerd and runc running the
    images `make images` built) and install the operator from its image with
    ``helm upgrade --install`` of charts/modelpipe;
-2. serve the iris dataset versions from a pod in the cluster (examples/iris/data-server.yaml,
-   the CSVs in a ConfigMap) and apply examples/iris/pipeline.yaml pointed at v1 by the
-   Service's DNS name;
+2. run an S3 server in the cluster (examples/iris/s3-server.yaml: versitygw, bucket
+   versioning), create its buckets and upload dataset v1 as an object from the host
+   through ``kubectl port-forward``; apply examples/iris/pipeline.yaml with its dataset
+   at ``s3://iris-data/iris/train.csv`` (followed, no version pinned) and its models in
+   ``s3://iris-models/models`` (``spec.artifacts.s3``), both with the opted-in Secret
+   iris-s3;
 3. show progress until the first model serves, then ask it for a prediction through
    ``kubectl port-forward`` (pod and Service addresses exist only inside the node);
-4. publish dataset v2: one retrain, a promotion, the Deployment rolls;
-5. publish a bad dataset: rejected by validation while the old model keeps serving.
+4. publish dataset v2 (a new version of the same object): the operator notices the new
+   VersionId, one retrain, a promotion, the Deployment rolls;
+5. publish a bad dataset the same way: rejected by validation while the old model keeps
+   serving.
 
 The cluster and the operator keep running after the demo; ``uv run localkube down --name
 demo`` removes them. Every wait is bounded.
@@ -17,8 +22,10 @@ demo`` removes them. Every wait is bounded.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -29,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 
 from localkube.cluster import Cluster, ClusterError
 from localkube.portforward import PortForwardError, port_forward
@@ -36,6 +44,11 @@ from localkube.portforward import PortForwardError, port_forward
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "modelpipe-demo"
 RELEASE, SYSTEM = "modelpipe", "modelpipe-system"
+KEYS = "iris-s3"  # the Secret with the store's keys, opted in for both prefixes below
+DATA_BUCKET, DATA_PREFIX = "iris-data", "iris"
+DATA_KEY = f"{DATA_PREFIX}/train.csv"
+MODELS_BUCKET, MODELS_PREFIX = "iris-models", "models"
+S3_PORT = 7070
 SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 
 
@@ -49,9 +62,77 @@ def datasets_module() -> ModuleType:
     return module
 
 
+class ObjectStore:
+    """The S3 server in the cluster (examples/iris/s3-server.yaml), reached from the host
+    through ``kubectl port-forward service/s3``; fresh keys, the demo's only account."""
+
+    def __init__(self, cluster: Cluster, *, access_key: str = "", secret_key: str = "") -> None:
+        self.cluster = cluster
+        self.access_key = access_key or "demo" + secrets.token_hex(8)
+        self.secret_key = secret_key or secrets.token_urlsafe(24)
+
+    @classmethod
+    def of(cls, cluster: Cluster) -> ObjectStore:
+        """The keys of an earlier run's Secret (its server was started with them), else new."""
+        got = cluster.kubectl("-n", NAMESPACE, "get", "secret", KEYS, "-o", "json", check=False)
+        data = json.loads(got.stdout).get("data", {}) if got.returncode == 0 else {}
+        return cls(
+            cluster,
+            access_key=base64.b64decode(data.get("AWS_ACCESS_KEY_ID", "")).decode(),
+            secret_key=base64.b64decode(data.get("AWS_SECRET_ACCESS_KEY", "")).decode(),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """Where pods (the operator's, the training and serving pods') reach it."""
+        return f"http://s3.{NAMESPACE}.svc.cluster.local:{S3_PORT}"
+
+    def keys(self) -> dict[str, Any]:
+        """The Secret iris-s3: opted in for the dataset and the models (docs/triggers.md)."""
+        metadata = {
+            "name": KEYS,
+            "labels": {"modelpipe.io/credentials": "true"},
+            "annotations": {
+                "modelpipe.io/url-prefixes": (
+                    f"s3://{DATA_BUCKET}/{DATA_PREFIX} s3://{MODELS_BUCKET}/{MODELS_PREFIX}"
+                )
+            },
+        }
+        data = {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """One S3 request from the host, signed with the demo's keys, through a port-forward."""
+        import boto3
+        from botocore.config import Config
+
+        with port_forward(
+            self.cluster, namespace=NAMESPACE, target="service/s3", port=S3_PORT
+        ) as local:
+            client = boto3.client(
+                "s3",
+                endpoint_url=f"http://127.0.0.1:{local}",
+                aws_access_key_id=self.access_key,
+                aws_secret_access_key=self.secret_key,
+                region_name="us-east-1",
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+            )
+            answer: dict[str, Any] = getattr(client, method)(**params)
+        return answer
+
+    def upload(self, path: Path) -> str:
+        """Put ``path`` as a new version of the dataset object; its VersionId."""
+        answer = self.call("put_object", Bucket=DATA_BUCKET, Key=DATA_KEY, Body=path.read_bytes())
+        return str(answer.get("VersionId", "?"))
+
+
 class Demo:
-    def __init__(self, cluster: Cluster, data_url: str) -> None:
-        self.cluster, self.data_url = cluster, data_url
+    def __init__(self, cluster: Cluster, store: ObjectStore, datasets: Path) -> None:
+        self.cluster, self.store, self.datasets = cluster, store, datasets
         self.seen_events: set[str] = set()
         self.last_row = ""
 
@@ -100,9 +181,13 @@ class Demo:
         return answer
 
     def publish(self, dataset: str) -> None:
-        print(f"\n== Publishing dataset {dataset} ({self.data_url}/{dataset}.csv, in the cluster)")
-        patch = {"spec": {"dataset": {"uri": f"{self.data_url}/{dataset}.csv", "version": dataset}}}
-        self.kubectl("patch", "mp", "iris", "--type", "merge", "-p", json.dumps(patch))
+        """Upload ``dataset`` as the object's next version; the pipeline follows it."""
+        version = self.store.upload(self.datasets / f"{dataset}.csv")
+        print(
+            f"\n== Publishing dataset {dataset}: {dataset}.csv uploaded to "
+            f"s3://{DATA_BUCKET}/{DATA_KEY} (new VersionId {version}); "
+            "the operator notices it within the dataset's pollInterval (10s)"
+        )
 
 
 def serving(pipeline: dict[str, Any]) -> str | None:
@@ -113,27 +198,46 @@ def verdict(pipeline: dict[str, Any]) -> str | None:
     return (pipeline.get("status", {}).get("lastRun") or {}).get("verdict")
 
 
-def serve_datasets(cluster: Cluster) -> str:
-    """Put the CSVs in a ConfigMap, run examples/iris/data-server.yaml; its base URL."""
-    with tempfile.TemporaryDirectory() as directory:
-        datasets_module().make(Path(directory))
-        configmap = cluster.kubectl(
-            "-n",
-            NAMESPACE,
-            "create",
-            "configmap",
-            "iris-datasets",
-            f"--from-file={directory}",
-            "--dry-run=client",
-            "-o",
-            "yaml",
-        ).stdout
-    cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=configmap)
-    cluster.kubectl("-n", NAMESPACE, "apply", "-f", str(REPO / "examples/iris/data-server.yaml"))
-    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/iris-data", "--timeout=180s")
-    url = f"http://iris-data.{NAMESPACE}.svc.cluster.local:8000"
-    print(f"== Datasets served in the cluster by deployment/iris-data at {url}")
-    return url
+def start_object_store(cluster: Cluster) -> ObjectStore:
+    """Run examples/iris/s3-server.yaml with fresh keys; create the two buckets, versioned."""
+    store = ObjectStore.of(cluster)
+    cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=json.dumps(store.keys()))
+    cluster.kubectl("-n", NAMESPACE, "apply", "-f", str(REPO / "examples/iris/s3-server.yaml"))
+    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/s3", "--timeout=180s")
+    for bucket in (DATA_BUCKET, MODELS_BUCKET):
+        try:
+            store.call("create_bucket", Bucket=bucket)
+        except ClientError as failed:  # an earlier run's bucket: keep it
+            if failed.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        store.call(
+            "put_bucket_versioning",
+            Bucket=bucket,
+            VersioningConfiguration={"Status": "Enabled"},
+        )
+    print(
+        f"== S3 server running in the cluster: deployment/s3 at {store.endpoint} "
+        f"(versioned buckets {DATA_BUCKET} and {MODELS_BUCKET}; keys in Secret {KEYS})"
+    )
+    return store
+
+
+def s3_pipeline(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """examples/iris/pipeline.yaml with its dataset followed in S3 and its models in S3
+    (the example's PVC is not needed)."""
+    pipeline = next(d for d in documents if d["kind"] == "ModelPipeline")
+    spec = pipeline["spec"]
+    dataset = {k: v for k, v in spec["dataset"].items() if k != "version"}  # follow, not pin
+    spec["dataset"] = {
+        **dataset,
+        "uri": f"s3://{DATA_BUCKET}/{DATA_KEY}",
+        "credentialsSecret": KEYS,
+        "pollInterval": "10s",
+    }
+    spec["artifacts"] = {
+        "s3": {"bucket": MODELS_BUCKET, "prefix": MODELS_PREFIX, "credentialsSecret": KEYS}
+    }
+    return dict(pipeline)
 
 
 def install_operator(cluster: Cluster) -> None:
@@ -193,15 +297,22 @@ def start() -> int:
     install_operator(cluster)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
     wait_for_default_sa(cluster)
-    data_url = serve_datasets(cluster)
-    return run(Demo(cluster, data_url))
+    store = start_object_store(cluster)
+    with tempfile.TemporaryDirectory() as directory:
+        datasets_module().make(Path(directory))
+        return run(Demo(cluster, store, Path(directory)))
 
 
 def run(demo: Demo) -> int:
-    pvc, pipeline = yaml.safe_load_all((REPO / "examples/iris/pipeline.yaml").read_text())
-    pipeline["spec"]["dataset"]["uri"] = f"{demo.data_url}/v1.csv"
-    print("\n== Applying examples/iris/pipeline.yaml")
-    demo.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([pvc, pipeline]))
+    version = demo.store.upload(demo.datasets / "v1.csv")
+    print(f"== Dataset v1 uploaded to s3://{DATA_BUCKET}/{DATA_KEY} (VersionId {version})")
+    documents = list(yaml.safe_load_all((REPO / "examples/iris/pipeline.yaml").read_text()))
+    pipeline = s3_pipeline(documents)
+    print(
+        "\n== Applying examples/iris/pipeline.yaml with spec.dataset.uri "
+        f"s3://{DATA_BUCKET}/{DATA_KEY} and spec.artifacts.s3 s3://{MODELS_BUCKET}/{MODELS_PREFIX}"
+    )
+    demo.kubectl("apply", "-f", "-", input=yaml.safe_dump(pipeline))
     demo.wait("the first model to serve", lambda p: serving(p) is not None)
     first = demo.predict()["model_version"]
     demo.publish("v2")
@@ -212,7 +323,11 @@ def run(demo: Demo) -> int:
     still = demo.predict()["model_version"]
     assert still == second, f"expected {second} to keep serving, got {still}"
     print(
-        f"\n== Done: {second} serves; the bad dataset was rejected. "
+        f"\n== Done: {second} serves; the bad dataset was rejected.\n"
+        f"  export KUBECONFIG={demo.cluster.kubeconfig}\n"
+        f"  kubectl -n {NAMESPACE} get mp iris            # dataset version, model serving\n"
+        f"  kubectl -n {NAMESPACE} port-forward service/s3 {S3_PORT}   # the S3 server, "
+        f"keys in Secret {KEYS}\n"
         "Stop the cluster with: uv run localkube down --name demo"
     )
     return 0
@@ -230,12 +345,15 @@ def main() -> int:
         print(f"\ndemo: this command did not finish in {slow.timeout:.0f}s:\n  {slow.cmd}")
     except (DemoFailed, ClusterError, PortForwardError, AssertionError) as failed:
         print(f"\ndemo: {failed}")
+    except (BotoCoreError, ClientError) as failed:
+        print(f"\ndemo: a request to the S3 server in the cluster (service/s3) failed: {failed}")
     except KeyboardInterrupt:
         print("\ndemo: interrupted")
     print(
         f"The cluster 'demo' is left running so you can look around:\n"
         f"  export KUBECONFIG={Cluster.at('demo').kubeconfig}\n"
         f"  kubectl -n {NAMESPACE} get mp,jobs,pods,events\n"
+        f"  kubectl -n {NAMESPACE} logs deployment/s3      # the S3 server's log\n"
         f"  kubectl -n {SYSTEM} logs deployment/{RELEASE}   # the operator's log\n"
         "Stop and remove it: make cluster-down CLUSTER=demo   (or `make clean` for every cluster)"
     )

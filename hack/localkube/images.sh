@@ -5,6 +5,8 @@
 #             ca-certificates), imported into buildah: the local PYTHON_IMAGE
 #   pause     the pod sandbox image (containerd's sandbox_image): base + sleep
 #   coredns   cluster DNS: the CoreDNS binary (build.sh dns) alone, as localhost/modelpipe-coredns:local
+#   s3        the S3 server `make demo` runs in the cluster: versitygw (build.sh s3) alone,
+#             as localhost/modelpipe-s3:local
 #   operator  operator/Dockerfile        as ghcr.io/modelpipe/modelpipe-operator:VERSION
 #   trainer   trainer-image/Dockerfile   as ghcr.io/modelpipe/modelpipe-trainer:VERSION
 #
@@ -13,7 +15,7 @@
 # `ctr images import` loads into a node. Later calls with unchanged inputs return
 # at once.
 #
-#   hack/localkube/images.sh [all|base|pause|operator|trainer ...]   build (cached)
+#   hack/localkube/images.sh [all|base|pause|coredns|s3|operator|trainer ...]   build (cached)
 #   hack/localkube/images.sh list    "name archive ref" for each image built from
 #                                    this tree's current inputs (what a node loads)
 #   hack/localkube/images.sh --print-dir
@@ -96,20 +98,28 @@ build_pause() {
   save pause "$key" "$ref"
 }
 
-coredns_bin() { echo "$("$HERE/build.sh" --print-dir dns)/coredns"; }
-coredns_key() { inputs_hash "coredns $(sha256sum < "$(coredns_bin)") v1"; }
-coredns_ref() { echo "localhost/modelpipe-coredns:local"; }
+# Images of one static binary from build.sh, alone, run as user 65532 (coredns, s3).
+binary_path() { echo "$("$HERE/build.sh" --print-dir "$1")/$2"; }  # build target, binary
+binary_key() { inputs_hash "$2 $(sha256sum < "$(binary_path "$1" "$2")") v1"; }
+binary_ref() { echo "localhost/modelpipe-$1:local"; }
 
-build_coredns() {
-  "$HERE/build.sh" dns >/dev/null
-  local key ref; ref="$(coredns_ref)"; key="$(coredns_key)"
-  if have_archive coredns "$key"; then return; fi
-  log "coredns: $ref (the binary alone, as user 65532)"
+build_binary() {  # image build-target binary
+  local name="$1" target="$2" binary="$3"
+  "$HERE/build.sh" "$target" >/dev/null
+  local key ref; ref="$(binary_ref "$name")"; key="$(binary_key "$target" "$binary")"
+  if have_archive "$name" "$key"; then return; fi
+  log "$name: $ref (the $binary binary alone, as user 65532)"
   local ctr; ctr="$(bah from scratch)"
-  bah copy --quiet "$ctr" "$(coredns_bin)" /coredns >/dev/null
-  bah config --entrypoint '["/coredns"]' --user 65532:65532 "$ctr"
+  bah copy --quiet "$ctr" "$(binary_path "$target" "$binary")" "/$binary" >/dev/null
+  bah config --entrypoint "[\"/$binary\"]" --user 65532:65532 "$ctr"
   bah commit --quiet --rm "$ctr" "$ref" >/dev/null
-  save coredns "$key" "$ref"
+  save "$name" "$key" "$ref"
+}
+
+list_binary() {  # image build-target binary: its line for `list`, once built
+  [[ -x "$(binary_path "$2" "$3")" ]] || return 0
+  local k; k="$(binary_key "$2" "$3")"
+  if have_archive "$1" "$k"; then echo "$1 $OUT/$1-$k.tar $(binary_ref "$1")"; fi
 }
 
 # The Dockerfile, its context and the files it copies (relative to REPO).
@@ -153,9 +163,8 @@ build_dockerfile() {
 
 if [[ "${1:-}" == list ]]; then
   k="$(pause_key)"; have_archive pause "$k" && echo "pause $OUT/pause-$k.tar $(pause_ref)"
-  if [[ -x "$(coredns_bin)" ]]; then
-    k="$(coredns_key)"; have_archive coredns "$k" && echo "coredns $OUT/coredns-$k.tar $(coredns_ref)"
-  fi
+  list_binary coredns dns coredns
+  list_binary s3 s3 versitygw
   k="$(dockerfile_key operator "${OPERATOR_INPUTS[@]}")"
   have_archive operator "$k" && echo "operator $OUT/operator-$k.tar $(dockerfile_ref operator)"
   k="$(dockerfile_key trainer "${TRAINER_INPUTS[@]}")"
@@ -166,16 +175,17 @@ for tool in buildah mmdebstrap; do
   command -v "$tool" >/dev/null || { "$HERE/host-packages.sh"; break; }
 done
 mkdir -p "$OUT"
-targets=("$@"); [[ ${#targets[@]} == 0 || "${targets[0]}" == all ]] && targets=(pause coredns operator trainer)
+targets=("$@"); [[ ${#targets[@]} == 0 || "${targets[0]}" == all ]] && targets=(pause coredns s3 operator trainer)
 for t in "${targets[@]}"; do
   start=$(date +%s)
   case "$t" in
     base) build_base ;;
     pause) build_pause ;;
-    coredns) build_coredns ;;
+    coredns) build_binary coredns dns coredns ;;
+    s3) build_binary s3 s3 versitygw ;;
     operator) build_dockerfile operator "${OPERATOR_INPUTS[@]}" ;;
     trainer) build_dockerfile trainer "${TRAINER_INPUTS[@]}" ;;
-    *) echo "error: unknown image '$t' (base, pause, coredns, operator, trainer, all)" >&2; exit 2 ;;
+    *) echo "error: unknown image '$t' (base, pause, coredns, s3, operator, trainer, all)" >&2; exit 2 ;;
   esac
   log "$t: ready ($(($(date +%s) - start))s)"
 done

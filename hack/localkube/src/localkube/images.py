@@ -26,7 +26,8 @@ def built() -> list[Image]:
 
 def ensure_node_images(*, log: Callable[[str], None]) -> list[Image]:
     """Build the sandbox (pause) and CoreDNS images if needed; return every image
-    to load. The operator and trainer images are built by ``make images``."""
+    to load. The operator, trainer and s3 (the demo's S3 server) images are built by
+    ``make images``."""
     names = {i.name for i in built()}
     if not {"pause", "coredns"} <= names:
         log("Building the node's sandbox and DNS images (once; a few minutes cold)")
