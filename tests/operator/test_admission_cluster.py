@@ -202,6 +202,29 @@ def test_accepted_estimator_families_are_admitted(ns: Namespace, class_name: str
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "serving": {
+                **SCALED,
+                "autoscaling": {"maxReplicas": 2, "targetCPUUtilizationPercentage": 50},
+            }
+        },
+        {"training": {**TRAINING, "tolerations": [{"key": "spot", "value": "true"}]}},
+        {"training": {**TRAINING, "nodeAffinity": [{"key": "disktype", "values": ["ssd"]}]}},
+    ],
+)
+def test_specs_that_leave_defaults_out_are_accepted(ns: Namespace, change: dict[str, Any]) -> None:
+    """The CRD stores no defaults (the operator applies them): rules must not read absent fields."""
+    document = pipeline(**change)
+    document["spec"]["serving"].pop("replicas", None)
+    done = ns.kubectl(
+        "apply", "--dry-run=server", "-f", "-", input=json.dumps(document), check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize("name", ["iris.v2", "2iris", "-iris"])
 def test_names_that_make_invalid_service_names_are_refused(ns: Namespace, name: str) -> None:
     document = pipeline()

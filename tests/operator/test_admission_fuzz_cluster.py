@@ -116,10 +116,30 @@ spreads = st.lists(
     ),
     max_size=3,
 )
+# Valid node affinity of every kind: random rules are rarely all valid.
+PLACED = {
+    "nodeAffinity": [
+        {"key": "kubernetes.io/arch", "values": ["amd64", "arm64"]},
+        {"key": "example.com/quarantined", "operator": "DoesNotExist"},
+        {"key": "example.com/spot", "operator": "NotIn", "values": ["true"], "weight": 30},
+    ]
+}
+affinity_rules = st.lists(
+    st.fixed_dictionaries(
+        {"key": label_keys},
+        optional={
+            "operator": st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist", "Gt"]),
+            "values": st.lists(label_values, max_size=5),
+            "weight": st.integers(-1, 101),
+        },
+    ),
+    max_size=4,
+)
 placements = st.fixed_dictionaries(
     {},
     optional={
         "nodeSelector": st.dictionaries(label_keys, label_values, max_size=3),
+        "nodeAffinity": affinity_rules,
         "tolerations": tolerations,
         "topologySpreadConstraints": spreads,
         "priorityClassName": st.sampled_from(["high", "system-cluster-critical"]),
@@ -268,6 +288,8 @@ def admission_refusal(custom: Any, namespace: str, doc: dict[str, Any]) -> str |
         # Refused by the schema, its CEL (422) or the admission policy (403), saying why.
         assert refused.status in (403, 422), (refused.status, body)
         assert body.get("message"), body
+        # The CRD stores no defaults: a rule reading an absent field is a bug in the rule.
+        assert "no such key" not in body["message"], body["message"]
         return str(body["message"])
     return None
 
@@ -277,7 +299,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
 ) -> None:
     custom = kubernetes.client.CustomObjectsApi(kube_client)
     dynamic = kubernetes.dynamic.DynamicClient(kube_client)
-    seen = {"refused": 0, "accepted": 0, "autoscaled": 0, "notifying": 0}
+    seen = {"refused": 0, "accepted": 0, "autoscaled": 0, "notifying": 0, "affinity": 0}
 
     @settings(
         max_examples=EXAMPLES,
@@ -288,6 +310,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     @example(name="iris", change={"autoscaling": (SCALED, {"cpu": "100m", "memory": "64Mi"})})
     @example(name="iris", change={"webhooks": [NOTIFYING, NOTIFYING]})  # a name twice
     @example(name="iris", change={"webhooks": [NOTIFYING]})
+    @example(name="iris", change={"training_placement": PLACED, "serving_placement": PLACED})
     def check(name: str, change: dict[str, Any]) -> None:
         doc = document(name, change)
         if admission_refusal(custom, namespace, doc) is not None:
@@ -296,6 +319,7 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
         seen["accepted"] += 1
         seen["autoscaled"] += "autoscaling" in doc["spec"]["serving"]
         seen["notifying"] += "notify" in doc["spec"]
+        seen["affinity"] += "nodeAffinity" in doc["spec"]["training"]
         try:
             made = children(doc, namespace)
         except ValidationError as error:
@@ -314,4 +338,4 @@ def test_every_admitted_spec_yields_children_the_apiserver_accepts(
     # Both sides were exercised: the generator reaches valid and invalid specs.
     print(seen)
     assert seen["refused"] > 10 and seen["accepted"] > 10 and seen["autoscaled"], seen
-    assert seen["notifying"], seen
+    assert seen["notifying"] and seen["affinity"], seen

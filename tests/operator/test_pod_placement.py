@@ -1,4 +1,5 @@
-"""Pod placement of training and serving pods: passed through, priority classes allow-listed."""
+"""Pod placement of training and serving pods: passed through (node affinity in a small
+form), priority classes allow-listed."""
 
 from __future__ import annotations
 
@@ -76,9 +77,85 @@ def test_serving_pods_get_placement_counting_their_own_replicas() -> None:
     assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
+AFFINITY = [
+    {"key": "nvidia.com/gpu.product", "values": ["NVIDIA-A100", "NVIDIA-H100"]},
+    {"key": "example.com/quarantined", "operator": "DoesNotExist"},
+    {"key": "example.com/spot", "operator": "In", "values": ["true"], "weight": 40},
+]
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+def test_node_affinity_requires_all_unweighted_rules_and_prefers_weighted_ones() -> None:
+    for pod in (_training_pod(nodeAffinity=AFFINITY), _serving_pod(nodeAffinity=AFFINITY)):
+        assert pod["affinity"] == {
+            "nodeAffinity": {
+                REQUIRED: {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "nvidia.com/gpu.product",
+                                    "operator": "In",
+                                    "values": ["NVIDIA-A100", "NVIDIA-H100"],
+                                },
+                                {"key": "example.com/quarantined", "operator": "DoesNotExist"},
+                            ]
+                        }
+                    ]
+                },
+                PREFERRED: [
+                    {
+                        "weight": 40,
+                        "preference": {
+                            "matchExpressions": [
+                                {"key": "example.com/spot", "operator": "In", "values": ["true"]}
+                            ]
+                        },
+                    }
+                ],
+            }
+        }
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ([{"key": "disktype"}], "In and NotIn take values"),
+        ([{"key": "disktype", "operator": "Exists", "values": ["ssd"]}], "Exists and"),
+        ([{"key": "disktype", "values": []}], "at least 1 item"),
+        ([{"key": "disktype", "values": ["ssd"], "weight": 0}], "greater than or equal to 1"),
+        ([{"key": "Bad Key", "operator": "Exists"}], "String should match pattern"),
+        ([{"key": "d", "values": ["a", "b", "c", "d", "e"]}], "at most 4 items"),
+        ([{"key": f"k{i}", "operator": "Exists"} for i in range(4)], "at most 3 items"),
+        ([{"key": "d", "operator": "Gt", "values": ["1"]}], "'In', 'NotIn', 'Exists'"),
+    ],
+)
+def test_invalid_node_affinity_is_refused(rules: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(training={"nodeAffinity": rules})
+
+
+def test_serving_patch_drops_an_affinity_half_the_spec_no_longer_has() -> None:
+    """A merge patch keeps map keys it does not name: the dropped half is nulled."""
+    preferred_only = {"nodeAffinity": [AFFINITY[2]]}
+    patch = template_patch(
+        meta=meta(),
+        spec=spec(serving={"template": preferred_only}),
+        version="v1",
+        model_dir="/m",
+    )
+    node_affinity = patch["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    assert node_affinity[REQUIRED] is None and len(node_affinity[PREFERRED]) == 1
+    bare = template_patch(meta=meta(), spec=spec(), version="v1", model_dir="/m")
+    assert bare["spec"]["template"]["spec"]["affinity"] is None
+
+
 def test_without_placement_pods_say_nothing_of_it() -> None:
     for pod in (_training_pod(), _serving_pod()):
-        assert not {"nodeSelector", "tolerations", "topologySpreadConstraints"} & set(pod)
+        assert not {"nodeSelector", "affinity", "tolerations", "topologySpreadConstraints"} & set(
+            pod
+        )
         assert "priorityClassName" not in pod
 
 

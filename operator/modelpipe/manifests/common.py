@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelpipe.api.v1alpha1 import API_VERSION, KIND, Metadata
-from modelpipe.api.v1alpha1.pods import PodPlacement
+from modelpipe.api.v1alpha1.pods import NodeAffinityRule, PodPlacement
 from modelpipe.api.v1alpha1.spec import Resources
 from modelpipe.layout import ARTIFACTS_VOLUME, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL
 
@@ -82,7 +82,15 @@ def service_account(name: str | None) -> Manifest:
 
 
 # The pod fields placement() may write: a serving patch nulls those the spec dropped.
-PLACEMENT_FIELDS = ("nodeSelector", "tolerations", "topologySpreadConstraints", "priorityClassName")
+PLACEMENT_FIELDS = (
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "topologySpreadConstraints",
+    "priorityClassName",
+)
+REQUIRED_NODES = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED_NODES = "preferredDuringSchedulingIgnoredDuringExecution"
 
 
 def placement(spec: PodPlacement, *, pods: dict[str, str]) -> Manifest:
@@ -90,6 +98,8 @@ def placement(spec: PodPlacement, *, pods: dict[str, str]) -> Manifest:
     out: Manifest = {}
     if spec.node_selector:
         out["nodeSelector"] = dict(spec.node_selector)
+    if spec.node_affinity:
+        out["affinity"] = {"nodeAffinity": _node_affinity(spec.node_affinity)}
     if spec.tolerations:
         out["tolerations"] = [
             t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in spec.tolerations
@@ -106,4 +116,25 @@ def placement(spec: PodPlacement, *, pods: dict[str, str]) -> Manifest:
         ]
     if spec.priority_class_name:
         out["priorityClassName"] = spec.priority_class_name
+    return out
+
+
+def _node_affinity(rules: list[NodeAffinityRule]) -> Manifest:
+    """Required rules as one node selector term (all must hold), each preference on its own."""
+
+    def expression(rule: NodeAffinityRule) -> Manifest:
+        values = {"values": list(rule.values)} if rule.values else {}
+        return {"key": rule.key, "operator": rule.operator, **values}
+
+    required = [expression(r) for r in rules if r.weight is None]
+    out: Manifest = {}
+    if required:
+        out[REQUIRED_NODES] = {"nodeSelectorTerms": [{"matchExpressions": required}]}
+    preferred = [
+        {"weight": r.weight, "preference": {"matchExpressions": [expression(r)]}}
+        for r in rules
+        if r.weight is not None
+    ]
+    if preferred:
+        out[PREFERRED_NODES] = preferred
     return out

@@ -34,6 +34,8 @@ from modelpipe.layout import (
 from modelpipe.manifests.common import (
     HOME_ENV,
     PLACEMENT_FIELDS,
+    PREFERRED_NODES,
+    REQUIRED_NODES,
     TMP_MOUNT,
     TMP_VOLUME,
     Manifest,
@@ -130,8 +132,8 @@ def template_patch(
 
     A merge patch replaces lists (containers, volumes) whole, and a service account or
     placement field dropped from the template is nulled, as are the keys of the
-    Deployment's ``node_selector_keys`` the spec no longer has, so whatever the spec no
-    longer says goes too.
+    Deployment's ``node_selector_keys`` the spec no longer has and a node affinity half
+    (required, preferred) it no longer has, so whatever the spec no longer says goes too.
     The selector is immutable and the strategy the operator's own; neither is sent, and
     neither are the replicas while an autoscaler sets them.
     """
@@ -153,6 +155,8 @@ def template_patch(
         # A merge patch merges maps: selector keys the spec dropped are nulled one by one.
         "nodeSelector": {**dict.fromkeys(node_selector_keys), **rendered.get("nodeSelector", {})}
         or None,
+        # ... and so are node affinity's required and preferred halves.
+        "affinity": _nulled_affinity(rendered.get("affinity")),
     }
     return {
         "metadata": {
@@ -166,6 +170,13 @@ def template_patch(
             "template": {"spec": pod},
         },
     }
+
+
+def _nulled_affinity(rendered: Manifest | None) -> Manifest | None:
+    if rendered is None:
+        return None
+    halves = dict.fromkeys((REQUIRED_NODES, PREFERRED_NODES))
+    return {"nodeAffinity": {**halves, **rendered["nodeAffinity"]}}
 
 
 def _deployment_spec(

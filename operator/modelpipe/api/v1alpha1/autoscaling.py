@@ -53,7 +53,7 @@ class Autoscaling(SpecModel):
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            cel("self.minReplicas <= self.maxReplicas", _BOUNDS),
+            cel("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas", _BOUNDS),
             cel(
                 "has(self.targetCPUUtilizationPercentage) || "
                 "has(self.targetMemoryUtilizationPercentage)",

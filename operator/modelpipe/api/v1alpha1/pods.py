@@ -1,8 +1,10 @@
-"""Where a pipeline's pods run: node selection, tolerations, spread and priority.
+"""Where a pipeline's pods run: node selection and affinity, tolerations, spread and priority.
 
 ``spec.training`` and ``spec.serving.template`` both take these fields, passed through
 to the training Job's and the serving Deployment's pods. They only narrow or widen
-where the scheduler may place a pod in the pipeline's own namespace, and the apiserver
+where the scheduler may place a pod in the pipeline's own namespace (node affinity only
+narrows: it is ANDed with the nodeSelector a PodNodeSelector namespace imposes; pod
+affinity, which could look into other namespaces' pods, is not offered), and the apiserver
 applies the namespace's own admission (PodNodeSelector, PodTolerationRestriction,
 quotas) to those pods as to any other, so a pipeline author gains nothing a pod author
 in that namespace would not have. The exception is ``priorityClassName``: a high
@@ -13,14 +15,29 @@ priority preempts other teams' pods, so only the classes the platform lists (Hel
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from modelpipe.api.config import config_in
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 
 MAX_ENTRIES = 16
+# Every field here counts twice (training, serving) against MAX_SPEC_BYTES: nodeSelector
+# was cut from 16 keys to 8 to make room for nodeAffinity, which selects nodes too.
+MAX_NODE_LABELS = 8
+MAX_AFFINITY_RULES = 3
+MAX_RULE_VALUES = 4
+_VALUES_BY_OPERATOR = (
+    "nodeAffinity: operators In and NotIn take values, Exists and DoesNotExist none"
+)
 # A label key: an optional DNS-subdomain prefix and a name of at most 63 characters
 # (Kubernetes' qualified name); with at most 317 characters the prefix has at most 253.
 LABEL_KEY = (
@@ -73,11 +90,11 @@ class Toleration(SpecModel):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "!has(self.value) || self.operator != 'Exists'",
+                "!has(self.value) || !has(self.operator) || self.operator != 'Exists'",
                 "toleration: operator Exists takes no value",
             ),
             cel(
-                "has(self.key) || self.operator == 'Exists'",
+                "has(self.key) || (has(self.operator) && self.operator == 'Exists')",
                 "toleration: without a key the operator must be Exists",
             ),
             cel(
@@ -108,6 +125,49 @@ class TopologySpreadConstraint(SpecModel):
     )
 
 
+class NodeAffinityRule(SpecModel):
+    """A rule on node labels: required of the pod's node, or with a weight preferred."""
+
+    key: str = Field(
+        max_length=317,
+        pattern=LABEL_KEY,
+        description="Node label key, e.g. nvidia.com/gpu.product or topology.kubernetes.io/zone.",
+    )
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        default="In",
+        description="In or NotIn (the label's value among values), Exists or DoesNotExist.",
+    )
+    values: list[LabelValue] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_RULE_VALUES,
+        description="Label values, with In and NotIn.",
+    )
+    weight: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Makes the rule a preference of this weight (1-100) for the scheduler; "
+        "without it, the pod only runs on nodes that satisfy it.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "(!has(self.operator) || self.operator == 'In' || self.operator == 'NotIn') "
+                "== has(self.values)",
+                _VALUES_BY_OPERATOR,
+            ),
+        )
+    )
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> Self:
+        if (self.operator in ("In", "NotIn")) != (self.values is not None):
+            raise ValueError(_VALUES_BY_OPERATOR)
+        return self
+
+
 class PodPlacement(SpecModel):
     """Scheduling fields shared by the training and the serving pods."""
 
@@ -115,7 +175,7 @@ class PodPlacement(SpecModel):
         default=None,
         description="Node labels the pod's node must carry, e.g. {nvidia.com/gpu.present: "
         '"true"}.',
-        json_schema_extra=_labels_schema("nodeSelector", MAX_ENTRIES),
+        json_schema_extra=_labels_schema("nodeSelector", MAX_NODE_LABELS),
     )
     tolerations: list[Toleration] | None = Field(
         default=None, max_length=MAX_ENTRIES, description="Taints the pod tolerates."
@@ -133,6 +193,13 @@ class PodPlacement(SpecModel):
                 "once, as Kubernetes requires",
             )
         ),
+    )
+    node_affinity: list[NodeAffinityRule] | None = Field(
+        default=None,
+        max_length=MAX_AFFINITY_RULES,
+        description="Node affinity: rules on node labels, all required ones must hold (In, "
+        "NotIn, Exists, DoesNotExist: more than nodeSelector's equality) and weighted ones "
+        "are preferences. Only narrows where the pod may run.",
     )
     priority_class_name: str | None = Field(
         default=None,

@@ -202,7 +202,10 @@ class ServingSpec(SpecModel):
                 _ANALYSIS_NEEDS_TEMPLATE,
             ),
             cel("!has(self.autoscaling) || has(self.template)", _AUTOSCALING_NEEDS_TEMPLATE),
-            cel("!has(self.autoscaling) || self.replicas == 1", _AUTOSCALING_OWNS_REPLICAS),
+            cel(
+                "!has(self.autoscaling) || !has(self.replicas) || self.replicas == 1",
+                _AUTOSCALING_OWNS_REPLICAS,
+            ),
             _needs_request("cpu", "targetCPUUtilizationPercentage"),
             _needs_request("memory", "targetMemoryUtilizationPercentage"),
         )
