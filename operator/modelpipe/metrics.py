@@ -39,6 +39,16 @@ API_RETRIES = Counter(
     "API answers (429, 5xx) the client sent again after a backoff, by method and status.",
     ["method", "status"],
 )
+NOTIFICATIONS = Counter(
+    "modelpipe_notifications_total",
+    "Webhook deliveries (spec.notify) that ended, by outcome (delivered or failed).",
+    ["namespace", "outcome"],
+)
+NOTIFICATION_SENDS = Counter(
+    "modelpipe_notification_sends_total",
+    "HTTP sends to webhooks, retries included.",
+    ["namespace"],
+)
 LEAD_TIME = Histogram(
     "modelpipe_input_to_production_seconds",
     "From the first sight of new inputs to their model serving.",

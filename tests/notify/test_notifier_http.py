@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from tests.operator.builders import meta
 from tests.operator.fake_api import FakeClock
 
@@ -147,11 +148,13 @@ def test_a_500_is_retried_and_nothing_of_the_url_or_answer_is_logged(
 def test_attempts_are_bounded_and_the_result_is_the_operators_words(
     receiver: Receiver, sent: Sent, caplog: pytest.LogCaptureFixture
 ) -> None:
+    before = _counted("failed"), _sends()
     receiver.answers = [503] * 10
     with caplog.at_level(logging.DEBUG):
         done = sent.deliver(intent(WebhookFormat.JSON), receiver.url())
     assert (done.delivered, done.attempts, done.result) == (False, 4, "HTTP 503 after 4 attempts")
     assert len(receiver.got) == 4
+    assert (_counted("failed") - before[0], _sends() - before[1]) == (1, 4)
     assert "Gave up on notification" in caplog.text and TOKEN not in caplog.text
 
 
@@ -209,3 +212,18 @@ def test_the_platforms_denied_cidrs_hold_for_webhooks(receiver: Receiver) -> Non
     finally:
         notifier.stop()
     assert not done.delivered and receiver.got == []
+
+
+def _counted(outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "modelpipe_notifications_total", {"namespace": "ml", "outcome": outcome}
+        )
+        or 0.0
+    )
+
+
+def _sends() -> float:
+    return (
+        REGISTRY.get_sample_value("modelpipe_notification_sends_total", {"namespace": "ml"}) or 0.0
+    )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from modelpipe import metrics
 from modelpipe.k8s.backoff import RetryPolicy, parse_retry_after, retry_delay
 from modelpipe.k8s.systemclock import SYSTEM_CLOCK
 from modelpipe.observed import Delivery, WebhookTarget
@@ -128,6 +129,7 @@ class Notifier:
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
+            metrics.NOTIFICATION_SENDS.labels(namespace).inc()
             answer = await self._post(url, intent)
             delay = None
             if not (answer.delivered or answer.final):
@@ -143,6 +145,8 @@ class Notifier:
         done = Delivery(
             intent.webhook, intent.id, answer.delivered, attempt, result, rfc3339(self._clock.now())
         )
+        outcome = "delivered" if answer.delivered else "failed"
+        metrics.NOTIFICATIONS.labels(namespace, outcome).inc()
         log = logger.info if answer.delivered else logger.warning
         log(
             "%s notification %s of %s/%s to webhook %s (%s)",
