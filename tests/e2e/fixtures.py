@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.harness import CRD, POLICY, Namespace, Operator, load_example_datasets
+from tests.e2e.harness import CRD, POLICY, Namespace, Operator, example_data_server
 
 from localkube.cluster import Cluster
 from localkube.reach import exposed
@@ -26,9 +26,7 @@ def crd(cluster: Cluster) -> Path:
 def data_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The iris CSVs over HTTP, where the cluster's pods reach them (localkube.reach)."""
     directory = tmp_path_factory.mktemp("iris-data")
-    datasets = load_example_datasets()
-    datasets.make(directory)
-    with datasets.DataServer(directory) as server, exposed(cluster, server.url) as url:
+    with example_data_server(directory) as served, exposed(cluster, served) as url:
         yield url
 
 

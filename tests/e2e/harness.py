@@ -12,17 +12,18 @@ import json
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from localkube.cluster import Cluster
 from localkube.reach import node_network, on_node
+from localkube.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
@@ -30,7 +31,6 @@ CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
 POLICY = REPO / "crds" / "modelpipe.io_admission-policy.yaml"
 EXAMPLE = REPO / "examples" / "iris" / "pipeline.yaml"
 SERVING = "app.kubernetes.io/component=serving"
-T = TypeVar("T")
 
 
 def load_example_datasets() -> ModuleType:
@@ -44,24 +44,35 @@ def load_example_datasets() -> ModuleType:
     return module
 
 
+@contextmanager
+def example_data_server(directory: Path) -> Iterator[str]:
+    """The example's dataset versions written to ``directory`` and served on loopback: the URL."""
+    datasets = load_example_datasets()
+    datasets.make(directory)
+    with datasets.DataServer(directory) as server:
+        yield str(server.url)
+
+
+def example_csv_versions(directory: Path) -> dict[str, bytes]:
+    """The example's dataset versions as bytes: v1 (120 rows), v2 (150 rows), ..."""
+    paths = load_example_datasets().make(directory)
+    return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def secret(name: str, *, prefix: str, **data: str) -> dict[str, Any]:
+    """A credentials Secret opted in for URLs under ``prefix`` (docs/install.md)."""
+    metadata = {
+        "name": name,
+        "labels": {"modelpipe.io/credentials": "true"},
+        "annotations": {"modelpipe.io/url-prefixes": prefix},
+    }
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(
-    what: str, probe: Callable[[], T | None], *, timeout: float = 120, every: float = 1.0
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 class Operator:

@@ -25,8 +25,8 @@ from tests.e2e.harness import (
     serving_version,
     wait_for,
 )
+from tests.objectstore.cluster import keys_secret, shown
 from tests.objectstore.server import S3Server
-from tests.sources.test_triggers_cluster import secret
 
 from localkube.reach import exposed
 
@@ -51,13 +51,7 @@ def s3_documents(
     spec["artifacts"] = {"s3": {"bucket": bucket, "prefix": PREFIX, "credentialsSecret": KEYS}}
     # A first model with no production to return to is taken once ready (planning.retry).
     spec["serving"]["progressDeadlineSeconds"] = deadline
-    keys = secret(
-        KEYS,
-        prefix=f"s3://{bucket}/{PREFIX}",
-        AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key,
-        AWS_ENDPOINT_URL=endpoint,
-    )
+    keys = keys_secret(KEYS, server, prefix=f"s3://{bucket}/{PREFIX}", endpoint=endpoint)
     return [keys, pipeline]
 
 
@@ -86,11 +80,6 @@ def held(ns: Namespace, *, besides: set[str]) -> dict[str, Any]:
         return found[0] if found else None
 
     return wait_for(f"a run besides {sorted(besides)} to be held", check, timeout=300)
-
-
-def shown(ns: Namespace, operator: Operator) -> str:
-    events = ns.kubectl("get", "events", "-o", "yaml").stdout
-    return repr(ns.pipeline().get("status")) + events + operator.logs()
 
 
 def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_never_serves(

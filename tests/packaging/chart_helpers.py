@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from localkube.cluster import Cluster
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelpipe"
 HelmRun = Any  # conftest.HelmRun
@@ -34,3 +36,12 @@ def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert isinstance(container, dict)
     return container
+
+
+def apply_crds(cluster: Cluster) -> None:
+    """What `helm install` does first; server-side so other tests' applies co-own the fields."""
+    cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
+        "-f", str(CHART / "crds"), "-f", str(ROOT / "crds" / "modelpipe.io_modelpipelines.yaml"),
+    )  # fmt: skip
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")

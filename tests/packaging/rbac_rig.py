@@ -8,32 +8,20 @@ verb for the length of a case, ``wait_denied`` finds the apiserver's denial.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "iris" / "pipeline.yaml"
 INSTANCE = "app.kubernetes.io/instance"
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1.0)
 
 
 @dataclass

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.packaging.chart_helpers import apply_crds
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelpipe"
@@ -31,12 +33,8 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def crds(cluster: Cluster) -> None:
-    """What `helm install` does first; server-side so other tests' applies co-own the fields."""
-    cluster.kubectl(
-        "apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
-        "-f", str(CHART / "crds"), "-f", str(ROOT / "crds" / "modelpipe.io_modelpipelines.yaml"),
-    )  # fmt: skip
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    """What `helm install` does first (tests.packaging.chart_helpers)."""
+    apply_crds(cluster)
 
 
 @pytest.fixture
@@ -193,12 +191,13 @@ def test_cluster_mode_operator_pod_serves_pipelines_in_any_namespace(
         assert [p["spec"]["serviceAccountName"] for p in pods] == [f"{release}-modelpipe"]
         pipeline = yaml.safe_load(SUSPENDED_PIPELINE)
         cluster.kubectl("apply", "-n", elsewhere, "-f", "-", input=json.dumps(pipeline))
-        deadline = time.monotonic() + 60
-        status: dict[str, Any] = {}
-        while time.monotonic() < deadline and not status.get("observedGeneration"):
-            time.sleep(1)
+
+        def written() -> dict[str, Any] | None:
             got = cluster.kubectl("get", "modelpipeline", "idle", "-n", elsewhere, "-o", "json")
-            status = json.loads(got.stdout).get("status") or {}
+            status: dict[str, Any] = json.loads(got.stdout).get("status") or {}
+            return status if status.get("observedGeneration") else None
+
+        status = wait_for("the idle pipeline's status", written, timeout=60)
         assert status.get("observedGeneration") == 1, status
         assert [c["type"] for c in status["conditions"] if c["type"] == "Ready"] == ["Ready"]
         jobs = cluster.kubectl("get", "jobs", "-n", elsewhere, "-o", "name").stdout

@@ -13,7 +13,6 @@ The rig is in rbac_rig.py and the cases, one per verb, in rbac_cases.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.request
 import uuid
@@ -22,6 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.e2e.harness import example_data_server
+from tests.packaging.chart_helpers import apply_crds
 from tests.packaging.rbac_cases import (
     CASES,
     PREPARE,
@@ -40,33 +41,19 @@ CHART = ROOT / "charts" / "modelpipe"
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 
 
-def _datasets() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "iris_datasets", ROOT / "examples/iris/datasets.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def data_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    datasets = _datasets()
-    directory = tmp_path_factory.mktemp("iris")
-    datasets.make(directory)
-    with datasets.DataServer(directory) as server, exposed(cluster, server.url) as url:
+    with (
+        example_data_server(tmp_path_factory.mktemp("iris")) as served,
+        exposed(cluster, served) as url,
+    ):
         yield url  # where the node's pods reach it (localkube.reach)
 
 
 @pytest.fixture(scope="module")
 def rig(cluster: Cluster, helm: Any, data_url: str) -> Iterator[Rig]:
     """helm install in namespaced mode, then the example pipeline until it serves."""
-    cluster.kubectl(
-        "apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
-        "-f", str(CHART / "crds"), "-f", str(ROOT / "crds" / "modelpipe.io_modelpipelines.yaml"),
-    )  # fmt: skip
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    apply_crds(cluster)
     namespace = f"rbac-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
     rig = Rig(cluster, namespace, f"mp{uuid.uuid4().hex[:6]}", data_url)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.e2e.harness import example_csv_versions
 from tests.sources.servers import DataServer, GitServer, Repo
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -97,3 +98,9 @@ def data_server() -> Iterator[DataServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The example's dataset versions as bytes (examples/iris/datasets.py)."""
+    return example_csv_versions(tmp_path_factory.mktemp("iris"))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
+from localkube.waiting import wait_for
 from modelpipe.api.sources import ErrorReason, SecretRef, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.k8s.systemclock import SystemClock
@@ -17,6 +17,7 @@ from modelpipe.sources.follower import SourceFollower, follows, resolved
 from modelpipe.sources.limits import SourceLimits
 
 GIT = "https://git.example/model.git"
+QUICK: dict[str, Any] = {"timeout": 20.0, "every": 0.02}  # in-process pollers, no cluster
 
 
 def make_spec(code: dict[str, Any], dataset: dict[str, Any]) -> ModelPipelineSpec:
@@ -65,15 +66,6 @@ def test_manifest_is_followed_instead_of_the_file() -> None:
     assert follows(spec, namespace="ml")["dataset"].key.kind is SourceKind.MANIFEST
 
 
-def _wait(predicate: Any, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def follower() -> Any:
     changes: list[tuple[str, str]] = []
@@ -105,16 +97,16 @@ def test_follower_resolves_and_calls_back(
         return follower.sync(namespace="ml", name="iris", spec=spec, code_credentials=Lent())
 
     sync()
-    _wait(lambda: ("ml", "iris") in follower.changes)
-    _wait(lambda: all(s.state.value for s in sync().values()))
+    wait_for("a change told", lambda: ("ml", "iris") in follower.changes, **QUICK)
+    wait_for("every source resolved", lambda: all(s.state.value for s in sync().values()), **QUICK)
     values, rows = resolved(sync())
     assert values.code_revision == repo.head()
     assert (values.dataset_version or "").startswith("etag:")
     assert [r.name for r in rows] == ["code", "dataset"]
     follower.changes.clear()
     pushed = repo.commit("new")
-    _wait(lambda: sync()["code"].state.value == pushed)
-    _wait(lambda: ("ml", "iris") in follower.changes)
+    wait_for("the pushed commit", lambda: sync()["code"].state.value == pushed, **QUICK)
+    wait_for("a change told", lambda: ("ml", "iris") in follower.changes, **QUICK)
     follower.forget(namespace="ml", name="iris")
     assert follower.registry.snapshot("ml/iris") == {}
 

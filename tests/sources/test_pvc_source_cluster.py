@@ -23,7 +23,6 @@ from tests.e2e.harness import (
     Namespace,
     Operator,
     condition,
-    load_example_datasets,
     predict,
     runs,
     serving_version,
@@ -39,13 +38,6 @@ CLAIM = "iris-data"
 URI = f"pvc://{CLAIM}/iris/train.csv"
 TRAINING = "modelpipe.io/pipeline=iris,!modelpipe.io/source-hash"
 CHECKS = "modelpipe.io/pipeline=iris,modelpipe.io/source-hash"
-
-
-@pytest.fixture(scope="module")
-def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The example's dataset versions as bytes: v1 (120 rows), v2 (150 rows), ..."""
-    paths = load_example_datasets().make(tmp_path_factory.mktemp("iris-pvc"))
-    return {name: path.read_bytes() for name, path in paths.items()}
 
 
 def claim_file(cluster: Cluster, ns: Namespace) -> Path:

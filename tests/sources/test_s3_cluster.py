@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.harness import Namespace, Operator, runs
+from tests.objectstore.cluster import keys_secret, shown
 from tests.objectstore.server import S3Server
 from tests.sources import test_triggers_cluster as triggers
 from tests.sources.test_triggers_cluster import (
@@ -25,7 +26,6 @@ from tests.sources.test_triggers_cluster import (
     lineage_of,
     message_of,
     promoted,
-    secret,
     sources_ready,
     still,
     unchanged,
@@ -37,23 +37,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mar
 SECRET = "s3-keys"
 # The fixtures of the followed-sources tests: the CRD, a namespace, the operator, iris data.
 crd, data_url, ns = triggers.crd, triggers.data_url, triggers.ns
-operator, iris_csv = triggers.operator, triggers.iris_csv
+operator = triggers.operator
 
 
 def keys(server: S3Server, *, bucket: str, secret_key: str | None = None) -> dict[str, Any]:
-    return secret(
-        SECRET,
-        prefix=f"s3://{bucket}",
-        AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=secret_key or server.secret_key,
-        AWS_ENDPOINT_URL=server.endpoint,
-    )
-
-
-def shown(ns: Namespace, operator: Operator, name: str = "iris") -> str:
-    """Everything a pipeline's readers see: status, Events, the operator's log."""
-    events = ns.kubectl("get", "events", "-o", "yaml").stdout
-    return repr(ns.pipeline(name).get("status")) + events + operator.logs()
+    return keys_secret(SECRET, server, prefix=f"s3://{bucket}", secret_key=secret_key)
 
 
 def test_new_object_version_runs_once_and_a_deleted_object_holds_production(

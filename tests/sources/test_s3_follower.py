@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from tests.objectstore.server import S3Server
-from tests.sources.test_follower import _wait, follower, make_spec  # noqa: F401 (fixture)
+from tests.sources.test_follower import QUICK, follower, make_spec  # noqa: F401 (fixture)
 
+from localkube.waiting import wait_for
 from modelpipe.api.sources import ErrorReason, SecretRef, SourceKind
 from modelpipe.sources.credentials import (
     CREDENTIALS_LABEL,
@@ -84,10 +85,20 @@ def test_follower_resolves_an_s3_object_and_logs_no_key(
             namespace="ml", name="p", spec=spec, code_credentials=Lent(), dataset_credentials=lent
         )
 
-    _wait(lambda: sync(good)["dataset"].state.value == f"versionId:{first}")
+    wait_for(
+        "the first version",
+        lambda: sync(good)["dataset"].state.value == f"versionId:{first}",
+        **QUICK,
+    )
     second = s3.put_object(Bucket=s3_bucket, Key="d/x.csv", Body=CSV + b"3,0\n")["VersionId"]
-    _wait(lambda: sync(good)["dataset"].state.value == f"versionId:{second}")
-    _wait(lambda: sync(wrong)["dataset"].state.error is not None)
+    wait_for(
+        "the second version",
+        lambda: sync(good)["dataset"].state.value == f"versionId:{second}",
+        **QUICK,
+    )
+    wait_for(
+        "the wrong keys refused", lambda: sync(wrong)["dataset"].state.error is not None, **QUICK
+    )
     state = sync(wrong)["dataset"].state
     assert state.error is not None and state.error.reason is ErrorReason.AUTH_FAILED
     assert state.value == f"versionId:{second}"  # the last known value is kept

@@ -26,9 +26,9 @@ from tests.e2e.harness import (
     Operator,
     condition,
     example_documents,
-    load_example_datasets,
     predict,
     runs,
+    secret,
     serving_version,
     wait_for,
 )
@@ -56,13 +56,6 @@ def operator(cluster: Cluster, ns: Namespace, tmp_path: Path) -> Iterator[Operat
 SECRET = "git-creds"
 # The code test runs in the checkout: it prints the commit the pod really trains from.
 CODE_TEST = ["sh", "-c", "git rev-parse HEAD && test -s train.txt"]
-
-
-@pytest.fixture(scope="module")
-def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The example's dataset versions as bytes: v1 (120 rows), v2 (150 rows), ..."""
-    paths = load_example_datasets().make(tmp_path_factory.mktemp("iris"))
-    return {name: path.read_bytes() for name, path in paths.items()}
 
 
 @pytest.fixture
@@ -104,16 +97,6 @@ def follow_branch(url: str, *, ref: str = "main", secret: str | None = None) -> 
 
 def follow_data(url: str, **extra: Any) -> dict[str, Any]:
     return {"uri": url, "version": None, "pollInterval": "1s", **extra}
-
-
-def secret(name: str, *, prefix: str, **data: str) -> dict[str, Any]:
-    """A credentials Secret opted in for URLs under ``prefix`` (docs/install.md)."""
-    metadata = {
-        "name": name,
-        "labels": {"modelpipe.io/credentials": "true"},
-        "annotations": {"modelpipe.io/url-prefixes": prefix},
-    }
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
 
 
 def promoted(ns: Namespace, *, besides: str | None = None, timeout: float = 360) -> str:

@@ -7,26 +7,13 @@ what a user would apply.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from localkube.cluster import Cluster
 
-T = TypeVar("T")
 Json = dict[str, Any]
-
-
-def wait_for(what: str, fn: Callable[[], T | None], *, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def apply(cluster: Cluster, ns: str, *docs: Json) -> None:

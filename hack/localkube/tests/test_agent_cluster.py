@@ -13,9 +13,10 @@ import time
 import urllib.request
 
 import pytest
-from hack.localkube.tests.cluster_helpers import Json, apply, get, pod, pods, py, wait_for
+from hack.localkube.tests.cluster_helpers import Json, apply, get, pod, pods, py
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 

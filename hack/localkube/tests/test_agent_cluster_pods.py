@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from hack.localkube.tests.cluster_helpers import Json, apply, get, pod, py, wait_for
+from hack.localkube.tests.cluster_helpers import Json, apply, get, pod, py
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
