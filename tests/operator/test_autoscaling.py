@@ -14,12 +14,16 @@ from tests.operator.builders import (
     reasons,
     serving,
     spec,
+    spec_dict,
     step,
     trained,
     with_,
 )
+from tests.operator.fake_api import cluster_with
 
 from modelpipe.api.v1alpha1 import Reason
+from modelpipe.k8s.execute import execute
+from modelpipe.k8s.gather import observe as observe_world
 from modelpipe.layout import SERVING_HASH_ANNOTATION
 from modelpipe.manifests import serving_deployment, serving_hash, template_patch
 from modelpipe.manifests.autoscaling import autoscaler_hash, serving_autoscaler
@@ -28,6 +32,7 @@ from modelpipe.planning import (
     CreateAutoscaler,
     CreateDeployment,
     DeleteAutoscaler,
+    Plan,
     UpdateAutoscaler,
     UpdateDeployment,
 )
@@ -193,3 +198,33 @@ def test_someone_elses_autoscaler_is_a_conflict_and_never_written() -> None:
     plain = spec(serving={"template": {"resources": CPU}})
     quiet = step(_served(plain, autoscaler=foreign))
     assert quiet.actions == () and Reason.DEPLOYMENT_CONFLICT not in reasons(quiet)
+
+
+def test_the_autoscaler_round_trips_through_the_api_and_is_deleted_by_uid() -> None:
+    """Executor and gatherer agree: the created HPA is seen as owned with its hash, and the
+    delete carries the uid it was seen with (one made since under that name would stay)."""
+    rest, api = cluster_with(spec_dict(serving=scaled()))
+    sent: list[tuple[str, str, Any]] = []
+    request = rest.request
+
+    def recording(method: str, path: str, **kwargs: Any) -> Any:
+        sent.append((method, path, kwargs.get("body")))
+        return request(method, path, **kwargs)
+
+    rest.request = recording  # type: ignore[method-assign]
+    observed = observe_world(api, namespace="ml", name="iris")
+    assert observed is not None and observed.spec is not None and observed.autoscaler is None
+    made = serving_autoscaler(meta=observed.metadata, spec=observed.spec)
+    assert made is not None
+    now = "2026-11-27T12:00:00Z"
+    execute(api, observed, Plan(status=observed.status, actions=(CreateAutoscaler(made),)), now=now)
+    seen = observe_world(api, namespace="ml", name="iris")
+    assert seen is not None and seen.autoscaler is not None
+    assert seen.autoscaler.owned and seen.autoscaler.serving_hash == autoscaler_hash(made)
+    uid = seen.autoscaler.uid
+    assert uid
+    execute(api, seen, Plan(status=seen.status, actions=(DeleteAutoscaler("iris", uid),)), now=now)
+    hpa = "/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers/iris"
+    assert ("DELETE", hpa, {"preconditions": {"uid": uid}}) in sent
+    gone = observe_world(api, namespace="ml", name="iris")
+    assert gone is not None and gone.autoscaler is None
