@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from tests.e2e.fixtures import Reachable
 from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
 from tests.security.conftest import Tenant
 
@@ -28,7 +29,8 @@ VICTIM = "V1-victims-own-webhook-token"
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+def receiver(reachable: Reachable) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """A webhook receiver on loopback; its URL as the operator reaches it (on the node)."""
     got: list[tuple[str, dict[str, Any]]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -43,7 +45,7 @@ def receiver() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", got
+    yield reachable(f"http://127.0.0.1:{server.server_address[1]}"), got
     server.shutdown()
 
 

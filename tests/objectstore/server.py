@@ -53,10 +53,17 @@ class S3Server:
     access_key: str = field(default_factory=lambda: "mp" + secrets.token_hex(8))
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     binary: Path | None = None
+    # The endpoint handed out when others reach the server elsewhere than on loopback (a
+    # real node's pods and operator: localkube.reach); this process's client stays local.
+    public_endpoint: str | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
+        return self.public_endpoint or self.local_endpoint
+
+    @property
+    def local_endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, *, timeout_seconds: float = 30.0) -> None:
@@ -111,7 +118,7 @@ class S3Server:
         from botocore.config import Config
 
         settings: dict[str, Any] = {
-            "endpoint_url": self.endpoint,
+            "endpoint_url": self.local_endpoint,
             "aws_access_key_id": self.access_key,
             "aws_secret_access_key": self.secret_key,
             "region_name": REGION,

@@ -24,18 +24,25 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.fixtures import crd, data_url, ns, operator
+from tests.e2e.fixtures import crd, data_url, ns, operator, reachable
 from tests.e2e.harness import Namespace, wait_for
 from tests.sources.conftest import clock, data_server, git_server, repo
 
 from localkube.cluster import Cluster
 
 __all__ = [
-    "Tenant", "clock", "crd", "data_server", "data_url", "git_server", "ns", "operator", "repo",
-    "tenant",
+    "Tenant", "clock", "cluster", "crd", "data_server", "data_url", "git_server", "ns", "operator",
+    "reachable", "repo", "tenant",
 ]  # fmt: skip
 
 TENANT = "tenant"
+
+
+@pytest.fixture(scope="session")
+def cluster(real_cluster: Cluster) -> Cluster:
+    """The attacks run on the session's real node (localkube's real_cluster)."""
+    return real_cluster
+
 # What a namespace's pipeline author is given: the ModelPipeline verbs, and reading
 # status. Nothing on Secrets, Jobs, Pods, Deployments or Services.
 TENANT_RULES = [

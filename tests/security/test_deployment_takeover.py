@@ -26,6 +26,8 @@ from tests.e2e.harness import (
 )
 from tests.security.conftest import Tenant
 
+from modelpipe.api.config import DEFAULT_TRAINER_IMAGE
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 VICTIM = "web-shop"  # another team's Deployment in the tenant's namespace
 # Annotations the Deployment controller and kubectl apply write themselves.
@@ -50,7 +52,7 @@ def team_deployment(name: str, *, annotations: dict[str, str] | None = None) -> 
     ]
     serve = {
         "name": "serve",
-        "image": "modelpipe-trainer",
+        "image": DEFAULT_TRAINER_IMAGE,
         "command": ["sh", "-c", script],
         "env": env,
         "volumeMounts": [{"name": "artifacts", "mountPath": "/artifacts", "readOnly": True}],

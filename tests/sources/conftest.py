@@ -1,4 +1,5 @@
-"""Fixtures for the sources tests: loopback servers and a clock the test drives."""
+"""Fixtures for the sources tests: loopback servers and a clock the test drives; the
+cluster tests run on the session's real node (``cluster`` is localkube's real_cluster)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.e2e.fixtures import reachable
 from tests.e2e.harness import example_csv_versions
-from tests.sources.servers import DataServer, GitServer, Repo
+from tests.sources.servers import DataServer, GitServer, Repo, _Server
 
+from localkube.cluster import Cluster
+
+__all__ = [
+    "auth_git_server", "clock", "cluster", "data_server", "git_server", "iris_csv", "reachable",
+    "repo",
+]  # fmt: skip
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
@@ -66,6 +74,11 @@ async def eventually(predicate: object, *, seconds: float = 10.0) -> None:
     raise AssertionError(f"condition not met within {seconds}s")
 
 
+@pytest.fixture(scope="session")
+def cluster(real_cluster: Cluster) -> Cluster:
+    return real_cluster
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -76,26 +89,36 @@ def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path)
 
 
+def _for_pods(server: _Server, request: pytest.FixtureRequest) -> None:
+    """In a cluster test, the server hands out the URL that the node's pods and an
+    operator run on the node reach (``reachable``, tests/e2e/fixtures.py)."""
+    if request.node.get_closest_marker("cluster"):
+        server.public_base = request.getfixturevalue("reachable")(server.local_url)
+
+
 @pytest.fixture
-def git_server(repo: Repo) -> Iterator[GitServer]:
+def git_server(repo: Repo, request: pytest.FixtureRequest) -> Iterator[GitServer]:
     server = GitServer(repo.bare.parent)
     server.start()
+    _for_pods(server, request)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def auth_git_server(repo: Repo) -> Iterator[GitServer]:
+def auth_git_server(repo: Repo, request: pytest.FixtureRequest) -> Iterator[GitServer]:
     server = GitServer(repo.bare.parent, auth=("alice", "s3cret-pass"))
     server.start()
+    _for_pods(server, request)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def data_server() -> Iterator[DataServer]:
+def data_server(request: pytest.FixtureRequest) -> Iterator[DataServer]:
     server = DataServer()
     server.start()
+    _for_pods(server, request)
     yield server
     server.stop()
 

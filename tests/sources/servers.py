@@ -75,6 +75,9 @@ class _Server:
         assert host.startswith("127."), "test servers listen on loopback only"
         self.host = host
         self.port = 0
+        # The base URL handed out, when others reach this server elsewhere than on
+        # loopback (a real node's pods: tests/sources/conftest.py, localkube.reach).
+        self.public_base: str | None = None
         self.requests: Counter[str] = Counter()
         self.authorizations: list[str] = []
         self._lock = threading.Lock()
@@ -112,6 +115,10 @@ class _Server:
 
     @property
     def base_url(self) -> str:
+        return self.public_base or self.local_url
+
+    @property
+    def local_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
 

@@ -11,9 +11,11 @@ and start nothing; no key ever shows in status, Events or the operator's log.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.e2e.fixtures import Reachable
 from tests.e2e.harness import Namespace, Operator, runs
 from tests.objectstore.cluster import keys_secret, shown
 from tests.objectstore.server import S3Server
@@ -38,6 +40,20 @@ SECRET = "s3-keys"
 # The fixtures of the followed-sources tests: the CRD, a namespace, the operator, iris data.
 crd, data_url, ns = triggers.crd, triggers.data_url, triggers.ns
 operator = triggers.operator
+
+
+@pytest.fixture(autouse=True)
+def _s3_reached_from_the_node(
+    request: pytest.FixtureRequest, reachable: Reachable
+) -> Iterator[None]:
+    """The S3 servers a test uses, as the node's pods and operator reach them."""
+    names = [n for n in ("s3_server", "s3_outage_server") if n in request.fixturenames]
+    servers: list[S3Server] = [request.getfixturevalue(n) for n in names]
+    for server in servers:
+        server.public_endpoint = reachable(server.local_endpoint)
+    yield
+    for server in servers:
+        server.public_endpoint = None
 
 
 def keys(server: S3Server, *, bucket: str, secret_key: str | None = None) -> dict[str, Any]:
