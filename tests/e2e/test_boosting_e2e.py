@@ -17,21 +17,26 @@ from tests.e2e.harness import (
     promoted,
 )
 
+from localkube.cluster import Cluster
+from localkube.reach import exposed
+
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 CODES = {"setosa": 0, "versicolor": 1, "virginica": 2}
 
 
 @pytest.fixture(scope="module")
-def coded_data_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def coded_data_url(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """Iris with the species as 0..2: XGBClassifier takes no other labels
-    (docs/trainer.md, "Estimators")."""
+    (docs/trainer.md, "Estimators"); served where the node's pods reach it."""
     datasets = load_example_datasets()
     directory = tmp_path_factory.mktemp("iris-coded")
     frame = datasets.iris_frame()
     frame["species"] = frame["species"].map(CODES)
     frame.to_csv(directory / "v1.csv", index=False)
-    with datasets.DataServer(directory) as server:
-        yield server.url
+    with datasets.DataServer(directory) as server, exposed(cluster, server.url) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
