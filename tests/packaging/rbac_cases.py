@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tests.packaging.rbac_rig import Rig, wait_for
 
@@ -139,6 +140,42 @@ def delete_follow(rig: Rig) -> None:
     rig.kubectl("delete", "secret", "git-creds")
 
 
+def scaled_doc(rig: Rig, name: str, *, max_replicas: int | None = 2) -> dict[str, Any]:
+    """A pipeline whose serving pods ask for CPU; with ``max_replicas``, autoscaled."""
+    doc = rig.pipeline_doc(name)
+    serving = doc["spec"]["serving"]
+    serving["template"] = {**(serving.get("template") or {}),
+                           "resources": {"requests": {"cpu": "50m"}}}  # fmt: skip
+    if max_replicas is not None:
+        serving["autoscaling"] = {"maxReplicas": max_replicas, "targetCPUUtilizationPercentage": 80}
+    return doc
+
+
+def scaled(name: str) -> Callable[[Rig], None]:
+    def drive(rig: Rig) -> None:
+        rig.apply(scaled_doc(rig, name))
+
+    return drive
+
+
+def start_scaled(rig: Rig) -> None:
+    """Before the verb is removed: pipeline "scaled" serves and its autoscaler exists."""
+    rig.apply(scaled_doc(rig, "scaled"))
+    wait_for(
+        "the autoscaler of pipeline scaled",
+        lambda: rig.get("horizontalpodautoscaler", "scaled"),
+        timeout=300,
+    )
+
+
+def rescale(rig: Rig) -> None:
+    rig.apply(scaled_doc(rig, "scaled", max_replicas=3))
+
+
+def unscale(rig: Rig) -> None:
+    rig.apply(scaled_doc(rig, "scaled", max_replicas=None))
+
+
 @dataclass(frozen=True)
 class Case:
     group: str
@@ -202,6 +239,17 @@ CASES = [
          "a reconcile checks the Service in front of its Deployment (KubeApi.get_service)", poke),
     Case("", "persistentvolumeclaims", "get",
          "a reconcile checks the artifacts PVC exists (KubeApi.get_pvc)", poke),
+    Case("autoscaling", "horizontalpodautoscalers", "get",
+         "a reconcile reads its serving autoscaler (KubeApi.get_autoscaler)", poke),
+    Case("autoscaling", "horizontalpodautoscalers", "create",
+         "the first promotion of an autoscaled pipeline creates its HPA "
+         "(KubeApi.create_autoscaler)", scaled("mk-hpa"), heal=delete_throwaway("mk-hpa"),
+         timeout=150),
+    Case("autoscaling", "horizontalpodautoscalers", "patch",
+         "a changed spec.serving.autoscaling is applied (KubeApi.patch_autoscaler)", rescale),
+    Case("autoscaling", "horizontalpodautoscalers", "delete",
+         "a dropped spec.serving.autoscaling removes the HPA (KubeApi.delete_autoscaler)",
+         unscale, heal=delete_throwaway("scaled")),
     Case("", "secrets", "get",
          "a followed git ref reads its credentialsSecret (KubeApi.get_secret)",
          follow_with_credentials, heal=delete_follow),
@@ -219,4 +267,4 @@ CASES = [
          "rollouts trigger reconciles (kopf's label-selected Deployment watch)", restart,
          heal=restart),
 ]  # fmt: skip
-PREPARE = {"delete-jobs": start_supersede}
+PREPARE = {"delete-jobs": start_supersede, "patch-horizontalpodautoscalers": start_scaled}
