@@ -4,15 +4,19 @@ when ONNX cannot take them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.metrics import r2_score
 
 from modelpipe_trainer.bundle import load_bundle
+from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.loading import load_served
 from modelpipe_trainer.serving.sklearn_predictor import SklearnPredictor
 from modelpipe_trainer.trust import refused_types
@@ -33,9 +37,19 @@ def _check_model_dir(model_dir: Path, frame: pd.DataFrame, features: list[str]) 
     return pd.Series(load_bundle(model_dir).model.predict(frame[features]), index=frame.index)
 
 
+async def _served(model_dir: Path, rows: list[dict[str, float]]) -> dict[str, Any]:
+    """What the model server answers for ``rows`` on /predict."""
+    transport = httpx.ASGITransport(app=create_app(load_served(model_dir), name="iris"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answer = await http.post("/predict", json={"instances": rows})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 @pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
 def test_classifier_on_iris(run_cli, make_config, iris: pd.DataFrame, tmp_path, class_path) -> None:
-    # XGBClassifier needs labels 0..n-1 (docs/trainer.md, "Estimators"), so iris is given coded.
+    # Labels that are already the codes 0..n-1 stay as they are.
     coded = iris.assign(species=iris["species"].map(CODES))
     coded.to_csv(tmp_path / "iris.csv", index=False)
     config = make_config(
@@ -70,16 +84,43 @@ def test_regressor_on_diabetes(run_cli, make_config, diabetes, tmp_path, class_p
     assert r2_score(diabetes["target"], predicted) > 0.3
 
 
-def test_lightgbm_takes_string_labels(run_cli, make_config, iris_csv: Path) -> None:
-    config = make_config(iris_csv, estimator={"className": "lightgbm.LGBMClassifier"})
+@pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
+def test_text_labels_are_trained_scored_and_served_as_text(
+    run_cli, make_config, iris: pd.DataFrame, iris_csv: Path, class_path: str
+) -> None:
+    # XGBClassifier takes only codes 0..n-1: the trainer encodes the labels and decodes
+    # its predictions (modelpipe_trainer.labels); LightGBM takes the text as it is.
+    config = make_config(iris_csv, estimator={"className": class_path, "params": SMALL})
     code, result = run_cli("train", config)
     assert (code, result["outcome"]) == (0, "Succeeded"), result
-    assert load_bundle(Path(result["artifactPath"])).model.classes_.tolist() == sorted(CODES)
+    assert result["metrics"]["accuracy"] > 0.85
+    assert result["serving"].startswith("served by scikit-learn (no ONNX conversion: ")
+    model_dir = Path(result["artifactPath"])
+    features = [f["name"] for f in config["schema"]["features"]]
+    predicted = _check_model_dir(model_dir, iris, features)
+    assert (predicted == iris["species"]).mean() > 0.9
+    model = load_bundle(model_dir).model
+    assert model.classes_.tolist() == sorted(CODES)
+    assert model.predict_proba(iris[features]).shape == (len(iris), 3)
+    assert json.loads((model_dir / "schema.json").read_text())["classes"] == sorted(CODES)
+    # The lineage records the params the config gave, not the wrapper's.
+    lineage = json.loads((model_dir / "lineage.json").read_text())
+    assert (lineage["estimator"], lineage["params"]["n_estimators"]) == (class_path, 20)
+    rows = iris[features].head(3).to_dict("records")
+    answer = asyncio.run(_served(model_dir, rows))
+    assert answer["predictions"] == iris["species"].head(3).tolist()
 
 
-def test_xgboost_with_string_labels_fails_with_the_reason(run_cli, make_config, iris_csv) -> None:
-    config = make_config(iris_csv, estimator={"className": "xgboost.XGBClassifier"})
+def test_gapped_integer_labels_come_back_as_given(run_cli, make_config, iris, tmp_path) -> None:
+    codes = {"setosa": 3, "versicolor": 7, "virginica": 9}
+    gapped = iris.assign(species=iris["species"].map(codes))
+    gapped.to_csv(tmp_path / "iris.csv", index=False)
+    config = make_config(
+        tmp_path / "iris.csv", estimator={"className": "xgboost.XGBClassifier", "params": SMALL}
+    )
     code, result = run_cli("train", config)
-    assert (code, result["outcome"]) == (4, "TrainingFailed"), result
-    assert "xgboost.XGBClassifier failed to fit" in result["message"]
-    assert "Invalid classes inferred" in result["message"]
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    model = load_bundle(Path(result["artifactPath"])).model
+    assert model.classes_.tolist() == [3, 7, 9]
+    features = [f["name"] for f in config["schema"]["features"]]
+    assert set(model.predict(gapped[features])) == {3, 7, 9}

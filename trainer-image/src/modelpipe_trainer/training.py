@@ -50,6 +50,7 @@ from modelpipe_trainer.evaluation import (
     score_candidate,
     score_champion,
 )
+from modelpipe_trainer.labels import configured
 from modelpipe_trainer.lineage import build_lineage, build_schema
 from modelpipe_trainer.manifest import MANIFEST_FILE, build_manifest
 from modelpipe_trainer.modeling import build_pipeline
@@ -188,7 +189,7 @@ def _artifact_files(
     classes = _json_safe(list(getattr(model, "classes_", [])))
     lineage = build_lineage(
         config=config,
-        params=_json_safe(model.named_steps["estimator"].get_params(deep=False)),
+        params=_json_safe(configured(model.named_steps["estimator"]).get_params(deep=False)),
         train=data.train,
         evaluation=data.evaluation,
         rows=facts.rows.model_dump() if facts.rows else {},

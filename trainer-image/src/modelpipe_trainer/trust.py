@@ -45,6 +45,9 @@ VETTED_TYPES = frozenset(
         "lightgbm.sklearn.LGBMRegressor",
         "lightgbm.basic.Booster",
         "collections.OrderedDict",
+        # The trainer's wrapper giving XGBoost's classifier coded labels (labels.py): a
+        # LabelEncoder and the wrapped estimator, nothing else.
+        "modelpipe_trainer.labels.LabelEncodedClassifier",
     }
 )
 
