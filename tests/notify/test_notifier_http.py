@@ -107,7 +107,7 @@ def sent() -> Iterator[Sent]:
 
 
 def intent(format_: WebhookFormat) -> Notify:
-    return Notify("team", ROW.id, format_, payload(ROW, meta(), format_))
+    return Notify("team", ROW.id, payload(ROW, meta(), format_))
 
 
 def test_the_json_body_is_delivered(receiver: Receiver, sent: Sent) -> None:

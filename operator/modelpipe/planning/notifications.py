@@ -118,7 +118,7 @@ def notify(d: Decided, status: ModelPipelineStatus, *, stamp: str) -> Told:
     formats = {w.name: w.format for w in spec.webhooks}
     meta = d.obs.metadata
     intents = tuple(
-        Notify(row.webhook, row.id, formats[row.webhook], payload(row, meta, formats[row.webhook]))
+        Notify(row.webhook, row.id, payload(row, meta, formats[row.webhook]))
         for row in rows
         if row.state == "Pending" and row.webhook in formats
     )

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 from modelpipe.api.v1alpha1 import ModelPipelineStatus, Reason, Verdict
-from modelpipe.api.v1alpha1.notify import WebhookFormat
 
 Manifest = dict[str, Any]
 
@@ -134,8 +133,7 @@ class Notify:
 
     webhook: str
     id: str
-    format: WebhookFormat
-    body: Manifest
+    body: Manifest  # already in the webhook's format (JSON or Slack)
 
 
 @dataclass(frozen=True)
