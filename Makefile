@@ -7,7 +7,7 @@ CLUSTER ?= dev
 PYTEST_FAST := -m "not cluster and not e2e and not slow"
 
 .PHONY: help bootstrap test check lint types imports test-fast crds demo bench \
-        cluster-up cluster-down cluster-binaries node-binaries host-packages images clean tools \
+        cluster-up cluster-down cluster-binaries node-binaries host-packages images clean tools kueue \
         argocd-health argocd-health-build
 
 help: ## List the targets
@@ -28,13 +28,16 @@ tools: ## Build the test tools from Go modules (helm, the S3 server versitygw; c
 	@hack/helm/build.sh >/dev/null
 	@hack/localkube/build.sh s3 >/dev/null
 
+kueue: ## Build Kueue's manager from its Go module, with its CRDs (cached; tests/e2e/test_kueue_cluster.py)
+	@hack/localkube/build.sh kueue >/dev/null
+
 node-binaries: ## Build the real node's kubelet and kube-proxy from Go modules (cached)
 	@hack/localkube/build.sh node >/dev/null
 
 images: host-packages ## Build the sandbox, operator and trainer images with buildah (cached by input hash)
 	@hack/localkube/images.sh all
 
-test: bootstrap host-packages cluster-binaries node-binaries images tools argocd-health-build ## The whole suite, including the local-cluster tests
+test: bootstrap host-packages cluster-binaries node-binaries images tools kueue argocd-health-build ## The whole suite, including the local-cluster tests
 	$(RUN) pytest -q
 
 check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import contracts, fast tests

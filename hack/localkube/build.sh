@@ -10,6 +10,9 @@
 #   build.sh [--print-dir] dns    CoreDNS (cluster DNS for the real node)
 #   build.sh [--print-dir] s3     Versity's S3 gateway (versitygw, Apache-2.0), the S3
 #                                 server of the tests and the demo (tests/objectstore)
+#   build.sh [--print-dir] kueue  Kueue's manager (Apache-2.0), the job queueing controller
+#                                 the Kueue path of training admission is tested against;
+#                                 its CRDs are taken from the same module (crds/ beside it)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +21,8 @@ ETCD_VERSION="v3.6.16"
 COREDNS_VERSION="v1.15.0"
 VERSITYGW_VERSION="$(awk '$1 == "require" && $2 == "github.com/versity/versitygw" { print $3 }' \
   "$HERE/gomod/versitygw/go.mod")"
+KUEUE_VERSION="$(awk '$1 == "require" && $2 == "sigs.k8s.io/kueue" { print $3 }' \
+  "$HERE/gomod/kueue/go.mod")"
 CACHE_ROOT="${MODELPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpipe}"
 OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -34,8 +39,11 @@ elif [[ "$TARGET" == dns ]]; then
 elif [[ "$TARGET" == s3 ]]; then
   OUT="${CACHE_ROOT}/versitygw/${VERSITYGW_VERSION}"
   BINARIES=(versitygw)
+elif [[ "$TARGET" == kueue ]]; then
+  OUT="${CACHE_ROOT}/kueue/${KUEUE_VERSION}"
+  BINARIES=(kueue)
 elif [[ "$TARGET" != control-plane ]]; then
-  echo "error: unknown target '$TARGET' (control-plane, node, dns, s3)" >&2; exit 2
+  echo "error: unknown target '$TARGET' (control-plane, node, dns, s3, kueue)" >&2; exit 2
 fi
 if [[ $print_dir == 1 ]]; then echo "$OUT"; exit 0; fi
 
@@ -85,6 +93,17 @@ elif [[ "$TARGET" == s3 ]]; then
     -ldflags "-s -w -X main.Version=${VERSITYGW_VERSION}" \
     -o "$TMP/versitygw" github.com/versity/versitygw/cmd/versitygw)
   KUBE_VERSION="versitygw-${VERSITYGW_VERSION}"; ETCD_VERSION=none
+elif [[ "$TARGET" == kueue ]]; then
+  echo ">>> kueue ${KUEUE_VERSION} (the manager; several minutes cold)" >&2
+  (cd "$HERE/gomod/kueue" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+    -o "$TMP/kueue" sigs.k8s.io/kueue/cmd/kueue)
+  # The CRDs and webhook configurations of the same version, from the module cache.
+  src="$(cd "$HERE/gomod/kueue" && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)"
+  mkdir -p "$OUT/crds"
+  cp "$src"/config/components/crd/bases/*.yaml "$OUT/crds/"
+  cp "$src"/config/components/webhook/manifests.yaml "$OUT/webhooks.yaml"
+  chmod u+w "$OUT"/crds/*.yaml "$OUT/webhooks.yaml"
+  KUBE_VERSION="kueue-${KUEUE_VERSION}"; ETCD_VERSION=none
 else
 echo ">>> [1/2] etcd ${ETCD_VERSION}" >&2
 (cd "$HERE/gomod/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" .)

@@ -19,6 +19,8 @@ RETRY_ROLLOUT_ANNOTATION = "modelpipe.io/retry-rollout"
 ROLLOUT_ATTEMPT_ANNOTATION = "modelpipe.io/rollout-attempt"
 # On a user's Deployment (spec.serving.deploymentName): the pipeline it agrees to be served by.
 PIPELINE_ANNOTATION = "modelpipe.io/pipeline"
+# On a training Job with spec.training.queueName: the Kueue LocalQueue that admits it.
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "modelpipe-operator"
 

@@ -44,6 +44,10 @@ class ObservedJob:
     name: str
     model_version: str
     phase: JobPhase
+    # The Kueue LocalQueue that admits it (its kueue.x-k8s.io/queue-name label), and
+    # whether it is still suspended, i.e. not admitted yet; "" and False for the others.
+    queue_name: str = ""
+    suspended: bool = False
     start_time: str | None = None
     completion_time: str | None = None
     deleting: bool = False
@@ -195,6 +199,16 @@ class QueueSeat:
 
 
 @dataclass(frozen=True)
+class KueueQueue:
+    """spec.training.queueName's Kueue LocalQueue, as read (``exists`` False: not found)."""
+
+    name: str
+    exists: bool
+    cluster_queue: str = ""
+    pending: int = 0
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one reconcile of one pipeline needs to decide."""
 
@@ -234,6 +248,8 @@ class Observed:
     refusal: Refusal | None = None
     # The Job this pass would start must wait in the training queue.
     queue: QueueSeat | None = None
+    # Read only with spec.training.queueName: Kueue admits the training Jobs instead.
+    kueue: KueueQueue | None = None
     # spec.notify's webhooks, and the deliveries the sender finished since status said so.
     webhooks: tuple[WebhookTarget, ...] = ()
     deliveries: tuple[Delivery, ...] = ()

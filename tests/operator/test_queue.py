@@ -171,8 +171,9 @@ def test_a_suspended_pipeline_is_not_queued() -> None:
 # The reconciler with a fake API: limit 1, three pipelines
 
 
-def add_pipeline(rest: FakeRest, name: str, *, priority: int = 0) -> None:
-    body = spec_dict(training={"priority": priority, "estimator": {"className": "sklearn.a.B"}})
+def add_pipeline(rest: FakeRest, name: str, *, priority: int = 0, **training: str) -> None:
+    estimator = {"className": "sklearn.a.B"}
+    body = spec_dict(training={"priority": priority, "estimator": estimator, **training})
     rest.objects[f"{PIPELINES}/{name}"] = {
         "metadata": {"name": name, "namespace": "ml", "uid": f"uid-{name}", "generation": 1},
         "spec": copy.deepcopy(body),

@@ -78,12 +78,12 @@ def no_verdict_for(name: str) -> Callable[[Rig], None]:
     return check
 
 
-def throwaway_with_account(name: str) -> Callable[[Rig], None]:
-    """A pipeline whose training pods run as the namespace's default ServiceAccount."""
+def throwaway_training(name: str, **training: str) -> Callable[[Rig], None]:
+    """A pipeline with these spec.training fields, e.g. serviceAccountName or queueName."""
 
     def drive(rig: Rig) -> None:
         doc = rig.pipeline_doc(name)
-        doc["spec"]["training"]["serviceAccountName"] = "default"
+        doc["spec"]["training"].update(training)
         rig.apply(doc)
 
     return drive
@@ -219,8 +219,13 @@ CASES = [
          throwaway("own-config"), heal=delete_throwaway("own-config")),
     Case("", "serviceaccounts", "get",
          "a run's serviceAccountName is checked before its Job (KubeApi.get_service_account)",
-         throwaway_with_account("account"), heal=delete_throwaway("account"),
-         check=no_job_for("account")),
+         throwaway_training("account", serviceAccountName="default"),
+         heal=delete_throwaway("account"), check=no_job_for("account")),
+    Case("kueue.x-k8s.io", "localqueues", "get",
+         "a pipeline with spec.training.queueName checks its LocalQueue before a Job "
+         "(KubeApi.get_local_queue; no LocalQueue team: QueueNotFound)",
+         throwaway_training("kueue", queueName="team"),
+         heal=delete_throwaway("kueue"), check=no_job_for("kueue")),
     Case("", "events", "create",
          "decisions are posted as Events, e.g. JobCreated (KubeApi.create_event)",
          throwaway("events"), heal=delete_throwaway("events")),

@@ -74,6 +74,12 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
+# get: KubeApi.get_local_queue, the Kueue LocalQueue a spec.training.queueName names,
+# in the pipeline's own namespace: QueueNotFound instead of a Job no queue admits
+# (k8s/gather.py, planning/kueue.py). Kueue itself unsuspends the Jobs; never list or watch.
+- apiGroups: [kueue.x-k8s.io]
+  resources: [localqueues]
+  verbs: [get]
 # create: KubeApi.create_event (JobCreated, GateFailed, Promoted, ...) and
 # kopf's own warning events (handlers.configure: settings.posting.level).
 - apiGroups: [""]

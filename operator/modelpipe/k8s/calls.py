@@ -18,6 +18,8 @@ from modelpipe.k8s.rest import JSON, MERGE_PATCH, STRATEGIC_MERGE_PATCH, ApiErro
 from modelpipe.sources.credentials import SecretView
 
 JSON_PATCH = "application/json-patch+json"
+# Kueue's storage version since v0.15 (v1beta1 is still served, deprecated).
+KUEUE_GROUP, _KUEUE = "kueue.x-k8s.io", "kueue.x-k8s.io/v1beta2"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,12 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     ),
     RbacRule(
         "", "secrets", ("get",), "KubeApi.get_secret (credentialsSecret of a followed git ref)"
+    ),
+    RbacRule(
+        KUEUE_GROUP,
+        "localqueues",
+        ("get",),
+        "KubeApi.get_local_queue (spec.training.queueName exists: QueueNotFound otherwise)",
     ),
     RbacRule("", "events", ("create",), "KubeApi.create_event; kopf's own warning events"),
     RbacRule(
@@ -213,6 +221,10 @@ class KubeApi:
         """Delete the autoscaler with this ``uid`` only: one made since under that name stays."""
         path = f"{_ns(_HPA, namespace, _HPAS)}/{name}"
         self.rest.request("DELETE", path, body={"preconditions": {"uid": uid}})
+
+    def get_local_queue(self, namespace: str, name: str) -> JSON | None:
+        """A Kueue LocalQueue; ``None`` also when Kueue's CRDs are not installed."""
+        return self.rest.request("GET", f"{_ns(_KUEUE, namespace, 'localqueues')}/{name}")
 
     def get_pvc(self, namespace: str, name: str) -> JSON | None:
         return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")

@@ -39,7 +39,13 @@ from modelpipe.layout import (
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
 )
-from modelpipe.observed import Observed, ObservedAutoscaler, ObservedDeployment, WebhookTarget
+from modelpipe.observed import (
+    KueueQueue,
+    Observed,
+    ObservedAutoscaler,
+    ObservedDeployment,
+    WebhookTarget,
+)
 from modelpipe.planning.accounts import (
     SERVING_ACCOUNT,
     TRAINING_ACCOUNT,
@@ -143,6 +149,7 @@ def observe(
         credentials_problem=refused.message if refused else None,
         artifacts_problem=artifacts_lent.error.message if artifacts_lent.error else None,
         service_account_problem=refusal(accounts, pipeline=name),
+        kueue=_kueue_queue(api, namespace=namespace, spec=spec),
         webhooks=_webhook_targets(api, namespace=namespace, spec=spec),
         deliveries=notifier.finished(namespace, name) if notifier else (),
         config=config,
@@ -174,6 +181,23 @@ def _lend_artifacts_credentials(api: KubeApi, *, namespace: str, spec: ModelPipe
         return Lent()
     ref = SecretRef(namespace, s3.credentials_secret)
     return _read_and_lend(api, ref, urls=(s3.base_uri(),))
+
+
+def _kueue_queue(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> KueueQueue | None:
+    """The LocalQueue spec.training.queueName names, in the pipeline's own namespace only."""
+    name = spec.training.queue_name
+    if name is None:
+        return None
+    body = api.get_local_queue(namespace, name)
+    if body is None:
+        return KueueQueue(name=name, exists=False)
+    status = body.get("status") or {}
+    return KueueQueue(
+        name=name,
+        exists=True,
+        cluster_queue=str((body.get("spec") or {}).get("clusterQueue", "")),
+        pending=int(status.get("pendingWorkloads") or 0),
+    )
 
 
 def _webhook_targets(

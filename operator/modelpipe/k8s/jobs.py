@@ -20,6 +20,7 @@ from modelpipe.k8s.rest import JSON
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
     GIT_CONTAINER,
+    KUEUE_QUEUE_LABEL,
     MODEL_VERSION_LABEL,
     TRAIN_CONTAINER,
 )
@@ -46,6 +47,8 @@ def observe_job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> 
         name=meta["name"],
         model_version=label(job, MODEL_VERSION_LABEL),
         phase=phase,
+        queue_name=label(job, KUEUE_QUEUE_LABEL),
+        suspended=phase == JobPhase.ACTIVE and bool((job.get("spec") or {}).get("suspend")),
         start_time=status.get("startTime"),
         completion_time=status.get("completionTime") or failed.get("lastTransitionTime"),
         deleting=bool(meta.get("deletionTimestamp")),

@@ -6,8 +6,10 @@ when its plan would start a Job, asks for a slot; the answer comes from the pure
 :func:`modelpipe.planning.queue.decide` over the whole record. A slot given is counted at
 once (the pass creates the Job right after), so two passes never share the last slot.
 When a slot frees (a Job ends, a pipeline is deleted), the requests that now fit are
-woken. A restart loses the record: the first ask re-reads the running training Jobs in
-one list (``seed``), and waiting pipelines join again as their resume passes run.
+woken. Jobs handed to Kueue (``spec.training.queueName``) stay outside the record: Kueue
+admits them, and holding them here as well would admit them twice. A restart loses the
+record: the first ask re-reads the running training Jobs in one list (``seed``), and
+waiting pipelines join again as their resume passes run.
 
 A pass plans as if there were no queue; if that plan starts a training Job and no slot is
 free, it plans again with the queue's answer in the observation, so ``plan()`` (pure)
@@ -22,9 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.jobs import label
 from modelpipe.k8s.pvcdata import is_hash_check
 from modelpipe.k8s.rest import JSON
-from modelpipe.layout import MODEL_VERSION_LABEL, PIPELINE_LABEL, job_name
+from modelpipe.layout import KUEUE_QUEUE_LABEL, MODEL_VERSION_LABEL, PIPELINE_LABEL, job_name
 from modelpipe.observed import JobPhase, Observed, QueueSeat
 from modelpipe.planning import Plan, plan
 from modelpipe.planning.outcome import CreateJob
@@ -136,9 +139,13 @@ def take_seat(
     """Report the pipeline's running Jobs; hold back the Job ``decided`` would start if full."""
     meta = observed.metadata
     key = (meta.namespace, meta.name)
-    queue.observe(key, frozenset(j.name for j in observed.jobs if j.phase == JobPhase.ACTIVE))
+    # Kueue admits the Jobs with its label: they neither count here nor wait here.
+    queue.observe(
+        key,
+        frozenset(j.name for j in observed.jobs if j.phase == JobPhase.ACTIVE and not j.queue_name),
+    )
     version = _training_job_version(decided, pipeline=meta.name)
-    if version is None or observed.spec is None:
+    if version is None or observed.spec is None or observed.spec.training.queue_name:
         queue.withdraw(key)
         return observed, decided
     request = Request(
@@ -177,8 +184,8 @@ def running_training_jobs(
     )
     running: dict[Key, frozenset[str]] = {}
     for job in jobs:
-        if is_hash_check(job) or not _active(job):
-            continue
+        if is_hash_check(job) or not _active(job) or label(job, KUEUE_QUEUE_LABEL):
+            continue  # Kueue's Jobs are Kueue's to count
         meta = job.get("metadata") or {}
         key = (str(meta.get("namespace", "")), str((meta.get("labels") or {})[PIPELINE_LABEL]))
         running[key] = running.get(key, frozenset()) | {str(meta.get("name"))}

@@ -28,6 +28,7 @@ from modelpipe.layout import (
     ARTIFACTS_VOLUME,
     CODE_TEST_CONTAINER,
     INPUT_HASH_LABEL,
+    KUEUE_QUEUE_LABEL,
     MODEL_VERSION_LABEL,
     TRAIN_CONTAINER,
     job_name,
@@ -156,13 +157,20 @@ def training_run(
     }
     if training.ttl_seconds_after_finished is not None:
         job_spec["ttlSecondsAfterFinished"] = training.ttl_seconds_after_finished
+    job_labels = dict(labels)
+    if training.queue_name is not None:
+        # Kueue admits it: created suspended, it starts only when Kueue unsuspends it.
+        # On the Job alone: a queue-name label on the pods would hand them to Kueue's pod
+        # integration as well.
+        job_labels[KUEUE_QUEUE_LABEL] = training.queue_name
+        job_spec["suspend"] = True
     job: Manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
             "name": name,
             "namespace": meta.namespace,
-            "labels": labels,
+            "labels": job_labels,
             "annotations": {
                 "modelpipe.io/code-revision": inputs.code_revision,
                 "modelpipe.io/dataset-version": inputs.dataset_version,

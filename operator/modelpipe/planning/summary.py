@@ -195,6 +195,12 @@ def _ready(d: Decided) -> Verdicted:
     if asked is not None and d.rolling_out == asked:
         return Verdicted("False", Reason.ROLLING_OUT, f"rolling out model {asked}{serves}")
     run = d.status.current_run
+    if run is not None and run.model_version == asked and run.phase == RunPhase.QUEUED:
+        return Verdicted(  # waiting for Kueue (planning.kueue); the operator's queue blocks
+            "False",
+            Reason.QUEUED,
+            f"model {asked} waits for admission (Job {run.job_name}){serves}",
+        )
     if run is not None and run.model_version == asked and run.phase != RunPhase.ROLLING_OUT:
         return Verdicted(
             "False", Reason.JOB_RUNNING, f"training model {asked} (Job {run.job_name}){serves}"

@@ -23,7 +23,7 @@ from modelpipe.api.v1alpha1 import (
 from modelpipe.layout import RETRAIN_ANNOTATION, job_name, model_dir
 from modelpipe.manifests import run_config_problem, training_run
 from modelpipe.observed import JobPhase, ObservedJob
-from modelpipe.planning import sources
+from modelpipe.planning import kueue, sources
 from modelpipe.planning.draft import (
     NOTHING,
     Decided,
@@ -108,6 +108,10 @@ def settle_current_run(d: Decided) -> Part:
     if job.phase == JobPhase.ACTIVE:
         if record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED):
             return NOTHING
+        if job.suspended:  # created for Kueue, not admitted yet
+            return kueue.awaiting_admission(
+                d, job, record.model_copy(update={"verdict": Verdict.RUNNING})
+            )
         start_time = job.start_time or record.start_time
         record = record.model_copy(
             update={
@@ -217,6 +221,8 @@ def start_run(d: Decided) -> Part:
         return block(d, Reason.SERVICE_ACCOUNT_NOT_FOUND, message) + condition(
             ConditionType.TRAINING, "False", Reason.SERVICE_ACCOUNT_NOT_FOUND, message
         )
+    if kueue.queue_not_found(d):
+        return kueue.queue_missing(d)
     if d.obs.queue is not None:
         return _wait_in_queue(d, name)
     return _create_job(d, name)

@@ -207,6 +207,21 @@ def _write_pair(pair: Pair, cert: x509.Certificate, key: ec.EllipticCurvePrivate
     )
 
 
+def ensure_loopback_serving(directory: Path, pair: Pair, *, cn: str) -> Pair:
+    """A serving cert for 127.0.0.1 from the cluster CA in ``directory`` (once): for a host
+    process the apiserver calls back, such as a webhook server (caBundle: the cluster CA)."""
+    if pair.cert.exists() and pair.key.exists():
+        return pair
+    pki = ensure_pki(directory)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    pair.cert.parent.mkdir(parents=True, exist_ok=True)
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    _issue(pair, ca_cert, ca_key, cn=cn, server=True, sans=sans)
+    return pair
+
+
 @dataclass(frozen=True)
 class NodeCerts:
     """A real node's identities: the kubelet as ``system:node:<name>`` (what the

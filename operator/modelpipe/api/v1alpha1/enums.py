@@ -35,6 +35,8 @@ class Reason(StrEnum):
     # Training
     # Waiting for a slot in the training queue (the operator's limit on training Jobs).
     QUEUED = "Queued"
+    # spec.training.queueName names a Kueue LocalQueue that does not exist.
+    QUEUE_NOT_FOUND = "QueueNotFound"
     JOB_CREATED = "JobCreated"
     JOB_RUNNING = "JobRunning"
     JOB_SUPERSEDED = "JobSuperseded"

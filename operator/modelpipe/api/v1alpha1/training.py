@@ -83,6 +83,16 @@ class TrainingSpec(PodPlacement):
             "higher starts first. Not an input: changing it retrains nothing."
         ),
     )
+    queue_name: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=OBJECT_NAME_PATTERN,
+        description=(
+            "A Kueue LocalQueue in the pipeline's namespace: training Jobs are created "
+            "suspended with the label kueue.x-k8s.io/queue-name and Kueue admits them; the "
+            "operator's own training queue does not hold them. Not an input."
+        ),
+    )
     active_deadline_seconds: int = Field(
         default=3600, ge=1, description="Wall-clock limit of a run."
     )
