@@ -26,6 +26,7 @@
 local FAILURE_REASONS = {
   InvalidSpec = true,
   PVCNotFound = true,
+  QueueNotFound = true,
   DeploymentNotFound = true,
   DeploymentConflict = true,
   ServiceAccountRefused = true,

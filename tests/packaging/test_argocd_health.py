@@ -33,6 +33,7 @@ VALID_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", 
 FAILURE_REASONS = {
     "InvalidSpec",
     "PVCNotFound",
+    "QueueNotFound",
     "DeploymentNotFound",
     "DeploymentConflict",
     "ServiceAccountNotFound",
