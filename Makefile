@@ -44,10 +44,11 @@ check: bootstrap lint types imports test-fast ## Lint, mypy --strict, import con
 
 lint:
 	$(RUN) ruff check .
-	$(RUN) ruff format --check operator hack/localkube/src trainer-image/src trainer-image/contract/src
+	$(RUN) ruff format --check .
 
 types:
 	$(RUN) mypy operator/modelpipe trainer-image/src/modelpipe_trainer trainer-image/contract/src/modelpipe_contract hack/localkube/src/localkube
+	$(RUN) mypy tests benchmarks hack/localkube/tests trainer-image/tests hack/*.py
 
 imports:
 	$(RUN) lint-imports

@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config, watch
 
@@ -87,7 +87,7 @@ def pod(name: str) -> dict[str, Any]:
 
 def pod_latencies(cluster: Cluster, samples: int) -> list[float]:
     api = client.CoreV1Api(config.new_client_from_config(config_file=str(cluster.kubeconfig)))
-    api.create_namespace({"metadata": {"name": NS}})
+    api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
     deadline = time.monotonic() + 30
     while not api.list_namespaced_service_account(NS).items:
         if time.monotonic() > deadline:
@@ -108,7 +108,7 @@ def pod_latencies(cluster: Cluster, samples: int) -> list[float]:
     latencies = []
     for i in range(samples):
         name = f"p{i:03d}"
-        api.create_namespaced_pod(NS, pod(name))
+        api.create_namespaced_pod(NS, cast(client.V1Pod, pod(name)))  # the client takes a dict too
         created = time.monotonic()
         limit = created + 60
         while name not in seen:

@@ -55,11 +55,12 @@ from benchmarks.operator.fleet import (
     rss_mib,
     write_counts,
 )
-from tests.e2e.harness import CRD, Operator, wait_for
+from tests.e2e.harness import CRD, Operator
 
 from localkube.agent.api import MERGE, KubeApi
 from localkube.agent.config import read_kubeconfig
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 GROUP_PATH = "/apis/modelpipe.io/v1alpha1/namespaces/{ns}/modelpipelines"
 SETTLED = "CodeValidationFailed"

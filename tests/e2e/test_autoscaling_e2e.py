@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, example_documents, promoted, wait_for
+from tests.e2e.harness import Namespace, Operator, example_documents, promoted
+
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 REQUESTS = {"resources": {"requests": {"cpu": "100m"}}}
@@ -57,7 +59,7 @@ def test_autoscaling_owns_an_hpa_leaves_replicas_to_it_and_goes_when_dropped(
         deployment = ns.get("deployment", "iris") or {}
         serve = deployment["spec"]["template"]["spec"]["containers"][0]
         found = _autoscaler(ns) or {}
-        return (
+        return bool(
             serve["resources"].get("limits") == {"memory": "1Gi"}
             and found.get("spec", {}).get("maxReplicas") == 5
         )

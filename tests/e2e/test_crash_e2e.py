@@ -22,10 +22,10 @@ from tests.e2e.harness import (
     promoted,
     serving_version,
     settled,
-    wait_for,
 )
 
 from localkube.reach import exposed
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 

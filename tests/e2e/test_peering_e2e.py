@@ -12,16 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.e2e.harness import (
-    REPO,
-    Namespace,
-    Operator,
-    example_documents,
-    promoted,
-    wait_for,
-)
+from tests.e2e.harness import REPO, Namespace, Operator, example_documents, promoted
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 PEERING_CRDS = REPO / "charts" / "modelpipe" / "crds" / "kopf.dev_peerings.yaml"

@@ -16,9 +16,9 @@ from tests.e2e.harness import (
     runs,
     serving_version,
     settled,
-    wait_for,
 )
 
+from localkube.waiting import wait_for
 from modelpipe.api.config import DEFAULT_TRAINER_IMAGE
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]

@@ -30,11 +30,11 @@ from tests.e2e.harness import (
     load_example_datasets,
     serving_version,
     settled,
-    wait_for,
 )
 
 from localkube.cluster import Cluster
 from localkube.portforward import port_forward
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 

@@ -25,10 +25,10 @@ from tests.e2e.harness import (
     last_verdict,
     load_example_datasets,
     settled,
-    wait_for,
 )
 
 from localkube.reach import exposed
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 # Nothing listens on the discard port: the clone fails the way an unreachable remote does.

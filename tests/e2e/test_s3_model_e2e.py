@@ -23,12 +23,12 @@ from tests.e2e.harness import (
     promoted,
     runs,
     serving_version,
-    wait_for,
 )
 from tests.objectstore.cluster import keys_secret, shown
 from tests.objectstore.server import S3Server
 
 from localkube.reach import exposed
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 KEYS = "model-keys"

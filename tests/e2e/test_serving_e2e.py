@@ -15,8 +15,9 @@ from tests.e2e.harness import (
     promoted,
     serving_version,
     settled,
-    wait_for,
 )
+
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 SERVE_COMMAND = ["modelpipe-trainer", "serve", "--model-name", "iris"]

@@ -10,13 +10,15 @@ starts exactly one Job: no duplicate Job and no lost run across the kills.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, example_documents
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -40,6 +42,22 @@ def holder(ns: Namespace) -> str:
     return str((lease.get("spec") or {}).get("holderIdentity") or "")
 
 
+def _logged(replica: Operator, text: str) -> bool:
+    return text in replica.logs()
+
+
+def _jobs_are(ns: Namespace, count: int) -> bool:
+    return len(ns.items("jobs")) == count
+
+
+def _held_by_other_than(ns: Namespace, leader: str) -> bool:
+    return holder(ns) not in ("", leader)
+
+
+def _standing_by(replica: Operator) -> bool:
+    return replica.logs().count("Waiting to hold Lease") == replica.starts
+
+
 def test_the_standby_takes_over_within_15_s_and_no_run_is_doubled_or_lost(
     cluster: Cluster, ns: Namespace, tmp_path: Path
 ) -> None:
@@ -49,14 +67,14 @@ def test_the_standby_takes_over_within_15_s_and_no_run_is_doubled_or_lost(
         replica.log_dir.mkdir()
         replica.start()
     for replica in replicas:
-        wait_for("both replicas up", lambda r=replica: "Lease" in r.logs(), timeout=120)
+        wait_for("both replicas up", partial(_logged, replica, "Lease"), timeout=120)
     takeovers: list[float] = []
     try:
         ns.apply(*sleepy("r0"))
         for round_ in range(ROUNDS):
             revision = f"r{round_}"
             count = round_ + 1
-            wait_for(f"the Job of {revision}", lambda count=count: len(ns.items("jobs")) == count)
+            wait_for(f"the Job of {revision}", partial(_jobs_are, ns, count))
             leader = holder(ns)
             active = next(r for r in replicas if r.process and leader.endswith(f"-{r.process.pid}"))
             standby = next(r for r in replicas if r is not active)
@@ -64,7 +82,7 @@ def test_the_standby_takes_over_within_15_s_and_no_run_is_doubled_or_lost(
             killed = time.monotonic()
             wait_for(
                 "the standby to hold the Lease",
-                lambda leader=leader: holder(ns) not in ("", leader),
+                partial(_held_by_other_than, ns, leader),
                 timeout=60,
                 every=0.2,
             )
@@ -74,7 +92,7 @@ def test_the_standby_takes_over_within_15_s_and_no_run_is_doubled_or_lost(
             active.start()  # back as the standby: up before the next kill
             wait_for(
                 "the restarted replica to stand by",
-                lambda active=active: active.logs().count("Waiting to hold Lease") == active.starts,
+                partial(_standing_by, active),
                 timeout=120,
             )
         wait_for(f"the Job of r{ROUNDS}", lambda: len(ns.items("jobs")) == ROUNDS + 1)

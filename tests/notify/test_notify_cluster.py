@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from tests.e2e.fixtures import Reachable
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from tests.security.conftest import Tenant
 
+from localkube.waiting import wait_for
 from modelpipe.api.v1alpha1.notify import PLAIN_URL
 from modelpipe.sources.credentials import CREDENTIALS_LABEL, URL_PREFIXES_ANNOTATION
 

@@ -17,7 +17,7 @@ import pytest
 from tests.objectstore.server import S3Server
 from tests.objectstore.test_fetch import secret_dir
 
-from modelpipe_trainer import modelstore
+from modelpipe_trainer import modelstore, objectfetch
 from modelpipe_trainer.manifest import build_manifest
 from modelpipe_trainer.modelstore import (
     MODEL_DIR_ENV,
@@ -72,7 +72,7 @@ def test_uploads_manifest_last_and_fetches_a_verified_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order: list[str] = []
-    real = modelstore.make_client
+    real = objectfetch.make_client
 
     def recording(values: Any) -> Any:
         client = real(values)

@@ -170,7 +170,7 @@ def cycle(observed: Observed, **changes: Any) -> Observed:
     return with_(observed, **{"status": step(observed).status, **changes})
 
 
-def condition(planned: Plan, type_: ConditionType) -> tuple[str, Reason]:
+def condition(planned: Plan, type_: ConditionType) -> tuple[str, str]:
     found = next(c for c in planned.status.conditions if c.type == type_)
     return found.status, found.reason
 

@@ -63,7 +63,7 @@ class FakeRest:
             created = copy.deepcopy(body)
             created["metadata"].setdefault("uid", f"uid-of-{full}")  # the server assigns one
             self.objects[full] = created
-            return copy.deepcopy(created)
+            return dict(copy.deepcopy(created))
         if method == "PATCH":
             target = path.removesuffix("/status")
             self.objects[target] = merge(self.objects.get(target, {}), body)

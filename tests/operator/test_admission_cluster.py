@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
+
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from tests.e2e.fixtures import Reachable
-from tests.e2e.harness import Namespace, Operator, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, example_documents
 from tests.sources.servers import DataServer, GitServer, Repo, Served
+
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 STAMP = "2026-12-03T12:00:00Z"

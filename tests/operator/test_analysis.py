@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -158,7 +159,7 @@ def test_pods_are_read_at_their_ip_and_port_and_unreadable_ones_say_why() -> Non
         assert url == "http://127.1.0.2:8080/metrics"
         return exposition()
 
-    pods = [
+    pods: list[dict[str, Any]] = [
         {
             "metadata": {"name": "a", "annotations": {"modelpipe.io/model-version": "v2"}},
             "status": {"podIP": "127.1.0.2"},

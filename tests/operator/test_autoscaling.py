@@ -73,7 +73,7 @@ def test_the_autoscaler_targets_the_owned_deployment_and_is_owned_like_it() -> N
 
 
 def test_memory_target_alone_or_with_cpu() -> None:
-    memory = spec(serving=scaled(targetCPUUtilizationPercentage=None, **{
+    memory = spec(serving=scaled(None, targetCPUUtilizationPercentage=None, **{
         "targetMemoryUtilizationPercentage": 80}))  # fmt: skip
     both = spec(serving=scaled(targetMemoryUtilizationPercentage=60))
     names = [

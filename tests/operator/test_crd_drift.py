@@ -86,17 +86,17 @@ def _worst_case_bytes(node: dict[str, Any]) -> float:
         return max(len(json.dumps(e)) for e in node["enum"])
     kind = node.get("type")
     if kind == "string" or node.get("x-kubernetes-int-or-string"):
-        return node.get("maxLength", math.inf) + 2
+        return float(node.get("maxLength", math.inf)) + 2
     if kind in ("integer", "number", "boolean"):
         return 24
     if kind == "array":
-        return node.get("maxItems", math.inf) * (_worst_case_bytes(node["items"]) + 1) + 2
+        return float(node.get("maxItems", math.inf)) * (_worst_case_bytes(node["items"]) + 1) + 2
     if "properties" in node:
         fields = node["properties"].items()
         return sum(len(k) + 3 + _worst_case_bytes(v) for k, v in fields) + 2
     if "additionalProperties" in node:
         value = _worst_case_bytes(node["additionalProperties"])
-        return node.get("maxProperties", math.inf) * (253 + 3 + value) + 2
+        return float(node.get("maxProperties", math.inf)) * (253 + 3 + value) + 2
     return math.inf
 
 

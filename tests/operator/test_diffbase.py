@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -22,7 +22,7 @@ def body(spec: dict[str, Any] = SPEC, **kopf_status: Any) -> kopf.Body:
         "spec": copy.deepcopy(spec),
         "status": {"kopf": kopf_status, "observedGeneration": 3},
     }
-    return kopf.Body(raw)
+    return kopf.Body(cast("kopf.RawBody", raw))
 
 
 def stored(of: kopf.Body) -> dict[str, Any]:

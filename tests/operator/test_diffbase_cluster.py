@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import cast
 
 import kopf
 import pytest
-from tests.e2e.harness import Namespace, Operator, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, example_documents
+
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -24,7 +27,9 @@ def test_an_older_diff_base_is_read_then_replaced_by_the_digest(
     assert ns.apply(document).returncode == 0
     stored = ns.pipeline()
     legacy = kopf.StatusDiffBaseStorage(field="status.kopf.lastHandledConfiguration")
-    essence = json.dumps(legacy.build(body=kopf.Body(stored)), separators=(",", ":"))
+    essence = json.dumps(
+        legacy.build(body=kopf.Body(cast("kopf.RawBody", stored))), separators=(",", ":")
+    )
     ns.kubectl(
         "patch", "mp", "iris", "--subresource=status", "--type=merge",
         "-p", json.dumps({"status": {"kopf": {"lastHandledConfiguration": essence}}}),

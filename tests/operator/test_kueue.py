@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from tests.operator.builders import (
@@ -155,7 +156,7 @@ def test_the_operators_queue_neither_holds_nor_counts_kueues_jobs() -> None:
 
 
 def test_a_restart_does_not_count_kueues_running_jobs() -> None:
-    labelled = {
+    labelled: dict[str, Any] = {
         "metadata": {
             "name": "iris-1",
             "namespace": "ml",
@@ -164,9 +165,9 @@ def test_a_restart_does_not_count_kueues_running_jobs() -> None:
         "status": {},
     }
     ours = copy.deepcopy(labelled)
-    ours["metadata"]["labels"].pop(KUEUE_QUEUE_LABEL)  # type: ignore[index, attr-defined]
-    ours["metadata"]["name"] = "own-1"  # type: ignore[index]
-    ours["metadata"]["labels"]["modelpipe.io/pipeline"] = "own"  # type: ignore[index]
+    ours["metadata"]["labels"].pop(KUEUE_QUEUE_LABEL)
+    ours["metadata"]["name"] = "own-1"
+    ours["metadata"]["labels"]["modelpipe.io/pipeline"] = "own"
     rest = FakeRest()
     rest.objects[f"{JOBS}/iris-1"], rest.objects[f"{JOBS}/own-1"] = labelled, ours
     assert running_training_jobs(KubeApi(rest), ("ml",)) == {("ml", "own"): frozenset({"own-1"})}  # type: ignore[arg-type]

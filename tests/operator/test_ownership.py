@@ -38,7 +38,7 @@ def passed(
     return with_(trained, deployment=found, **world)
 
 
-def ready(planned: Plan) -> tuple[str, Reason, str]:
+def ready(planned: Plan) -> tuple[str, str, str]:
     found = next(c for c in planned.status.conditions if c.type == ConditionType.READY)
     return found.status, found.reason, found.message
 

@@ -100,9 +100,9 @@ def test_which_spec_changes_retrain(change: dict[str, Any], retrains: bool) -> N
 
 
 def test_retrain_annotation_is_a_new_input() -> None:
-    assert desired_version(**{"modelpipe.io/retrain": "1"}) != desired_version()
-    assert desired_version(**{"modelpipe.io/retrain": "1"}) == desired_version(
-        **{"modelpipe.io/retrain": "1"}
+    assert desired_version(None, **{"modelpipe.io/retrain": "1"}) != desired_version()
+    assert desired_version(None, **{"modelpipe.io/retrain": "1"}) == desired_version(
+        None, **{"modelpipe.io/retrain": "1"}
     )
 
 

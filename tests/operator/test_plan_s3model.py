@@ -53,7 +53,7 @@ def succeeded(version: str) -> Any:
 
 def fetch_env(pod: dict[str, Any], name: str) -> str:
     container = next(c for c in pod["initContainers"] if c["name"] == name)
-    return next(e["value"] for e in container["env"] if e["name"] == MODEL_URI_ENV)
+    return str(next(e["value"] for e in container["env"] if e["name"] == MODEL_URI_ENV))
 
 
 def test_a_promoted_run_is_served_from_its_own_prefix() -> None:

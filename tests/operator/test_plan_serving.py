@@ -193,7 +193,7 @@ def test_surging_rollout_with_unready_new_pod_is_not_done() -> None:
     assert ObservedDeployment(**{**surge.__dict__, "total_replicas": 1}).rolled_out
 
 
-EDITED_SERVING = {
+EDITED_SERVING: dict[str, Any] = {
     "template": {
         "command": ["modelpipe-trainer", "serve", "--port", "8080"],
         "resources": {"limits": {"memory": "1Gi"}},

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -6,7 +6,9 @@ import re
 import time
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
+
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 PIPELINES = ("broken-a", "broken-b", "broken-c")

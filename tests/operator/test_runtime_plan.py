@@ -23,7 +23,7 @@ from modelpipe.planning import CreateJob, Plan
 ACCOUNT = spec(training={"serviceAccountName": "trainer"})
 
 
-def condition(planned: Plan, type_: ConditionType) -> tuple[str, Reason, str]:
+def condition(planned: Plan, type_: ConditionType) -> tuple[str, str, str]:
     found = next(c for c in planned.status.conditions if c.type == type_)
     return found.status, found.reason, found.message
 

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.packaging.rbac_rig import Rig, wait_for
+from tests.packaging.rbac_rig import Rig
+
+from localkube.waiting import wait_for
 
 
 # --- the behaviours ------------------------------------------------------------------------

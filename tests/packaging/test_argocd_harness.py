@@ -52,7 +52,7 @@ def go_results() -> dict[str, dict[str, Any]]:
         )
     except subprocess.TimeoutExpired as e:
         pytest.fail(
-            f"go test in {MODULE} took over {GO_TEST_TIMEOUT}s:\n{(e.stderr or '')[-4000:]}"
+            f"go test in {MODULE} took over {GO_TEST_TIMEOUT}s:\n{str(e.stderr or '')[-4000:]}"
         )
     results: dict[str, dict[str, Any]] = {}
     for line in done.stdout.splitlines():

@@ -11,6 +11,7 @@ and that every reason the operator can put on Ready is classified.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,7 @@ def test_every_reason_is_classified() -> None:
     assert table and set(re.findall(r"^\s+(\w+) = true,", table.group(1), re.M)) == FAILURE_REASONS
 
 
-def _obj(*conditions: dict[str, str]) -> dict[str, Any]:
+def _obj(*conditions: Mapping[str, object]) -> dict[str, Any]:
     return {
         "metadata": {"generation": 2},
         "spec": {},

@@ -64,7 +64,7 @@ def test_kustomize_merges_the_check_into_an_existing_argocd_cm(tmp_path: Path) -
     from localkube import binaries
 
     kubectl = binaries.ensure(log=lambda _: None) / "kubectl"
-    existing = {
+    existing: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "argocd-cm", "namespace": "argocd"},

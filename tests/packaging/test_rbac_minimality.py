@@ -31,10 +31,11 @@ from tests.packaging.rbac_cases import (
     observed_generation_catches_up,
     restart,
 )
-from tests.packaging.rbac_rig import EXAMPLE, INSTANCE, ROOT, Rig, pod_ready, wait_for
+from tests.packaging.rbac_rig import EXAMPLE, INSTANCE, ROOT, Rig, pod_ready
 
 from localkube.cluster import Cluster
 from localkube.reach import exposed, node_network
+from localkube.waiting import wait_for
 
 CHART = ROOT / "charts" / "modelpipe"
 

@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 import yaml
 from tests.e2e.fixtures import crd, data_url, ns, operator, reachable
-from tests.e2e.harness import Namespace, wait_for
+from tests.e2e.harness import Namespace
 from tests.sources.conftest import clock, data_server, git_server, repo
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 __all__ = [
     "Tenant", "clock", "cluster", "crd", "data_server", "data_url", "git_server", "ns", "operator",
@@ -42,6 +43,7 @@ TENANT = "tenant"
 def cluster(real_cluster: Cluster) -> Cluster:
     """The attacks run on the session's real node (localkube's real_cluster)."""
     return real_cluster
+
 
 # What a namespace's pipeline author is given: the ModelPipeline verbs, and reading
 # status. Nothing on Secrets, Jobs, Pods, Deployments or Services.

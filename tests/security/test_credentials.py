@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from tests.operator.builders import meta, observe, spec, step
 from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo
 
+from localkube.waiting import wait_for
 from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
 from modelpipe.api.v1alpha1.spec import DEFAULT_TRAINER_IMAGE
 from modelpipe.inputs import Resolved, resolve

@@ -22,10 +22,10 @@ from tests.e2e.harness import (
     example_documents,
     last_verdict,
     settled,
-    wait_for,
 )
 from tests.security.conftest import Tenant
 
+from localkube.waiting import wait_for
 from modelpipe.api.config import DEFAULT_TRAINER_IMAGE
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]

@@ -15,14 +15,16 @@ image, never the author's.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from tests.objectstore.server import S3Server
 from tests.operator.builders import meta, spec
 from tests.security.conftest import Tenant
 
+from localkube.waiting import wait_for
 from modelpipe.api.sources import Credentials, ErrorReason, SecretRef
 from modelpipe.api.v1alpha1.spec import DEFAULT_TRAINER_IMAGE
 from modelpipe.inputs import Resolved, resolve
@@ -126,6 +128,14 @@ def _secret(server: S3Server, **metadata: Any) -> dict[str, Any]:
                            "AWS_ENDPOINT_URL": server.endpoint}}  # fmt: skip
 
 
+def _credentials_refused(ns: Namespace, name: str) -> str | None:
+    """The pipeline's status, once Ready is False with CredentialsRefused."""
+    pipeline = ns.pipeline(name)
+    if condition(pipeline, "Ready") != ("False", "CredentialsRefused"):
+        return None
+    return repr(pipeline["status"])
+
+
 def _pipeline(name: str, data_url: str, dataset: dict[str, Any]) -> list[dict[str, Any]]:
     pvc, pipeline = example_documents(data_url=data_url, name=name)
     pipeline["spec"]["dataset"].update(dataset)
@@ -157,7 +167,7 @@ def test_a_tenant_cannot_use_an_admins_s3_keys_beyond_what_they_opted_in_for(
     s3 = s3_server.client()
     s3.put_object(Bucket=s3_bucket, Key="private/salaries.csv", Body=b"a,b\n1,2\n")
     s3.put_object(Bucket=s3_bucket, Key="shared/train.csv", Body=b"a,b\n1,2\n")
-    attacks = {
+    attacks: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = {
         # The Secret holds working keys but never opted in.
         "unlabelled": ({}, {"uri": f"s3://{s3_bucket}/private/salaries.csv", "version": None,
                             "pollInterval": "1s"}),
@@ -168,7 +178,7 @@ def test_a_tenant_cannot_use_an_admins_s3_keys_beyond_what_they_opted_in_for(
                               "evaluation": {"uri": f"s3://{s3_bucket}/private/salaries.csv",
                                              "version": "v1"}}),
     }  # fmt: skip
-    opted = {"labels": {CREDENTIALS_LABEL: "true"},
+    opted: dict[str, Any] = {"labels": {CREDENTIALS_LABEL: "true"},
              "annotations": {URL_PREFIXES_ANNOTATION: f"s3://{s3_bucket}/shared"}}  # fmt: skip
     for name, (metadata, dataset) in attacks.items():
         secret = _secret(s3_server, **(opted if metadata is None else metadata))
@@ -208,7 +218,7 @@ def test_a_tenant_cannot_store_models_with_keys_that_did_not_opt_in_for_the_buck
     s3_bucket: str,
 ) -> None:  # fmt: skip
     """spec.artifacts.s3 (issue 10.4): the upload and download containers would get the keys."""
-    opted = {"labels": {CREDENTIALS_LABEL: "true"},
+    opted: dict[str, Any] = {"labels": {CREDENTIALS_LABEL: "true"},
              "annotations": {URL_PREFIXES_ANNOTATION: f"s3://{s3_bucket}/team-a"}}  # fmt: skip
     for name, metadata, prefix in [("unlabelled", {}, "models"), ("other", opted, "team-b")]:
         secret = _secret(s3_server, **metadata)
@@ -223,13 +233,10 @@ def test_a_tenant_cannot_store_models_with_keys_that_did_not_opt_in_for_the_buck
         # Not a source: SourcesReady does not apply, Ready says why nothing runs.
         status = wait_for(
             f"{name}: Ready False/CredentialsRefused",
-            lambda n=name: (
-                condition(ns.pipeline(n), "Ready") == ("False", "CredentialsRefused")
-                and repr(ns.pipeline(n)["status"])
-            ),
+            partial(_credentials_refused, ns, name),
             timeout=90,
         )
-        assert s3_server.secret_key not in status
+        assert status is not None and s3_server.secret_key not in status
         assert ns.jobs(name) == [] and ns.get("deployment", name) is None
     assert s3_server.secret_key not in operator.logs()
 

@@ -19,10 +19,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from tests.operator.builders import meta, observe, spec, step
 from tests.security.conftest import Tenant
 
+from localkube.waiting import wait_for
 from modelpipe.inputs import resolve
 from modelpipe.manifests import training_job
 from modelpipe.planning.accounts import PIPELINES_ANNOTATION, AccountUse, opted_in, refusal
@@ -114,7 +115,7 @@ THIEF = {"image": "attacker.example/print-token:latest"}
 
 def _accounts(ns: Namespace, **annotations: str) -> None:
     """A CI robot's ServiceAccount that may read Secrets: what the tenant is after."""
-    documents = [
+    documents: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": "ci", "annotations": annotations}},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -147,12 +148,13 @@ def test_a_tenant_cannot_run_their_image_as_another_service_account(
     _accounts(ns)
     assert not tenant.can_i("create", "pods") and not tenant.can_i("get", "secrets")
     _pipeline(ns, tenant, data_url, "thief")
-    pipeline = wait_for(
+    pipeline: dict[str, Any] = wait_for(
         "thief: Ready=False ServiceAccountRefused",
         lambda: (
-            (p := ns.pipeline("thief"))
+            p
+            if (p := ns.pipeline("thief"))
             and condition(p, "Ready") == ("False", "ServiceAccountRefused")
-            and p
+            else None
         ),
         timeout=60,
     )

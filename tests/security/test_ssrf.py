@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from tests.security.conftest import Tenant
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
+from localkube.waiting import wait_for
 from modelpipe.api.sources import ErrorReason, Observation
 from modelpipe.sources.egress import EgressPolicy, PolicyError
 from modelpipe.sources.egress_guard import guarded_client
@@ -79,7 +80,8 @@ class StubDNS:
     """A resolver the test controls: names -> addresses, and which names were asked."""
 
     def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers, self.asked = answers, []
+        self.answers = answers
+        self.asked: list[str] = []
 
     async def __call__(self, host: str, port: int) -> list[str]:
         self.asked.append(host)

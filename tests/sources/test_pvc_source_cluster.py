@@ -26,11 +26,11 @@ from tests.e2e.harness import (
     predict,
     runs,
     serving_version,
-    wait_for,
 )
 from tests.sources.test_triggers_cluster import documents, lineage_of, promoted, sources_ready
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 crd, ns, operator = e2e.crd, e2e.ns, e2e.operator

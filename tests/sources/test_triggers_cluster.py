@@ -30,11 +30,11 @@ from tests.e2e.harness import (
     runs,
     secret,
     serving_version,
-    wait_for,
 )
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 # Up to three trainings and rollouts a test: on a loaded machine more than the default 600 s.
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]

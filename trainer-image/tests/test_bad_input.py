@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,20 @@ def _no_artifacts(tmp_path: Path) -> None:
     assert not artifacts.exists() or list(artifacts.iterdir()) == []
 
 
-def _expect(run_cli, command: str, config: dict[str, Any], code: int, outcome: str) -> dict:
+def _expect(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    command: str,
+    config: dict[str, Any],
+    code: int,
+    outcome: str,
+) -> dict[str, Any]:
     got, result = run_cli(command, config)
     assert (got, result["outcome"]) == (code, outcome), result
     assert result["message"]
     return result
 
 
-def _failure_text(result: dict) -> str:
+def _failure_text(result: dict[str, Any]) -> str:
     return " | ".join(f"{f['check']}: {f['message']}" for f in result["failures"])
 
 
@@ -68,7 +75,13 @@ def _failure_text(result: dict) -> str:
     ],
 )
 def test_data_validation_failures(
-    run_cli, make_config, iris, tmp_path, mutate, expected, command
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    mutate: Callable[[pd.DataFrame], pd.DataFrame],
+    expected: str,
+    command: str,
 ) -> None:
     mutate(iris).to_csv(tmp_path / "bad.csv", index=False)
     result = _expect(run_cli, command, make_config(tmp_path / "bad.csv"), 3, "ValidationFailed")
@@ -76,7 +89,12 @@ def test_data_validation_failures(
     _no_artifacts(tmp_path)
 
 
-def test_all_failures_are_listed_together(run_cli, make_config, iris, tmp_path) -> None:
+def test_all_failures_are_listed_together(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     iris.drop(columns="petal_width").assign(sepal_width="x", species="a").to_csv(
         tmp_path / "bad.csv", index=False
     )
@@ -85,7 +103,11 @@ def test_all_failures_are_listed_together(run_cli, make_config, iris, tmp_path) 
     assert {"column_present", "dtype", "target_classes"} <= checks
 
 
-def test_html_page_instead_of_csv(run_cli, make_config, tmp_path) -> None:
+def test_html_page_instead_of_csv(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
     """What a login page served with status 200 looks like; it used to crash with KeyError."""
     page = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body>Hi</body></html>\n"
     (tmp_path / "data.csv").write_bytes(page)
@@ -94,7 +116,12 @@ def test_html_page_instead_of_csv(run_cli, make_config, tmp_path) -> None:
     _no_artifacts(tmp_path)
 
 
-def test_null_tokens_come_from_the_schema(run_cli, make_config, iris, tmp_path) -> None:
+def test_null_tokens_come_from_the_schema(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     """ "n/a" is a null only when the schema says so; then it is imputed and counted."""
     frame = iris.astype({"petal_width": object})
     frame.loc[[3, 50, 100], "petal_width"] = "n/a"
@@ -111,7 +138,11 @@ def test_null_tokens_come_from_the_schema(run_cli, make_config, iris, tmp_path) 
     assert result["nullCounts"] == {"dataset": {"petal_width": 4}}
 
 
-def test_empty_file(run_cli, make_config, tmp_path) -> None:
+def test_empty_file(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     result = _expect(run_cli, "train", make_config(tmp_path / "empty.csv"), 3, "ValidationFailed")
     assert "the file is empty (0 bytes)" in _failure_text(result)
@@ -129,7 +160,13 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     [lambda b: b[: len(b) // 2], lambda b: b[:4] + bytes(len(b) - 8) + b[-4:]],
     ids=["truncated", "corrupt"],
 )
-def test_bad_parquet(run_cli, make_config, iris, tmp_path, damage) -> None:
+def test_bad_parquet(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    damage: Callable[[bytes], bytes],
+) -> None:
     (tmp_path / "iris.parquet").write_bytes(damage(_parquet(iris)))
     result = _expect(
         run_cli, "train", make_config(tmp_path / "iris.parquet"), 3, "ValidationFailed"
@@ -138,7 +175,11 @@ def test_bad_parquet(run_cli, make_config, iris, tmp_path, damage) -> None:
     _no_artifacts(tmp_path)
 
 
-def test_unreachable_url(run_cli, make_config, tmp_path) -> None:
+def test_unreachable_url(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -166,7 +207,14 @@ def test_unreachable_url(run_cli, make_config, tmp_path) -> None:
     ],
     ids=["unknown-class", "not-allowed", "unknown-param", "bad-param-value", "boosting-typo"],
 )
-def test_bad_estimator(run_cli, make_config, iris_csv, tmp_path, estimator, expected) -> None:
+def test_bad_estimator(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+    estimator: dict[str, Any],
+    expected: str,
+) -> None:
     result = _expect(
         run_cli, "train", make_config(iris_csv, estimator=estimator), 2, "InvalidConfig"
     )
@@ -174,12 +222,23 @@ def test_bad_estimator(run_cli, make_config, iris_csv, tmp_path, estimator, expe
     _no_artifacts(tmp_path)
 
 
-def test_invalid_config(run_cli, make_config, iris_csv, tmp_path) -> None:
+def test_invalid_config(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+) -> None:
     result = _expect(run_cli, "train", make_config(iris_csv, testSize=1.5), 2, "InvalidConfig")
     assert "testSize" in _failure_text(result)
 
 
-def test_tampered_champion(run_cli, make_config, iris_csv, tampered_model, tmp_path) -> None:
+def test_tampered_champion(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tampered_model: Path,
+    tmp_path: Path,
+) -> None:
     config = make_config(iris_csv, championPath=str(tampered_model))
     result = _expect(run_cli, "train", config, 4, "TrainingFailed")
     assert "champion_model" in _failure_text(result)
@@ -188,7 +247,13 @@ def test_tampered_champion(run_cli, make_config, iris_csv, tampered_model, tmp_p
     _no_artifacts(tmp_path)
 
 
-def test_corrupt_champion(run_cli, make_config, iris_csv, iris_model, tmp_path) -> None:
+def test_corrupt_champion(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    iris_model: Path,
+    tmp_path: Path,
+) -> None:
     champion = tmp_path / "champion"
     shutil.copytree(iris_model, champion)
     (champion / "model.skops").write_bytes(b"definitely not a zip file")
@@ -199,13 +264,23 @@ def test_corrupt_champion(run_cli, make_config, iris_csv, iris_model, tmp_path) 
     _no_artifacts(tmp_path)
 
 
-def test_missing_champion(run_cli, make_config, iris_csv, tmp_path) -> None:
+def test_missing_champion(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+) -> None:
     config = make_config(iris_csv, championPath=str(tmp_path / "nope"))
     result = _expect(run_cli, "train", config, 4, "TrainingFailed")
     assert "cannot read" in _failure_text(result)
 
 
-def test_nan_metrics(run_cli, make_config, iris, tmp_path) -> None:
+def test_nan_metrics(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     """A holdout lacking a class makes its one-vs-rest ROC AUC NaN: that must fail, not gate."""
     iris.to_csv(tmp_path / "train.csv", index=False)
     iris[iris.species != "virginica"].to_csv(tmp_path / "eval.csv", index=False)
@@ -219,7 +294,12 @@ def test_nan_metrics(run_cli, make_config, iris, tmp_path) -> None:
     _no_artifacts(tmp_path)
 
 
-def test_artifact_write_failure(run_cli, make_config, iris_csv, tmp_path) -> None:
+def test_artifact_write_failure(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     result = _expect(
@@ -228,7 +308,12 @@ def test_artifact_write_failure(run_cli, make_config, iris_csv, tmp_path) -> Non
     assert "not-a-dir" in _failure_text(result)
 
 
-def test_training_failure(run_cli, make_config, iris_csv, tmp_path) -> None:
+def test_training_failure(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+) -> None:
     """An estimator that cannot fit this data: a clear TrainingFailed, not a crash."""
     estimator = {"className": "sklearn.naive_bayes.CategoricalNB"}  # rejects the scaled negatives
     result = _expect(
@@ -238,7 +323,12 @@ def test_training_failure(run_cli, make_config, iris_csv, tmp_path) -> None:
     _no_artifacts(tmp_path)
 
 
-def test_many_failures_fit_the_termination_message(run_cli, make_config, iris, tmp_path) -> None:
+def test_many_failures_fit_the_termination_message(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     features = [{"name": f"missing_column_with_a_long_name_{i}"} for i in range(200)]
     iris.to_csv(tmp_path / "iris.csv", index=False)
     config = make_config(tmp_path / "iris.csv", schema={"target": "species", "features": features})

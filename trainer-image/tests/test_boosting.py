@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,13 @@ async def _served(model_dir: Path, rows: list[dict[str, float]]) -> dict[str, An
 
 
 @pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
-def test_classifier_on_iris(run_cli, make_config, iris: pd.DataFrame, tmp_path, class_path) -> None:
+def test_classifier_on_iris(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    class_path: str,
+) -> None:
     # Labels that are already the codes 0..n-1 stay as they are.
     coded = iris.assign(species=iris["species"].map(CODES))
     coded.to_csv(tmp_path / "iris.csv", index=False)
@@ -67,7 +74,13 @@ def test_classifier_on_iris(run_cli, make_config, iris: pd.DataFrame, tmp_path, 
 
 
 @pytest.mark.parametrize("class_path", ["xgboost.XGBRegressor", "lightgbm.LGBMRegressor"])
-def test_regressor_on_diabetes(run_cli, make_config, diabetes, tmp_path, class_path) -> None:
+def test_regressor_on_diabetes(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    diabetes: pd.DataFrame,
+    tmp_path: Path,
+    class_path: str,
+) -> None:
     diabetes.to_parquet(tmp_path / "diabetes.parquet", index=False)
     features = [{"name": n} for n in DIABETES_FEATURES]
     features[1] = {"name": "sex", "kind": "categorical"}
@@ -86,7 +99,11 @@ def test_regressor_on_diabetes(run_cli, make_config, diabetes, tmp_path, class_p
 
 @pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
 def test_text_labels_are_trained_scored_and_served_as_text(
-    run_cli, make_config, iris: pd.DataFrame, iris_csv: Path, class_path: str
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    iris_csv: Path,
+    class_path: str,
 ) -> None:
     # XGBClassifier takes only codes 0..n-1: the trainer encodes the labels and decodes
     # its predictions (modelpipe_trainer.labels); LightGBM takes the text as it is.
@@ -111,7 +128,12 @@ def test_text_labels_are_trained_scored_and_served_as_text(
     assert answer["predictions"] == iris["species"].head(3).tolist()
 
 
-def test_gapped_integer_labels_come_back_as_given(run_cli, make_config, iris, tmp_path) -> None:
+def test_gapped_integer_labels_come_back_as_given(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     codes = {"setosa": 3, "versicolor": 7, "virginica": 9}
     gapped = iris.assign(species=iris["species"].map(codes))
     gapped.to_csv(tmp_path / "iris.csv", index=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from modelpipe_contract.result import ValidationFailure
 from modelpipe_contract.runconfig import SchemaSpec, Task
 
 from modelpipe_trainer.checks import check_dataset, check_stratified_split
@@ -33,7 +34,9 @@ def _frame(**columns: list[object]) -> pd.DataFrame:
     return pd.DataFrame({k: v for k, v in base.items() if v is not None})
 
 
-def _checks(frame: pd.DataFrame, task: Task = Task.CLASSIFICATION, **schema: object) -> list:
+def _checks(
+    frame: pd.DataFrame, task: Task = Task.CLASSIFICATION, **schema: object
+) -> list[ValidationFailure]:
     return check_dataset(frame, schema=_schema(**schema), task=task).failures
 
 
@@ -64,7 +67,9 @@ def test_clean_frame_passes_and_is_typed() -> None:
         ({"num": ["x" * 5000, 2, 3, 4]}, "dtype", "num", "e.g. 'xxxxxxxxxxxx"),
     ],
 )
-def test_each_bad_column_is_named(columns, check: str, column: str, text: str) -> None:
+def test_each_bad_column_is_named(
+    columns: dict[str, list[object]], check: str, column: str, text: str
+) -> None:
     failures = _checks(_frame(**columns))
     matching = [f for f in failures if f.check == check]
     assert matching, failures

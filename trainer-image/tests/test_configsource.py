@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from modelpipe_trainer.configsource import load_run_config
 from modelpipe_trainer.errors import TrainerError
 
 
-def test_reads_yaml_file(tmp_path: Path, make_config) -> None:
+def test_reads_yaml_file(tmp_path: Path, make_config: Callable[..., dict[str, Any]]) -> None:
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(make_config("/data/iris.csv")))
     config = load_run_config(path=str(path), environ={})
@@ -22,12 +23,12 @@ def test_reads_yaml_file(tmp_path: Path, make_config) -> None:
     assert config.estimator.class_path == "sklearn.linear_model.LogisticRegression"
 
 
-def test_reads_json_from_env(make_config) -> None:
+def test_reads_json_from_env(make_config: Callable[..., dict[str, Any]]) -> None:
     env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/data/iris.csv"))}
     assert load_run_config(path=None, environ=env).model_version == "v1"
 
 
-def test_file_wins_over_env(tmp_path: Path, make_config) -> None:
+def test_file_wins_over_env(tmp_path: Path, make_config: Callable[..., dict[str, Any]]) -> None:
     path = tmp_path / "run.json"
     path.write_text(json.dumps(make_config("/from/file.csv")))
     env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/from/env.csv"))}
@@ -42,14 +43,16 @@ def test_file_wins_over_env(tmp_path: Path, make_config) -> None:
         (None, {"MODELPIPE_RUN_CONFIG": "{not json"}, "not valid JSON"),
     ],
 )
-def test_unreadable_config_is_invalid_config(path, env, expected) -> None:
+def test_unreadable_config_is_invalid_config(
+    path: str | None, env: dict[str, str], expected: str
+) -> None:
     with pytest.raises(TrainerError) as caught:
         load_run_config(path=path, environ=env)
     assert caught.value.outcome is Outcome.INVALID_CONFIG
     assert expected in caught.value.message
 
 
-def test_every_schema_error_is_listed(make_config) -> None:
+def test_every_schema_error_is_listed(make_config: Callable[..., dict[str, Any]]) -> None:
     config = make_config("/d.csv", seed="seven", testSize=2)
     del config["estimator"]
     with pytest.raises(TrainerError) as caught:
@@ -59,20 +62,26 @@ def test_every_schema_error_is_listed(make_config) -> None:
 
 
 @pytest.mark.parametrize("version", ["../escape", "a/b", ".hidden", ""])
-def test_model_version_must_be_one_path_segment(make_config, version: str) -> None:
+def test_model_version_must_be_one_path_segment(
+    make_config: Callable[..., dict[str, Any]], version: str
+) -> None:
     env = {"MODELPIPE_RUN_CONFIG": json.dumps(make_config("/d.csv", modelVersion=version))}
     with pytest.raises(TrainerError) as caught:
         load_run_config(path=None, environ=env)
     assert caught.value.outcome is Outcome.INVALID_CONFIG
 
 
-def _with_repo_file(make_config, tmp_path: Path, text: str) -> dict[str, str]:
+def _with_repo_file(
+    make_config: Callable[..., dict[str, Any]], tmp_path: Path, text: str
+) -> dict[str, str]:
     (tmp_path / "train.yaml").write_text(text)
     config = make_config("/d.csv", trainingConfigPath=str(tmp_path / "train.yaml"))
     return {"MODELPIPE_RUN_CONFIG": json.dumps(config)}
 
 
-def test_repo_training_config_replaces_the_estimator(tmp_path: Path, make_config) -> None:
+def test_repo_training_config_replaces_the_estimator(
+    tmp_path: Path, make_config: Callable[..., dict[str, Any]]
+) -> None:
     env = _with_repo_file(
         make_config,
         tmp_path,
@@ -98,7 +107,7 @@ def test_repo_training_config_replaces_the_estimator(tmp_path: Path, make_config
     ids=["missing", "not-yaml", "no-class", "widens-allowlist"],
 )
 def test_bad_repo_training_config_is_invalid_config(
-    tmp_path: Path, make_config, text: str | None, expected: str
+    tmp_path: Path, make_config: Callable[..., dict[str, Any]], text: str | None, expected: str
 ) -> None:
     if text is None:
         config = make_config("/d.csv", trainingConfigPath=str(tmp_path / "absent.yaml"))

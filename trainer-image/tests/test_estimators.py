@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from modelpipe_contract.result import Outcome
 from modelpipe_contract.runconfig import EstimatorSpec, Task
@@ -10,7 +12,7 @@ from modelpipe_trainer.errors import TrainerError
 from modelpipe_trainer.estimators import build_estimator
 
 
-def _build(class_path: str, task: Task = Task.CLASSIFICATION, **spec: object):
+def _build(class_path: str, task: Task = Task.CLASSIFICATION, **spec: object) -> Any:
     doc = {"className": class_path, **spec}
     return build_estimator(EstimatorSpec.model_validate(doc), task=task, seed=11)
 

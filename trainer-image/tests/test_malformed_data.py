@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,7 @@ rows = st.lists(
 )
 
 
-def to_csv(header: list[str], body: list[Row], sep: str = ",") -> bytes:
+def to_csv(header: list[str], body: Sequence[Row], sep: str = ",") -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, delimiter=sep, lineterminator="\n")
     writer.writerow(header)
@@ -128,14 +129,14 @@ def to_csv(header: list[str], body: list[Row], sep: str = ",") -> bytes:
     return text.getvalue().encode()
 
 
-def to_parquet(header: list[str], body: list[Row]) -> bytes:
+def to_parquet(header: list[str], body: Sequence[Row]) -> bytes:
     columns = [pa.array([row[i] for row in body]) for i in range(len(header))]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(columns, names=header), buffer)
     return buffer.getvalue()
 
 
-def write(fmt: str, header: list[str], body: list[Row]) -> tuple[bytes, str]:
+def write(fmt: str, header: list[str], body: Sequence[Row]) -> tuple[bytes, str]:
     return (to_csv(header, body) if fmt == "csv" else to_parquet(header, body)), fmt
 
 
@@ -150,7 +151,7 @@ random_bytes = st.tuples(st.binary(max_size=4096), formats)
 @st.composite
 def truncated(draw: st.DrawFn) -> tuple[bytes, str]:
     """Cut before the end of row ``MIN_ROWS - 1`` (CSV), or anywhere (Parquet has a footer)."""
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     if draw(formats) == "parquet":
         data = to_parquet(COLUMNS, body)
         return data[: draw(st.integers(0, len(data) - 1))], "parquet"
@@ -176,7 +177,7 @@ def html_page(draw: st.DrawFn) -> tuple[bytes, str]:
 
 @st.composite
 def binary_file(draw: st.DrawFn) -> tuple[bytes, str]:
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("data.csv", to_csv(COLUMNS, body))
@@ -196,7 +197,7 @@ def binary_file(draw: st.DrawFn) -> tuple[bytes, str]:
 @st.composite
 def huge_field(draw: st.DrawFn) -> tuple[bytes, str]:
     """One numeric field of up to 256 KiB of text; or an unterminated quote swallowing the rest."""
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     size = draw(st.integers(10_000, 1 << 18))
     if draw(st.booleans()):
         body = [(str(row[0]), *row[1:]) for row in body]  # one type per Parquet column
@@ -209,7 +210,7 @@ def huge_field(draw: st.DrawFn) -> tuple[bytes, str]:
 def missing_columns(draw: st.DrawFn) -> tuple[bytes, str]:
     dropped = draw(st.sets(st.sampled_from(COLUMNS), min_size=1))
     keep = [i for i, name in enumerate(COLUMNS) if name not in dropped] or None
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     if keep is None:  # nothing declared is left: some other column stands in
         return write(draw(formats), ["other"], [(1,) for _ in body])
     header = [COLUMNS[i] for i in keep]
@@ -225,7 +226,7 @@ def duplicate_columns(draw: st.DrawFn) -> tuple[bytes, str]:
 
 @st.composite
 def not_utf8(draw: st.DrawFn) -> tuple[bytes, str]:
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     accent = draw(st.sampled_from("éüßñøÅ"))
     at = draw(st.integers(0, len(body) - 1))
     body[at] = (body[at][0], f"{body[at][1]}{accent}", body[at][2])
@@ -246,7 +247,7 @@ def header_only(draw: st.DrawFn) -> tuple[bytes, str]:
 @st.composite
 def mixed_types(draw: st.DrawFn) -> tuple[bytes, str]:
     """A numeric column with text (or not-finite numbers) among the numbers."""
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     bad = ["wide", "n/a", "NA", "null", "None", "-", "?", "1,5", "$3", "nan", "inf", "-1e400"]
     for at in draw(st.sets(st.integers(0, len(body) - 1), min_size=1)):
         body[at] = (draw(st.sampled_from(bad)), body[at][1], body[at][2])
@@ -256,7 +257,7 @@ def mixed_types(draw: st.DrawFn) -> tuple[bytes, str]:
 @st.composite
 def ragged_rows(draw: st.DrawFn) -> tuple[bytes, str]:
     """Rows wider than the header; pandas would silently shift them under an inferred index."""
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     wide = draw(st.sets(st.integers(0, len(body) - 1), min_size=1))
     body = [(*row, "extra") if i in wide else row for i, row in enumerate(body)]
     return to_csv(COLUMNS, body), "csv"
@@ -265,7 +266,7 @@ def ragged_rows(draw: st.DrawFn) -> tuple[bytes, str]:
 @st.composite
 def nested_values(draw: st.DrawFn) -> tuple[bytes, str]:
     """Parquet lists or structs where the schema expects plain values."""
-    body = draw(rows)
+    body: list[Row] = list(draw(rows))
     column = draw(st.integers(0, len(COLUMNS) - 1))
     nested = draw(st.sampled_from(["list", "struct"]))
     values = [[row[column]] if nested == "list" else {"v": row[column]} for row in body]
@@ -310,7 +311,9 @@ def test_malformed_file_is_a_validation_report(kind: str) -> None:
     st.sampled_from(["classification", "regression"]),
     st.booleans(),
 )
-def test_train_reports_malformed_files_too(case: tuple[bytes, str], task: str, as_eval: bool):
+def test_train_reports_malformed_files_too(
+    case: tuple[bytes, str], task: str, as_eval: bool
+) -> None:
     """Either task, and the malformed file as the dataset or as the evalDataset."""
     code, result = run_cli(*case, command="train", task=task, as_eval=as_eval)
     assert_reported(code, result)

@@ -7,7 +7,9 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -25,7 +27,7 @@ from modelpipe_trainer.graphs import refused_parts
 from modelpipe_trainer.serving.loading import Runtime, load_served
 from modelpipe_trainer.serving.payloads import columns_from_records, v2_datatype
 
-from .conftest import IRIS_FEATURES
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
 
 
 def test_training_converts_verifies_and_records(iris_model: Path) -> None:
@@ -50,7 +52,11 @@ def test_training_converts_verifies_and_records(iris_model: Path) -> None:
     ],
 )
 def test_unconvertible_model_is_served_by_sklearn_and_says_why(
-    run_cli, make_config, iris_csv: Path, estimator: str, why: str
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    estimator: str,
+    why: str,
 ) -> None:
     code, result = run_cli("train", make_config(iris_csv, estimator={"className": estimator}))
     assert code == 0, result
@@ -66,7 +72,11 @@ def test_unconvertible_model_is_served_by_sklearn_and_says_why(
         load_served(model_dir, runtime=Runtime.ONNX)
 
 
-def test_a_verified_model_says_so_in_the_result(run_cli, make_config, iris_csv: Path) -> None:
+def test_a_verified_model_says_so_in_the_result(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+) -> None:
     code, result = run_cli("train", make_config(iris_csv))
     assert code == 0
     assert result["serving"].startswith("served by onnxruntime (verified on 30 holdout rows")
@@ -220,6 +230,7 @@ def test_feature_names_that_are_not_identifiers_are_served(
     frame = iris.rename(columns=dict(zip(IRIS_FEATURES, names, strict=True)))
     result = _train_iris(frame, tmp_path, "sklearn.ensemble.RandomForestClassifier")
     assert result.serving and result.serving.startswith("served by onnxruntime"), result.serving
+    assert result.artifact_path is not None
     served = load_served(Path(result.artifact_path), runtime=Runtime.ONNX)
     columns = columns_from_records({"instances": frame[names].to_dict("records")}, served.schema)
     expected = load_bundle(Path(result.artifact_path)).model.predict(frame[names])

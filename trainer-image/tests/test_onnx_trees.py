@@ -32,7 +32,7 @@ from modelpipe_trainer.modeling import build_pipeline
 from modelpipe_trainer.onnx_export import OnnxExport, export_onnx
 from modelpipe_trainer.serving.onnx_predictor import OUTPUTS_KEY, OnnxPredictor
 
-from .conftest import IRIS_FEATURES
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
 
 TREES = ["DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting", "AdaBoost"]
 _MODULES = {"DecisionTree": "sklearn.tree", "ExtraTree": "sklearn.tree"}

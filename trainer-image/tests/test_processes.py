@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,9 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def test_train_from_yaml_file(make_config, iris_csv: Path, tmp_path: Path) -> None:
+def test_train_from_yaml_file(
+    make_config: Callable[..., dict[str, Any]], iris_csv: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(make_config(iris_csv)))
     done = subprocess.run(
@@ -44,7 +47,12 @@ def test_train_from_yaml_file(make_config, iris_csv: Path, tmp_path: Path) -> No
     [({"modelVersion": "v1"}, 2), (None, 3)],
     ids=["invalid-config", "validation-failed"],
 )
-def test_exit_codes(make_config, tmp_path: Path, config, code: int) -> None:
+def test_exit_codes(
+    make_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+    config: dict[str, Any] | None,
+    code: int,
+) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     env = {
         **os.environ,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def diabetes_csv(tmp_path: Path, diabetes: pd.DataFrame) -> Path:
     return path
 
 
-def _diabetes_config(make_config: Any, data: Path) -> dict[str, Any]:
+def _diabetes_config(make_config: Callable[..., dict[str, Any]], data: Path) -> dict[str, Any]:
     return make_config(
         data,
         pipeline="diabetes",

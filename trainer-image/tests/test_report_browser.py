@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,9 @@ def _grid_page(charts: dict[str, str], path: Path) -> dict[str, tuple[int, int, 
 
 
 @pytest.fixture
-def regression_config(tmp_path: Path, diabetes: Any, make_config: Any) -> dict[str, Any]:
+def regression_config(
+    tmp_path: Path, diabetes: Any, make_config: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
     path = tmp_path / "diabetes.csv"
     diabetes[["age", "bmi", "bp", "target"]].to_csv(path, index=False)
     return make_config(

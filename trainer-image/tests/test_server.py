@@ -18,7 +18,9 @@ def _serve(model_dir: Path, runtime: Runtime = Runtime.AUTO) -> int:
     return run_server(options)
 
 
-def test_corrupt_model_exits_model_rejected(iris_model: Path, tmp_path: Path, capsys) -> None:
+def test_corrupt_model_exits_model_rejected(
+    iris_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "v1"
     shutil.copytree(iris_model, copy)
     (copy / "model.skops").write_bytes((copy / "model.skops").read_bytes()[:1000])
@@ -26,7 +28,9 @@ def test_corrupt_model_exits_model_rejected(iris_model: Path, tmp_path: Path, ca
     assert "not a readable skops file" in capsys.readouterr().err
 
 
-def test_tampered_model_exits_model_rejected(tampered_model: Path, capsys) -> None:
+def test_tampered_model_exits_model_rejected(
+    tampered_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _serve(tampered_model, Runtime.SKLEARN) == ExitCode.MODEL_REJECTED
     assert "builtins.eval" in capsys.readouterr().err
 
@@ -42,7 +46,11 @@ def test_tampered_model_exits_model_rejected(tampered_model: Path, capsys) -> No
     ],
 )
 def test_incomplete_directory_exits_model_rejected(
-    iris_model, tmp_path, capsys, missing, runtime
+    iris_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    missing: str,
+    runtime: Runtime,
 ) -> None:
     copy = tmp_path / "v1"
     shutil.copytree(iris_model, copy)
@@ -51,7 +59,7 @@ def test_incomplete_directory_exits_model_rejected(
     assert missing in capsys.readouterr().err
 
 
-def test_missing_directory(tmp_path: Path, capsys) -> None:
+def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _serve(tmp_path / "nope") == ExitCode.MODEL_REJECTED
     assert "is not a directory" in capsys.readouterr().err
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,7 @@ async def test_predict_records(iris_client: httpx.AsyncClient, iris_bundle: Mode
     ],
 )
 async def test_predict_rejects_bad_rows_naming_the_field(
-    iris_client, instances, expected: str
+    iris_client: httpx.AsyncClient, instances: list[object], expected: str
 ) -> None:
     response = await iris_client.post("/predict", json={"instances": instances})
     assert response.status_code == 400
@@ -152,7 +153,9 @@ async def test_predict_rejects_bad_rows_naming_the_field(
         (lambda b: b.pop("inputs"), "V2 inference request"),
     ],
 )
-async def test_v2_rejects_bad_tensors_naming_the_field(iris_client, mutate, expected: str) -> None:
+async def test_v2_rejects_bad_tensors_naming_the_field(
+    iris_client: httpx.AsyncClient, mutate: Callable[[dict[str, Any]], object], expected: str
+) -> None:
     body: dict[str, Any] = {"inputs": _v2_inputs(ROWS)}
     mutate(body)
     response = await iris_client.post("/v2/models/iris/infer", json=body)

@@ -11,10 +11,10 @@ from modelpipe_contract.result import Outcome
 from modelpipe_contract.runconfig import DatasetRef
 
 from modelpipe_trainer.errors import TrainerError
-from modelpipe_trainer.sources import fetch_dataset
+from modelpipe_trainer.sources import FetchedData, fetch_dataset
 
 
-def _fetch(uri: str, max_bytes: int = 1 << 20):
+def _fetch(uri: str, max_bytes: int = 1 << 20) -> FetchedData:
     return fetch_dataset(DatasetRef(uri=uri, version="1"), max_bytes=max_bytes, role="dataset")
 
 
@@ -33,13 +33,13 @@ def test_plain_path_and_file_uri_read_the_same_bytes(tmp_path: Path) -> None:
     assert plain.sha256 == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
 
 
-def test_http(http_root) -> None:
+def test_http(http_root: tuple[Path, str]) -> None:
     root, base = http_root
     (root / "d.csv").write_bytes(b"a\n1\n")
     assert _fetch(f"{base}/d.csv").data == b"a\n1\n"
 
 
-def test_http_not_found(http_root) -> None:
+def test_http_not_found(http_root: tuple[Path, str]) -> None:
     _, base = http_root
     assert "HTTP 404" in _failure(f"{base}/missing.csv")
 
@@ -55,7 +55,7 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "no such file" in _failure(str(tmp_path / "nope.csv"))
 
 
-def test_size_cap(tmp_path: Path, http_root) -> None:
+def test_size_cap(tmp_path: Path, http_root: tuple[Path, str]) -> None:
     root, base = http_root
     (root / "big.csv").write_bytes(b"x" * 100)
     (tmp_path / "big.csv").write_bytes(b"x" * 100)

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from modelpipe_contract.result import Outcome
+from modelpipe_contract.result import Outcome, ValidationFailure
 from modelpipe_contract.runconfig import DatasetRef, SchemaSpec
 
 from modelpipe_trainer.categories import canonical_category
@@ -69,7 +69,9 @@ def test_csv_reads_categorical_columns_as_text() -> None:
         ("/d/data.txt", "csv", "csv"),
     ],
 )
-def test_format_from_extension_or_declaration(uri: str, declared, expected: str) -> None:
+def test_format_from_extension_or_declaration(
+    uri: str, declared: str | None, expected: str
+) -> None:
     assert dataset_format(DatasetRef(uri=uri, version="1", format=declared)) == expected
 
 
@@ -88,7 +90,7 @@ def test_canonical_category(value: object, expected: str | None) -> None:
     assert (out is np.nan) if expected is None else out == expected
 
 
-def _failure(data: bytes, fmt: str = "csv", **schema: object):
+def _failure(data: bytes, fmt: str = "csv", **schema: object) -> ValidationFailure:
     with pytest.raises(TrainerError) as caught:
         parse_table(data, fmt=fmt, schema=_schema(**schema), role="dataset")  # type: ignore[arg-type]
     assert caught.value.outcome is Outcome.VALIDATION_FAILED
@@ -146,10 +148,12 @@ def test_parquet_lists_are_refused_in_declared_columns() -> None:
     ],
     ids=["default", "declared", "none"],
 )
-def test_only_the_schema_null_values_are_null(null_values, expected) -> None:
+def test_only_the_schema_null_values_are_null(
+    null_values: list[str] | None, expected: list[str | None]
+) -> None:
     """pandas' defaults would read "n/a", "NA", "null", "None", "nan" as nulls, silently."""
     data = b"a,y\nn/a,1\nNA,1\nnull,1\nNone,1\nnan,1\n,1\n"
-    schema = {"features": [{"name": "a", "kind": "categorical"}]}
+    schema: dict[str, object] = {"features": [{"name": "a", "kind": "categorical"}]}
     if null_values is not None:
         schema["nullValues"] = null_values
     frame = parse_table(data, fmt="csv", schema=_schema(**schema), role="dataset")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -25,12 +27,15 @@ ARTIFACTS = {
 }
 
 
-def _files(result: dict) -> set[str]:
+def _files(result: dict[str, Any]) -> set[str]:
     return {p.name for p in Path(result["artifactPath"]).iterdir()}
 
 
 def test_train_from_file_writes_all_artifacts(
-    run_cli, make_config, iris_csv: Path, tmp_path
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
 ) -> None:
     code, result = run_cli("train", make_config(iris_csv))
     assert (code, result["outcome"]) == (0, "Succeeded")
@@ -53,7 +58,12 @@ def test_train_from_file_writes_all_artifacts(
     assert json.loads(termination) == result
 
 
-def test_train_from_http_url(run_cli, make_config, http_root, iris: pd.DataFrame) -> None:
+def test_train_from_http_url(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    http_root: tuple[Path, str],
+    iris: pd.DataFrame,
+) -> None:
     root, base = http_root
     iris.to_parquet(root / "iris.parquet", index=False)
     code, result = run_cli("train", make_config(f"{base}/iris.parquet"))
@@ -61,7 +71,11 @@ def test_train_from_http_url(run_cli, make_config, http_root, iris: pd.DataFrame
     assert _files(result) == ARTIFACTS
 
 
-def test_same_seed_gives_identical_metrics(run_cli, make_config, iris_csv: Path) -> None:
+def test_same_seed_gives_identical_metrics(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+) -> None:
     estimator = {
         "className": "sklearn.ensemble.RandomForestClassifier",
         "params": {"n_estimators": 20},
@@ -75,7 +89,11 @@ def test_same_seed_gives_identical_metrics(run_cli, make_config, iris_csv: Path)
     assert other[1]["rows"] == runs[0]["rows"]  # a different seed still trains
 
 
-def test_champion_is_scored_on_the_same_holdout(run_cli, make_config, iris_csv: Path) -> None:
+def test_champion_is_scored_on_the_same_holdout(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+) -> None:
     code, first = run_cli("train", make_config(iris_csv, modelVersion="v1"))
     assert code == 0
     tree = {"className": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 1}}
@@ -97,14 +115,23 @@ def test_champion_is_scored_on_the_same_holdout(run_cli, make_config, iris_csv: 
     assert metrics_doc["championMetrics"] == second["championMetrics"]
 
 
-def test_identical_candidate_and_champion_score_identically(run_cli, make_config, iris_csv) -> None:
+def test_identical_candidate_and_champion_score_identically(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+) -> None:
     _, first = run_cli("train", make_config(iris_csv, modelVersion="v1"))
     config = make_config(iris_csv, modelVersion="v2", championPath=first["artifactPath"])
     _, second = run_cli("train", config)
     assert second["championMetrics"] == second["metrics"]
 
 
-def test_eval_dataset_is_the_holdout(run_cli, make_config, iris: pd.DataFrame, tmp_path) -> None:
+def test_eval_dataset_is_the_holdout(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     iris.iloc[::2].to_csv(tmp_path / "train.csv", index=False)
     iris.iloc[1::2].to_csv(tmp_path / "eval.csv", index=False)
     config = make_config(
@@ -115,7 +142,12 @@ def test_eval_dataset_is_the_holdout(run_cli, make_config, iris: pd.DataFrame, t
     assert result["rows"] == {"total": 75, "train": 75, "test": 75}
 
 
-def test_regression_with_categorical_feature(run_cli, make_config, diabetes, tmp_path) -> None:
+def test_regression_with_categorical_feature(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    diabetes: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
     diabetes.to_parquet(tmp_path / "diabetes.parquet", index=False)
     features = [{"name": "age", "min": 0}, {"name": "sex", "kind": "categorical"}, {"name": "bmi"}]
     features += [{"name": n} for n in ("bp", "s1", "s2", "s3", "s4", "s5", "s6")]
@@ -133,7 +165,11 @@ def test_regression_with_categorical_feature(run_cli, make_config, diabetes, tmp
     assert schema["classes"] == []
 
 
-def test_retried_job_replaces_the_earlier_attempt(run_cli, make_config, iris_csv: Path) -> None:
+def test_retried_job_replaces_the_earlier_attempt(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+) -> None:
     _, first = run_cli("train", make_config(iris_csv))
     (Path(first["artifactPath"]) / "stale-from-attempt-1").write_text("x")
     code, second = run_cli("train", make_config(iris_csv))
@@ -141,7 +177,12 @@ def test_retried_job_replaces_the_earlier_attempt(run_cli, make_config, iris_csv
     assert _files(second) == ARTIFACTS
 
 
-def test_validate_trains_nothing(run_cli, make_config, iris_csv: Path, tmp_path: Path) -> None:
+def test_validate_trains_nothing(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris_csv: Path,
+    tmp_path: Path,
+) -> None:
     code, result = run_cli("validate", make_config(iris_csv))
     assert (code, result["outcome"]) == (0, "Succeeded")
     assert result["dataHash"] and result["rows"]["total"] == 150

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,9 @@ def test_function_payload_is_refused(tmp_path: Path) -> None:
     [lambda b: b"", lambda b: b[: len(b) // 2], lambda b: b"PK\x03\x04" + b"\x00" * 64],
     ids=["empty", "truncated", "garbage-zip"],
 )
-def test_corrupt_file_is_refused(tmp_path: Path, iris_model: Path, damage) -> None:
+def test_corrupt_file_is_refused(
+    tmp_path: Path, iris_model: Path, damage: Callable[[bytes], bytes]
+) -> None:
     path = tmp_path / "model.skops"
     path.write_bytes(damage((iris_model / "model.skops").read_bytes()))
     with pytest.raises(ModelRejectedError, match="not a readable skops file"):

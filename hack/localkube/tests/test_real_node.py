@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def ns(real: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     real.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def _pod(name: str, container: dict[str, object], restart: str = "Never") -> str:
+def _pod(name: str, container: Mapping[str, object], restart: str = "Never") -> str:
     base = {"name": "main", "image": TRAINER, "imagePullPolicy": "Never"}
     doc = {
         "apiVersion": "v1",
