@@ -71,10 +71,10 @@ crds: bootstrap ## Regenerate the CRD YAML from the pydantic API model
 demo: bootstrap host-packages cluster-binaries node-binaries images tools ## Run the demo on a local cluster named "demo" (a real node)
 	$(RUN) python hack/demo.py
 
-bench: bootstrap cluster-binaries ## Print the performance figures
+bench: bootstrap host-packages cluster-binaries node-binaries images ## Print the performance figures
 	$(RUN) python -m benchmarks
 
-cluster-up: bootstrap cluster-binaries ## Start (or reuse) the local cluster CLUSTER (default: dev)
+cluster-up: bootstrap host-packages cluster-binaries node-binaries images ## Start (or reuse) the local cluster CLUSTER (default: dev)
 	$(RUN) localkube up --name $(CLUSTER)
 
 cluster-down: bootstrap ## Stop every process of the local cluster CLUSTER

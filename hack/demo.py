@@ -293,7 +293,7 @@ class DemoFailed(Exception):
 
 def start() -> int:
     print("== Starting the local cluster 'demo' (a real node: kubelet, containerd, runc)")
-    cluster = Cluster.up("demo", node="real", timeout=600)
+    cluster = Cluster.up("demo")
     install_operator(cluster)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
     wait_for_default_sa(cluster)

@@ -2,8 +2,9 @@
 
 The cold build time is what build.sh recorded when it built the cache (pass
 ``--cold`` to rebuild into a temporary cache and measure it now; that takes
-minutes). The warm start is measured here, several times, on a throwaway
-cluster; the target is under 15 s.
+minutes). The warm start (control plane, real node, CoreDNS; the node's image
+store already loaded, as after a first start) is measured here, several times,
+on throwaway clusters, split at the API server's readiness; the goal is 20 s.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from localkube import binaries
 from localkube.cluster import Cluster
 
 BUILD = Path(__file__).resolve().parents[2] / "hack" / "localkube" / "build.sh"
+GOAL = 20.0  # seconds, issue 9
+NAME = "bench-up"
 
 
 def cold_build_seconds(*, rebuild: bool) -> float:
@@ -34,14 +37,21 @@ def cold_build_seconds(*, rebuild: bool) -> float:
     return float(info["buildSeconds"])
 
 
-def warm_up_seconds(rounds: int) -> list[float]:
+def warm_up_seconds(rounds: int) -> list[tuple[float, float]]:
+    """(total, API server ready) seconds of each start; the first, unmeasured start
+    loads the node's image store, which ``down`` keeps."""
+    Cluster.up(NAME, log=lambda _m: None).down(quiet=True)
     times = []
-    for i in range(rounds):
-        cluster = Cluster.at(f"bench-up-{i}")
-        cluster.down(quiet=True)
+    for _ in range(rounds):
+        ready: list[float] = []
+
+        def note(message: str, ready: list[float] = ready) -> None:
+            if message.startswith("API server ready"):  # "... (3.2s)"
+                ready.append(float(message.rsplit("(", 1)[1].rstrip("s)")))
+
         t0 = time.monotonic()
-        cluster = Cluster.up(f"bench-up-{i}", log=lambda _m: None)
-        times.append(time.monotonic() - t0)
+        cluster = Cluster.up(NAME, log=note)
+        times.append((time.monotonic() - t0, ready[0]))
         cluster.down(quiet=True)
     return times
 
@@ -52,15 +62,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args, _ = parser.parse_known_args()
     cold = cold_build_seconds(rebuild=args.cold)
-    warm = warm_up_seconds(args.rounds)
-    p50 = statistics.median(warm)
+    starts = warm_up_seconds(args.rounds)
+    warm = [total for total, _ in starts]
+    p50, api_p50 = statistics.median(warm), statistics.median(api for _, api in starts)
     print(
         f"cold build (from Go modules):      {cold:8.1f} s"
         f"{'' if args.cold else '  (recorded by build.sh when the cache was built)'}"
     )
     print(
         f"warm cluster-up to a Ready node:   p50 {p50:5.1f} s, max {max(warm):5.1f} s"
-        f"  over {len(warm)} starts  (target < 15 s: {'met' if p50 < 15 else 'MISSED'})"
+        f"  over {len(warm)} starts  ({p50 / GOAL:.2f}x the {GOAL:g} s goal)"
+    )
+    print(
+        f"  of which the API server's /readyz: p50 {api_p50:5.1f} s ({api_p50 / p50:.0%});"
+        " the rest is the node and CoreDNS"
     )
     print(f"warm start / cold build ratio:     {p50 / cold:8.3f}")
 

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 # Run as a script by `python -m benchmarks`: the repository root holds tests/ and benchmarks/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.kubeapi import MERGE, KubeApi
 from benchmarks.operator.fleet import (
     OPERATOR_COMPONENT,
     OPERATOR_RESOURCES,
@@ -57,8 +58,6 @@ from benchmarks.operator.fleet import (
 )
 from tests.e2e.harness import CRD, Operator
 
-from localkube.agent.api import MERGE, KubeApi
-from localkube.agent.config import read_kubeconfig
 from localkube.cluster import Cluster
 from localkube.waiting import wait_for
 
@@ -326,7 +325,7 @@ def _pid(operator: Operator) -> int:
 
 
 async def measure(cluster: Cluster, namespace: str, mode: Mode, tmp: Path) -> None:
-    api = KubeApi(read_kubeconfig(cluster.kubeconfig, secrets_dir=tmp))
+    api = KubeApi(cluster)
     watch = JobWatch()
     watcher = asyncio.create_task(watch.run(api, namespace))
     bench = Bench(cluster, api, namespace, watch)

@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.kubeapi import KubeApi
 from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.harness import example_documents
 
-from localkube.agent.api import KubeApi
 from localkube.cluster import Cluster
 
 Json = dict[str, Any]

@@ -5,8 +5,9 @@
 
 Everything is real: a local cluster (its own, ``bench-sources``, removed afterwards,
 unless ``--cluster`` names one that is already running), the operator as its
-console script (tests/e2e/harness.py), git's smart-HTTP backend and an HTTP data
-server on loopback (tests/sources/servers.py). One pipeline follows a branch and a
+console script on the node (tests/e2e/harness.py), git's smart-HTTP backend and an
+HTTP data server on loopback (tests/sources/servers.py), which the node reaches
+through localkube.reach. One pipeline follows a branch and a
 dataset, without debouncing. Each push, and each replacement of the data file,
 lands at a random phase of the poll cycle; a watch on the namespace's Jobs notes
 when the Job for that commit (annotation ``modelpipe.io/code-revision``) or data
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import sys
@@ -37,12 +39,12 @@ import yaml
 # Run as a script by `python -m benchmarks`: the repository root holds tests/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.kubeapi import KubeApi
 from tests.e2e.harness import CRD, Operator, example_documents, load_example_datasets
 from tests.sources.servers import DataServer, GitServer, Repo, Served
 
-from localkube.agent.api import KubeApi
-from localkube.agent.config import read_kubeconfig
 from localkube.cluster import Cluster
+from localkube.reach import exposed
 
 NAME = "bench"
 CODE, DATA = "modelpipe.io/code-revision", "modelpipe.io/dataset-version"
@@ -120,9 +122,14 @@ async def measure(
     git, data = GitServer(tmp), DataServer()
     git.start()
     data.start()
+    # The servers stay on the host's loopback; the operator and its pods, on the node,
+    # reach them through localkube.reach's relays.
+    relays = contextlib.ExitStack()
+    git.public_base = relays.enter_context(exposed(cluster, git.local_url))
+    data.public_base = relays.enter_context(exposed(cluster, data.local_url))
     rows = load_example_datasets().iris_frame().to_csv(index=False).encode()
     url = data.put("/iris.csv", Served(rows))
-    api = KubeApi(read_kubeconfig(cluster.kubeconfig, secrets_dir=tmp))
+    api = KubeApi(cluster)
     watch = JobWatch()
     watcher = asyncio.create_task(watch.run(api, namespace))
     # The benchmark polls faster than the operator's default floor (10 s) allows.
@@ -156,6 +163,7 @@ async def measure(
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         await api.close()
+        relays.close()
         git.stop()
         data.stop()
 

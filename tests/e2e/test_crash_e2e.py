@@ -61,7 +61,7 @@ def stalling_server() -> Iterator[tuple[str, threading.Event]]:
 
 def trainer_pid(model_version: str) -> int | None:
     """The host's PID of ``modelpipe-trainer train`` for this model: a container's processes
-    are the host's too, seen from here. The runtime (and the agent node) sets HOSTNAME to
+    are the host's too, seen from here. The runtime sets HOSTNAME to
     the pod's name, ``iris-<model version>-<suffix>``.
     """
     marker = f"HOSTNAME=iris-{model_version}-".encode()

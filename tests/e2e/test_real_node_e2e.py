@@ -81,7 +81,7 @@ def stack() -> Iterator[Stack]:
     images = REPO / "hack" / "localkube" / "images.sh"
     built = ["bash", str(images), "operator", "trainer"]
     subprocess.run(built, check=True, stdout=subprocess.DEVNULL)
-    cluster = Cluster.up(NAME, node="real", timeout=600)
+    cluster = Cluster.up(NAME)
     try:
         helm(cluster, "install", RELEASE, str(CHART), "--namespace", SYSTEM, "--create-namespace",
              "--set", "logging.format=plain", "--wait", "--timeout=300s")  # fmt: skip

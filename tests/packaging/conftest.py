@@ -1,5 +1,5 @@
 """Fixtures for the packaging tests: helm (built from its Go module), the rendered chart,
-and the session's real-node cluster: the chart's operator pod runs from its image there.
+and the session's cluster (localkube's): the chart's operator pod runs from its image there.
 
 Test modules cannot import each other here (pytest's importlib mode), so the
 shared helpers are fixtures that return plain callables.
@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from localkube.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelpipe"
@@ -77,9 +75,3 @@ def render(helm: HelmRun) -> Render:
         return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
     return run
-
-
-@pytest.fixture(scope="session")
-def cluster(real_cluster: Cluster) -> Cluster:
-    """The packaging tests install the chart on a real node (localkube's real_cluster)."""
-    return real_cluster

@@ -32,18 +32,11 @@ from localkube.cluster import Cluster
 from localkube.waiting import wait_for
 
 __all__ = [
-    "Tenant", "clock", "cluster", "crd", "data_server", "data_url", "git_server", "ns", "operator",
+    "Tenant", "clock", "crd", "data_server", "data_url", "git_server", "ns", "operator",
     "reachable", "repo", "tenant",
 ]  # fmt: skip
 
 TENANT = "tenant"
-
-
-@pytest.fixture(scope="session")
-def cluster(real_cluster: Cluster) -> Cluster:
-    """The attacks run on the session's real node (localkube's real_cluster)."""
-    return real_cluster
-
 
 # What a namespace's pipeline author is given: the ModelPipeline verbs, and reading
 # status. Nothing on Secrets, Jobs, Pods, Deployments or Services.

@@ -1,5 +1,4 @@
-"""Fixtures for the sources tests: loopback servers and a clock the test drives; the
-cluster tests run on the session's real node (``cluster`` is localkube's real_cluster)."""
+"""Fixtures for the sources tests: loopback servers and a clock the test drives."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ from tests.e2e.fixtures import reachable
 from tests.e2e.harness import example_csv_versions
 from tests.sources.servers import DataServer, GitServer, Repo, _Server
 
-from localkube.cluster import Cluster
-
 __all__ = [
-    "auth_git_server", "clock", "cluster", "data_server", "git_server", "iris_csv", "reachable",
+    "auth_git_server", "clock", "data_server", "git_server", "iris_csv", "reachable",
     "repo",
 ]  # fmt: skip
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -72,11 +69,6 @@ async def eventually(predicate: object, *, seconds: float = 10.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"condition not met within {seconds}s")
-
-
-@pytest.fixture(scope="session")
-def cluster(real_cluster: Cluster) -> Cluster:
-    return real_cluster
 
 
 @pytest.fixture

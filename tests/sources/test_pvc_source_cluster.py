@@ -2,8 +2,8 @@
 
 Real pieces only: the apiserver, the operator as its console script, the hash
 Jobs and the trainer in real pods. The claim is a directory on this machine
-(``<agent state>/pvc/<namespace>/<claim>``, what the node agent bind-mounts into
-every pod using it), so the test writes and replaces the file there, as a data
+(``Cluster.volumes_dir/<namespace>/<claim>``, the hostPath volume the kubelet mounts
+into every pod using it), so the test writes and replaces the file there, as a data
 team's job writing to a shared volume would.
 
 The poll interval is 1 s and every wait is bounded.
@@ -41,7 +41,7 @@ CHECKS = "modelpipe.io/pipeline=iris,modelpipe.io/source-hash"
 
 
 def claim_file(cluster: Cluster, ns: Namespace) -> Path:
-    return cluster.agent_state_dir / "pvc" / ns.name / CLAIM / "iris" / "train.csv"
+    return cluster.volumes_dir / ns.name / CLAIM / "iris" / "train.csv"
 
 
 def write(path: Path, data: bytes) -> None:

@@ -231,7 +231,7 @@ def test_new_rows_over_http_run_once_and_reach_lineage(
 
 def lineage_of(cluster: Cluster, ns: Namespace, version: str) -> dict[str, Any]:
     """lineage.json as the trainer wrote it on the artifacts claim (a host directory here)."""
-    claims = cluster.agent_state_dir / "pvc" / ns.name
+    claims = cluster.volumes_dir / ns.name
     found = sorted(claims.rglob(f"{version}/lineage.json"))
     assert found, f"no lineage.json for model {version} under {claims}"
     document: dict[str, Any] = json.loads(Path(found[0]).read_text())

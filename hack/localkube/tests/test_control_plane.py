@@ -1,4 +1,5 @@
-"""The control plane: real etcd, kube-apiserver and controllers, started locally."""
+"""The control plane: real etcd, kube-apiserver and controllers, started locally
+(on the session's cluster; a second cluster beside it is in test_real_node.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from localkube.cluster import Cluster
-from localkube.processes import alive as _alive
 
 BUILD = Path(__file__).resolve().parents[1] / "build.sh"
 
@@ -82,25 +82,6 @@ def test_claims_are_provisioned_and_bound(cluster: Cluster, namespace: str) -> N
     )
     pv = json.loads(cluster.kubectl("get", "pvc", "data", "-n", namespace, "-o", "json").stdout)
     assert pv["spec"]["volumeName"].startswith("pvc-")
-
-
-@pytest.mark.cluster
-@pytest.mark.slow
-def test_second_cluster_runs_beside_and_down_leaves_nothing(cluster: Cluster) -> None:
-    name = f"side{os.getpid() % 10000}"
-    other = Cluster.up(name)
-    try:
-        assert other.server != cluster.server
-        assert other.ip_prefix != cluster.ip_prefix or other.name == cluster.name
-        nodes = json.loads(other.kubectl("get", "nodes", "-o", "json").stdout)["items"]
-        assert [n["metadata"]["name"] for n in nodes] == [f"localkube-{name}"]
-        pids = list(other.state["pids"].values())
-        assert all(_alive(p) for p in pids)
-    finally:
-        other.down()
-    assert not any(_alive(p) for p in pids)
-    assert cluster.running()
-    assert not (other.home / "state.json").exists()
 
 
 @pytest.mark.cluster

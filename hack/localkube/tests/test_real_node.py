@@ -32,7 +32,7 @@ RESTRICTED = {
 @pytest.fixture(scope="module")
 def real() -> Iterator[Cluster]:
     subprocess.run(["bash", str(IMAGES), "trainer"], check=True, stdout=subprocess.DEVNULL)
-    cluster = Cluster.up(NAME, node="real", timeout=600)
+    cluster = Cluster.up(NAME)
     yield cluster
     cluster.down()
 
@@ -92,6 +92,15 @@ def test_the_kubelet_registers_under_its_node_identity(real: Cluster) -> None:
     assert other.stdout.strip().startswith("no")
     denied = real.kubectl("auth", "can-i", "list", "secrets", "-A", *as_node, check=False)
     assert denied.stdout.strip() == "no - can only read namespaced object of this type"
+
+
+def test_it_runs_beside_the_session_cluster(real: Cluster, cluster: Cluster) -> None:
+    assert real.server != cluster.server
+    assert real.node_layout.netns != cluster.node_layout.netns
+    for one in (real, cluster):
+        nodes = json.loads(one.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        assert [n["metadata"]["name"] for n in nodes] == [one.node_name]
+        assert one.running()
 
 
 def test_the_trainer_image_runs_as_its_entrypoint_says(real: Cluster, ns: str) -> None:
@@ -180,11 +189,13 @@ def _processes_mentioning(marker: bytes, *files: str) -> list[str]:
     return hits
 
 
-def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(real: Cluster, ns: str) -> None:
+def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
+    real: Cluster, ns: str, cluster: Cluster
+) -> None:
     """After down nothing of the node is left: no process (by command line, by network
     namespace, or a container's), no mount seen by any process (the node's private mount
     namespace, container roots, pod netns files), no network namespace or bridge or
-    address on the host, no cgroup in any hierarchy."""
+    address on the host, no cgroup in any hierarchy; the cluster beside it runs on."""
     sleeper = {"command": ["python", "-c", "import time; time.sleep(3600)"]}
     real.kubectl("apply", "-n", ns, "-f", "-", input=_pod("left-running", sleeper))
     _wait(real, ns, "left-running", "{.status.phase}", "Running")
@@ -218,3 +229,5 @@ def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(real: Cluster, 
     assert "mp0" not in host_links and " 10.243." not in host_links and " 10.244." not in host_links
     for hierarchy in sorted(cgroups.CGROUP_FS.iterdir()):
         assert not (hierarchy / layout.cgroup_root.strip("/")).exists(), hierarchy
+    assert not (real.home / "state.json").exists()
+    assert cluster.running()

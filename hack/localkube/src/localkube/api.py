@@ -99,7 +99,7 @@ def wait_node_ready(
     *,
     deadline: float,
     alive: Callable[[], None] = _nothing,
-    logs: str = "the agent log",
+    logs: str,
 ) -> None:
     def probe() -> bool:
         status, body = get(server, pki, f"/api/v1/nodes/{node}")

@@ -1,9 +1,7 @@
 """``localkube``: start, stop and inspect local clusters.
 
-localkube up [--name NAME] [--node agent|real]
-                                start (or reuse) a cluster, print its kubeconfig;
-                                --node (default $LOCALKUBE_NODE, else agent) picks
-                                the Python node agent or the real kubelet
+localkube up [--name NAME]      start (or reuse) a cluster (control plane and a real
+                                node), print its kubeconfig
 localkube down [--name NAME]    stop every process it started
 localkube status [--name NAME]
 localkube kubeconfig [--name NAME]
@@ -17,7 +15,7 @@ import sys
 
 from localkube import binaries
 from localkube.api import StartupTimeout
-from localkube.cluster import NODE_KINDS, Cluster, ClusterError
+from localkube.cluster import START_TIMEOUT, Cluster, ClusterError
 from localkube.node.setup import NodeError, node_status
 
 DEFAULT_NAME = "dev"
@@ -29,22 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["up", "down", "status", "kubeconfig", "build"])
     parser.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: dev)")
-    parser.add_argument("--timeout", type=float, default=180.0, help="start-up timeout, seconds")
-    parser.add_argument("--node", choices=NODE_KINDS, default=None, help="node kind for up")
+    parser.add_argument(
+        "--timeout", type=float, default=START_TIMEOUT, help="start-up timeout, seconds"
+    )
     args = parser.parse_args(argv)
     try:
-        return _run(args.command, args.name, args.timeout, args.node)
+        return _run(args.command, args.name, args.timeout)
     except (ClusterError, NodeError, StartupTimeout, binaries.MissingToolchain) as err:
         print(f"localkube: {err}", file=sys.stderr)
         return 3 if isinstance(err, binaries.MissingToolchain) else 1
 
 
-def _run(command: str, name: str, timeout: float, node: str | None) -> int:
+def _run(command: str, name: str, timeout: float) -> int:
     if command == "build":
         print(binaries.ensure(log=lambda m: print(m, file=sys.stderr)))
         return 0
     if command == "up":
-        cluster = Cluster.up(name, node=node, timeout=timeout)
+        cluster = Cluster.up(name, timeout=timeout)
         print(cluster.kubeconfig)
         return 0
     cluster = Cluster.at(name)
@@ -56,8 +55,7 @@ def _run(command: str, name: str, timeout: float, node: str | None) -> int:
         return 0
     if cluster.running():
         print(f"cluster {name!r}: running at {cluster.server}; KUBECONFIG={cluster.kubeconfig}")
-        if cluster.node_kind == "real":
-            print(node_status(cluster.node_layout))
+        print(node_status(cluster.node_layout))
         return 0
     print(f"cluster {name!r}: not running")
     return 1

@@ -1,23 +1,22 @@
-"""Start, reuse and stop a local Kubernetes control plane plus our node agent.
+"""Start, reuse and stop a local Kubernetes: the control plane plus one real node.
 
 Each cluster lives in ``<repo>/.localkube/<name>/``: PKI, kubeconfig, etcd data,
-agent state, logs and ``state.json`` (ports, pids). Several clusters can run at
-once (e.g. ``test`` and ``demo``): ports are picked free, and each cluster gets
-its own pod-IP prefix in 127.0.0.0/8.
+the node's files (``node/``), claims' volumes, logs and ``state.json`` (ports,
+pids). Several clusters can run at once (e.g. ``test`` and ``demo``): ports are
+picked free, and each node has a network namespace and cgroup subtree of its own.
 
 Start-up order::
 
     etcd -> kube-apiserver (/readyz) -> kube-controller-manager, kube-scheduler,
-    provisioner, node agent -> Node Ready + default ServiceAccount present
+    provisioner, node (kubelet, containerd, kube-proxy in its netns) -> Node Ready
+    + default ServiceAccount present -> CoreDNS ready
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,10 +31,10 @@ from localkube.node import dns
 from localkube.node import setup as realnode
 from localkube.node.config import NodeLayout
 
-# "agent": the Python node agent (pods as host processes); "real": kubelet,
-# containerd and runc in a network namespace of the cluster's own (node/).
-NODE_KINDS = ("agent", "real")
 Log = Callable[[str], None]
+# The first start of a node loads its images into containerd: minutes, cold.
+START_TIMEOUT = 600.0
+STOP_ORDER = ("provisioner", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
 
 
 class ClusterError(RuntimeError):
@@ -83,16 +82,9 @@ class Cluster:
         return f"localkube-{self.name}"
 
     @property
-    def ip_prefix(self) -> str:
-        return str(self.state["ipPrefix"])
-
-    @property
-    def agent_state_dir(self) -> Path:
-        return self.home / "agent"
-
-    @property
-    def node_kind(self) -> str:
-        return str(self.state.get("node", "agent"))
+    def volumes_dir(self) -> Path:
+        """Where each claim's volume is a directory, ``<namespace>/<claim>``."""
+        return self.home / "volumes"
 
     @property
     def node_layout(self) -> NodeLayout:
@@ -125,49 +117,42 @@ class Cluster:
         cls,
         name: str = "dev",
         *,
-        node: str | None = None,
-        timeout: float = 180.0,
+        timeout: float = START_TIMEOUT,
         log: Log = _stderr,
     ) -> Cluster:
-        """Start the cluster, or reuse it when it is already running and healthy.
-        ``node`` (default: $LOCALKUBE_NODE, else "agent") picks the node kind."""
+        """Start the cluster, or reuse it when it is already running and healthy."""
         _check_name(name)
-        kind = node or os.environ.get("LOCALKUBE_NODE") or "agent"
-        if kind not in NODE_KINDS:
-            raise ClusterError(f"unknown node kind {kind!r}: use one of {', '.join(NODE_KINDS)}")
         cluster = cls.at(name)
-        if cluster.running() and cluster.node_kind == kind:
+        if cluster.running():
             log(f"Reused running cluster {name!r} at {cluster.server}")
             return cluster
         cluster.bin_dir = binaries.ensure(log=log)
         cluster.down(quiet=True)
-        cluster._start(kind=kind, timeout=timeout, log=log)
+        cluster._start(timeout=timeout, log=log)
         return cluster
 
     def running(self) -> bool:
         pids = self.state.get("pids", {})
-        if not pids or not all(processes.alive(p) for p in pids.values()):
+        # No "node" process: a cluster from before the real node, restarted by ``up``.
+        if "node" not in pids or not all(processes.alive(p) for p in pids.values()):
             return False
         return api.healthy(self.server, self.pki)
 
     def down(self, *, quiet: bool = False, log: Log = _stderr) -> None:
         """Stop every process this cluster started and remove its runtime data."""
         pids = self.state.get("pids", {})
-        # The node first (the agent stops its pods' processes itself; a real node
-        # is torn down with its namespaces and cgroups).
+        # The node first: its pods go with its namespaces and cgroups.
         realnode.teardown(
             self.node_layout, init_pid=pids.get("node"), forwarder_pid=pids.get("forwarder")
         )
-        order = ["agent", "provisioner", "kube-scheduler", "kube-controller-manager"]
-        order += ["kube-apiserver", "etcd"]
-        for comp in order:
-            if comp in pids:
-                processes.terminate(pids[comp], grace=20.0 if comp == "agent" else 10.0)
-        markers = [str(self.home)]
-        if "apiserver" in self.state.get("ports", {}):
-            markers.append(f"KUBERNETES_SERVICE_PORT={self.state['ports']['apiserver']}")
-        processes.kill_strays(markers)
-        for sub in ("etcd", "agent", "node", "logs"):
+        # The rest in reverse start order (etcd last); any other pid a cluster of an
+        # older localkube recorded goes first.
+        for comp in sorted(pids, key=lambda c: STOP_ORDER.index(c) if c in STOP_ORDER else -1):
+            if comp not in ("node", "forwarder"):
+                processes.terminate(pids[comp], grace=10.0)
+        processes.kill_strays(str(self.home))
+        # (agent/: what a cluster of an older localkube kept for its node agent.)
+        for sub in ("etcd", "node", "volumes", "agent", "logs"):
             shutil.rmtree(self.home / sub, ignore_errors=True)
         for f in ("state.json", "kubeconfig"):
             (self.home / f).unlink(missing_ok=True)
@@ -175,24 +160,16 @@ class Cluster:
         if pids and not quiet:
             log(f"Stopped cluster {self.name!r}")
 
-    def _start(self, *, kind: str, timeout: float, log: Log) -> None:
+    def _start(self, *, timeout: float, log: Log) -> None:
         t0 = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         pki = self.pki
         self.state = {
-            "ports": processes.free_ports(5),
-            "ipPrefix": _ip_prefix(str(self.home)),
+            "ports": processes.free_ports(4),
             "pids": {},
-            "node": kind,
         }
-        ports = dict(
-            zip(
-                ["etcd", "etcdPeer", "apiserver", "kubelet", "cm"],
-                self.state["ports"],
-                strict=False,
-            )
-        )
+        ports = dict(zip(["etcd", "etcdPeer", "apiserver", "cm"], self.state["ports"], strict=True))
         self.state["ports"] = ports
         kubeconfig.write_all(self.home, server=self.server, pki=pki)
         self._spawn("etcd", components.etcd_args(self))
@@ -205,31 +182,26 @@ class Cluster:
         self._spawn("kube-controller-manager", components.controller_manager_args(self))
         self._spawn("kube-scheduler", components.scheduler_args(self))
         self.start_provisioner()
-        node_pid = self._start_node(deadline=t0 + timeout, log=log)
-        logs = self.node_layout.home / "logs" if node_pid == "node" else "the agent log"
+        self._start_node(deadline=t0 + timeout, log=log)
         api.wait_node_ready(
             self.server,
             pki,
             self.node_name,
             deadline=t0 + timeout,
-            alive=self._pid_check(node_pid),
-            logs=str(logs),
+            alive=self._pid_check("node"),
+            logs=str(self.node_layout.home / "logs"),
         )
         api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
-        if self.node_kind == "real":
-            self._start_dns(deadline=t0 + timeout)
+        self._start_dns(deadline=t0 + timeout)
         self._save()
         log(
             f"Cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; "
             f"KUBECONFIG={self.kubeconfig}"
         )
 
-    # ----- the node agent and the provisioner (restartable on their own) -------
-    def _start_node(self, *, deadline: float, log: Log) -> str:
-        """Start the node; return the name of its process in ``state["pids"]``."""
-        if self.node_kind != "real":
-            self.start_agent()
-            return "agent"
+    # ----- the node, cluster DNS and the provisioner -----------------------------
+    def _start_node(self, *, deadline: float, log: Log) -> None:
+        """Start the node's init (kubelet, containerd, kube-proxy) and its API forwarder."""
         layout = self.node_layout
         spec = realnode.prepare(
             layout,
@@ -241,37 +213,6 @@ class Cluster:
         self._spawn("forwarder", realnode.forwarder_argv(layout))
         self._spawn("node", realnode.init_argv(spec))
         realnode.load_images(layout, images.ensure_node_images(log=log), deadline=deadline, log=log)
-        return "node"
-
-    def start_agent(self) -> None:
-        pki = self.pki
-        self._spawn(
-            "agent",
-            [
-                sys.executable,
-                "-m",
-                "localkube.agent",
-                "--kubeconfig",
-                str(self.home / "agent.kubeconfig"),
-                "--node-name",
-                self.node_name,
-                "--state-dir",
-                str(self.agent_state_dir),
-                "--ip-prefix",
-                self.ip_prefix,
-                "--kubelet-port",
-                str(self.state["ports"]["kubelet"]),
-                "--tls-cert",
-                str(pki.kubelet_serving.cert),
-                "--tls-key",
-                str(pki.kubelet_serving.key),
-                "--client-ca",
-                str(pki.ca.cert),
-                "--venv-bin",
-                str(Path(sys.executable).parent),
-            ],
-        )
-        self._save()
 
     def _start_dns(self, *, deadline: float) -> None:
         self.kubectl("apply", "-f", "-", input=dns.manifest_text())
@@ -284,17 +225,6 @@ class Cluster:
         if wait.returncode != 0:
             raise ClusterError(f"cluster DNS (CoreDNS) did not become ready: {wait.stderr}")
 
-    def stop_agent(self, *, kill: bool = False) -> None:
-        """Stop the agent alone; ``kill`` sends SIGKILL, as a crash would."""
-        pid = self.state.get("pids", {}).pop("agent", None)
-        if pid is not None:
-            if kill:
-                processes.send_signal(pid, signal.SIGKILL)
-                processes.wait_gone(pid, 10.0)
-            else:
-                processes.terminate(pid, grace=20.0)
-        self._save()
-
     def start_provisioner(self) -> None:
         self._spawn(
             "provisioner",
@@ -303,9 +233,9 @@ class Cluster:
                 "-m",
                 "localkube.provisioner",
                 "--kubeconfig",
-                str(self.home / "agent.kubeconfig"),
+                str(self.home / "provisioner.kubeconfig"),
                 "--root",
-                str(self.agent_state_dir / "pvc"),
+                str(self.volumes_dir),
             ],
         )
 
@@ -343,10 +273,3 @@ class Cluster:
 def _check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c == "-" for c in name) or len(name) > 40:
         raise ClusterError(f"invalid cluster name {name!r}: use letters, digits and '-'")
-
-
-def _ip_prefix(home: str) -> str:
-    """A per-cluster /16 of loopback for pod IPs, stable for a given cluster
-    directory (so two checkouts' "test" clusters do not share pod IPs)."""
-    digest = int(hashlib.sha256(home.encode()).hexdigest(), 16)
-    return f"127.{10 + digest % 240}"

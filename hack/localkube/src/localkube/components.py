@@ -31,6 +31,8 @@ CONTROLLERS = (
     "persistentvolumeclaim-protection-controller",
     "persistentvolume-protection-controller",
     "cronjob-controller",
+    # The kubelet registers with the not-ready taint; this lifts it.
+    "node-lifecycle-controller",
 )
 
 
@@ -79,8 +81,8 @@ def apiserver_args(self: Cluster) -> list[str]:
         f"--kubelet-client-key={pki.kubelet_client.key}",
         f"--kubelet-certificate-authority={pki.ca.cert}",
         "--kubelet-preferred-address-types=InternalIP",
-        # The kubernetes Service cannot point at loopback; pods reach the API
-        # server through KUBERNETES_SERVICE_HOST/PORT, which the agent sets.
+        # Loopback here; node.setup.apiserver_args (below) puts the node's
+        # authorizer, its forwarder's address and the egress proxy in.
         "--endpoint-reconciler-type=none",
         f"--requestheader-client-ca-file={pki.ca.cert}",
         "--requestheader-allowed-names=front-proxy-client",
@@ -92,9 +94,7 @@ def apiserver_args(self: Cluster) -> list[str]:
         f"--cert-dir={self.home / 'pki' / 'generated'}",
         "--v=1",
     ]
-    if self.node_kind == "real":
-        return realnode.apiserver_args(args, self.node_layout)
-    return args
+    return realnode.apiserver_args(args, self.node_layout)
 
 
 def controller_manager_args(self: Cluster) -> list[str]:
@@ -106,7 +106,7 @@ def controller_manager_args(self: Cluster) -> list[str]:
         f"--authorization-kubeconfig={kc}",
         "--bind-address=127.0.0.1",
         f"--secure-port={self.state['ports']['cm']}",
-        f"--controllers={','.join(_controllers(self))}",
+        f"--controllers={','.join(CONTROLLERS)}",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.sa_private}",
         f"--root-ca-file={pki.ca.cert}",
@@ -114,13 +114,6 @@ def controller_manager_args(self: Cluster) -> list[str]:
         "--concurrent-gc-syncs=5",
         "--v=1",
     ]
-
-
-def _controllers(self: Cluster) -> tuple[str, ...]:
-    # A real kubelet registers with the not-ready taint; the node lifecycle
-    # controller lifts it (the agent lifts it itself).
-    extra = ("node-lifecycle-controller",) if self.node_kind == "real" else ()
-    return CONTROLLERS + extra
 
 
 def scheduler_args(self: Cluster) -> list[str]:

@@ -1,4 +1,4 @@
-"""Kubeconfig files for the admin, the controllers and the node agent."""
+"""Kubeconfig files for the admin, the controllers and the provisioner."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def write_all(home: Path, *, server: str, pki: Pki) -> None:
     name = f"localkube-{home.name}"
     files = {
         "kubeconfig": pki.admin,
-        "agent.kubeconfig": pki.admin,
+        "provisioner.kubeconfig": pki.admin,
         "controller-manager.kubeconfig": pki.controller_manager,
         "scheduler.kubeconfig": pki.scheduler,
     }

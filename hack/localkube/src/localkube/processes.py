@@ -67,21 +67,18 @@ def terminate(pid: int, *, grace: float) -> None:
         wait_gone(pid, 5.0)
 
 
-def kill_strays(markers: list[str]) -> None:
+def kill_strays(home: str) -> None:
     """Kill what is left of this cluster: processes whose cwd or command line
-    names the cluster's directory, or whose environment holds its API port (pods)."""
-    home = markers[0]
-    env_markers = {m.encode() for m in markers[1:]}
+    names the cluster's directory."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             cwd = str((proc / "cwd").readlink())
             cmdline = (proc / "cmdline").read_bytes()
-            environ = set((proc / "environ").read_bytes().split(b"\0"))
         except OSError:
             continue
-        if cwd.startswith(home) or home.encode() in cmdline or env_markers & environ:
+        if cwd.startswith(home) or home.encode() in cmdline:
             send_signal(int(proc.name), signal.SIGKILL)
 
 

@@ -1,11 +1,9 @@
 """pytest fixtures for tests that talk to the local cluster.
 
-``cluster`` starts the session's cluster once (or reuses a running one: set
-``LOCALKUBE_NAME`` to pick which). ``real_cluster`` does the same for a cluster
-on a real node (kubelet, containerd, runc; ``LOCALKUBE_REAL_NAME``, default
-``real``); a test directory moves onto it by overriding ``cluster`` with it in
-its conftest. ``namespace`` gives each test a fresh
-namespace and deletes it afterwards. ``kube_client`` is an ApiClient for it.
+``cluster`` starts the session's cluster (control plane and a real node) once,
+or reuses a running one: ``LOCALKUBE_NAME`` picks which (default ``test``).
+``namespace`` gives each test a fresh namespace and deletes it afterwards.
+``kube_client`` is an ApiClient for the cluster.
 """
 
 from __future__ import annotations
@@ -24,11 +22,6 @@ from localkube.cluster import Cluster
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
     return Cluster.up(os.environ.get("LOCALKUBE_NAME", "test"))
-
-
-@pytest.fixture(scope="session")
-def real_cluster() -> Cluster:
-    return Cluster.up(os.environ.get("LOCALKUBE_REAL_NAME", "real"), node="real", timeout=600)
 
 
 @pytest.fixture(scope="session")

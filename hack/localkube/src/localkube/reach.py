@@ -1,15 +1,14 @@
 """Reaching a cluster's pods from a process on the host, and serving to them.
 
-On the agent node, pods are host processes on 127.0.0.0/8, so a test's servers
-and clients just use loopback. On a real node, pod and Service addresses exist
-only inside the node's network namespace; there is no route to them from the
-host and none out of them. A test then does what a process on the node would:
+Pod and Service addresses exist only inside the node's network namespace; there
+is no route to them from the host and none out of them. A test then does what a
+process on the node would:
 
 * ``node_network(cluster)``: sockets created in the block belong to the node's
   namespace (this thread only) and keep it afterwards, so a server made there
   keeps serving from the host process, and a client made there reaches pod IPs.
 * ``exposed(cluster, url)``: a server that stays on the host's loopback, as pods
-  reach it (a relay in the test process; the URL unchanged on the agent node).
+  reach it (a relay in the test process).
 * ``on_node(cluster, argv)``: the argv that runs a program inside the namespace
   (``ip netns exec``), e.g. the operator when a test runs it outside the cluster.
   Its 127.0.0.1 is the node's loopback, where the API server's port is forwarded.
@@ -31,34 +30,22 @@ if TYPE_CHECKING:
     from localkube.cluster import Cluster
 
 
-def is_real(cluster: Cluster) -> bool:
-    return cluster.node_kind == "real"
-
-
 @contextlib.contextmanager
 def node_network(cluster: Cluster) -> Iterator[None]:
-    if not is_real(cluster):
-        yield
-        return
     with entered_netns(netns_path(cluster.node_layout.netns)):
         yield
 
 
 def on_node(cluster: Cluster, argv: list[str]) -> list[str]:
-    if not is_real(cluster):
-        return argv
     return ["ip", "netns", "exec", cluster.node_layout.netns, *argv]
 
 
 @contextlib.contextmanager
 def exposed(cluster: Cluster, url: str) -> Iterator[str]:
     """``url``, a server on the host's loopback, as the node's pods (and a program
-    run ``on_node``) reach it: the same URL on the agent node; on a real node, a
-    relay in this process listens on the node's address and copies each connection
-    to the host's server, so no route joins the two namespaces."""
-    if not is_real(cluster):
-        yield url
-        return
+    run ``on_node``) reach it: a relay in this process listens on the node's address
+    and copies each connection to the host's server, so no route joins the two
+    namespaces."""
     parts = urlsplit(url)
     if parts.hostname is None or parts.port is None:
         raise ValueError(f"{url}: needs an explicit host and port")
