@@ -5,6 +5,9 @@
 Figures:
 - analysis overhead per pass: read one pod's /metrics over loopback (a real HTTP server
   serving the model server's own exposition), parse it, judge the window; per pod;
+- analysis overhead per canary step: one plan() of a pipeline in a canary step judged on
+  four pods' /metrics, against the same step as a plain pause (no serving.analysis), as
+  a ratio; a step's whole pass adds the reads above, per pod;
 - the significance test in the trainer: paired bootstrap (1000 draws) on accuracy (per-row
   losses) and f1_macro (confusion counts), both for all draws at once; McNemar; by holdout
   size.
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 import http.server
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from modelpipe_contract.runconfig import SignificanceConfig, SignificanceTest
@@ -27,6 +32,9 @@ from modelpipe.planning.analysis import Limits, judge
 from modelpipe_trainer.scoring import Outputs
 from modelpipe_trainer.serving.telemetry import Telemetry
 from modelpipe_trainer.significance import compare
+
+# The planner's test worlds (tests/operator/canary_world.py) state a canary step in a line.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def exposition() -> bytes:
@@ -89,6 +97,24 @@ def bench_analysis() -> None:
     )
 
 
+def bench_canary_step() -> None:
+    from tests.operator.builders import NOW, pod_metrics, with_
+    from tests.operator.canary_world import in_step_one
+
+    from modelpipe.planning import plan
+
+    judged, _, _, second = in_step_one()
+    judged = with_(judged, pod_metrics=pod_metrics(second) * 4)
+    paused, _, _, _ = in_step_one(analysis=False)
+    now = NOW + timedelta(seconds=30)
+    with_analysis, _ = timed(300, lambda: plan(judged, now))
+    pause_only, _ = timed(300, lambda: plan(paused, now))
+    print(
+        f"canary step pass, plan() judged on 4 pods: median {with_analysis * 1e3:.2f} ms; "
+        f"as a plain pause {pause_only * 1e3:.2f} ms; ratio {with_analysis / pause_only:.2f}x"
+    )
+
+
 def holdout_outputs(rows: int) -> tuple[Outputs, Outputs]:
     """A candidate right on 90% of the rows and a champion right on 88%, three classes."""
     rng = np.random.default_rng(1)
@@ -124,4 +150,5 @@ def bench_significance() -> None:
 
 if __name__ == "__main__":
     bench_analysis()
+    bench_canary_step()
     bench_significance()

@@ -15,8 +15,9 @@
 --                                                     even while a run trains
 --   Ready=True                                     -> Healthy (its message)
 --   Ready=False with a failure reason              -> Degraded (its message)
---   anything else: observing, training, queued,
---     a rollout while an older model serves        -> Progressing (Ready's message)
+--   anything else: observing, training, queued, a
+--     rollout or canary step while an older model
+--     serves                                       -> Progressing (Ready's message)
 -- A condition written for an older generation is ignored: it describes an
 -- older spec, and must never hide what the operator says of the current one.
 
@@ -41,6 +42,7 @@ local FAILURE_REASONS = {
   RolloutFailed = true,
   RolledBack = true,
   AnalysisFailed = true,
+  CanaryAborted = true,
   PinnedVersionUnknown = true,
   -- Ready: a followed source or the schedule fails (SourcesReady says which).
   SourceFailed = true,

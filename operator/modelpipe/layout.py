@@ -52,3 +52,9 @@ def pipeline_artifacts_dir(pipeline: str) -> str:
 def model_dir(*, pipeline: str, version: str) -> str:
     """Where the trainer writes a model and where serving reads it: <pipeline>/<version>/."""
     return f"{pipeline_artifacts_dir(pipeline)}/{version}"
+
+
+# The canary Deployment (spec.serving.strategy Canary): its pods carry this label, so its
+# selector is its own while the pipeline's Service still selects them.
+TRACK_LABEL = "modelpipe.io/track"
+CANARY_SUFFIX = "-canary"

@@ -219,7 +219,9 @@ class Observed:
     spec_error: str | None = None
     jobs: tuple[ObservedJob, ...] = ()
     deployment: ObservedDeployment | None = None
-    # The serving pods' /metrics, read only while a bake window runs (planning.bake).
+    # The canary Deployment (spec.serving.strategy Canary, or one left to retire).
+    canary: ObservedDeployment | None = None
+    # The serving pods' /metrics, read only while a bake window or canary runs.
     pod_metrics: tuple[PodMetrics, ...] = ()
     service_exists: bool = False
     # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).

@@ -17,6 +17,7 @@ from modelpipe.api.v1alpha1 import (
     ModelPipelineSpec,
     ModelPipelineStatus,
     Reason,
+    RunRecord,
     all_runs,
 )
 from modelpipe.layout import job_name
@@ -173,6 +174,11 @@ def cycle(observed: Observed, **changes: Any) -> Observed:
 def condition(planned: Plan, type_: ConditionType) -> tuple[str, str]:
     found = next(c for c in planned.status.conditions if c.type == type_)
     return found.status, found.reason
+
+
+def record(planned: Plan, version: str) -> RunRecord:
+    """The planned status's run of ``version``."""
+    return next(r for r in all_runs(planned.status) if r.model_version == version)
 
 
 def kinds(planned: Plan) -> list[str]:

@@ -20,6 +20,7 @@ def nested(depth: int) -> Any:
     return value
 
 
+STEPS = [{"weight": 20, "pauseSeconds": 30}, {"weight": 60}]
 REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_model.Ridge"}}
 
 
@@ -62,6 +63,33 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
         (
             {"serving": {"template": {}, "analysis": {"maxErrorRate": 1.5}}},
             "less than or equal to 1",
+        ),
+        (
+            {"serving": {"template": {}, "strategy": {"type": "Canary", "steps": STEPS[::-1]}}},
+            "weights must increase from one step to the next",
+        ),
+        (
+            {"serving": {"template": {}, "strategy": {"type": "Canary", "steps": STEPS * 2}}},
+            "weights must increase",
+        ),
+        (
+            {"serving": {"template": {}, "strategy": {"type": "Canary", "steps": [{"weight": 0}]}}},
+            "greater than or equal to 1",
+        ),
+        (
+            {
+                "serving": {
+                    "template": {},
+                    "strategy": {"type": "Canary", "steps": [{"weight": 101}]},
+                }
+            },
+            "less than or equal to 100",
+        ),
+        ({"serving": {"template": {}, "strategy": {"type": "Canary"}}}, "steps is required"),
+        ({"serving": {"template": {}, "strategy": {"steps": STEPS}}}, "steps is required"),
+        (
+            {"serving": {"deploymentName": "web", "strategy": {"type": "Canary", "steps": STEPS}}},
+            "serving.strategy Canary needs serving.template and no serving.autoscaling",
         ),
         ({"dataset": {"uri": "pvc://", "version": "v1"}}, "pvc://"),
         ({"dataset": {"uri": "pvc://claim/../x", "version": "v1"}}, "'..'"),

@@ -12,6 +12,7 @@ from tests.operator.builders import (
     desired_version,
     kinds,
     reasons,
+    record,
     serving,
     spec,
     step,
@@ -20,13 +21,8 @@ from tests.operator.builders import (
 from tests.operator.builders import pod_metrics as pods
 from tests.operator.builders import promoted_with_bake as promoted_second
 
-from modelpipe.api.v1alpha1 import ConditionType, Reason, RunRecord, Verdict, all_runs
+from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict
 from modelpipe.planning import PatchDeployment
-from modelpipe.planning.outcome import Plan
-
-
-def record(planned: Plan, version: str) -> RunRecord:
-    return next(r for r in all_runs(planned.status) if r.model_version == version)
 
 
 def test_a_promotion_that_replaces_a_model_starts_a_bake_window() -> None:

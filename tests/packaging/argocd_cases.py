@@ -36,6 +36,7 @@ from tests.operator.builders import (
     step,
     with_,
 )
+from tests.operator.canary_world import scenario_canary_aborted, scenario_canary_step
 
 from modelpipe.api.v1alpha1 import (
     API_VERSION,
@@ -107,6 +108,17 @@ def scenario(name: str) -> Callable[[], Seen]:
         return Seen(world, planned.status)
 
     story.__doc__ = SCENARIOS[name].__doc__
+    return story
+
+
+def canary_story(build: Callable[[], tuple[Observed, Any]]) -> Callable[[], Seen]:
+    """A canary situation of tests/operator/canary_world.py."""
+
+    def story() -> Seen:
+        world, planned = build()
+        return Seen(world, planned.status)
+
+    story.__doc__ = build.__doc__
     return story
 
 
@@ -285,6 +297,7 @@ CASES = (
     ),
     # A bake window (spec.serving.analysis) is a step under way, as a canary step is.
     Case("progressing_baking", scenario("baking"), "Progressing", READY),
+    Case("progressing_canary_step", canary_story(scenario_canary_step), "Progressing", READY),
     Case("healthy_serving", healthy_serving, "Healthy", READY),
     # Ready's one meaning: tightened thresholds leave the asked-for model serving.
     Case(
@@ -297,6 +310,7 @@ CASES = (
     Case("degraded_validation_failed", validation_failed_first_run, "Degraded", READY),
     Case("degraded_rolled_back", scenario("candidate_rolled_back"), "Degraded", READY),
     Case("degraded_rolled_back_in_bake", scenario("rolled_back_in_bake"), "Degraded", READY),
+    Case("degraded_canary_aborted", canary_story(scenario_canary_aborted), "Degraded", READY),
     Case("degraded_deployment_not_found", deployment_not_found, "Degraded", READY),
     Case("degraded_pvc_not_found", pvc_not_found, "Degraded", READY),
     Case("degraded_pinned_version_unknown", pinned_version_unknown, "Degraded", READY),

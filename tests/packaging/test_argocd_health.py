@@ -49,6 +49,7 @@ FAILURE_REASONS = {
     "RolloutFailed",
     "RolledBack",
     "AnalysisFailed",
+    "CanaryAborted",
     "PinnedVersionUnknown",
     "SourceFailed",
     # SourcesReady's reasons, should Ready ever carry them.
@@ -89,6 +90,7 @@ IN_PROGRESS_REASONS = {
     "Baking",
     "AnalysisHeld",
     "AnalysisPassed",
+    "CanaryStep",
     # Event-only reasons of followed sources, and SourcesReady's own.
     "SourceChanged",
     "SourceRecovered",

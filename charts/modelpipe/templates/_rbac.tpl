@@ -47,7 +47,8 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
   verbs: [create, patch]
 # list, watch: kopf's label-selected watch behind deployment_event (handlers.py);
 # get: KubeApi.get_deployment (rollout state); create: KubeApi.create_deployment
-# (serving.template); patch: KubeApi.patch_deployment (promotion, rollback).
+# (serving.template, its canary); patch: KubeApi.patch_deployment (promotion,
+# rollback, the canary split by replicas).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]

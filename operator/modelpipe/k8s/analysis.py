@@ -40,12 +40,14 @@ def observe_pod_metrics(
     status: ModelPipelineStatus,
     deployment: JSON | None,
 ) -> tuple[PodMetrics, ...]:
-    """The serving pods' /metrics while a bake window runs (planning.bake); else nothing,
-    so a pipeline without one costs no extra call."""
+    """The serving pods' /metrics while a bake window (planning.bake) or a canary step
+    (planning.canary; its pods share the serving labels) runs; else nothing, so a
+    pipeline without one costs no extra call."""
     production = status.production
     template, analysis = spec.serving.template, spec.serving.analysis
     baking = production is not None and production.replaced_version is not None
-    if not baking or template is None or analysis is None or deployment is None:
+    judging = baking or status.canary is not None
+    if not judging or template is None or analysis is None or deployment is None:
         return ()
     pods = deployment_pods(api, namespace, deployment)
     return read_pod_metrics(pods, port=template.port)

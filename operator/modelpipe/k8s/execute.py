@@ -32,6 +32,7 @@ from modelpipe.planning import (
     DeleteJob,
     PatchDeployment,
     Plan,
+    ScaleDeployment,
     UpdateAutoscaler,
     UpdateDeployment,
 )
@@ -88,6 +89,10 @@ def _apply(api: KubeApi, namespace: str, action: Action) -> None:
     elif isinstance(action, UpdateDeployment):
         api.patch_deployment(namespace, action.name, action.patch, content_type=MERGE_PATCH)
         logger.info("Updated Deployment %s/%s to spec.serving", namespace, action.name)
+    elif isinstance(action, ScaleDeployment):
+        scale = {"spec": {"replicas": action.replicas}}
+        api.patch_deployment(namespace, action.name, scale, content_type=MERGE_PATCH)
+        logger.info("Scaled Deployment %s/%s to %d", namespace, action.name, action.replicas)
     else:
         _apply_autoscaler(api, namespace, action)
 
@@ -123,6 +128,8 @@ def describe(action: Action) -> str:
         return f"patch HorizontalPodAutoscaler {action.name}"
     if isinstance(action, DeleteAutoscaler):
         return f"delete HorizontalPodAutoscaler {action.name}"
+    if isinstance(action, ScaleDeployment):
+        return f"scale Deployment {action.name} to {action.replicas}"
     return f"patch Deployment {action.name}"
 
 

@@ -39,6 +39,7 @@ from modelpipe.layout import (
     PIPELINE_LABEL,
     SERVING_HASH_ANNOTATION,
 )
+from modelpipe.manifests.canary import canary_name
 from modelpipe.observed import (
     KueueQueue,
     Observed,
@@ -107,6 +108,8 @@ def observe(
     owns_serving = spec.serving.template is not None
     service = api.get_service(namespace, name) if owns_serving else None
     autoscaler = api.get_autoscaler(namespace, name) if owns_serving else None
+    stepping = owns_serving and (spec.serving.strategy.canary or status.canary is not None)
+    canary = api.get_deployment(namespace, canary_name(name)) if stepping else None
     lent = _lend_credentials(api, namespace=namespace, spec=spec)
     data_lent = _lend_dataset_credentials(api, namespace=namespace, spec=spec)
     values, rows, changes = _follow(
@@ -131,6 +134,7 @@ def observe(
         spec=spec,
         jobs=jobs,
         deployment=_observe_deployment(api, deployment, meta=metadata) if deployment else None,
+        canary=_observe_deployment(api, canary, meta=metadata) if canary else None,
         pod_metrics=observe_pod_metrics(
             api, namespace=namespace, spec=spec, status=status, deployment=deployment
         ),

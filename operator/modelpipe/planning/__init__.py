@@ -17,6 +17,7 @@ from modelpipe.planning.outcome import (
     Promotion,
     RunFinished,
     Sample,
+    ScaleDeployment,
     UpdateAutoscaler,
     UpdateDeployment,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Promotion",
     "RunFinished",
     "Sample",
+    "ScaleDeployment",
     "UpdateAutoscaler",
     "UpdateDeployment",
     "plan",

@@ -68,11 +68,7 @@ def judge_bake(d: Decided) -> Part:
     decision = judge(
         d.obs.pod_metrics,
         version=production.model_version,
-        limits=Limits(
-            max_error_rate=analysis.max_error_rate,
-            max_latency_p99_ms=analysis.max_latency_p99_ms,
-            min_requests=analysis.min_requests,
-        ),
+        limits=limits(analysis),
         started=started,
         seconds=analysis.bake_seconds,
         now=now,
@@ -154,20 +150,38 @@ def _roll_back(d: Decided, production: Production, decision: Decision, analysis:
 
 
 def _row(d: Decided, version: str, decision: Decision, analysis: Analysis, *, passed: bool) -> Part:
+    return analysis_row(
+        d, version, decision, metric="live", bound=describe_limits(analysis), passed=passed
+    )
+
+
+def analysis_row(
+    d: Decided, version: str, decision: Decision, *, metric: str, bound: str, passed: bool
+) -> Part:
+    """A status.lastRun.checks row (gate "analysis") for one judged window; it replaces an
+    earlier row of the same window (``metric``: "live" for the bake, "canary 25%" ...)."""
     record = d.find(version)
     if record is None:
         return NOTHING
     window = decision.window
     row = GateCheck(
         gate="analysis",
-        metric="live",
-        bound=describe_limits(analysis),
+        metric=metric,
+        bound=bound,
         value=window.error_rate if window else None,
         passed=passed,
         message=decision.message[:1024],
     )
-    checks = [*[c for c in record.checks if c.gate != "analysis"], row][-32:]
-    return Part(status=d.with_run(version, checks=checks))
+    kept = [c for c in record.checks if (c.gate, c.metric) != ("analysis", metric)]
+    return Part(status=d.with_run(version, checks=[*kept, row][-32:]))
+
+
+def limits(analysis: Analysis) -> Limits:
+    return Limits(
+        max_error_rate=analysis.max_error_rate,
+        max_latency_p99_ms=analysis.max_latency_p99_ms,
+        min_requests=analysis.min_requests,
+    )
 
 
 def describe_limits(analysis: Analysis) -> str:

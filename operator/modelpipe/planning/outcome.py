@@ -68,6 +68,14 @@ class UpdateDeployment:
 
 
 @dataclass(frozen=True)
+class ScaleDeployment:
+    """Set an owned Deployment's replicas (the canary split, planning.canary)."""
+
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
 class CreateAutoscaler:
     """Create the serving Deployment's HorizontalPodAutoscaler (spec.serving.autoscaling)."""
 
@@ -97,6 +105,7 @@ Action = (
     | CreateService
     | PatchDeployment
     | UpdateDeployment
+    | ScaleDeployment
     | CreateAutoscaler
     | UpdateAutoscaler
     | DeleteAutoscaler

@@ -27,6 +27,7 @@ from modelpipe.api.v1alpha1 import all_runs, with_runs
 from modelpipe.observed import Observed
 from modelpipe.planning import (
     bake,
+    canary,
     notifications,
     pvcdata,
     refusal,
@@ -53,6 +54,7 @@ CHECKS: tuple[Check, ...] = (
     sources.debounce_automatic_runs,
     training.start_run,
     serving.converge_serving,
+    canary.retire,
     bake.judge_bake,
     training.prune_jobs,
     sources.wake_for_schedule,

@@ -45,8 +45,8 @@ def retry_rollout(d: Decided) -> Part:
     deployment = d.obs.deployment
     if token and token != record.rollout_retry_token:
         record = record.model_copy(update={"rollout_retry_token": token})
-    elif record.reason == Reason.ANALYSIS_FAILED:
-        return NOTHING  # its live metrics broke the limits (planning.bake): only the annotation
+    elif record.reason in (Reason.ANALYSIS_FAILED, Reason.CANARY_ABORTED):
+        return NOTHING  # live metrics broke the limits (planning.bake, .canary): annotation only
     elif deployment and deployment.template_version == version and deployment.rolled_out:
         pass  # its slow pods became ready after all (no production to return to): take it
     elif record.rollout_retry_at is None:

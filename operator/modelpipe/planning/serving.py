@@ -30,7 +30,7 @@ from modelpipe.manifests import (
 )
 from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
-from modelpipe.planning import bake, retry
+from modelpipe.planning import bake, canary, retry
 from modelpipe.planning.autoscaling import converge_autoscaler
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
@@ -88,7 +88,15 @@ def _converge(d: Decided, target: Target | None) -> Part:
     production = d.status.production
     retry_in_place = d.retrying == target.version and deployment.rollout_failed
     if deployment.template_version != target.version or retry_in_place:
-        return part + _roll(d, deployment, target, container)
+        if canary.applies(d, target):
+            stepped, stage = canary.advance(d, deployment, target)
+            part += stepped
+            if stage is canary.Stage.ABORTED:  # the next pass keeps production (target)
+                return part
+            if stage is canary.Stage.STEPPING:  # beside production: Promoted says which step
+                said = Part(conditions=stepped.conditions)  # the step's words win over RollingOut
+                return part + _mark_rolling(d.after(part), target) + said
+        return part + _roll(d.after(part), deployment, target, container)
     if deployment.rollout_failed:
         return part + _rollback(d, deployment, target, container)
     if deployment.rolled_out or (production and production.model_version == target.version):

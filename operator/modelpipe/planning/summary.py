@@ -162,6 +162,8 @@ def promoted_condition(d: Decided) -> Part:
 
 # A promoted model's bake window runs: Ready waits for its verdict (Argo CD: Progressing).
 _BAKING = (Reason.BAKING, Reason.ANALYSIS_HELD)
+# A canary step runs (or is held): Ready says which, Argo CD shows Progressing.
+_STEPPING = (Reason.CANARY_STEP, Reason.ANALYSIS_HELD)
 
 
 def ready_condition(d: Decided) -> Part:
@@ -193,6 +195,9 @@ def _ready(d: Decided) -> Verdicted:
             f"dataset {production.dataset_version})",
         )
     if asked is not None and d.rolling_out == asked:
+        promoted = d.conditions.get(ConditionType.PROMOTED)
+        if promoted is not None and promoted.reason in _STEPPING:  # planning.canary
+            return Verdicted("False", promoted.reason, f"{promoted.message}{serves}"[:2048])
         return Verdicted("False", Reason.ROLLING_OUT, f"rolling out model {asked}{serves}")
     run = d.status.current_run
     if run is not None and run.model_version == asked and run.phase == RunPhase.QUEUED:

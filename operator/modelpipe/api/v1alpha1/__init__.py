@@ -14,6 +14,7 @@ from modelpipe.api.v1alpha1.enums import (
 )
 from modelpipe.api.v1alpha1.spec import DEFAULT_TRAINER_IMAGE, KNOWN_METRICS, ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import (
+    CanaryProgress,
     Condition,
     CurrentRun,
     Failure,
@@ -77,6 +78,7 @@ __all__ = [
     "SINGULAR",
     "TRAINED_VERDICTS",
     "VERSION",
+    "CanaryProgress",
     "Condition",
     "ConditionType",
     "CurrentRun",

@@ -67,6 +67,8 @@ class Reason(StrEnum):
     ANALYSIS_HELD = "AnalysisHeld"
     ANALYSIS_PASSED = "AnalysisPassed"
     ANALYSIS_FAILED = "AnalysisFailed"
+    CANARY_STEP = "CanaryStep"
+    CANARY_ABORTED = "CanaryAborted"
     # Followed sources (events only; the SourcesReady condition has its own reasons)
     SOURCE_CHANGED = "SourceChanged"
     SOURCE_FAILED = "SourceFailed"

@@ -10,6 +10,7 @@ from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, Arg, SpecModel, ce
 from modelpipe.api.v1alpha1.autoscaling import Autoscaling
 from modelpipe.api.v1alpha1.pods import PodPlacement
 from modelpipe.api.v1alpha1.resources import Resources
+from modelpipe.api.v1alpha1.strategy import Strategy
 
 
 class Probe(SpecModel):
@@ -131,6 +132,12 @@ _ANALYSIS_NEEDS_TEMPLATE = (
 )
 
 
+_CANARY_NEEDS = (
+    "serving.strategy Canary needs serving.template and no serving.autoscaling: the operator "
+    "splits traffic by the replicas of the Deployments it creates"
+)
+
+
 class ServingSpec(SpecModel):
     """Where the promoted model serves: an existing Deployment or one the operator creates."""
 
@@ -185,6 +192,11 @@ class ServingSpec(SpecModel):
         description="Roll a promoted model back when its live /metrics break these limits "
         "within the bake window (needs serving.template: the operator reads its pods).",
     )
+    strategy: Strategy = Field(
+        default_factory=Strategy,
+        description="How a model that passed the gate reaches production: RollingUpdate or "
+        "Canary steps (needs serving.template, no autoscaling).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -203,6 +215,11 @@ class ServingSpec(SpecModel):
             ),
             cel("!has(self.autoscaling) || has(self.template)", _AUTOSCALING_NEEDS_TEMPLATE),
             cel(
+                "!has(self.strategy) || self.strategy.type != 'Canary' || "
+                "(has(self.template) && !has(self.autoscaling))",
+                _CANARY_NEEDS,
+            ),
+            cel(
                 "!has(self.autoscaling) || !has(self.replicas) || self.replicas == 1",
                 _AUTOSCALING_OWNS_REPLICAS,
             ),
@@ -215,6 +232,12 @@ class ServingSpec(SpecModel):
     def _analysis_has_pods_to_read(self) -> Self:
         if self.analysis is not None and self.template is None:
             raise ValueError(_ANALYSIS_NEEDS_TEMPLATE)
+        return self
+
+    @model_validator(mode="after")
+    def _canary_has_replicas_to_split(self) -> Self:
+        if self.strategy.canary and (self.template is None or self.autoscaling is not None):
+            raise ValueError(_CANARY_NEEDS)
         return self
 
     @model_validator(mode="after")

@@ -235,6 +235,21 @@ class Production(StatusModel):
     )
 
 
+class CanaryProgress(StatusModel):
+    """A canary under way (spec.serving.strategy Canary): which step, since when.
+
+    The step machine resumes from here after a restart (planning.canary); once every
+    step passed, ``step`` equals the number of steps while production rolls out.
+    """
+
+    model_version: str = Field(description="The candidate running beside production.")
+    step: int = Field(description="Index of the step under way (0 is the first).")
+    weight: int = Field(description="Its weight: percent of the serving pods.")
+    canary_replicas: int = Field(description="Pods of the candidate in this step.")
+    stable_replicas: int = Field(description="Pods of production in this step.")
+    step_started_at: str = Field(description="When the step began (RFC 3339).")
+
+
 class ModelPipelineStatus(StatusModel):
     """Observed state, rebuilt by each reconcile."""
 
@@ -268,6 +283,9 @@ class ModelPipelineStatus(StatusModel):
     current_run: CurrentRun | None = Field(default=None, description="The run in progress.")
     production: Production | None = Field(
         default=None, description="The model serving now, and why."
+    )
+    canary: CanaryProgress | None = Field(
+        default=None, description="The canary under way (spec.serving.strategy Canary)."
     )
     last_run: RunRecord | None = Field(
         default=None, description="The newest run (its verdict is Running while it trains)."

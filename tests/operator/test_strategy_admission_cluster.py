@@ -1,0 +1,96 @@
+"""spec.serving.strategy at admission: the apiserver's CEL and the operator's model agree.
+
+hypothesis writes strategies (types, steps with weights inside and outside 1-100, in and
+out of order, repeated, too many) on serving settings that allow a canary and that do not
+(an existing Deployment, an autoscaler); the real apiserver with the generated CRD judges
+each one (server-side dry run) and ModelPipelineSpec must refuse exactly the same ones.
+An admitted canary's Deployment, built by the operator's own function, is accepted too.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tests.e2e.harness import example_documents
+from tests.operator.test_admission_fuzz_cluster import admission_refusal
+
+from modelpipe.api.v1alpha1 import Metadata, ModelPipelineSpec
+from modelpipe.manifests.canary import canary_deployment
+
+pytestmark = pytest.mark.cluster
+kubernetes = pytest.importorskip("kubernetes")
+ApiException = kubernetes.client.exceptions.ApiException
+
+BASE = example_documents(data_url="http://127.0.0.1:9")[1]
+EXAMPLES = 120
+
+weights = st.one_of(st.integers(1, 100), st.integers(-5, 105), st.sampled_from([0, 1, 100, 101]))
+steps = st.lists(
+    st.fixed_dictionaries({"weight": weights}, optional={"pauseSeconds": st.integers(-1, 86401)}),
+    max_size=12,
+)
+strategies = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["RollingUpdate", "Canary", "canary", "Shadow"]),
+        "steps": st.one_of(steps, steps.map(lambda s: sorted(s, key=lambda x: x["weight"]))),
+    },
+)
+servings = st.sampled_from(
+    [
+        {"template": {}, "replicas": 4},
+        {"template": {}},
+        {"deploymentName": "web"},
+        {
+            "template": {"resources": {"requests": {"cpu": "100m"}}},
+            "autoscaling": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 70},
+        },
+    ]
+)
+CANARY = {"type": "Canary", "steps": [{"weight": 10}, {"weight": 50, "pauseSeconds": 30}]}
+
+
+def test_admission_and_the_model_refuse_the_same_strategies(
+    crd: Path, kube_client: Any, namespace: str
+) -> None:
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
+    apps = kubernetes.client.AppsV1Api(kube_client)
+    seen = {"refused": 0, "canary": 0}
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(serving=servings, strategy=strategies)
+    @example(serving={"template": {}, "replicas": 4}, strategy=CANARY)
+    @example(serving={"template": {}}, strategy={**CANARY, "steps": CANARY["steps"][::-1]})
+    def check(serving: dict[str, Any], strategy: dict[str, Any]) -> None:
+        doc = copy.deepcopy(BASE)
+        doc["metadata"] = {"name": "iris"}
+        doc["spec"]["serving"] = {**serving, "strategy": strategy}
+        refused = admission_refusal(custom, namespace, doc)
+        try:
+            spec = ModelPipelineSpec.model_validate(doc["spec"])
+        except ValidationError as error:
+            assert refused is not None, f"admitted {strategy} the operator refuses: {error}"
+            seen["refused"] += 1
+            return
+        assert refused is None, f"the operator takes {strategy} the apiserver refused: {refused}"
+        if spec.serving.strategy.canary:
+            seen["canary"] += 1
+            meta = Metadata(name="iris", namespace=namespace, uid="0000-fuzz")
+            manifest = canary_deployment(
+                meta=meta, spec=spec, version="v1", model_dir="/artifacts/iris/v1", replicas=1
+            )
+            apps.create_namespaced_deployment(namespace, manifest, dry_run="All")
+
+    check()
+    print(seen)
+    assert seen["refused"] > 10 and seen["canary"] > 3, seen
