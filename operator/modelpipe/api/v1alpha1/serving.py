@@ -215,8 +215,8 @@ class ServingSpec(SpecModel):
             ),
             cel("!has(self.autoscaling) || has(self.template)", _AUTOSCALING_NEEDS_TEMPLATE),
             cel(
-                "!has(self.strategy) || self.strategy.type != 'Canary' || "
-                "(has(self.template) && !has(self.autoscaling))",
+                "!has(self.strategy) || !has(self.strategy.type) || "
+                "self.strategy.type != 'Canary' || (has(self.template) && !has(self.autoscaling))",
                 _CANARY_NEEDS,
             ),
             cel(

@@ -62,7 +62,7 @@ class Strategy(SpecModel):
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            cel("(self.type == 'Canary') == has(self.steps)", _STEPS_NEEDED),
+            cel("(has(self.type) && self.type == 'Canary') == has(self.steps)", _STEPS_NEEDED),
             cel(
                 "!has(self.steps) || (self.steps.map(s, s.weight).isSorted() && "
                 "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight)))",
