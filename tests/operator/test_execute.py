@@ -10,7 +10,7 @@ from tests.operator.fake_api import PIPELINES, Killed, cluster_with
 
 from modelpipe.k8s.execute import execute
 from modelpipe.k8s.gather import observe
-from modelpipe.planning import plan
+from modelpipe.planning import Plan, ScaleDeployment, plan
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 EVENTS = "/api/v1/namespaces/ml/events"
@@ -61,3 +61,15 @@ def test_event_names_are_deterministic_and_new_decisions_are_told() -> None:
     one_pass(api)  # new inputs supersede the Job: new decisions, new events
     reasons = sorted(e["reason"] for e in rest.under(EVENTS))
     assert reasons == ["JobCreated", "JobCreated", "JobSuperseded"]
+
+
+def test_a_canary_split_is_a_merge_patch_of_replicas_only() -> None:
+    rest, api = cluster_with(spec_dict())
+    deployments = "/apis/apps/v1/namespaces/ml/deployments"
+    rest.objects[f"{deployments}/iris"] = {"metadata": {"name": "iris"}, "spec": {"replicas": 4}}
+    observed = observe(api, namespace="ml", name="iris")
+    assert observed is not None
+    split = Plan(status=observed.status, actions=(ScaleDeployment("iris", 3),))
+    execute(api, observed, split, now="2026-11-27T12:00:00Z")
+    assert rest.objects[f"{deployments}/iris"]["spec"] == {"replicas": 3}
+    assert rest.writes[("PATCH", "iris")] == 1

@@ -35,12 +35,19 @@ steps = st.lists(
     st.fixed_dictionaries({"weight": weights}, optional={"pauseSeconds": st.integers(-1, 86401)}),
     max_size=12,
 )
-strategies = st.fixed_dictionaries(
-    {},
-    optional={
-        "type": st.sampled_from(["RollingUpdate", "Canary", "canary", "Shadow"]),
-        "steps": st.one_of(steps, steps.map(lambda s: sorted(s, key=lambda x: x["weight"]))),
-    },
+# Increasing weights within bounds: what a valid canary has, so both sides see many.
+increasing = st.lists(st.integers(1, 100), min_size=1, max_size=10, unique=True).map(
+    lambda weights: [{"weight": w, "pauseSeconds": 30} for w in sorted(weights)]
+)
+strategies = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(["RollingUpdate", "Canary", "canary", "Shadow"]),
+            "steps": st.one_of(steps, steps.map(lambda s: sorted(s, key=lambda x: x["weight"]))),
+        },
+    ),
+    st.fixed_dictionaries({"type": st.just("Canary"), "steps": increasing}),
 )
 servings = st.sampled_from(
     [
