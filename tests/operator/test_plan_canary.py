@@ -3,6 +3,8 @@ the observed Deployments, the pods' /metrics and the clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.operator.builders import condition, kinds, reasons, record, step, with_
 from tests.operator.builders import pod_metrics as pods
 from tests.operator.canary_world import (
@@ -93,6 +95,11 @@ def test_the_last_step_passed_promotes_by_rolling_production_with_all_its_pods()
     assert done.status.canary and done.status.canary.step == 2
     rows = [c.metric for c in record(done, second).checks if c.gate == "analysis"]
     assert rows == ["canary 25%", "canary 50%"]
+    # Production's pods start again while the canary's answer: not Degraded (Argo CD).
+    rolling = with_(
+        world, status=done.status, deployment=replace(stable(v2, second), available_replicas=0)
+    )
+    assert condition(step(rolling, minutes=3.2), ConditionType.DEGRADED)[0] == "False"
     # Production rolled to the candidate: it serves, the canary retires to zero pods.
     world = with_(world, status=done.status, deployment=stable(v2, second))
     settled = step(world, minutes=3.5)

@@ -62,7 +62,7 @@ def degraded_condition(d: Decided) -> Part:
             f"model {version} in production is not becoming ready on Deployment "
             f"{deployment.name} (ProgressDeadlineExceeded)",
         )
-    elif deployment.replicas > 0 and deployment.available_replicas == 0:
+    elif deployment.replicas > 0 and deployment.available_replicas == 0 and not _canary_serves(d):
         return condition(
             ConditionType.DEGRADED,
             "True",
@@ -77,6 +77,13 @@ def degraded_condition(d: Decided) -> Part:
             Reason.HEALTHY,
             f"model {version} in production is served by Deployment {deployment.name}",
         )
+
+
+def _canary_serves(d: Decided) -> bool:
+    """A canary's pods answer while production's Deployment is at zero or rolling to it
+    after a step of 100% (planning.canary): the Service still serves."""
+    canary = d.obs.canary
+    return d.status.canary is not None and canary is not None and canary.available_replicas > 0
 
 
 def evaluated_condition(d: Decided) -> Part:
