@@ -17,8 +17,9 @@ from tests.e2e.harness import (
     predict,
     promoted,
     serving_version,
-    wait_for,
 )
+
+from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
