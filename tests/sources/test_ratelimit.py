@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.sources.conftest import ManualClock
+from tests.sources.conftest import ManualClock, eventually
 
 from modelpipe.sources.ratelimit import RateLimiter, TokenBucket, host_of
 
@@ -43,10 +43,10 @@ async def test_limiter_delays_past_the_burst(clock: ManualClock) -> None:
         done.append(n)
 
     tasks = [asyncio.create_task(one(n)) for n in range(4)]
-    await asyncio.sleep(0.01)
+    await eventually(lambda: clock.sleepers == 2)  # the burst went through; two wait
     assert sorted(done) == [0, 1]
     clock.advance(1)
-    await asyncio.sleep(0.01)
+    await eventually(lambda: len(done) == 3)
     assert sorted(done) == [0, 1, 2]
     clock.advance(1)
     await asyncio.gather(*tasks)

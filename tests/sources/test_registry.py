@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -82,13 +81,11 @@ async def test_outage_backs_off_keeps_value_and_recovers(
     assert state.error is not None and state.error.reason is ErrorReason.UNREACHABLE
     assert state.value == repo.head() and state.consecutive_failures == 1
     await clock.advance_when_asleep(9)  # back-off is 10 s after the first failure
-    await asyncio.sleep(0.2)
-    assert registry.checks[key] == 2
+    assert clock.sleepers == 1 and registry.checks[key] == 2  # not due: still parked
     await clock.advance_when_asleep(1)
     await eventually(lambda: registry.checks[key] == 3)
     await clock.advance_when_asleep(19)  # then 20 s
-    await asyncio.sleep(0.2)
-    assert registry.checks[key] == 3
+    assert clock.sleepers == 1 and registry.checks[key] == 3
     git_server.start()
     await clock.advance_when_asleep(1)
     await eventually(lambda: registry.snapshot("p")["code"].state.error is None)
