@@ -4,7 +4,8 @@ Real pieces only: the apiserver, the operator as its console script, a real S3 s
 (versitygw on 127.0.0.1, tests/objectstore, relayed to the node's pods) and the trainer
 in real pods. The training pod's upload-model container uploads the model under the Job's
 own prefix, manifest.json last; the serving pods' fetch-model init container downloads
-and verifies it before the server starts. A model object changed after upload, and an
+and verifies it before the server starts, and the next training pod's fetch-champion
+downloads production's model to compare against. A model object changed after upload, and an
 upload without its manifest, fail the serving rollout: production keeps answering. No key
 is ever shown.
 """
@@ -93,12 +94,30 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     s3 = s3_server.client()
     documents = s3_documents(data_url, s3_server, s3_bucket, endpoint=s3_endpoint)
     assert ns.apply(*documents).returncode == 0
-    first = promoted(ns, timeout=420)
+    zeroth = promoted(ns, timeout=420)
 
-    # Served from the run's own prefix, recorded in status; the keys only in our containers.
+    # The champion is production's model, downloaded from S3 by fetch-champion and
+    # compared on the same holdout: a retrain of the same data and seed scores the same.
+    ns.patch("iris", {"spec": {"evaluation": {"champion": {"metric": "accuracy"}}}})
+    ns.kubectl("annotate", "modelpipeline", "iris", "modelpipe.io/retrain=champion")
+    first = promoted(ns, besides=zeroth, timeout=420)
+    compared = run_of(ns, first)
+    assert compared["championMetrics"]["accuracy"] == run_of(ns, zeroth)["metrics"]["accuracy"]
+    trained = ns.get("job", f"iris-{first}")
+    assert trained is not None
+    training = trained["spec"]["template"]["spec"]
+    (fetch,) = [c for c in training["initContainers"] if c["name"] == "fetch-champion"]
+    env = {e["name"]: e.get("value") for e in fetch["env"]}
+    assert env["MODELPIPE_MODEL_URI"] == run_of(ns, zeroth)["modelUri"]
+    assert key_holders(training) == ["fetch-champion", "upload-model"]
+    # Only the champion's comparison was wanted: the candidates below are judged alone.
+    ns.patch("iris", {"spec": {"evaluation": {"champion": None}}})
+
+    # Served from the run's own prefix, below the namespace, recorded in status; the keys
+    # only in our containers.
     job = ns.get("job", f"iris-{first}")
     assert job is not None
-    prefix = f"{PREFIX}/iris/{first}/{job['metadata']['uid']}/"
+    prefix = f"{PREFIX}/{ns.name}/iris/{first}/{job['metadata']['uid']}/"
     production = ns.pipeline()["status"]["production"]
     assert production["modelUri"] == f"s3://{s3_bucket}/{prefix}"
     assert run_of(ns, first)["modelUri"] == production["modelUri"]
@@ -106,8 +125,6 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     assert {"manifest.json", "model.skops", "lineage.json"} <= {
         o["Key"].removeprefix(prefix) for o in listed
     }
-    training = job["spec"]["template"]["spec"]
-    assert key_holders(training) == ["upload-model"]
     assert [c["name"] for c in training["initContainers"]][-1] == "train"
     serving = ns.items("pods", "app.kubernetes.io/component=serving")
     assert serving and all(key_holders(p["spec"]) == ["fetch-model"] for p in serving)
@@ -118,7 +135,7 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     ns.patch("iris", {"spec": {"dataset": {"uri": f"{data_url}/v2.csv", "version": "v2"}}})
     changed = held(ns, besides={first})
     assert changed["modelUri"].startswith(
-        f"s3://{s3_bucket}/{PREFIX}/iris/{changed['modelVersion']}/"
+        f"s3://{s3_bucket}/{PREFIX}/{ns.name}/iris/{changed['modelVersion']}/"
     )
     ns.kubectl("annotate", "modelpipeline", "iris", "modelpipe.io/retrain=unfinished")
     unfinished = held(ns, besides={first, changed["modelVersion"]})

@@ -38,7 +38,7 @@ S3 = {
     "pvc": None,
     "s3": {"bucket": "ml-models", "prefix": "team/a", "credentialsSecret": "model-keys"},
 }
-RUN_URI = "s3://ml-models/team/a/iris/0123abcd/uid-7/"
+RUN_URI = "s3://ml-models/team/a/ml/iris/0123abcd/uid-7/"
 
 
 def s3_spec(**artifacts: Any) -> Any:
@@ -68,7 +68,7 @@ def test_training_uploads_after_train_under_the_job_s_own_prefix() -> None:
     (upload,) = pod["containers"]
     assert (upload["name"], upload["image"]) == (UPLOAD_CONTAINER, DEFAULT_TRAINER_IMAGE)
     assert upload["command"] == ["modelpipe-trainer", "upload-model"]
-    base = f"s3://ml-models/team/a/iris/{inputs.model_version}/"
+    base = f"s3://ml-models/team/a/ml/iris/{inputs.model_version}/"
     assert job["metadata"]["annotations"][MODEL_URI_ANNOTATION] == base
     env = env_of(upload)
     assert env[MODEL_URI_ENV] == base
@@ -112,7 +112,7 @@ def test_without_a_secret_no_keys_are_mounted() -> None:
     assert key_holders(pod) == []
     assert "MODELPIPE_S3_CREDENTIALS_DIR" not in env_of(pod["containers"][0])
     assert run.job["metadata"]["annotations"][MODEL_URI_ANNOTATION].startswith(
-        "s3://ml-models/iris/"
+        "s3://ml-models/ml/iris/"
     )
 
 

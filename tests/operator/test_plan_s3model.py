@@ -30,7 +30,12 @@ from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict
 from modelpipe.manifests import serving_hash
 from modelpipe.manifests.s3model import FETCH_CHAMPION_CONTAINER, MODEL_URI_ENV
 from modelpipe.observed import JobPhase
-from modelpipe.planning.outcome import CreateDeployment, CreateJob, PatchDeployment
+from modelpipe.planning.outcome import (
+    CreateDeployment,
+    CreateJob,
+    PatchDeployment,
+    UpdateDeployment,
+)
 from modelpipe.sources.credentials import URL_PREFIXES_ANNOTATION as URL_PREFIXES
 
 S3 = {"pvc": None, "s3": {"bucket": "ml-models", "credentialsSecret": "model-keys"}}
@@ -42,7 +47,7 @@ def s3_spec(**overrides: Any) -> Any:
 
 
 def run_uri(version: str) -> str:
-    return f"s3://ml-models/iris/{version}/job-uid-1/"
+    return f"s3://ml-models/ml/iris/{version}/job-uid-1/"
 
 
 def succeeded(version: str) -> Any:
@@ -173,7 +178,9 @@ def test_a_prefix_from_elsewhere_in_status_is_never_handed_to_the_keys() -> None
         "s3://ml-models/other/secret-stuff/",
         f"s3://ml-models/iris/{version}/",
         f"s3://ml-models/iris/{version}/a/b/",
-        f"s3://elsewhere/iris/{version}/job-uid-1/",
+        f"s3://elsewhere/ml/iris/{version}/job-uid-1/",
+        f"s3://ml-models/other-team/iris/{version}/job-uid-1/",  # iris in another namespace
+        f"s3://ml-models/iris/{version}/job-uid-1/",  # the layout without the namespace
     ):
         status.last_run.model_uri = foreign
         planned = step(with_(world, status=status, jobs=()))
@@ -191,12 +198,22 @@ def test_a_prefix_from_elsewhere_in_status_is_never_handed_to_the_keys() -> None
         ({"modelpipe.io/credentials": "true"}, "s3://ml-models-evil/team", "is not for this URL"),
         ({"modelpipe.io/credentials": "true"}, "s3://ml-models/team", None),
         ({"modelpipe.io/credentials": "true"}, "s3://ml-models", None),
+        # Held to one namespace's, or one pipeline's, part of a shared bucket.
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/team/a/ml", None),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/team/a/ml/iris", None),
+        (
+            {"modelpipe.io/credentials": "true"},
+            "s3://ml-models/team/a/other",
+            "is not for this URL",
+        ),
+        ({"modelpipe.io/credentials": "true"}, "s3://ml-models/team/a/ml/iris2", "is not for"),
     ],
 )
 def test_the_artifacts_secret_opts_in_for_the_bucket_and_prefix(
     labels: dict[str, str] | None, prefixes: str | None, refused: str | None
 ) -> None:
-    """As a dataset's: the label, and url-prefixes covering s3://<bucket>/<prefix>."""
+    """As a dataset's: the label, and url-prefixes covering the pipeline's own part of the
+    bucket, s3://<bucket>/<prefix>/<namespace>/<pipeline>."""
     from tests.operator.fake_api import cluster_with
 
     from modelpipe.k8s.gather import observe as gather
@@ -216,3 +233,49 @@ def test_the_artifacts_secret_opts_in_for_the_bucket_and_prefix(
     else:
         assert seen.artifacts_problem is not None and refused in seen.artifacts_problem
         assert "hunter2" not in seen.artifacts_problem
+
+
+def test_after_a_switch_from_a_pvc_production_serves_until_a_model_in_s3_is_promoted() -> None:
+    """Production's model stays on the PVC: never the champion, never rolled to, its pods
+    untouched; the first model in S3 brings the bucket's layout when it is promoted, and if
+    it fails there is no PVC in the spec to roll back to, so the old pods keep serving."""
+    champion = {"champion": {"metric": "accuracy"}}
+    on_pvc = spec(evaluation=champion)
+    first = desired_version(on_pvc)
+    world = cycle(
+        observe(on_pvc), jobs=(job(first, JobPhase.SUCCEEDED, result=result({"accuracy": 0.95})),)
+    )
+    rolled = deployment(first, serving_hash=serving_hash(meta=meta(), spec=on_pvc))
+    world = cycle(cycle(cycle(world), deployment=rolled))
+    assert world.status.production is not None
+    assert world.status.production.model_version == first
+
+    moved = s3_spec(evaluation=champion)
+    planned = step(with_(world, spec=moved))
+    assert kinds(planned) == []  # spec.serving changed, but its model is not in the bucket
+    v2 = s3_spec(evaluation=champion, dataset={"version": "v2"})
+    planned = step(with_(world, spec=v2))
+    (create,) = [a for a in planned.actions if isinstance(a, CreateJob)]
+    pod = create.manifest["spec"]["template"]["spec"]
+    assert FETCH_CHAMPION_CONTAINER not in [c["name"] for c in pod["initContainers"]]
+    assert not [a for a in planned.actions if isinstance(a, (UpdateDeployment, PatchDeployment))]
+
+    second = desired_version(v2)
+    world = with_(world, spec=v2, status=planned.status, jobs=(succeeded(second),))
+    planned = step(world)
+    (update,) = [a for a in planned.actions if isinstance(a, UpdateDeployment)]
+    template = update.patch["spec"]["template"]["spec"]
+    assert fetch_env(template, "fetch-model") == run_uri(second)
+    assert [a.version for a in planned.actions if isinstance(a, PatchDeployment)] == [second]
+
+    failing = deployment(
+        second, ready=False, failed=True, serving_hash=serving_hash(meta=meta(), spec=v2)
+    )
+    planned = step(with_(world, status=planned.status, deployment=failing))
+    assert not [a for a in planned.actions if isinstance(a, (UpdateDeployment, PatchDeployment))]
+    assert planned.status.production is not None
+    assert planned.status.production.model_version == first
+    record = planned.status.last_run
+    assert record is not None and record.model_version == second
+    assert record.verdict == Verdict.ROLLED_BACK
+    assert any(f"keeps the pods of model {first}" in e.message for e in planned.events)

@@ -230,14 +230,54 @@ def test_a_tenant_cannot_store_models_with_keys_that_did_not_opt_in_for_the_buck
         done = tenant.apply(pipeline)
         assert done.returncode == 0, done.stderr
     for name in ("unlabelled", "other"):
-        # Not a source: SourcesReady does not apply, Ready says why nothing runs.
-        status = wait_for(
-            f"{name}: Ready False/CredentialsRefused",
-            partial(_credentials_refused, ns, name),
-            timeout=90,
-        )
-        assert status is not None and s3_server.secret_key not in status
-        assert ns.jobs(name) == [] and ns.get("deployment", name) is None
+        _models_refused(ns, name, s3_server)
+    assert s3_server.secret_key not in operator.logs()
+
+
+def _models_refused(ns: Namespace, name: str, s3_server: S3Server) -> str:
+    """Not a source: SourcesReady does not apply, Ready says why nothing runs; the status."""
+    status = wait_for(
+        f"{name}: Ready False/CredentialsRefused",
+        partial(_credentials_refused, ns, name),
+        timeout=90,
+    )
+    assert status is not None and s3_server.secret_key not in status
+    assert ns.jobs(name) == [] and ns.get("deployment", name) is None
+    return status
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_tenant_cannot_aim_the_model_keys_at_another_namespace_s_models(
+    ns: Namespace, tenant: Tenant, operator: Operator, data_url: str, s3_server: S3Server,
+    s3_bucket: str,
+) -> None:  # fmt: skip
+    """A bucket shared by namespaces: the admin holds this namespace's Secret to its own
+    part, s3://<bucket>/shared/<namespace>. Models go under <prefix>/<namespace>/<pipeline>,
+    so no spec.artifacts.s3.prefix reaches another namespace's models with these keys."""
+    own = f"s3://{s3_bucket}/shared/{ns.name}"
+    secret = _secret(s3_server, labels={CREDENTIALS_LABEL: "true"},
+                     annotations={URL_PREFIXES_ANNOTATION: own})  # fmt: skip
+    secret["metadata"]["name"] = "model-keys"
+    assert ns.apply(secret).returncode == 0
+    # "victim"'s iris would be under shared/victim/iris/: with the namespace in the path,
+    # these prefixes give shared/victim/<ns>/iris/... and shared/victim/iris/<ns>/theirs/...
+    for name, prefix in [("iris", "shared/victim"), ("theirs", "shared/victim/iris"),
+                         ("mine", "shared")]:  # fmt: skip
+        _, pipeline = _pipeline(name, data_url, {})
+        store = {"bucket": s3_bucket, "prefix": prefix, "credentialsSecret": "model-keys"}
+        pipeline["spec"]["artifacts"] = {"s3": store}
+        done = tenant.apply(pipeline)
+        assert done.returncode == 0, done.stderr
+    for name in ("iris", "theirs"):
+        status = _models_refused(ns, name, s3_server)
+        assert f"covers s3://{s3_bucket}/shared/victim/" in status
+    # Its own part of the bucket: the run uploads below shared/<namespace>/mine/.
+    (job,) = wait_for("mine: a training Job", lambda: ns.jobs("mine") or None, timeout=90)
+    manifest = ns.get("job", job)
+    assert manifest is not None
+    base = manifest["metadata"]["annotations"]["modelpipe.io/model-uri"]
+    assert base.startswith(f"{own}/mine/"), base
     assert s3_server.secret_key not in operator.logs()
 
 

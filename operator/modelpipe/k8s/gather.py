@@ -120,7 +120,7 @@ def observe(
     if data_lent.error is not None and not any(row.name == DATASET for row in rows):
         rows = (*rows, _refused_dataset_row(spec, namespace=namespace, error=data_lent.error))
     refused = lent.error or data_lent.error
-    artifacts_lent = _lend_artifacts_credentials(api, namespace=namespace, spec=spec)
+    artifacts_lent = _lend_artifacts_credentials(api, namespace=namespace, name=name, spec=spec)
     follow_pvc = pvc_follow(spec)
     accounts = _accounts(api, namespace, spec)  # a missing one: ServiceAccountNotFound
     checks = (
@@ -178,13 +178,18 @@ def _lend_dataset_credentials(api: KubeApi, *, namespace: str, spec: ModelPipeli
     return _read_and_lend(api, SecretRef(namespace, data.credentials_secret), urls=s3_urls)
 
 
-def _lend_artifacts_credentials(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> Lent:
-    """What ``spec.artifacts.s3.credentialsSecret`` lends to ``s3://<bucket>/<prefix>``."""
+def _lend_artifacts_credentials(
+    api: KubeApi, *, namespace: str, name: str, spec: ModelPipelineSpec
+) -> Lent:
+    """What ``spec.artifacts.s3.credentialsSecret`` lends to the pipeline's own models.
+
+    Covering ``s3://<bucket>/<prefix>/<namespace>/<pipeline>`` is enough, so a Secret made
+    for one namespace can be held to that namespace's part of a shared bucket."""
     s3 = spec.artifacts.s3
     if s3 is None or not s3.credentials_secret:
         return Lent()
     ref = SecretRef(namespace, s3.credentials_secret)
-    return _read_and_lend(api, ref, urls=(s3.base_uri(),))
+    return _read_and_lend(api, ref, urls=(s3.pipeline_uri(namespace=namespace, pipeline=name),))
 
 
 def _kueue_queue(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> KueueQueue | None:

@@ -150,6 +150,7 @@ def training_run(
                 name,
                 dataset_uri=dataset_uri or spec.dataset.uri,
                 pipeline=meta.name,
+                namespace=meta.namespace,
                 helper_image=config.trainer_image,
                 champion=(champion_dir, champion_uri),
             ),
@@ -181,7 +182,9 @@ def training_run(
     }
     s3 = spec.artifacts.s3
     if s3 is not None:
-        base = upload_base(s3, pipeline=meta.name, version=inputs.model_version)
+        base = upload_base(
+            s3, namespace=meta.namespace, pipeline=meta.name, version=inputs.model_version
+        )
         job["metadata"]["annotations"][MODEL_URI_ANNOTATION] = base
     return TrainingRun(job=job, config_map=run_config_map(job=job, config=trainer_config))
 
@@ -230,6 +233,7 @@ def _pod(
     *,
     dataset_uri: str,
     pipeline: str,
+    namespace: str,
     helper_image: str,
     champion: tuple[str | None, str | None],
 ) -> Manifest:
@@ -272,7 +276,7 @@ def _pod(
     containers = [train]
     s3 = spec.artifacts.s3
     if s3 is not None:  # train first, then the upload, which alone holds the keys
-        base = upload_base(s3, pipeline=pipeline, version=inputs.model_version)
+        base = upload_base(s3, namespace=namespace, pipeline=pipeline, version=inputs.model_version)
         folder = model_dir(pipeline=pipeline, version=inputs.model_version)
         upload = upload_container(s3, base=base, model_dir=folder, image=helper_image)
         init, containers = [*init, train], [upload]

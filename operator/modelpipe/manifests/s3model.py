@@ -6,7 +6,8 @@ the keys. ``artifacts`` becomes an emptyDir in both pods, at the path the PVC ha
     training pod   [fetch-champion]  init, operator image + keys: production's model, verified
                    train             init: the trainer writes /artifacts/<pipeline>/<version>
                    upload-model      operator image + keys: every file, then manifest.json,
-                                     under <base><Job uid>/ (the Job's uid from its pods' label)
+                                     under <base><Job uid>/ (the Job's uid from its pods' label),
+                                     <base> = s3://<bucket>/<prefix>/<namespace>/<pipeline>/<version>/
     serving pod    fetch-model       init, operator image + keys: download, verify, or fail
                    serve             reads MODEL_DIR from the emptyDir
 
@@ -56,21 +57,24 @@ def store_volumes(spec: ModelPipelineSpec, *, read_only: bool) -> list[Manifest]
     return volumes
 
 
-def upload_base(s3: S3Artifacts, *, pipeline: str, version: str) -> str:
-    """``s3://bucket/prefix/<pipeline>/<version>/``; each run adds its Job's uid."""
-    return f"{s3.base_uri()}/{pipeline}/{version}/"
+def upload_base(s3: S3Artifacts, *, namespace: str, pipeline: str, version: str) -> str:
+    """``s3://bucket/prefix/<namespace>/<pipeline>/<version>/``; each run adds its Job's uid."""
+    return f"{s3.pipeline_uri(namespace=namespace, pipeline=pipeline)}/{version}/"
 
 
 def run_uri(base: str, run_id: str) -> str:
     return f"{base}{run_id}/"
 
 
-def own_run_uri(uri: str | None, s3: S3Artifacts, *, pipeline: str, version: str) -> str:
+def own_run_uri(
+    uri: str | None, s3: S3Artifacts, *, namespace: str, pipeline: str, version: str
+) -> str:
     """``uri`` if it is a run prefix of this pipeline's ``version`` in the spec's bucket, else "".
 
-    Status is read back each pass: a prefix from anywhere else (a hand-edited status) is
-    never handed to a container holding the keys."""
-    base = upload_base(s3, pipeline=pipeline, version=version)
+    Status is read back each pass: a prefix from anywhere else (a hand-edited status, a
+    pipeline of the same name in another namespace, a model uploaded before the namespace
+    was part of the path) is never handed to a container holding the keys."""
+    base = upload_base(s3, namespace=namespace, pipeline=pipeline, version=version)
     run_id = (uri or "").removeprefix(base).removesuffix("/")
     ok = bool(uri) and uri != run_id and run_id and "/" not in run_id and run_id not in (".", "..")
     return run_uri(base, run_id) if ok else ""

@@ -118,6 +118,10 @@ def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Targ
     ):
         return NOTHING
     version = deployment.template_version or target.version
+    if not stored_here(d, version):  # served from the store spec.artifacts named before
+        if not stored_here(d, target.version):
+            return NOTHING  # held until a model in the new store is promoted (see _roll)
+        version = target.version  # that promotion brings the new store's layout along
     path = model_dir(pipeline=d.obs.metadata.name, version=version)
     patch = template_patch(
         meta=d.obs.metadata,
@@ -174,6 +178,11 @@ def _roll(
     *,
     announce: bool = True,
 ) -> Part:
+    if not stored_here(d, target.version):
+        # Its model is in the store spec.artifacts named before (a PVC, or an S3 path the
+        # spec no longer covers): its pods keep serving (maxUnavailable 0) and nothing is
+        # patched until a model in the new store is promoted.
+        return NOTHING
     path = model_dir(pipeline=d.obs.metadata.name, version=target.version)
     patch = promotion_patch(
         pipeline=d.obs.metadata.name,
@@ -250,6 +259,14 @@ def _rollback(d: Decided, deployment: ObservedDeployment, target: Target, contai
     if production is None:
         return part
     back = Target(production.model_version, None, Reason.ROLLED_BACK)
+    if not stored_here(d, back.version):
+        return part + emit(
+            EventType.WARNING,
+            Reason.ROLLED_BACK,
+            f"Deployment {deployment.name} keeps the pods of model {back.version}: that "
+            "model is not in the store spec.artifacts names, so the Deployment is not "
+            "rolled back to it; its pods serve until a model in that store is promoted",
+        )
     part += _roll(d.after(part), deployment, back, container, announce=False)
     return part + emit(
         EventType.WARNING,
@@ -315,16 +332,34 @@ def _production(d: Decided, target: Target) -> Production:
     )
 
 
+def _recorded_uri(d: Decided, version: str) -> str | None:
+    """Where ``version`` was uploaded, as status says (None: it never was, a PVC's)."""
+    record, production = d.find(version), d.status.production
+    found = record.model_uri if record is not None else None
+    if not found and production is not None and production.model_version == version:
+        found = production.model_uri
+    return found
+
+
+def stored_here(d: Decided, version: str) -> bool:
+    """Whether ``version``'s model is in the store spec.artifacts names now.
+
+    After a switch between a PVC and S3 (or to a prefix the spec no longer covers),
+    production's model stays where it was: it is neither compared as the champion nor
+    rolled to, and its pods keep serving until a model in the new store is promoted."""
+    if d.spec.artifacts.s3 is not None:
+        return bool(stored_model_uri(d, version))
+    return not _recorded_uri(d, version)
+
+
 def stored_model_uri(d: Decided, version: str) -> str | None:
     """With spec.artifacts.s3, where ``version`` was uploaded ("" if nowhere known); else None."""
     s3 = d.spec.artifacts.s3
     if s3 is None:
         return None
-    record, production = d.find(version), d.status.production
-    found = record.model_uri if record is not None else None
-    if not found and production is not None and production.model_version == version:
-        found = production.model_uri
-    return own_run_uri(found, s3, pipeline=d.obs.metadata.name, version=version)
+    found = _recorded_uri(d, version)
+    meta = d.obs.metadata
+    return own_run_uri(found, s3, namespace=meta.namespace, pipeline=meta.name, version=version)
 
 
 def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:

@@ -43,7 +43,7 @@ from modelpipe.planning.outcome import (
     RunFinished,
     Sample,
 )
-from modelpipe.planning.serving import stored_model_uri
+from modelpipe.planning.serving import stored_here, stored_model_uri
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
 _WARNINGS = {
@@ -257,9 +257,9 @@ def _create_job(d: Decided, name: str) -> Part:
     assert inputs is not None
     production = d.status.production
     champion = production.model_version if production and d.spec.evaluation.champion else None
+    if champion and not stored_here(d, champion):
+        champion = None  # production's model is in the store the spec named before
     champion_uri = stored_model_uri(d, champion) if champion else None
-    if d.spec.artifacts.s3 is not None and not champion_uri:
-        champion = None  # production was stored elsewhere (a PVC): nothing to compare in S3
     champion_dir = model_dir(pipeline=d.obs.metadata.name, version=champion) if champion else None
     run = training_run(
         meta=d.obs.metadata,

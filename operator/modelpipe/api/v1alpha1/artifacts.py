@@ -30,7 +30,11 @@ NEEDS_TEMPLATE = (
 
 
 class S3Artifacts(SpecModel):
-    """A bucket for the models: each run uploads under <prefix>/<pipeline>/<version>/<run>/."""
+    """A bucket for the models, each run under <prefix>/<namespace>/<pipeline>/<version>/<run>/.
+
+    The namespace keeps two pipelines of one name apart in a shared bucket, and lets a
+    Secret's url-prefixes hold one namespace to its own part of the bucket.
+    """
 
     bucket: str = Field(
         min_length=3, max_length=63, pattern=BUCKET_PATTERN, description="S3 bucket name."
@@ -47,14 +51,19 @@ class S3Artifacts(SpecModel):
         pattern=OBJECT_NAME_PATTERN,
         description="Secret in the pipeline's namespace with the keys, opted in like a dataset's "
         "credentialsSecret (label modelpipe.io/credentials, annotation modelpipe.io/url-prefixes "
-        "covering s3://<bucket>/<prefix>). Mounted only into the operator's own upload and "
-        "download containers, never into the training or serving container. Without it those "
-        "containers use the pod's AWS credential chain.",
+        "covering s3://<bucket>/<prefix>/<namespace>/<pipeline>). Mounted only into the "
+        "operator's own upload and download containers, never into the training or serving "
+        "container. Without it those containers use the pod's AWS credential chain.",
     )
 
     def base_uri(self) -> str:
-        """``s3://bucket/prefix``: what the Secret's url-prefixes must cover."""
+        """``s3://bucket/prefix``."""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def pipeline_uri(self, *, namespace: str, pipeline: str) -> str:
+        """``s3://bucket/prefix/<namespace>/<pipeline>``: every model of the pipeline is below
+        it, and the Secret's url-prefixes must cover it."""
+        return f"{self.base_uri()}/{namespace}/{pipeline}"
 
 
 class ArtifactsSpec(SpecModel):

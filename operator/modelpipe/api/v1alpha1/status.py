@@ -165,7 +165,7 @@ class RunRecord(StatusModel):
         default=None,
         max_length=1024,
         description="Where the run uploaded the model (spec.artifacts.s3): its own prefix, "
-        "s3://<bucket>/<prefix>/<pipeline>/<version>/<Job uid>/.",
+        "s3://<bucket>/<prefix>/<namespace>/<pipeline>/<version>/<Job uid>/.",
     )
     verdict: Verdict = Field(description="How the run ended, e.g. Promoted or GateFailed.")
     reason: Reason | None = Field(default=None, description="Reason behind the verdict.")
