@@ -16,6 +16,10 @@
    against manifest.json, then uploaded, manifest last) and ``fetch-model`` (streamed,
    each file's sha256 checked) of a model of that size, against boto3's ``upload_file``
    / ``download_file`` of the same bytes as one object.
+4. A serving pod's start with the model in S3 against on a PVC: ``fetch-model`` of a
+   trained model into an empty directory and then ``modelpipe-trainer serve`` to its
+   first ready probe, against ``serve`` alone on the model directory already there.
+   The pod's own start (image, sandbox) is the same in both and left out.
 """
 
 from __future__ import annotations
@@ -29,10 +33,15 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
 
 from bench_requests import percentile
+from bench_serving import train_model
+from bench_serving_startup import serve_start
+from tests.e2e.harness import free_port
 from tests.objectstore.server import S3Server
 
 from modelpipe.api.sources import Credentials, SourceKey, SourceKind
@@ -105,10 +114,7 @@ def model_store(
     for name, data in files.items():
         (model / name).write_bytes(data)
     (model / "manifest.json").write_bytes(build_manifest(files))
-    client = make_client(
-        {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
-         "AWS_ENDPOINT_URL": server.endpoint}
-    )  # fmt: skip
+    client = _client(server)
     times: list[list[float]] = [[], [], [], []]
     for n in range(3):
         uri, raw = f"s3://{bucket}/models/run{n}/", f"raw{n}.bin"
@@ -124,6 +130,30 @@ def model_store(
             seconds.append(time.monotonic() - started)
     up, raw_up, down, raw_down = (min(t) for t in times)
     return up, raw_up, down, raw_down
+
+
+def _client(server: S3Server) -> Any:
+    return make_client(
+        {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+         "AWS_ENDPOINT_URL": server.endpoint}
+    )  # fmt: skip
+
+
+def serving_start(server: S3Server, bucket: str, folder: Path) -> tuple[float, float]:
+    """Best of 3 (wall seconds): serve from the model directory (a PVC) against
+    fetch-model into an empty directory, then serve (S3)."""
+    client, uri = _client(server), f"s3://{bucket}/serving/run/"
+    (folder / "train").mkdir()
+    model = train_model(folder / "train")
+    upload_model(client, model_dir=model, uri=uri, max_bytes=1 << 40)
+    from_pvc, from_s3 = [], []
+    for n in range(3):
+        from_pvc.append(serve_start(model, free_port())[0])
+        started, fetched = time.monotonic(), folder / f"served{n}" / model.name
+        fetch_model(client, uri=uri, model_dir=fetched, max_bytes=1 << 40)
+        download = time.monotonic() - started
+        from_s3.append(download + serve_start(fetched, free_port())[0])
+    return min(from_pvc), min(from_s3)
 
 
 def main(*, quick: bool) -> None:
@@ -150,6 +180,11 @@ def main(*, quick: bool) -> None:
                 f"  {megabytes} MB model: upload-model {up:.2f}s vs boto3 upload_file "
                 f"{raw_up:.2f}s (ratio {up / raw_up:.2f}); fetch-model {down:.2f}s vs boto3 "
                 f"download_file {raw_down:.2f}s (ratio {down / raw_down:.2f}) (best of 3)"
+            )
+            pvc, s3 = serving_start(server, bucket, Path(tmp))
+            print(
+                f"  serving start to ready: with fetch-model {s3:.2f}s vs from the PVC "
+                f"{pvc:.2f}s (ratio {s3 / pvc:.2f}; the iris-sized model, best of 3)"
             )
         finally:
             server.stop()
