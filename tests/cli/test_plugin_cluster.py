@@ -65,18 +65,6 @@ def pipeline(ns: Namespace) -> str:
     return "iris"
 
 
-@pytest.fixture
-def plugin(cluster: Cluster, ns: Namespace, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``plugin(*argv)`` -> (exit code, stdout, stderr), as the admin of the namespace."""
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--kubeconfig", str(cluster.kubeconfig), "-n", ns.name])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
-
-
 def test_status_says_what_serves_why_and_the_checks(plugin: Any, pipeline: str) -> None:
     code, out, _ = plugin("status", pipeline)
     assert code == 0

@@ -16,6 +16,7 @@ from modelpipe.cli.output import show
 from modelpipe.cli.views import (
     UnknownVersionError,
     diff_view,
+    elsewhere_note,
     history_view,
     pinnable,
     recorded_runs,
@@ -69,7 +70,8 @@ def _documents(cluster: Cluster, name: str, version: str) -> dict[str, Any]:
 
 
 def _logs(args: argparse.Namespace, cluster: Cluster, fmt: str, out: TextIO, err: TextIO) -> int:
-    run = run_version(cluster.pipeline(args.name), args.run)
+    obj = cluster.pipeline(args.name)
+    run = run_version(obj, args.run)
     text = cluster.training_log(run.job_name)
     if text is None:
         try:
@@ -77,7 +79,7 @@ def _logs(args: argparse.Namespace, cluster: Cluster, fmt: str, out: TextIO, err
         except ClusterError as exc:
             err.write(
                 f"error: Job {run.job_name} has no pod any more, and the log kept with model "
-                f"{run.model_version} cannot be read: {exc.message}\n"
+                f"{run.model_version} cannot be read: {exc.message}{elsewhere_note(obj, run)}\n"
             )
             return int(exc.code)
         err.write(f"note: Job {run.job_name} is gone; this is the log kept with the model\n")
@@ -92,7 +94,13 @@ def _report(args: argparse.Namespace, cluster: Cluster, fmt: str, out: TextIO, e
         err.write(f"error: {args.name} serves no model yet; give --run VERSION\n")
         return int(ExitCode.NOT_FOUND)
     path = "/report" if args.run is None else f"/runs/{version}/report.html"
-    page = cluster.run_file(args.name, path)
+    try:
+        page = cluster.run_file(args.name, path)
+    except ClusterError as exc:
+        if args.run is None:
+            raise
+        note = elsewhere_note(obj, run_version(obj, args.run))
+        raise ClusterError(exc.code, exc.message + note) from None
     target = Path(args.file or f"{args.name}-{version}-report.html")
     target.write_bytes(page)
     out.write(f"{target}\n")

@@ -247,6 +247,20 @@ def serving_version(obj: Mapping[str, Any]) -> str | None:
     return production.model_version if production else None
 
 
+def elsewhere_note(obj: Mapping[str, Any], run: RunRecord) -> str:
+    """Why the serving pod cannot hold ``run``'s records, or "": with spec.artifacts.s3 it
+    downloads only the model it serves (a PVC holds every version)."""
+    artifacts = (obj.get("spec") or {}).get("artifacts") or {}
+    serving = serving_version(obj)
+    if "s3" not in artifacts or run.model_version == serving:
+        return ""
+    where = f"; its files are under {run.model_uri}" if run.model_uri else ""
+    return (
+        f" (with spec.artifacts.s3 the serving pod holds only the model it serves, "
+        f"{serving or 'none'}{where})"
+    )
+
+
 def _status(obj: Mapping[str, Any]) -> ModelPipelineStatus:
     return ModelPipelineStatus.model_validate(obj.get("status") or {})
 

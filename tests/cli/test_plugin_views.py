@@ -1,0 +1,45 @@
+"""The plugin's pure views: which note explains a run's records missing from the serving pod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelpipe.cli.views import elsewhere_note, run_version
+
+URI = "s3://models/m/iris/v1/0f1e/"
+
+
+def pipeline(artifacts: dict[str, Any]) -> dict[str, Any]:
+    run = {"jobName": "iris-v1", "inputHash": "h1", "verdict": "Held", "modelUri": URI}
+    return {
+        "spec": {"artifacts": artifacts},
+        "status": {
+            "production": {"modelVersion": "v2", "modelDir": "/artifacts/iris/v2",
+                           "promotedAt": "2026-12-04T12:00:00Z", "reason": "gate passed"},
+            "lastRun": {"modelVersion": "v2", "jobName": "iris-v2", "inputHash": "h2",
+                        "verdict": "Promoted"},
+            "history": [{"modelVersion": "v1", **run}],
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "version", "note"),
+    [
+        ({"pvc": "iris-models"}, "v1", ""),  # a PVC holds every version
+        ({"s3": {"bucket": "models"}}, "v2", ""),  # the served one is on the pod
+        (
+            {"s3": {"bucket": "models"}},
+            "v1",
+            " (with spec.artifacts.s3 the serving pod holds only the model it serves, v2; "
+            f"its files are under {URI})",
+        ),
+    ],
+)
+def test_only_s3_runs_besides_the_served_one_are_elsewhere(
+    artifacts: dict[str, Any], version: str, note: str
+) -> None:
+    obj = pipeline(artifacts)
+    assert elsewhere_note(obj, run_version(obj, version)) == note
