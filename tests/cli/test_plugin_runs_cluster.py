@@ -19,10 +19,11 @@ from tests.e2e.harness import (
     claim_directory,
     example_documents,
     promoted,
-    wait_for,
 )
 from tests.e2e.test_s3_model_e2e import s3_documents, s3_endpoint
 from tests.objectstore.server import S3Server
+
+from localkube.waiting import wait_for
 
 __all__ = ["s3_endpoint"]  # a fixture, found by name
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
