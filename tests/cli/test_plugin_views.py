@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from modelpipe.cli.views import elsewhere_note, run_version
+from modelpipe.cli.views import elsewhere_note, run_version, status_view
 
 URI = "s3://models/m/iris/v1/0f1e/"
 
@@ -43,3 +43,17 @@ def test_only_s3_runs_besides_the_served_one_are_elsewhere(
 ) -> None:
     obj = pipeline(artifacts)
     assert elsewhere_note(obj, run_version(obj, version)) == note
+
+
+def test_status_shows_a_queued_run_s_place_in_the_training_queue() -> None:
+    obj = pipeline({"pvc": "iris-models"})
+    obj["metadata"] = {"name": "iris", "namespace": "ml"}
+    queued = {"modelVersion": "v3", "jobName": "iris-v3", "inputHash": "h3", "phase": "Queued"}
+    obj["status"]["currentRun"] = {**queued, "queuePosition": 2}
+    view = status_view(obj)
+    rows = {row[0]: row[1] for row in view.sections[0].rows}
+    assert rows["running"] == "v3 Queued (Job iris-v3; place 2 in the training queue)"
+    assert view.document["currentRun"]["queuePosition"] == 2
+    obj["status"]["currentRun"] = {**queued, "phase": "Running"}
+    rows = {row[0]: row[1] for row in status_view(obj).sections[0].rows}
+    assert rows["running"] == "v3 Running (Job iris-v3)"

@@ -12,6 +12,7 @@ from typing import Any
 
 from modelpipe.api.v1alpha1 import (
     TRAINED_VERDICTS,
+    CurrentRun,
     ModelPipelineStatus,
     RunRecord,
     Verdict,
@@ -66,9 +67,7 @@ def status_view(obj: Mapping[str, Any]) -> View:
             ["desired", f"{status.inputs.model_version} ({status.inputs.verdict or '-'})"]
         )
     run = status.current_run
-    summary.append(
-        ["running", f"{run.model_version} {run.phase} (Job {run.job_name})" if run else "nothing"]
-    )
+    summary.append(["running", _running(run)])
     if prod is not None:
         summary.append(["report", f"kubectl modelpipe report {name} -n {namespace}"])
     sections = [Section("", ["", ""], summary)]
@@ -245,6 +244,13 @@ def run_version(obj: Mapping[str, Any], wanted: str | None) -> RunRecord:
 def serving_version(obj: Mapping[str, Any]) -> str | None:
     production = _status(obj).production
     return production.model_version if production else None
+
+
+def _running(run: CurrentRun | None) -> str:
+    if run is None:
+        return "nothing"
+    place = f"; place {run.queue_position} in the training queue" if run.queue_position else ""
+    return f"{run.model_version} {run.phase} (Job {run.job_name}{place})"
 
 
 def elsewhere_note(obj: Mapping[str, Any], run: RunRecord) -> str:
