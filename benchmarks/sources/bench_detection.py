@@ -152,7 +152,7 @@ async def measure(
         def new_rows(n: int) -> str:
             body = rows + f"5.{n % 10},3.{n % 7},1.4,0.2,setosa\n".encode()
             data.put("/iris.csv", Served(body))
-            return f"etag:{Served(body).etag}"
+            return Served(body).version
 
         print(f"sources through the operator: poll interval {interval:g}s")
         for what, change, key in (("push -> Job", push, CODE), ("data -> Job", new_rows, DATA)):
