@@ -1,8 +1,7 @@
 """Read the serving pods' ``/metrics`` for live analysis (decided in planning/analysis.py).
 
-The operator reads each pod directly at its pod IP and the serving port (on localkube's
-node agent pods are host processes on 127.x addresses; on a real node the operator's pod
-network reaches them). The body is Prometheus text from the model server
+The operator reads each pod directly at its pod IP and the serving port (the cluster's
+pod network reaches them). The body is Prometheus text from the model server
 (``modelpipe_trainer.serving.telemetry``), capped in size and never logged or quoted:
 a pod that cannot be read is a :class:`PodMetrics` with a ``problem`` in our own words.
 """

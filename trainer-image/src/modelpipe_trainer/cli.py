@@ -109,17 +109,13 @@ def default_host(environ: Mapping[str, str]) -> str:
 
     In a pod (``$POD_IP`` set) it is every address of the pod's own network namespace:
     the Service reaches the pod IP, and ``kubectl port-forward`` dials localhost inside
-    the pod. A loopback ``$POD_IP`` means pods share the host's network (localkube's
-    process node agent), where only the pod's own address keeps replicas apart.
-    Outside a pod it is 127.0.0.1.
+    the pod. Outside a pod it is 127.0.0.1.
     """
     pod_ip = environ.get("POD_IP", "")
     try:
         address = ipaddress.ip_address(pod_ip)
     except ValueError:
         return "127.0.0.1"
-    if address.is_loopback:
-        return pod_ip
     # Inside the pod's own network namespace: its interfaces are the pod's alone.
     return "::" if address.version == 6 else "0.0.0.0"  # noqa: S104
 
