@@ -13,6 +13,8 @@
 #   build.sh [--print-dir] kueue  Kueue's manager (Apache-2.0), the job queueing controller
 #                                 the Kueue path of training admission is tested against;
 #                                 its CRDs are taken from the same module (crds/ beside it)
+#   build.sh [--print-dir] storage  Rancher's local-path-provisioner (Apache-2.0): a
+#                                 directory on the node for every claim
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +25,8 @@ VERSITYGW_VERSION="$(awk '$1 == "require" && $2 == "github.com/versity/versitygw
   "$HERE/gomod/versitygw/go.mod")"
 KUEUE_VERSION="$(awk '$1 == "require" && $2 == "sigs.k8s.io/kueue" { print $3 }' \
   "$HERE/gomod/kueue/go.mod")"
+LOCALPATH_VERSION="$(awk '$1 == "require" && $2 == "github.com/rancher/local-path-provisioner" { print $3 }' \
+  "$HERE/gomod/localpath/go.mod")"
 CACHE_ROOT="${MODELPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpipe}"
 OUT="${CACHE_ROOT}/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -42,8 +46,11 @@ elif [[ "$TARGET" == s3 ]]; then
 elif [[ "$TARGET" == kueue ]]; then
   OUT="${CACHE_ROOT}/kueue/${KUEUE_VERSION}"
   BINARIES=(kueue)
+elif [[ "$TARGET" == storage ]]; then
+  OUT="${CACHE_ROOT}/local-path-provisioner/${LOCALPATH_VERSION}"
+  BINARIES=(local-path-provisioner)
 elif [[ "$TARGET" != control-plane ]]; then
-  echo "error: unknown target '$TARGET' (control-plane, node, dns, s3, kueue)" >&2; exit 2
+  echo "error: unknown target '$TARGET' (control-plane, node, dns, s3, kueue, storage)" >&2; exit 2
 fi
 if [[ $print_dir == 1 ]]; then echo "$OUT"; exit 0; fi
 
@@ -104,6 +111,12 @@ elif [[ "$TARGET" == kueue ]]; then
   cp "$src"/config/components/webhook/manifests.yaml "$OUT/webhooks.yaml"
   chmod u+w "$OUT"/crds/*.yaml "$OUT/webhooks.yaml"
   KUBE_VERSION="kueue-${KUEUE_VERSION}"; ETCD_VERSION=none
+elif [[ "$TARGET" == storage ]]; then
+  echo ">>> local-path-provisioner ${LOCALPATH_VERSION} (about 2 min cold)" >&2
+  (cd "$HERE/gomod/localpath" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X main.VERSION=${LOCALPATH_VERSION}" \
+    -o "$TMP/local-path-provisioner" github.com/rancher/local-path-provisioner)
+  KUBE_VERSION="local-path-provisioner-${LOCALPATH_VERSION}"; ETCD_VERSION=none
 else
 echo ">>> [1/2] etcd ${ETCD_VERSION}" >&2
 (cd "$HERE/gomod/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" .)

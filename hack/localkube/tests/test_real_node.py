@@ -164,6 +164,43 @@ def test_a_memory_limit_is_a_real_oom_kill(real: Cluster, ns: str) -> None:
     _wait(real, ns, "hog", code, "137")
 
 
+def test_a_claim_is_a_directory_of_the_cluster_until_it_is_deleted(real: Cluster, ns: str) -> None:
+    """The local-path-provisioner (the default class) makes a claim's directory once its
+    first pod is scheduled; a non-root pod writes there; deleting the claim removes the
+    volume and the directory, and its helper pods are gone."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    mount = {"volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+    writer = json.loads(_pod("writer", {"command": ["sh", "-c", "id -u > /data/out"], **mount}))
+    writer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    real.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(claim))
+    real.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(writer))
+    _wait(real, ns, "writer", "{.status.phase}", "Succeeded")
+
+    pvc = json.loads(real.kubectl("get", "pvc", "data", "-n", ns, "-o", "json").stdout)
+    assert pvc["spec"]["storageClassName"] == "local-path"
+    pv = json.loads(real.kubectl("get", "pv", pvc["spec"]["volumeName"], "-o", "json").stdout)
+    directory = real.volumes_dir / ns / "data"
+    assert pv["spec"]["hostPath"]["path"] == str(directory)
+    (term,) = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert term["matchExpressions"][0]["values"] == [real.node_name]
+    assert (directory / "out").read_text().strip() == "65532"
+
+    real.kubectl("delete", "pod", "writer", "-n", ns, "--wait=true")
+    real.kubectl("delete", "pvc", "data", "-n", ns, "--wait=true")
+    volume = f"pv/{pv['metadata']['name']}"
+    real.kubectl("wait", "--for=delete", volume, "--timeout=120s", check=False)
+    assert real.kubectl("get", volume, check=False).returncode != 0
+    assert not directory.exists()
+    helpers = ("pods", "-n", "local-path-storage")
+    real.kubectl("wait", "--for=delete", "--all", *helpers, "--timeout=60s", check=False)
+    assert real.kubectl("get", *helpers, "-o", "name").stdout.strip() == ""
+
+
 def _net_namespace_inodes() -> dict[int, int]:
     """pid -> inode of its network namespace, for every process we can see."""
     found = {}
@@ -209,6 +246,7 @@ def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
 
     real.down()
 
+    assert not real.volumes_dir.exists()
     assert (
         layout.netns
         not in subprocess.run(

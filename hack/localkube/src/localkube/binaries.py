@@ -45,14 +45,26 @@ NODE_NAMES = ("kubelet", "kube-proxy")
 
 def ensure_node(*, log: Callable[[str], None]) -> Path:
     """The real node's kubelet and kube-proxy: a cache directory of their own."""
+    return _ensure_target("node", NODE_NAMES, what="the kubelet and kube-proxy", log=log)
+
+
+def ensure_storage(*, log: Callable[[str], None]) -> Path:
+    """Rancher's local-path-provisioner: a cache directory of its own."""
+    names = ("local-path-provisioner",)
+    return _ensure_target("storage", names, what="the local-path-provisioner", log=log)
+
+
+def _ensure_target(
+    target: str, names: tuple[str, ...], *, what: str, log: Callable[[str], None]
+) -> Path:
     out = subprocess.run(
-        ["bash", str(_BUILD), "--print-dir", "node"], check=True, capture_output=True, text=True
+        ["bash", str(_BUILD), "--print-dir", target], check=True, capture_output=True, text=True
     )
     directory = Path(out.stdout.strip())
-    if all(os.access(directory / n, os.X_OK) for n in NODE_NAMES):
+    if all(os.access(directory / n, os.X_OK) for n in names):
         return directory
     if shutil.which("go") is None:
-        raise MissingToolchain("Go is not installed; the kubelet is built from its Go module.")
-    log(f"Building the kubelet and kube-proxy into {directory} (one time)")
-    subprocess.run(["bash", str(_BUILD), "node"], check=True, stdout=subprocess.DEVNULL)
+        raise MissingToolchain(f"Go is not installed; {what} is built from its Go module.")
+    log(f"Building {what} into {directory} (one time)")
+    subprocess.run(["bash", str(_BUILD), target], check=True, stdout=subprocess.DEVNULL)
     return directory

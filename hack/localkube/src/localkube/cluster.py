@@ -27,7 +27,7 @@ from typing import Any
 
 from localkube import api, binaries, components, images, kubeconfig, processes
 from localkube.certs import Pki, ensure_pki
-from localkube.node import dns
+from localkube.node import dns, storage
 from localkube.node import setup as realnode
 from localkube.node.config import NodeLayout
 
@@ -181,7 +181,7 @@ class Cluster:
         log(f"API server ready at {self.server} ({time.monotonic() - t0:.1f}s)")
         self._spawn("kube-controller-manager", components.controller_manager_args(self))
         self._spawn("kube-scheduler", components.scheduler_args(self))
-        self.start_provisioner()
+        self.start_provisioner(log=log)
         self._start_node(deadline=t0 + timeout, log=log)
         api.wait_node_ready(
             self.server,
@@ -225,19 +225,12 @@ class Cluster:
         if wait.returncode != 0:
             raise ClusterError(f"cluster DNS (CoreDNS) did not become ready: {wait.stderr}")
 
-    def start_provisioner(self) -> None:
-        self._spawn(
-            "provisioner",
-            [
-                sys.executable,
-                "-m",
-                "localkube.provisioner",
-                "--kubeconfig",
-                str(self.home / "provisioner.kubeconfig"),
-                "--root",
-                str(self.volumes_dir),
-            ],
-        )
+    def start_provisioner(self, *, log: Log = _stderr) -> None:
+        """Rancher's local-path-provisioner: its configuration, then the process."""
+        binary = binaries.ensure_storage(log=log) / "local-path-provisioner"
+        manifest = storage.manifest_text(node=self.node_name, volumes=self.volumes_dir)
+        self.kubectl("apply", "-f", "-", input=manifest)
+        self._spawn("provisioner", storage.provisioner_argv(binary, self.home / "provisioner.kubeconfig"))
 
     # ----- process helpers -----------------------------------------------------
     def _spawn(self, comp: str, args: list[str]) -> None:

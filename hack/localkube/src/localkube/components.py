@@ -24,7 +24,7 @@ CONTROLLERS = (
     "ttl-after-finished-controller",
     # kube-root-ca.crt ConfigMaps feed the projected kube-api-access volumes.
     "root-ca-certificate-publisher-controller",
-    # Binds the PVs our provisioner creates to their claims.
+    # Binds claims to the volumes the local-path-provisioner creates for them.
     "persistentvolume-binder-controller",
     # The StorageObjectInUseProtection admission plugin puts finalizers on claims
     # and volumes; these remove them, so namespaces with PVCs finish deleting.
@@ -72,7 +72,9 @@ def apiserver_args(self: Cluster) -> list[str]:
         f"--tls-private-key-file={pki.apiserver.key}",
         f"--client-ca-file={pki.ca.cert}",
         "--authorization-mode=RBAC",
-        "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
+        # DefaultStorageClass: a claim without a class gets local-path (node/storage.py).
+        "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity,"
+        "DefaultStorageClass",
         "--service-cluster-ip-range=10.0.0.0/24",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.sa_public}",
