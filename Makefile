@@ -16,8 +16,9 @@ help: ## List the targets
 bootstrap: ## Install uv (pinned) and sync the locked environment
 	@hack/bootstrap.sh
 
-cluster-binaries: bootstrap ## Build the control-plane binaries from Go modules (cached)
+cluster-binaries: bootstrap ## Build the control plane and the volume provisioner from Go modules (cached)
 	@hack/localkube/build.sh >/dev/null
+	@hack/localkube/build.sh storage >/dev/null
 
 host-packages: ## Install the Debian packages the real node and image builds need (as root)
 	@hack/localkube/host-packages.sh

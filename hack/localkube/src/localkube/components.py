@@ -72,9 +72,7 @@ def apiserver_args(self: Cluster) -> list[str]:
         f"--tls-private-key-file={pki.apiserver.key}",
         f"--client-ca-file={pki.ca.cert}",
         "--authorization-mode=RBAC",
-        # DefaultStorageClass: a claim without a class gets local-path (node/storage.py).
-        "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity,"
-        "DefaultStorageClass",
+        "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
         "--service-cluster-ip-range=10.0.0.0/24",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.sa_public}",
