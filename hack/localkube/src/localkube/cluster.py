@@ -230,7 +230,9 @@ class Cluster:
         binary = binaries.ensure_storage(log=log) / "local-path-provisioner"
         manifest = storage.manifest_text(node=self.node_name, volumes=self.volumes_dir)
         self.kubectl("apply", "-f", "-", input=manifest)
-        self._spawn("provisioner", storage.provisioner_argv(binary, self.home / "provisioner.kubeconfig"))
+        self._spawn(
+            "provisioner", storage.provisioner_argv(binary, self.home / "provisioner.kubeconfig")
+        )
 
     # ----- process helpers -----------------------------------------------------
     def _spawn(self, comp: str, args: list[str]) -> None:
