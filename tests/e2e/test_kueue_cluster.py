@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Namespace, Operator, condition, example_documents, wait_for
+from tests.e2e.harness import Namespace, Operator, condition, example_documents
 
 from localkube.cluster import Cluster
 from localkube.kueue import Kueue, running
+from localkube.waiting import wait_for
 from modelpipe.layout import KUEUE_QUEUE_LABEL, PIPELINE_LABEL
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
@@ -86,6 +87,10 @@ def production(ns: Namespace, name: str) -> str | None:
     return ((found.get("status") or {}).get("production") or {}).get("modelVersion")
 
 
+def promotion_of(ns: Namespace, name: str) -> Callable[[], str | None]:
+    return lambda: production(ns, name)
+
+
 def test_a_pipeline_trains_through_kueue_and_is_promoted(
     ns: Namespace, operator: Operator, data_url: str, quota: str
 ) -> None:
@@ -132,7 +137,7 @@ def test_with_a_quota_of_one_pod_kueue_runs_two_pipelines_jobs_one_after_the_oth
     assert training["reason"] == "Queued" and "LocalQueue team" in training["message"]
     assert ns.events("Queued")
     for name in ("first", "second"):
-        wait_for(f"{name} to be promoted", lambda n=name: production(ns, n), timeout=300)
+        wait_for(f"{name} to be promoted", promotion_of(ns, name), timeout=300)
     jobs = sorted(training_jobs(ns), key=lambda j: j["status"]["startTime"])
     assert len(jobs) == 2
     # Kueue admitted the second only once the first had finished and freed the quota.
