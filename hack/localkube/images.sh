@@ -175,6 +175,10 @@ for tool in buildah mmdebstrap; do
   command -v "$tool" >/dev/null || { "$HERE/host-packages.sh"; break; }
 done
 mkdir -p "$OUT"
+# One build at a time per cache: two runs (two worktrees, or a test beside make images)
+# would build the same image twice at once and race on buildah's store.
+exec 8>"$OUT/.lock"
+if ! flock -n 8; then log "another images.sh is building into $OUT: waiting for it"; flock 8; fi
 targets=("$@"); [[ ${#targets[@]} == 0 || "${targets[0]}" == all ]] && targets=(pause coredns s3 operator trainer)
 for t in "${targets[@]}"; do
   start=$(date +%s)
