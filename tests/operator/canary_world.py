@@ -70,10 +70,11 @@ def candidate_passed(
 
 
 def in_step_one(**serving_: Any) -> tuple[Observed, ModelPipelineSpec, str, str]:
-    """The canary's first step was entered; its Deployments now stand at 3 + 1 pods."""
+    """The canary's first step was entered; its Deployments stand at 3 + 1 ready pods."""
     world, v2, first, second = candidate_passed(**serving_)
     world = cycle(world, deployment=stable(v2, first, replicas=3), canary=canary(second, 1))
-    return world, v2, first, second
+    world = with_(world, pod_metrics=pod_metrics(second))
+    return cycle(world), v2, first, second  # its pods were seen ready at NOW: the step counts
 
 
 def scenario_canary_step() -> Scenario:

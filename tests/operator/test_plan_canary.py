@@ -88,7 +88,8 @@ def test_the_last_step_passed_promotes_by_rolling_production_with_all_its_pods()
         canary=canary(second, 2),
         pod_metrics=pods(second),
     )
-    done = step(world, minutes=3)
+    world = with_(world, status=step(world, minutes=2).status)  # step 2's pods seen ready
+    done = step(world, minutes=3.5)
     patches = [a for a in done.actions if isinstance(a, PatchDeployment)]
     assert [(p.name, p.version) for p in patches] == [("iris", second)]
     assert scales(done) == {"iris": REPLICAS}
@@ -99,10 +100,10 @@ def test_the_last_step_passed_promotes_by_rolling_production_with_all_its_pods()
     rolling = with_(
         world, status=done.status, deployment=replace(stable(v2, second), available_replicas=0)
     )
-    assert condition(step(rolling, minutes=3.2), ConditionType.DEGRADED)[0] == "False"
+    assert condition(step(rolling, minutes=3.7), ConditionType.DEGRADED)[0] == "False"
     # Production rolled to the candidate: it serves, the canary retires to zero pods.
     world = with_(world, status=done.status, deployment=stable(v2, second))
-    settled = step(world, minutes=3.5)
+    settled = step(world, minutes=4)
     assert settled.status.production and settled.status.production.model_version == second
     assert settled.status.canary is None
     assert scales(settled) == {"iris-canary": 0}
@@ -164,6 +165,22 @@ def test_pause_only_steps_pass_on_time_without_metrics() -> None:
     passed = step(world, minutes=1.5)
     assert passed.status.canary and passed.status.canary.step == 1
     assert record(passed, second).checks[-1].bound == "pause only (no serving.analysis)"
+
+
+def test_the_step_counts_from_its_pods_readiness_not_from_its_start() -> None:
+    world, v2, first, second = candidate_passed()
+    entered = step(world)
+    starting = with_(
+        world,
+        status=entered.status,
+        deployment=stable(v2, first, replicas=3),
+        canary=canary(second, 1, ready=False),
+    )
+    waiting = step(starting, minutes=5)  # pods slow to start: the pause has not begun
+    assert waiting.status.canary and waiting.status.canary.ready_at is None
+    ready = step(with_(starting, canary=canary(second, 1), pod_metrics=pods(second)), minutes=5)
+    assert ready.status.canary and ready.status.canary.step == 0  # a whole pause still to go
+    assert ready.status.canary.ready_at is not None
 
 
 def test_canary_pods_that_never_become_ready_abort_the_canary() -> None:

@@ -9,9 +9,11 @@
         ▼
     CanaryAborted: the run is RolledBack, production back on all its pods, canary at zero
 
-The split is by replica ratio behind the one Service (:func:`split`). ``status.canary``
-holds the step and when it began: an operator restarted mid-step resumes it there, and
-every write sets a number or a version, so a step redone is never a second promotion.
+The split is by replica ratio behind the one Service (:func:`split`). A step's pause
+and analysis count from when its canary pods were all ready (``readyAt``), so a slow
+start does not eat it. ``status.canary`` holds the step and when it began: an operator
+restarted mid-step resumes it there, and every write sets a number or a version, so a
+step redone is never a second promotion.
 Unreadable metrics hold the step (AnalysisHeld); it never passes without evidence.
 """
 
@@ -101,6 +103,21 @@ def advance(d: Decided, stable: ObservedDeployment, target: Target) -> tuple[Par
     if not canary.rolled_out:
         ready = f"{canary.ready_replicas} of {canary.replicas} canary pods ready"
         return _stepping(d, progress, f"waiting: {ready}"), Stage.STEPPING
+    part = NOTHING
+    if progress.ready_at is None:  # the pause and the analysis count from the pods' readiness
+        progress = progress.model_copy(update={"ready_at": d.now})
+        part = Part(status=d.with_status(canary=progress))
+    judged, stage = _judged(d.after(part), stable, target, progress, step)
+    return part + judged, stage
+
+
+def _judged(
+    d: Decided,
+    stable: ObservedDeployment,
+    target: Target,
+    progress: CanaryProgress,
+    step: CanaryStep,
+) -> tuple[Part, Stage]:
     decision = _judge(d, progress, step)
     if decision.finding is Finding.ABORT:
         return _abort(d, progress, decision), Stage.ABORTED
@@ -112,7 +129,7 @@ def advance(d: Decided, stable: ObservedDeployment, target: Target) -> tuple[Par
 
 
 def _judge(d: Decided, progress: CanaryProgress, step: CanaryStep) -> Decision:
-    started, now = parse(progress.step_started_at), parse(d.now)
+    started, now = parse(progress.ready_at or progress.step_started_at), parse(d.now)
     assert started is not None and now is not None
     analysis = d.spec.serving.analysis
     if analysis is None:
@@ -198,7 +215,9 @@ def _pass(
     )
     if not last:
         return part + _enter(d.after(part), stable, target, progress.step + 1), Stage.STEPPING
-    done = progress.model_copy(update={"step": len(steps), "step_started_at": d.now})
+    done = progress.model_copy(
+        update={"step": len(steps), "step_started_at": d.now, "ready_at": None}
+    )
     part += Part(status=d.after(part).with_status(canary=done))
     return part + _restore(d.after(part), stable), Stage.DONE
 

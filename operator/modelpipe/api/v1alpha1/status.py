@@ -248,6 +248,11 @@ class CanaryProgress(StatusModel):
     canary_replicas: int = Field(description="Pods of the candidate in this step.")
     stable_replicas: int = Field(description="Pods of production in this step.")
     step_started_at: str = Field(description="When the step began (RFC 3339).")
+    ready_at: str | None = Field(
+        default=None,
+        description="When the step's canary pods were all ready: its pause and its analysis "
+        "count from here, so a slow pod start does not eat the step.",
+    )
 
 
 class ModelPipelineStatus(StatusModel):
