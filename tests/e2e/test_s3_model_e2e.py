@@ -99,7 +99,7 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     # The champion is production's model, downloaded from S3 by fetch-champion and
     # compared on the same holdout: a retrain of the same data and seed scores the same.
     ns.patch("iris", {"spec": {"evaluation": {"champion": {"metric": "accuracy"}}}})
-    ns.kubectl("annotate", "modelpipeline", "iris", "modelpipe.io/retrain=champion")
+    ns.kubectl("annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=champion")
     first = promoted(ns, besides=zeroth, timeout=420)
     compared = run_of(ns, first)
     assert compared["championMetrics"]["accuracy"] == run_of(ns, zeroth)["metrics"]["accuracy"]
@@ -137,7 +137,9 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     assert changed["modelUri"].startswith(
         f"s3://{s3_bucket}/{PREFIX}/{ns.name}/iris/{changed['modelVersion']}/"
     )
-    ns.kubectl("annotate", "modelpipeline", "iris", "modelpipe.io/retrain=unfinished")
+    ns.kubectl(
+        "annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=unfinished"
+    )
     unfinished = held(ns, besides={first, changed["modelVersion"]})
     key_of = {
         r["modelVersion"]: r["modelUri"].removeprefix(f"s3://{s3_bucket}/")
