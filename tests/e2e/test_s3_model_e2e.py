@@ -168,3 +168,48 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     assert answer["model_version"] == first
     everything = shown(ns, operator)
     assert s3_server.secret_key not in everything and s3_server.access_key not in everything
+
+
+def test_a_switch_from_a_pvc_keeps_production_serving_until_a_model_in_s3_is_promoted(
+    ns: Namespace,
+    operator: Operator,
+    data_url: str,
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_endpoint: str,
+) -> None:
+    """docs/operator.md, "Switching where models live": production's model stays on the
+    PVC, its pods untouched, until the first model trained into the bucket is promoted."""
+    claim, on_pvc = example_documents(data_url=data_url)
+    on_pvc["spec"]["evaluation"]["champion"] = {"metric": "accuracy"}
+    assert ns.apply(claim, on_pvc).returncode == 0
+    zeroth = promoted(ns, timeout=420)
+    before = ns.get("deployment", "iris")
+    assert before is not None
+
+    keys, in_s3 = s3_documents(data_url, s3_server, s3_bucket, endpoint=s3_endpoint)
+    assert ns.apply(keys).returncode == 0
+    ns.patch("iris", {"spec": {"artifacts": {"pvc": None, **in_s3["spec"]["artifacts"]}}})
+    wait_for(
+        "the switch to be reconciled",
+        lambda: (
+            ns.pipeline()["status"]["observedGeneration"] == ns.pipeline()["metadata"]["generation"]
+        ),
+    )
+    after = ns.get("deployment", "iris")
+    assert after is not None
+    assert after["spec"]["template"] == before["spec"]["template"]  # not touched
+    answer = predict(ns)
+    assert answer is not None and answer["model_version"] == zeroth
+
+    ns.kubectl("annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=s3")
+    first = promoted(ns, besides=zeroth, timeout=420)
+    assert run_of(ns, first).get("championMetrics") is None  # the PVC's model is no champion
+    production = ns.pipeline()["status"]["production"]
+    assert production["modelUri"].startswith(f"s3://{s3_bucket}/{PREFIX}/{ns.name}/iris/{first}/")
+
+    def downloaded() -> bool:
+        serving = ns.items("pods", "app.kubernetes.io/component=serving")
+        return bool(serving) and all(key_holders(p["spec"]) == ["fetch-model"] for p in serving)
+
+    wait_for("only pods that download the model from S3", downloaded)
