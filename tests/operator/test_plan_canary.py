@@ -189,3 +189,16 @@ def test_canary_pods_that_never_become_ready_abort_the_canary() -> None:
     aborted = step(stuck, minutes=11)
     assert record(aborted, second).reason == Reason.CANARY_ABORTED
     assert "not ready within the progress deadline" in record(aborted, second).message
+
+
+def test_a_foreign_deployment_named_like_the_canary_is_never_written() -> None:
+    """A tenant's pipeline ``iris`` must not take over another's ``iris-canary``, not even
+    on the pass that would enter the first step (status.canary still empty)."""
+    world, _, _, second = candidate_passed()
+    foreign = replace(canary(second, 2), owned=False, template_version="someone-else")
+    planned = step(with_(world, canary=foreign))
+    assert not [a for a in planned.actions if getattr(a, "name", None) == "iris-canary"]
+    assert not [a for a in planned.actions if isinstance(a, CreateDeployment)]
+    assert not scales(planned)  # production keeps every pod
+    assert planned.status.canary is None
+    assert condition(planned, ConditionType.READY) == ("False", Reason.DEPLOYMENT_CONFLICT)

@@ -80,12 +80,8 @@ def advance(d: Decided, stable: ObservedDeployment, target: Target) -> tuple[Par
     """The canary's part of this pass, and where it stands after it."""
     steps = d.spec.serving.strategy.steps or []
     progress = d.status.canary
-    if progress is None or progress.model_version != target.version:
-        return _enter(d, stable, target, 0), Stage.STEPPING
-    if progress.step >= len(steps):
-        return _restore(d, stable), Stage.DONE
     canary = d.obs.canary
-    if canary is not None and not canary.owned:
+    if canary is not None and not canary.owned:  # before any step: never write another's
         name = canary_name(d.obs.metadata.name)
         return block(
             d,
@@ -93,6 +89,10 @@ def advance(d: Decided, stable: ObservedDeployment, target: Target) -> tuple[Par
             f"Deployment {name} exists and is not this pipeline's: remove or rename it "
             "(the canary needs that name)",
         ), Stage.STEPPING
+    if progress is None or progress.model_version != target.version:
+        return _enter(d, stable, target, 0), Stage.STEPPING
+    if progress.step >= len(steps):
+        return _restore(d, stable), Stage.DONE
     moved = _converge_step(d, stable, target, progress)
     if moved.actions or canary is None:
         return moved + _stepping(d, progress, "its pods are being set up"), Stage.STEPPING
