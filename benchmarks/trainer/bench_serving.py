@@ -48,8 +48,11 @@ def train_model(workdir: Path, *, estimator: str | None = None) -> Path:
     return Path(result.artifact_path)
 
 
-def start_server(model_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    model_dir: Path, port: int, *, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MODEL_DIR": str(model_dir), "PORT": str(port), "POD_IP": HOST}
+    env |= extra_env or {}
     process = subprocess.Popen(
         [sys.executable, "-m", "modelpipe_trainer", "serve"], env=env, stderr=subprocess.DEVNULL
     )

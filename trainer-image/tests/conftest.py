@@ -7,18 +7,23 @@ import http.server
 import io
 import json
 import shutil
+import socket
 import threading
+import time
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
+import uvicorn
 from modelpipe_contract.result import Outcome
 from modelpipe_contract.runconfig import RunConfig
 from sklearn.datasets import load_diabetes, load_iris
+from starlette.applications import Starlette
 
 from modelpipe_trainer import cli, training
 from modelpipe_trainer.bundle import ModelBundle, load_bundle
@@ -173,3 +178,31 @@ async def iris_client(iris_served: ServedModel) -> AsyncIterator[httpx.AsyncClie
     transport = httpx.ASGITransport(app=create_app(iris_served, name="iris"))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@contextmanager
+def _on_loopback(app: Starlette) -> Iterator[tuple[str, int]]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_config=None, http="h11")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start in 30 s"
+    host, port = sock.getsockname()
+    try:
+        yield host, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def on_loopback() -> Callable[[Starlette], AbstractContextManager[tuple[str, int]]]:
+    """``with on_loopback(app) as (host, port)``: the app behind uvicorn on a loopback port,
+    in a thread, stopped on leaving."""
+    return _on_loopback

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
-import uvicorn
+from starlette.applications import Starlette
 from tritonclient.utils import InferenceServerException
 
 from modelpipe_trainer.bundle import ModelBundle
@@ -47,27 +45,13 @@ def kserve_types() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def base_url(iris_served: ServedModel) -> Iterator[str]:
+def base_url(
+    iris_served: ServedModel,
+    on_loopback: Callable[[Starlette], AbstractContextManager[tuple[str, int]]],
+) -> Iterator[str]:
     """The iris model served by uvicorn on a loopback port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(iris_served, name="iris"), lifespan="off", log_config=None, http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the server did not start in 30 s"
-    host, port = sock.getsockname()
-    try:
+    with on_loopback(create_app(iris_served, name="iris")) as (host, port):
         yield f"{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         model_name=args.model_name or environ.get("MODEL_NAME"),
         trusted_prefixes=_split_prefixes(environ.get("MODELPIPE_TRUSTED_PREFIXES", "")),
         runtime=Runtime(args.runtime or environ.get("MODELPIPE_RUNTIME") or Runtime.AUTO),
+        shadow_target=environ.get("MODELPIPE_SHADOW_TARGET") or None,
     )
     if options.port is None:
         print("modelpipe-trainer serve: $PORT is not a port number", file=sys.stderr)

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from modelpipe_trainer.serving.intake import Intake, Limits
+from modelpipe_trainer.serving.mirror import Mirror, Target
 from modelpipe_trainer.serving.payloads import (
     BadRequestError,
     Columns,
@@ -49,9 +50,16 @@ class _Service:
     """The handlers, closed over one loaded model."""
 
     def __init__(
-        self, bundle: ServedModel, *, name: str, telemetry: Telemetry, intake: Intake
+        self,
+        bundle: ServedModel,
+        *,
+        name: str,
+        telemetry: Telemetry,
+        intake: Intake,
+        mirror: Mirror | None,
     ) -> None:
         self.bundle = bundle
+        self.mirror = mirror
         self.predictor = bundle.predictor
         self.name = name
         self.version = bundle.lineage.model_version
@@ -141,6 +149,8 @@ class _Service:
     def _predict(self, columns: Columns) -> np.ndarray:
         predicted = self.predictor.predict(columns)
         self.telemetry.rows.inc(len(predicted))
+        if self.mirror is not None:  # a copy for the shadow, after our own answer is made
+            self.mirror.offer(columns, predicted)
         return predicted
 
     def _output(self, name: str, columns: Columns) -> tuple[dict[str, Any], np.ndarray]:
@@ -201,11 +211,25 @@ def _malformed_is_400() -> Iterator[None]:
         raise BadRequestError("the body is nested too deeply") from None
 
 
-def create_app(bundle: ServedModel, *, name: str, limits: Limits | None = None) -> Starlette:
-    """The server for one loaded model, published as ``name``."""
+def create_app(
+    bundle: ServedModel,
+    *,
+    name: str,
+    limits: Limits | None = None,
+    shadow: Target | None = None,
+) -> Starlette:
+    """The server for one loaded model, published as ``name``; with ``shadow``, a copy of
+    each request it predicts goes to that target (:mod:`.mirror`)."""
     lineage = bundle.lineage
     telemetry = Telemetry(model=name, version=lineage.model_version, pipeline=lineage.pipeline)
-    service = _Service(bundle, name=name, telemetry=telemetry, intake=Intake(limits or Limits()))
+    mirror = Mirror(shadow, model=name, registry=telemetry.registry) if shadow else None
+    service = _Service(
+        bundle,
+        name=name,
+        telemetry=telemetry,
+        intake=Intake(limits or Limits()),
+        mirror=mirror,
+    )
     timed = telemetry.instrument
     files = RunFiles(bundle.path)
     model = "/v2/models/{name}"
@@ -226,7 +250,9 @@ def create_app(bundle: ServedModel, *, name: str, limits: Limits | None = None) 
             Route(f"{prefix}/infer", timed("infer", service.infer), methods=["POST"]),
         ]
     handlers = {HTTPException: _http_error, Exception: _internal_error}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.mirror = mirror
+    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

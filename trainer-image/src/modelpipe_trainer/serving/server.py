@@ -23,6 +23,7 @@ from modelpipe_contract.result import ExitCode
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.loading import Runtime, load_served
+from modelpipe_trainer.serving.mirror import parse_target
 
 # Kubernetes' default terminationGracePeriodSeconds is 30; finish well inside it.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -37,10 +38,17 @@ class ServeOptions:
     model_name: str | None = None
     trusted_prefixes: Sequence[str] = field(default_factory=list)
     runtime: Runtime = Runtime.AUTO
+    # host:port of the pipeline's shadow Service (spec.serving.strategy Shadow), or None.
+    shadow_target: str | None = None
 
 
 def run_server(options: ServeOptions) -> int:
     """Serve until SIGTERM/SIGINT; return the process exit code."""
+    try:
+        shadow = parse_target(options.shadow_target) if options.shadow_target else None
+    except ValueError as exc:
+        print(f"modelpipe-trainer serve: {exc}", file=sys.stderr)
+        return int(ExitCode.INVALID_CONFIG)
     try:
         bundle = load_served(
             options.model_dir, runtime=options.runtime, extra_prefixes=options.trusted_prefixes
@@ -56,8 +64,10 @@ def run_server(options: ServeOptions) -> int:
         options.model_dir,
         bundle.predictor.platform,
     )
+    if shadow is not None:
+        log.info("Mirroring predictions to the shadow at %s:%d", shadow.host, shadow.port)
     config = uvicorn.Config(
-        create_app(bundle, name=name),
+        create_app(bundle, name=name, shadow=shadow),
         host=options.host,
         port=options.port or 8080,
         http="h11",
