@@ -19,6 +19,7 @@ from modelpipe.k8s.analysis import (
     parse_metrics,
     read_pod_metrics,
 )
+from modelpipe.k8s.bodies import PodBody, parse_all
 from modelpipe.observed import PodMetrics
 from modelpipe.planning.analysis import Finding, Limits, judge, merge, quantile_ms
 from modelpipe_trainer.serving.telemetry import Telemetry
@@ -168,7 +169,7 @@ def test_pods_are_read_at_their_ip_and_port_and_unreadable_ones_say_why() -> Non
         {"metadata": {"name": "c"}, "status": {}},
         {"metadata": {"name": "d", "deletionTimestamp": "x"}, "status": {"podIP": "127.1.0.4"}},
     ]
-    got = read_pod_metrics(pods, port=8080, fetch=fetch)
+    got = read_pod_metrics(parse_all(PodBody, pods), port=8080, fetch=fetch)
     assert [(p.pod, p.version, p.problem) for p in got] == [
         ("a", "v2", None),
         ("b", None, "GET /metrics answered 404"),  # holds the window: c is not read

@@ -26,6 +26,7 @@ from tests.operator.test_queue import add_pipeline
 
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineSpec, Reason, RunPhase, Verdict
 from modelpipe.api.v1alpha1.status import all_runs
+from modelpipe.k8s.bodies import JobBody, parse
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.jobs import observe_job
 from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
@@ -179,7 +180,8 @@ def test_a_suspended_job_is_read_as_suspended_with_its_queue() -> None:
         "spec": {"suspend": True},
         "status": {},
     }
-    seen = observe_job(KubeApi(FakeRest()), body, namespace="ml", read_pods=False)  # type: ignore[arg-type]
+    job = parse(JobBody, body)
+    seen = observe_job(KubeApi(FakeRest()), job, namespace="ml", read_pods=False)  # type: ignore[arg-type]
     assert seen.suspended and seen.queue_name == "team" and seen.phase == JobPhase.ACTIVE
 
 

@@ -134,6 +134,7 @@ def test_a_secret_not_opted_in_for_the_bucket_starts_nothing_and_serves_nothing(
 
 
 def test_the_gatherer_reads_train_as_an_init_container_and_the_upload_s_failure() -> None:
+    from modelpipe.k8s.bodies import JobBody, PodBody, parse
     from modelpipe.k8s.jobs import _model_uri, with_pod_report
 
     message = result({"accuracy": 0.95}).model_dump_json(by_alias=True)
@@ -157,14 +158,14 @@ def test_the_gatherer_reads_train_as_an_init_container_and_the_upload_s_failure(
             ],
         },
     }
-    seen = with_pod_report(job("v1", JobPhase.FAILED), [pod])
+    seen = with_pod_report(job("v1", JobPhase.FAILED), [parse(PodBody, pod)])
     assert seen.result is not None and seen.result.metrics == {"accuracy": 0.95}
     assert seen.upload_failure == (
         "exit code 5, reason Error: cannot upload the model: model.skops is not a regular file"
     )
     body = {"metadata": {"uid": "u-1", "annotations": {"modelpipe.io/model-uri": "s3://b/p/"}}}
-    assert _model_uri(body) == "s3://b/p/u-1/"
-    assert _model_uri({"metadata": {"uid": "u-1"}}) is None
+    assert _model_uri(parse(JobBody, body)) == "s3://b/p/u-1/"
+    assert _model_uri(parse(JobBody, {"metadata": {"uid": "u-1"}})) is None
 
 
 def test_a_prefix_from_elsewhere_in_status_is_never_handed_to_the_keys() -> None:

@@ -19,6 +19,7 @@ from tests.operator.builders import (
 from tests.operator.builders import spec as make_spec
 
 from modelpipe.api.v1alpha1 import Reason
+from modelpipe.k8s.bodies import PodBody, parse_all
 from modelpipe.k8s.rollout import RolloutPods, summarise_pods
 from modelpipe.layout import MODEL_VERSION_ANNOTATION
 from modelpipe.observed import JobPhase, ObservedDeployment
@@ -109,4 +110,4 @@ def with_init(restarts: int = 0, **state: Any) -> dict[str, Any]:
     ],
 )
 def test_summarise_pods(pods: list[dict[str, Any]], expected: RolloutPods) -> None:
-    assert summarise_pods(pods, version="new") == expected
+    assert summarise_pods(parse_all(PodBody, pods), version="new") == expected

@@ -15,6 +15,7 @@ import pytest
 from tests.operator.builders import cycle, desired_version, job, observe, spec, step, with_
 
 from modelpipe.api.v1alpha1 import ConditionType, Reason, Verdict
+from modelpipe.k8s.bodies import PodBody, parse
 from modelpipe.k8s.jobs import with_pod_report
 from modelpipe.manifests import runconfig
 from modelpipe.observed import JobPhase
@@ -70,7 +71,7 @@ def test_a_failed_checkout_is_reported_in_the_operator_s_words() -> None:
     version = desired_version(git)
     failed = with_pod_report(
         job(version, JobPhase.FAILED, failure_message="BackoffLimitExceeded: too many"),
-        [CLONE_FAILED],
+        [parse(PodBody, CLONE_FAILED)],
     )
     assert failed.checkout_failure == "exit code 128, reason Error"
     planned = step(cycle(observe(git), jobs=(failed,)))

@@ -11,6 +11,7 @@ import pytest
 
 from modelpipe.api.pvcdata import check_path, parse_uri, uri_problem
 from modelpipe.api.sources import ErrorReason
+from modelpipe.k8s.bodies import JobBody, PodBody, parse
 from modelpipe.k8s.pvcdata import parse_result, result_from
 from modelpipe.manifests.pvcdata import HASH_SCRIPT, HashCheck, build_job, job_name, source_id
 
@@ -98,7 +99,7 @@ def test_script_hashes_a_file_and_a_directory(tmp_path: Path) -> None:
 
 def test_result_from_job_and_pods() -> None:
     running = {"status": {"active": 1}}
-    assert result_from(running, []) is None
+    assert result_from(parse(JobBody, running), []) is None
     done = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
     message = json.dumps({"kind": "file", "bytes": 4, "sha256": "f" * 64})
     pod = {
@@ -108,9 +109,9 @@ def test_result_from_job_and_pods() -> None:
             ]
         }
     }
-    assert result_from(done, [pod]).value == "sha256:" + "f" * 64  # type: ignore[union-attr]
+    assert result_from(parse(JobBody, done), [parse(PodBody, pod)]).value == "sha256:" + "f" * 64  # type: ignore[union-attr]
     failed = {"status": {"conditions": [{"type": "Failed", "status": "True"}]}}
-    timed_out = result_from(failed, [])
+    timed_out = result_from(parse(JobBody, failed), [])
     assert (
         timed_out is not None
         and timed_out.error is not None

@@ -16,8 +16,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelpipe.api.v1alpha1 import ModelPipelineSpec, ModelPipelineStatus
+from modelpipe.k8s.bodies import DeploymentBody, PodBody
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON
 from modelpipe.k8s.rollout import deployment_pods
 from modelpipe.layout import MODEL_VERSION_ANNOTATION
 from modelpipe.observed import PodMetrics
@@ -37,7 +37,7 @@ def observe_pod_metrics(
     namespace: str,
     spec: ModelPipelineSpec,
     status: ModelPipelineStatus,
-    deployment: JSON | None,
+    deployment: DeploymentBody | None,
 ) -> tuple[PodMetrics, ...]:
     """The serving pods' /metrics while a bake window (planning.bake) or a canary step
     (planning.canary; its pods share the serving labels) runs; else nothing, so a
@@ -53,7 +53,7 @@ def observe_pod_metrics(
 
 
 def read_pod_metrics(
-    pods: list[JSON], *, port: int, fetch: Fetch | None = None
+    pods: list[PodBody], *, port: int, fetch: Fetch | None = None
 ) -> tuple[PodMetrics, ...]:
     """One :class:`PodMetrics` per live pod of the serving Deployment."""
     get = fetch or fetch_text
@@ -61,12 +61,12 @@ def read_pod_metrics(
     for pod in pods:
         if len(read) >= MAX_PODS or any(p.problem for p in read):
             break  # one unreadable pod holds the window: the rest need not be read
-        meta = pod.get("metadata") or {}
-        if meta.get("deletionTimestamp"):
+        meta = pod.metadata
+        if meta.deletion_timestamp:
             continue
-        name = str(meta.get("name", "?"))
-        version = (meta.get("annotations") or {}).get(MODEL_VERSION_ANNOTATION)
-        address = (pod.get("status") or {}).get("podIP")
+        name = meta.name or "?"
+        version = meta.annotations.get(MODEL_VERSION_ANNOTATION)
+        address = pod.status.pod_ip
         if not address:
             read.append(PodMetrics(pod=name, version=version, problem="the pod has no IP yet"))
             continue

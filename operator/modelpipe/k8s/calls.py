@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelpipe.api.v1alpha1 import GROUP, PLURAL, VERSION
+from modelpipe.k8s.bodies import (
+    B,
+    DeploymentBody,
+    JobBody,
+    LocalQueueBody,
+    ObjectBody,
+    PodBody,
+    parse,
+    parse_all,
+)
 from modelpipe.k8s.rest import JSON, MERGE_PATCH, STRATEGIC_MERGE_PATCH, ApiError, Rest
 from modelpipe.sources.credentials import SecretView
 
@@ -130,7 +140,8 @@ def _ns(group_version: str, namespace: str, plural: str) -> str:
 
 
 class KubeApi:
-    """Typed-enough wrappers; ``None`` means the object does not exist."""
+    """One method a call; what is read comes back parsed (:mod:`modelpipe.k8s.bodies`),
+    ``None`` when the object does not exist."""
 
     def __init__(self, rest: Rest) -> None:
         self.rest = rest
@@ -142,12 +153,13 @@ class KubeApi:
         path = f"{_ns(f'{GROUP}/{VERSION}', namespace, PLURAL)}/{name}/status"
         self.rest.request("PATCH", path, body={"status": status_patch}, content_type=MERGE_PATCH)
 
-    def list_jobs(self, namespace: str, selector: str) -> list[JSON]:
-        return self.rest.list_items(_ns("batch/v1", namespace, "jobs"), selector=selector)
+    def list_jobs(self, namespace: str, selector: str) -> list[JobBody]:
+        items = self.rest.list_items(_ns("batch/v1", namespace, "jobs"), selector=selector)
+        return parse_all(JobBody, items)
 
-    def list_all_jobs(self, selector: str) -> list[JSON]:
+    def list_all_jobs(self, selector: str) -> list[JobBody]:
         """Jobs of every namespace (the training queue's count after a restart)."""
-        return self.rest.list_items("/apis/batch/v1/jobs", selector=selector)
+        return parse_all(JobBody, self.rest.list_items("/apis/batch/v1/jobs", selector=selector))
 
     def create_job(self, namespace: str, manifest: JSON) -> str | None:
         """Create; the new Job's uid, ``None`` if one of that name exists (adopted, not doubled)."""
@@ -180,14 +192,15 @@ class KubeApi:
         path = f"{_ns('batch/v1', namespace, 'jobs')}/{name}"
         self.rest.request("DELETE", path, body={"propagationPolicy": "Background"})
 
-    def list_job_pods(self, namespace: str, job: str) -> list[JSON]:
+    def list_job_pods(self, namespace: str, job: str) -> list[PodBody]:
         return self.list_pods(namespace, f"job-name={job}")
 
-    def list_pods(self, namespace: str, selector: str) -> list[JSON]:
-        return self.rest.list_items(_ns("v1", namespace, "pods"), selector=selector)
+    def list_pods(self, namespace: str, selector: str) -> list[PodBody]:
+        items = self.rest.list_items(_ns("v1", namespace, "pods"), selector=selector)
+        return parse_all(PodBody, items)
 
-    def get_deployment(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns('apps/v1', namespace, 'deployments')}/{name}")
+    def get_deployment(self, namespace: str, name: str) -> DeploymentBody | None:
+        return self._get(DeploymentBody, f"{_ns('apps/v1', namespace, 'deployments')}/{name}")
 
     def create_deployment(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("apps/v1", namespace, "deployments"), manifest)
@@ -198,17 +211,17 @@ class KubeApi:
         path = f"{_ns('apps/v1', namespace, 'deployments')}/{name}"
         self.rest.request("PATCH", path, body=patch, content_type=content_type)
 
-    def get_service_account(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns('v1', namespace, 'serviceaccounts')}/{name}")
+    def get_service_account(self, namespace: str, name: str) -> ObjectBody | None:
+        return self._get(ObjectBody, f"{_ns('v1', namespace, 'serviceaccounts')}/{name}")
 
-    def get_service(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns('v1', namespace, 'services')}/{name}")
+    def get_service(self, namespace: str, name: str) -> ObjectBody | None:
+        return self._get(ObjectBody, f"{_ns('v1', namespace, 'services')}/{name}")
 
     def create_service(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns("v1", namespace, "services"), manifest)
 
-    def get_autoscaler(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns(_HPA, namespace, _HPAS)}/{name}")
+    def get_autoscaler(self, namespace: str, name: str) -> ObjectBody | None:
+        return self._get(ObjectBody, f"{_ns(_HPA, namespace, _HPAS)}/{name}")
 
     def create_autoscaler(self, namespace: str, manifest: JSON) -> bool:
         return self._create(_ns(_HPA, namespace, _HPAS), manifest)
@@ -222,12 +235,13 @@ class KubeApi:
         path = f"{_ns(_HPA, namespace, _HPAS)}/{name}"
         self.rest.request("DELETE", path, body={"preconditions": {"uid": uid}})
 
-    def get_local_queue(self, namespace: str, name: str) -> JSON | None:
+    def get_local_queue(self, namespace: str, name: str) -> LocalQueueBody | None:
         """A Kueue LocalQueue; ``None`` also when Kueue's CRDs are not installed."""
-        return self.rest.request("GET", f"{_ns(_KUEUE, namespace, 'localqueues')}/{name}")
+        return self._get(LocalQueueBody, f"{_ns(_KUEUE, namespace, 'localqueues')}/{name}")
 
-    def get_pvc(self, namespace: str, name: str) -> JSON | None:
-        return self.rest.request("GET", f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}")
+    def get_pvc(self, namespace: str, name: str) -> ObjectBody | None:
+        path = f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}"
+        return self._get(ObjectBody, path)
 
     def get_secret(self, namespace: str, name: str) -> SecretView | None:
         """Labels, annotations and decoded data; the data goes to the source pollers only."""
@@ -244,6 +258,10 @@ class KubeApi:
     def create_event(self, namespace: str, event: JSON) -> bool:
         """Create; ``False`` if an Event of that name exists (the decision was told already)."""
         return self._create(_ns("v1", namespace, "events"), event)
+
+    def _get(self, model: type[B], path: str) -> B | None:
+        found = self.rest.request("GET", path)
+        return None if found is None else parse(model, found)
 
     def _create(self, path: str, manifest: dict[str, Any]) -> bool:
         return self._create_object(path, manifest) is not None

@@ -26,6 +26,7 @@ from modelpipe.api.v1alpha1 import (
 from modelpipe.api.v1alpha1.status import SourceStatus
 from modelpipe.inputs import Resolved
 from modelpipe.k8s.analysis import observe_pod_metrics
+from modelpipe.k8s.bodies import DeploymentBody, ObjectBody
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.jobs import label, observe_job
 from modelpipe.k8s.notifier import Notifier
@@ -90,7 +91,7 @@ def observe(
     owned = [
         job
         for job in api.list_jobs(namespace, f"{PIPELINE_LABEL}={name}")
-        if _owned_by(job, metadata.uid)
+        if job.metadata.owned_by(metadata.uid)
     ]
     jobs = tuple(
         observe_job(
@@ -139,7 +140,7 @@ def observe(
             api, namespace=namespace, spec=spec, status=status, deployment=deployment
         ),
         service_exists=service is not None,
-        service_owned=service is not None and _controlled_by(service, metadata.uid),
+        service_owned=service is not None and service.metadata.controlled_by(metadata.uid),
         autoscaler=_autoscaler(autoscaler, uid=metadata.uid) if autoscaler else None,
         pvc_exists=spec.artifacts.pvc is None
         or api.get_pvc(namespace, spec.artifacts.pvc) is not None,
@@ -200,12 +201,11 @@ def _kueue_queue(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> Ku
     body = api.get_local_queue(namespace, name)
     if body is None:
         return KueueQueue(name=name, exists=False)
-    status = body.get("status") or {}
     return KueueQueue(
         name=name,
         exists=True,
-        cluster_queue=str((body.get("spec") or {}).get("clusterQueue", "")),
-        pending=int(status.get("pendingWorkloads") or 0),
+        cluster_queue=body.spec.cluster_queue,
+        pending=body.status.pending_workloads,
     )
 
 
@@ -269,13 +269,9 @@ def _accounts(api: KubeApi, namespace: str, spec: ModelPipelineSpec) -> tuple[Ac
     for field, name in named:
         if name:
             found = api.get_service_account(namespace, name)
-            annotations = None if found is None else _annotations(found)
+            annotations = None if found is None else dict(found.metadata.annotations)
             uses.append(AccountUse(field, name, annotations))
     return tuple(uses)
-
-
-def _annotations(obj: JSON) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def _follow(
@@ -318,29 +314,17 @@ def _status(body: JSON) -> ModelPipelineStatus:
         return ModelPipelineStatus()
 
 
-def _owned_by(obj: JSON, uid: str) -> bool:
-    return any(
-        ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or []
-    )
-
-
-def _controlled_by(obj: JSON, uid: str) -> bool:
-    """Whether the pipeline with ``uid`` is the object's controller (a foreign object is not)."""
-    return any(
-        ref.get("uid") == uid and ref.get("controller") is True
-        for ref in obj.get("metadata", {}).get("ownerReferences") or []
-    )
-
-
-def _autoscaler(body: JSON, *, uid: str) -> ObservedAutoscaler:
+def _autoscaler(body: ObjectBody, *, uid: str) -> ObservedAutoscaler:
     return ObservedAutoscaler(
-        uid=str((body.get("metadata") or {}).get("uid") or ""),
-        owned=_controlled_by(body, uid),
-        serving_hash=_annotations(body).get(SERVING_HASH_ANNOTATION),
+        uid=body.metadata.uid,
+        owned=body.metadata.controlled_by(uid),
+        serving_hash=body.metadata.annotations.get(SERVING_HASH_ANNOTATION),
     )
 
 
-def _observe_deployment(api: KubeApi, body: JSON, *, meta: Metadata) -> ObservedDeployment:
+def _observe_deployment(
+    api: KubeApi, body: DeploymentBody, *, meta: Metadata
+) -> ObservedDeployment:
     observed = _deployment(body, meta=meta)
     if not observed.progress_deadline_exceeded:
         return observed
@@ -348,30 +332,26 @@ def _observe_deployment(api: KubeApi, body: JSON, *, meta: Metadata) -> Observed
     return replace(observed, restarts=pods.restarts, crash=pods.crash)
 
 
-def _deployment(body: JSON, *, meta: Metadata) -> ObservedDeployment:
-    found, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
-    template = spec.get("template") or {}
-    conditions = status.get("conditions") or []
-    annotations = found.get("annotations") or {}
+def _deployment(body: DeploymentBody, *, meta: Metadata) -> ObservedDeployment:
+    found, spec, status = body.metadata, body.spec, body.status
+    template = spec.template
     return ObservedDeployment(
-        name=found["name"],
-        owned=_controlled_by(body, meta.uid),
-        opted_in=annotations.get(PIPELINE_ANNOTATION) == meta.name,
-        generation=int(found.get("generation") or 0),
-        observed_generation=int(status.get("observedGeneration") or 0),
-        replicas=int(spec.get("replicas", 1)),
-        updated_replicas=int(status.get("updatedReplicas") or 0),
-        total_replicas=int(status.get("replicas") or 0),
-        ready_replicas=int(status.get("readyReplicas") or 0),
-        available_replicas=int(status.get("availableReplicas") or 0),
-        template_version=((template.get("metadata") or {}).get("annotations") or {}).get(
-            MODEL_VERSION_ANNOTATION
-        ),
-        serving_hash=annotations.get(SERVING_HASH_ANNOTATION),
-        containers=tuple(c["name"] for c in (template.get("spec") or {}).get("containers") or []),
-        node_selector_keys=tuple((template.get("spec") or {}).get("nodeSelector") or {}),
+        name=found.name,
+        owned=found.controlled_by(meta.uid),
+        opted_in=found.annotations.get(PIPELINE_ANNOTATION) == meta.name,
+        generation=found.generation,
+        observed_generation=status.observed_generation,
+        replicas=spec.replicas,
+        updated_replicas=status.updated_replicas,
+        total_replicas=status.replicas,
+        ready_replicas=status.ready_replicas,
+        available_replicas=status.available_replicas,
+        template_version=template.metadata.annotations.get(MODEL_VERSION_ANNOTATION),
+        serving_hash=found.annotations.get(SERVING_HASH_ANNOTATION),
+        containers=tuple(c.name for c in template.spec.containers),
+        node_selector_keys=tuple(template.spec.node_selector),
         progress_deadline_exceeded=any(
-            c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
-            for c in conditions
+            c.type == "Progressing" and c.reason == "ProgressDeadlineExceeded"
+            for c in status.conditions
         ),
     )

@@ -11,22 +11,19 @@ first event of each Job (also after a restart, when kopf lists them all) always 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
+
+from modelpipe.k8s.bodies import JobBody, parse
 
 State = tuple[str, bool, bool]
 
 
-def job_state(body: dict[str, Any]) -> State:
+def job_state(job: JobBody) -> State:
     """(phase, started, deleting): what plan() reads of a Job."""
-    status = body.get("status") or {}
-    done = {
-        c.get("type")
-        for c in status.get("conditions") or []
-        if c.get("status") == "True" and c.get("type") in ("Complete", "Failed")
-    }
+    done = job.finished
     phase = "Complete" if "Complete" in done else ("Failed" if "Failed" in done else "Active")
-    deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
-    return phase, bool(status.get("startTime")), deleting
+    return phase, bool(job.status.start_time), bool(job.metadata.deletion_timestamp)
 
 
 class JobEvents:
@@ -36,13 +33,14 @@ class JobEvents:
         self._seen: dict[tuple[str, str], State] = {}
         self._guard = threading.Lock()
 
-    def worth_a_pass(self, *, namespace: str, body: dict[str, Any], deleted: bool) -> bool:
-        key = (namespace, str((body.get("metadata") or {}).get("uid") or ""))
+    def worth_a_pass(self, *, namespace: str, body: Mapping[str, Any], deleted: bool) -> bool:
+        job = parse(JobBody, body)
+        key = (namespace, job.metadata.uid)
         with self._guard:
             if deleted:
                 self._seen.pop(key, None)
                 return True
-            state = job_state(body)
+            state = job_state(job)
             if self._seen.get(key) == state:
                 return False
             self._seen[key] = state

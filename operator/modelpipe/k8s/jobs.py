@@ -10,13 +10,12 @@ Job's base URI annotation and its uid.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from modelpipe_contract.result import TrainerResult
 from pydantic import ValidationError
 
+from modelpipe.k8s.bodies import ContainerStatus, JobBody, PodBody, Terminated, container
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON
 from modelpipe.layout import (
     CODE_TEST_CONTAINER,
     GIT_CONTAINER,
@@ -28,110 +27,102 @@ from modelpipe.manifests.s3model import MODEL_URI_ANNOTATION, UPLOAD_CONTAINER, 
 from modelpipe.observed import JobPhase, ObservedJob
 
 
-def label(obj: JSON, key: str) -> str:
-    return str((obj.get("metadata", {}).get("labels") or {}).get(key, ""))
+def label(job: JobBody, key: str) -> str:
+    return job.metadata.labels.get(key, "")
 
 
-def observe_job(api: KubeApi, job: JSON, *, namespace: str, read_pods: bool) -> ObservedJob:
-    meta, status = job.get("metadata", {}), job.get("status") or {}
-    conditions = {
-        c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
-    }
+def observe_job(api: KubeApi, job: JobBody, *, namespace: str, read_pods: bool) -> ObservedJob:
+    meta, finished = job.metadata, job.finished
     phase = (
         JobPhase.SUCCEEDED
-        if "Complete" in conditions
-        else (JobPhase.FAILED if "Failed" in conditions else JobPhase.ACTIVE)
+        if "Complete" in finished
+        else (JobPhase.FAILED if "Failed" in finished else JobPhase.ACTIVE)
     )
-    failed = conditions.get("Failed", {})
+    failed = finished.get("Failed")
     observed = ObservedJob(
-        name=meta["name"],
+        name=meta.name,
         model_version=label(job, MODEL_VERSION_LABEL),
         phase=phase,
         queue_name=label(job, KUEUE_QUEUE_LABEL),
-        suspended=phase == JobPhase.ACTIVE and bool((job.get("spec") or {}).get("suspend")),
-        start_time=status.get("startTime"),
-        completion_time=status.get("completionTime") or failed.get("lastTransitionTime"),
-        deleting=bool(meta.get("deletionTimestamp")),
-        failure_message=f"{failed.get('reason', '')}: {failed.get('message', '')}".strip(": "),
-        champion_version=(meta.get("annotations") or {}).get("modelpipe.io/champion-version"),
+        suspended=phase == JobPhase.ACTIVE and bool(job.spec.suspend),
+        start_time=job.status.start_time,
+        completion_time=job.status.completion_time
+        or (failed.last_transition_time if failed else None),
+        deleting=bool(meta.deletion_timestamp),
+        failure_message=f"{failed.reason}: {failed.message}".strip(": ") if failed else "",
+        champion_version=meta.annotations.get("modelpipe.io/champion-version"),
         model_uri=_model_uri(job),
     )
     if phase == JobPhase.ACTIVE or not read_pods:
         return observed
-    return with_pod_report(observed, api.list_job_pods(namespace, meta["name"]))
+    return with_pod_report(observed, api.list_job_pods(namespace, meta.name))
 
 
-def _model_uri(job: JSON) -> str | None:
+def _model_uri(job: JobBody) -> str | None:
     """The run's own prefix: the base its Job was given, and the Job's uid (its run id)."""
-    meta = job.get("metadata", {})
-    base = (meta.get("annotations") or {}).get(MODEL_URI_ANNOTATION)
-    return run_uri(base, meta["uid"]) if base and meta.get("uid") else None
+    base = job.metadata.annotations.get(MODEL_URI_ANNOTATION)
+    return run_uri(base, job.metadata.uid) if base and job.metadata.uid else None
 
 
-def with_pod_report(job: ObservedJob, pods: list[JSON]) -> ObservedJob:
+def with_pod_report(job: ObservedJob, pods: list[PodBody]) -> ObservedJob:
     """Fold in the newest pod's trainer result and the code test's outcome."""
-    pods = sorted(
-        pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "", reverse=True
-    )
+    pods = sorted(pods, key=lambda p: p.metadata.creation_timestamp or "", reverse=True)
     for pod in pods:
-        status = pod.get("status") or {}
-        clone = _terminated(status.get("initContainerStatuses"), GIT_CONTAINER)
-        if clone is not None and clone.get("exitCode", 0) != 0:
+        init, main = pod.status.init_container_statuses, pod.status.container_statuses
+        clone = _terminated(init, GIT_CONTAINER)
+        if clone is not None and _failed(clone):
             return replace(job, checkout_failure=_checkout_failure(clone))
-        test = _terminated(status.get("initContainerStatuses"), CODE_TEST_CONTAINER)
-        if test is not None and test.get("exitCode", 0) != 0:
-            message = (test.get("message") or test.get("reason") or "").strip()[-500:]
+        test = _terminated(init, CODE_TEST_CONTAINER)
+        if test is not None and _failed(test):
+            message = (test.message or test.reason).strip()[-500:]
             return replace(
                 job,
                 code_test_failed=True,
-                code_test_message=f"exit code {test.get('exitCode')}"
+                code_test_message=f"exit code {test.exit_code}"
                 + (f": {message}" if message else ""),
             )
         # With artifacts.s3 train is the last init container and upload-model follows it.
-        train = _terminated(status.get("containerStatuses"), TRAIN_CONTAINER) or _terminated(
-            status.get("initContainerStatuses"), TRAIN_CONTAINER
-        )
+        train = _terminated(main, TRAIN_CONTAINER) or _terminated(init, TRAIN_CONTAINER)
         if train is None:
             continue
-        result, error = _result(train.get("message") or "")
-        upload = _terminated(status.get("containerStatuses"), UPLOAD_CONTAINER)
+        result, error = _result(train.message)
         return replace(
             job,
-            upload_failure=_upload_failure(upload),
+            upload_failure=_upload_failure(_terminated(main, UPLOAD_CONTAINER)),
             result=result,
             result_error=error,
-            exit_code=train.get("exitCode"),
-            exit_reason=str(train.get("reason") or ""),
-            exit_signal=train.get("signal"),
+            exit_code=train.exit_code,
+            exit_reason=train.reason,
+            exit_signal=train.signal,
         )
     return job
 
 
-def _upload_failure(terminated: dict[str, Any] | None) -> str:
+def _failed(terminated: Terminated) -> bool:
+    return terminated.exit_code not in (None, 0)
+
+
+def _upload_failure(terminated: Terminated | None) -> str:
     """How upload-model failed: its exit and its own message (no key, no response body)."""
-    if terminated is None or terminated.get("exitCode", 0) == 0:
+    if terminated is None or not _failed(terminated):
         return ""
-    message = str(terminated.get("message") or "").strip()[-500:]
+    message = terminated.message.strip()[-500:]
     return f"{_checkout_failure(terminated)}" + (f": {message}" if message else "")
 
 
-def _checkout_failure(terminated: dict[str, Any]) -> str:
+def _checkout_failure(terminated: Terminated) -> str:
     """Exit code, reason and signal only: git's own words may quote the remote's answer."""
-    parts = [f"exit code {terminated.get('exitCode')}"]
-    if terminated.get("reason"):
-        parts.append(f"reason {terminated['reason']}")
-    if terminated.get("signal"):
-        parts.append(f"signal {terminated['signal']}")
+    parts = [f"exit code {terminated.exit_code}"]
+    if terminated.reason:
+        parts.append(f"reason {terminated.reason}")
+    if terminated.signal:
+        parts.append(f"signal {terminated.signal}")
     return ", ".join(parts)
 
 
-def _terminated(statuses: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
-    for status in statuses or []:
-        if status.get("name") == name:
-            state = status.get("state") or {}
-            last = status.get("lastState") or {}
-            return state.get("terminated") or last.get("terminated")
-    return None
+def _terminated(statuses: tuple[ContainerStatus, ...], name: str) -> Terminated | None:
+    found = container(statuses, name)
+    return found.terminated if found is not None else None
 
 
 def _result(message: str) -> tuple[TrainerResult | None, str | None]:

@@ -9,57 +9,47 @@ its termination message is the result; older ones are superseded.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from modelpipe.api.sources import ErrorReason, Observation
+from modelpipe.k8s.bodies import JobBody, PodBody, container
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON
 from modelpipe.manifests.pvcdata import CONTAINER, LABEL_SLOT, LABEL_SOURCE, source_id
 from modelpipe.observed import SeenCheck
 from modelpipe.planning.clock import parse
 from modelpipe.planning.pvcdata import PvcFollow, newest_finished
 
 
-def is_hash_check(job: JSON) -> bool:
-    return LABEL_SOURCE in (job.get("metadata", {}).get("labels") or {})
+def is_hash_check(job: JobBody) -> bool:
+    return LABEL_SOURCE in job.metadata.labels
 
 
 def observe_checks(
-    api: KubeApi, jobs: list[JSON], *, namespace: str, pipeline: str, follow: PvcFollow
+    api: KubeApi, jobs: list[JobBody], *, namespace: str, pipeline: str, follow: PvcFollow
 ) -> tuple[SeenCheck, ...]:
     """The checks of the source the spec follows now, the newest finished one with its result."""
     source = source_id(pipeline=pipeline, claim=follow.claim, path=follow.path)
-    mine = [j for j in jobs if _labels(j).get(LABEL_SOURCE) == source and _slot(j) is not None]
-    seen = [_seen(j) for j in mine if not j.get("metadata", {}).get("deletionTimestamp")]
+    mine = [
+        j for j in jobs if j.metadata.labels.get(LABEL_SOURCE) == source and _slot(j) is not None
+    ]
+    seen = [_seen(j) for j in mine if not j.metadata.deletion_timestamp]
     newest = newest_finished(tuple(seen))
     if newest is None:
         return tuple(seen)
-    job = next(j for j in mine if j["metadata"]["name"] == newest.name)
+    job = next(j for j in mine if j.metadata.name == newest.name)
     result = result_from(job, api.list_job_pods(namespace, newest.name))
     return tuple(
         SeenCheck(c.name, c.slot, c.finished_at, result) if c is newest else c for c in seen
     )
 
 
-def _seen(job: JSON) -> SeenCheck:
-    status = job.get("status") or {}
-    ended = [
-        c.get("lastTransitionTime")
-        for c in status.get("conditions") or []
-        if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-    ]
-    finished = status.get("completionTime") or next(iter(ended), None)
-    return SeenCheck(
-        name=job["metadata"]["name"], slot=_slot(job) or 0, finished_at=parse(finished)
-    )
+def _seen(job: JobBody) -> SeenCheck:
+    ended = [c.last_transition_time for c in job.finished.values()]
+    finished = job.status.completion_time or next(iter(ended), None)
+    return SeenCheck(name=job.metadata.name, slot=_slot(job) or 0, finished_at=parse(finished))
 
 
-def _labels(job: JSON) -> dict[str, str]:
-    return job.get("metadata", {}).get("labels") or {}
-
-
-def _slot(job: JSON) -> int | None:
-    value = _labels(job).get(LABEL_SLOT, "")
+def _slot(job: JobBody) -> int | None:
+    value = job.metadata.labels.get(LABEL_SLOT, "")
     return int(value) if value.isdigit() else None
 
 
@@ -80,17 +70,16 @@ def parse_result(message: str | None, *, exit_code: int | None) -> Observation:
     return Observation(value=f"sha256:{digest}")
 
 
-def result_from(job: dict[str, Any], pods: list[dict[str, Any]]) -> Observation | None:
+def result_from(job: JobBody, pods: list[PodBody]) -> Observation | None:
     """The check's outcome from the Job and its pods as read from the API; None while running."""
-    status = job.get("status") or {}
-    finished = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
-    if not finished & {"Complete", "Failed"}:
+    finished = job.finished
+    if not finished:
         return None
     for pod in pods:
-        for container in (pod.get("status") or {}).get("containerStatuses") or []:
-            terminated = (container.get("state") or {}).get("terminated")
-            if container.get("name") == CONTAINER and terminated:
-                return parse_result(terminated.get("message"), exit_code=terminated.get("exitCode"))
+        found = container(pod.status.container_statuses, CONTAINER)
+        terminated = found.state.terminated if found is not None else None
+        if terminated:
+            return parse_result(terminated.message, exit_code=terminated.exit_code)
     if "Failed" in finished:
         return Observation.failed(ErrorReason.TIMEOUT, "hash Job failed or passed its deadline")
     return Observation.failed(ErrorReason.SERVER_ERROR, "hash Job completed without a pod result")

@@ -26,7 +26,6 @@ from datetime import datetime
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.jobs import label
 from modelpipe.k8s.pvcdata import is_hash_check
-from modelpipe.k8s.rest import JSON
 from modelpipe.layout import KUEUE_QUEUE_LABEL, MODEL_VERSION_LABEL, PIPELINE_LABEL, job_name
 from modelpipe.observed import JobPhase, Observed, QueueSeat
 from modelpipe.planning import Plan, plan
@@ -184,16 +183,8 @@ def running_training_jobs(
     )
     running: dict[Key, frozenset[str]] = {}
     for job in jobs:
-        if is_hash_check(job) or not _active(job) or label(job, KUEUE_QUEUE_LABEL):
+        if job.finished or is_hash_check(job) or label(job, KUEUE_QUEUE_LABEL):
             continue  # Kueue's Jobs are Kueue's to count
-        meta = job.get("metadata") or {}
-        key = (str(meta.get("namespace", "")), str((meta.get("labels") or {})[PIPELINE_LABEL]))
-        running[key] = running.get(key, frozenset()) | {str(meta.get("name"))}
+        key = (job.metadata.namespace, label(job, PIPELINE_LABEL))
+        running[key] = running.get(key, frozenset()) | {job.metadata.name}
     return running
-
-
-def _active(job: JSON) -> bool:
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return not any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
-    )

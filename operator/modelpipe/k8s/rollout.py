@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelpipe.k8s.bodies import ContainerStatus, DeploymentBody, PodBody
 from modelpipe.k8s.calls import KubeApi
-from modelpipe.k8s.rest import JSON
 from modelpipe.layout import MODEL_VERSION_ANNOTATION
 
 # Waiting reasons that mean the container cannot run, as opposed to "not yet".
@@ -36,55 +36,46 @@ class RolloutPods:
     crash: str | None = None
 
 
-def deployment_pods(api: KubeApi, namespace: str, deployment: JSON) -> list[JSON]:
+def deployment_pods(api: KubeApi, namespace: str, deployment: DeploymentBody) -> list[PodBody]:
     """The pods of the Deployment's own selector (none without one)."""
-    selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    selector = deployment.spec.selector.match_labels
     if not selector:
         return []
     return api.list_pods(namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
 
 
-def read_rollout_pods(api: KubeApi, namespace: str, deployment: JSON) -> RolloutPods:
-    template = (deployment.get("spec") or {}).get("template") or {}
-    version = ((template.get("metadata") or {}).get("annotations") or {}).get(
-        MODEL_VERSION_ANNOTATION
-    )
+def read_rollout_pods(api: KubeApi, namespace: str, deployment: DeploymentBody) -> RolloutPods:
+    version = deployment.spec.template.metadata.annotations.get(MODEL_VERSION_ANNOTATION)
     return summarise_pods(deployment_pods(api, namespace, deployment), version=version)
 
 
-def summarise_pods(pods: list[JSON], *, version: str | None) -> RolloutPods:
+def summarise_pods(pods: list[PodBody], *, version: str | None) -> RolloutPods:
     """Restarts and the most telling stop reason of the pods running ``version``."""
     restarts, crash = 0, None
     for pod in pods:
-        meta = pod.get("metadata") or {}
-        if meta.get("deletionTimestamp"):
+        meta = pod.metadata
+        if meta.deletion_timestamp:
             continue
-        if (
-            version is not None
-            and (meta.get("annotations") or {}).get(MODEL_VERSION_ANNOTATION) != version
-        ):
+        if version is not None and meta.annotations.get(MODEL_VERSION_ANNOTATION) != version:
             continue
-        observed = pod.get("status") or {}
         # An init container (fetch-model: a model that fails verification) counts too.
-        for status in observed.get("initContainerStatuses") or []:
-            restarts += int(status.get("restartCount") or 0)
-            done = ((status.get("state") or {}).get("terminated") or {}).get("exitCode") == 0
-            reason = None if done else _stop_reason(status)
-            crash = f"init container {status.get('name')}: {reason}" if reason else crash
-        for status in observed.get("containerStatuses") or []:
-            restarts += int(status.get("restartCount") or 0)
+        for status in pod.status.init_container_statuses:
+            restarts += status.restart_count
+            ended = status.state.terminated
+            reason = None if ended and ended.exit_code == 0 else _stop_reason(status)
+            crash = f"init container {status.name}: {reason}" if reason else crash
+        for status in pod.status.container_statuses:
+            restarts += status.restart_count
             crash = _stop_reason(status) or crash
     return RolloutPods(restarts=restarts, crash=crash)
 
 
-def _stop_reason(status: JSON) -> str | None:
-    waiting = (status.get("state") or {}).get("waiting") or {}
-    if waiting.get("reason") in _STUCK_WAITING:
-        return str(waiting["reason"])
-    terminated = (status.get("lastState") or {}).get("terminated") or (
-        status.get("state") or {}
-    ).get("terminated")
+def _stop_reason(status: ContainerStatus) -> str | None:
+    waiting = status.state.waiting
+    if waiting is not None and waiting.reason in _STUCK_WAITING:
+        return waiting.reason
+    terminated = status.last_state.terminated or status.state.terminated
     if terminated:
-        reason = terminated.get("reason") or "Error"
-        return f"{reason}, exit code {terminated.get('exitCode', '?')}"
+        code = "?" if terminated.exit_code is None else terminated.exit_code
+        return f"{terminated.reason or 'Error'}, exit code {code}"
     return None
