@@ -6,17 +6,20 @@
 
 1. Floor: the raw latency of creating a Job through the API, from just before the
    POST to a watch on the namespace's Jobs seeing it (suspended Jobs: no pod runs).
-2. With 10 and then 300 pipelines loaded: from just before a spec change (a PATCH of
-   ``spec.code.revision``) to the same watch seeing the operator's Job for it, p50
-   and p99, one change at a time (the operator otherwise idle); and in full mode also
-   every pipeline changed at once (a burst: every PATCH sent, 20 in flight, then the
-   Jobs awaited), against a floor burst of as many POSTs sent the same way.
+2. With 10, 300 and (full mode) 1,000 pipelines loaded: from just before a spec change (a
+   PATCH of ``spec.code.revision``) to the same watch seeing the operator's Job for it, p50
+   and p99, one change at a time (the operator otherwise idle; up to 300 pipelines); and in
+   full mode also every pipeline changed at once (a burst: every PATCH sent, 20 in flight,
+   then the Jobs awaited), against a floor burst of as many POSTs sent the same way.
 3. API writes per pipeline per minute while idle, once the namespace's pods are quiet:
    the apiserver's own ``apiserver_request_total`` (POST/PUT/PATCH/DELETE) before and
    after an idle window, by resource. The operator's share is what only it writes
    (ModelPipelines and their status, Jobs, Deployments, Services) plus the Events it
    reports; everything else (node heartbeats, leases, ...) is printed apart. Target: 0.
-4. Operator RSS (VmRSS) with 300 pipelines, against its RSS with none.
+4. Operator RSS (VmRSS) at each size, against its RSS with none.
+5. The settle time after a restart at each size (re-list and reconcile every pipeline,
+   creating nothing), against the empty operator's start plus as many raw reads
+   (restart.py).
 
 The pipelines' runs are one short pod each (a code test that exits 1), so the figures
 measure the operator, not training. A throwaway cluster ``bench-op`` is started and
@@ -34,7 +37,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -45,21 +48,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.kubeapi import MERGE, KubeApi
 from benchmarks.operator.fleet import (
-    OPERATOR_COMPONENT,
-    OPERATOR_RESOURCES,
+    Idle,
     JobWatch,
     Json,
+    cluster_with_crd,
     floor_job,
     pipeline,
     pvc,
     quantiles,
+    reconciles,
+    report_idle,
+    request_counts,
     rss_mib,
-    write_counts,
 )
-from tests.e2e.harness import CRD, Operator
+from benchmarks.operator.restart import report_restart, restart, time_start
+from tests.e2e.harness import Operator
 
 from localkube.cluster import Cluster
-from localkube.waiting import wait_for
 
 GROUP_PATH = "/apis/modelpipe.io/v1alpha1/namespaces/{ns}/modelpipelines"
 SETTLED = "CodeValidationFailed"
@@ -70,13 +75,14 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Mode:
     sizes: tuple[int, ...]
-    samples: int
+    samples: int  # one-at-a-time changes, at sizes up to MAX_SEQUENTIAL
     idle_seconds: float
     burst: bool
 
 
+MAX_SEQUENTIAL = 300  # at 1,000 the burst is the figure; 100 more pods would cost minutes
 QUICK = Mode(sizes=(10, 300), samples=20, idle_seconds=30, burst=False)
-FULL = Mode(sizes=(10, 300), samples=100, idle_seconds=120, burst=True)
+FULL = Mode(sizes=(10, 300, 1000), samples=100, idle_seconds=120, burst=True)
 
 
 class Bench:
@@ -88,6 +94,11 @@ class Bench:
     @property
     def pipelines_path(self) -> str:
         return GROUP_PATH.format(ns=self.ns)
+
+    async def get_pipeline(self, n: int) -> Json:
+        """GET one of the loaded pipelines, round robin: a raw read for the restart floor."""
+        names = sorted(self.revisions)
+        return await self.api.request("GET", f"{self.pipelines_path}/{names[n % len(names)]}")
 
     async def gather(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
         """Run the calls at most CONCURRENCY at a time; their results in order."""
@@ -140,7 +151,7 @@ class Bench:
         )
 
     async def add_pipelines(self, total: int) -> None:
-        names = [f"p{n:03d}" for n in range(len(self.revisions), total)]
+        names = [f"p{n:04d}" for n in range(len(self.revisions), total)]
 
         async def create(name: str) -> float:
             await self.api.request("POST", self.pipelines_path, body=pipeline(name, "r0"))
@@ -241,59 +252,58 @@ async def sequential(bench: Bench, size: int, samples: int) -> list[float]:
     return found
 
 
-@dataclass(frozen=True)
-class Idle:
-    seconds: float
-    writes: Counter[str]  # apiserver write requests in the window, by resource
-    events: Counter[str]  # Events written in the window, by reporting component
-    reconciles: int  # the operator's reconcile passes in the window
-
-    @property
-    def operator_writes(self) -> int:
-        """Writes only the operator makes: its kinds of objects, and Events it reports."""
-        owned = sum(n for key, n in self.writes.items() if key.split()[0] in OPERATOR_RESOURCES)
-        return owned + sum(
-            n for key, n in self.events.items() if key.endswith(f"/{OPERATOR_COMPONENT}")
-        )
-
-
 async def idle_writes(bench: Bench, operator: Operator, seconds: float) -> Idle:
     await bench.quiet(limit=180)
     await asyncio.sleep(5)  # the last events and status writes of the settle phase
-    reconciles_before = _reconciles(operator)
+    reconciles_before = reconciles(operator)
     started = datetime.now(UTC).replace(microsecond=0)
-    before = await asyncio.to_thread(write_counts, bench.cluster)
+    before = await asyncio.to_thread(request_counts, bench.cluster)
     await asyncio.sleep(seconds)
-    after = await asyncio.to_thread(write_counts, bench.cluster)
+    after = await asyncio.to_thread(request_counts, bench.cluster)
     return Idle(
         seconds=seconds,
         writes=Counter({k: after[k] - before[k] for k in after if after[k] > before[k]}),
         events=await bench.events_since(started),
-        reconciles=int(_reconciles(operator) - reconciles_before),
+        reconciles=int(reconciles(operator) - reconciles_before),
     )
 
 
-def _reconciles(operator: Operator) -> float:
-    lines = operator.metrics().splitlines()
-    return sum(float(x.split()[-1]) for x in lines if x.startswith("modelpipe_reconciles_total{"))
-
-
-def report_idle(idle: Idle, *, size: int) -> None:
-    per = idle.operator_writes / size / (idle.seconds / 60)
-    print(
-        f"  idle {idle.seconds:g}s: {per:.3f} operator writes per pipeline per minute "
-        f"(target 0), {idle.reconciles} reconcile passes\n"
-        f"    every apiserver write in the window, by resource: {dict(idle.writes)}; "
-        f"Events by reporter: {dict(idle.events)}"
-    )
-
-
-async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, rss0: float) -> None:
+async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, floor: Floor) -> None:
     print(f"\n{size} pipelines:", flush=True)
     started = time.monotonic()
     await bench.add_pipelines(size)
     await bench.settle(limit=120 + size * 2)
     print(f"  created and settled (first run each) in {time.monotonic() - started:.0f}s")
+    if size <= MAX_SEQUENTIAL:
+        await one_at_a_time(bench, size, mode)
+    if mode.burst:
+        await burst(bench, size)
+    report_idle(await idle_writes(bench, operator, mode.idle_seconds), size=size)
+    rss = rss_mib(_pid(operator))
+    print(
+        f"  operator RSS {rss:.0f} MiB ({rss / floor.rss:.2f}x its {floor.rss:.0f} MiB with none)",
+        flush=True,
+    )
+    found = await restart(
+        bench.cluster,
+        operator,
+        size=size,
+        jobs_seen=lambda: len(bench.watch.by_name),
+        floor_start=floor.start,
+        raw_get=bench.get_pipeline,
+    )
+    print(report_restart(found, size=size), flush=True)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The empty operator: its RSS, and seconds from its start to liveness."""
+
+    rss: float
+    start: float
+
+
+async def one_at_a_time(bench: Bench, size: int, mode: Mode) -> None:
     one = await sequential(bench, size, mode.samples)
     worst = max(range(len(one)), key=one.__getitem__)
     print(f"  (slowest single change: sample {worst}, {one[worst]:.2f}s; operator log has times)")
@@ -303,20 +313,17 @@ async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, rss0
         ),
         flush=True,
     )
-    if mode.burst:
-        names = sorted(bench.revisions)[:size]
-        await bench.gather([bench.ping] * CONCURRENCY)  # the client's connections are open
-        began = time.monotonic()
-        burst = await bench.burst(bench.bump, names)
-        what = f"change -> Job, all {size} at once"
-        print(ratio_line(what, burst, bench.floor[f"burst of {size}"]), flush=True)
-        print(f"    every Job of the burst created {time.monotonic() - began:.2f}s after its start")
-        await bench.settle(limit=120 + size * 2)
-    report_idle(await idle_writes(bench, operator, mode.idle_seconds), size=size)
-    rss = rss_mib(_pid(operator))
-    print(
-        f"  operator RSS {rss:.0f} MiB ({rss / rss0:.2f}x its {rss0:.0f} MiB with none)", flush=True
-    )
+
+
+async def burst(bench: Bench, size: int) -> None:
+    names = sorted(bench.revisions)[:size]
+    await bench.gather([bench.ping] * CONCURRENCY)  # the client's connections are open
+    began = time.monotonic()
+    found = await bench.burst(bench.bump, names)
+    what = f"change -> Job, all {size} at once"
+    print(ratio_line(what, found, bench.floor[f"burst of {size}"]), flush=True)
+    print(f"    every Job of the burst created {time.monotonic() - began:.2f}s after its start")
+    await bench.settle(limit=120 + size * 2)
 
 
 def _pid(operator: Operator) -> int:
@@ -341,12 +348,12 @@ async def measure(cluster: Cluster, namespace: str, mode: Mode, tmp: Path) -> No
         await api.request(
             "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", body=pvc()
         )
-        operator.start()
-        await asyncio.to_thread(wait_for, "the operator's liveness", _alive(operator), timeout=60)
+        start = await time_start(operator, _alive(operator), limit=60)
+        print(f"empty operator: process start -> liveness {start:.2f}s")
         await asyncio.sleep(3)
-        rss0 = rss_mib(_pid(operator))
+        floor = Floor(rss=rss_mib(_pid(operator)), start=start)
         for size in mode.sizes:
-            await one_size(bench, operator, size, mode, rss0)
+            await one_size(bench, operator, size, mode, floor)
     finally:
         operator.stop()
         watcher.cancel()
@@ -368,15 +375,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 changes per size, 30 s idle")
     parser.add_argument("--cluster", default="bench-op", help="local cluster to use")
+    parser.add_argument("--sizes", type=int, nargs="+", help="pipeline counts (default: mode's)")
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
-    already = Cluster.at(args.cluster).running()
-    cluster = Cluster.up(args.cluster, log=lambda _m: None)
+    if args.sizes:
+        mode = replace(mode, sizes=tuple(args.sizes))
+    cluster, already = cluster_with_crd(args.cluster)
     namespace = f"bench-op-{uuid.uuid4().hex[:5]}"
     started = time.monotonic()
     try:
-        cluster.kubectl("apply", "-f", str(CRD))
-        cluster.kubectl("wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io")
         cluster.kubectl("create", "namespace", namespace)
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(measure(cluster, namespace, mode, Path(tmp)))

@@ -12,14 +12,16 @@ import asyncio
 import statistics
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.kubeapi import KubeApi
 from prometheus_client.parser import text_string_to_metric_families
-from tests.e2e.harness import example_documents
+from tests.e2e.harness import CRD, Operator, example_documents
 
 from localkube.cluster import Cluster
+from localkube.waiting import wait_for
 
 Json = dict[str, Any]
 CODE_REVISION = "modelpipe.io/code-revision"
@@ -37,6 +39,22 @@ OPERATOR_RESOURCES = frozenset(
     }
 )
 OPERATOR_COMPONENT = "modelpipe.io/modelpipe-operator"
+
+
+def cluster_with_crd(name: str) -> tuple[Cluster, bool]:
+    """The local cluster ``name`` (started if need be) with the CRD established; whether
+    it was running already (then keep it)."""
+    already = Cluster.at(name).running()
+    cluster = Cluster.up(name, log=lambda _m: None)
+    cluster.kubectl("apply", "-f", str(CRD))
+    wait_for("the CRD", lambda: _established(cluster), timeout=60)
+    return cluster, already
+
+
+def _established(cluster: Cluster) -> bool:
+    crd = "crd/modelpipelines.modelpipe.io"  # just applied: the first wait may not find it
+    done = cluster.kubectl("wait", "--for=condition=Established", crd, check=False)
+    return done.returncode == 0
 
 
 def pvc() -> Json:
@@ -104,8 +122,8 @@ class JobWatch:
         return seen[key]
 
 
-def write_counts(cluster: Cluster) -> Counter[str]:
-    """apiserver_request_total of write verbs, by ``group/resource[/subresource] VERB``."""
+def request_counts(cluster: Cluster, verbs: frozenset[str] = WRITE_VERBS) -> Counter[str]:
+    """apiserver_request_total of ``verbs`` (writes), by ``group/resource[/subresource] VERB``."""
     text = cluster.kubectl("get", "--raw", "/metrics").stdout
     counts: Counter[str] = Counter()
     for family in text_string_to_metric_families(text):
@@ -113,7 +131,7 @@ def write_counts(cluster: Cluster) -> Counter[str]:
             continue
         for sample in family.samples:
             labels = sample.labels
-            if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
+            if sample.name != "apiserver_request_total" or labels.get("verb") not in verbs:
                 continue
             key = f"{labels.get('group') or 'core'}/{labels.get('resource')}"
             key += f"/{labels['subresource']}" if labels.get("subresource") else ""
@@ -134,3 +152,35 @@ def quantiles(values: list[float]) -> tuple[float, float]:
         return values[0], values[0]
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return cuts[49], cuts[98]
+
+
+@dataclass(frozen=True)
+class Idle:
+    seconds: float
+    writes: Counter[str]  # apiserver write requests in the window, by resource
+    events: Counter[str]  # Events written in the window, by reporting component
+    reconciles: int  # the operator's reconcile passes in the window
+
+    @property
+    def operator_writes(self) -> int:
+        """Writes only the operator makes: its kinds of objects, and Events it reports."""
+        owned = sum(n for key, n in self.writes.items() if key.split()[0] in OPERATOR_RESOURCES)
+        return owned + sum(
+            n for key, n in self.events.items() if key.endswith(f"/{OPERATOR_COMPONENT}")
+        )
+
+
+def reconciles(operator: Operator) -> float:
+    """The operator's reconcile passes since it started (its own counter)."""
+    lines = operator.metrics().splitlines()
+    return sum(float(x.split()[-1]) for x in lines if x.startswith("modelpipe_reconciles_total{"))
+
+
+def report_idle(idle: Idle, *, size: int) -> None:
+    per = idle.operator_writes / size / (idle.seconds / 60)
+    print(
+        f"  idle {idle.seconds:g}s: {per:.3f} operator writes per pipeline per minute "
+        f"(target 0), {idle.reconciles} reconcile passes\n"
+        f"    every apiserver write in the window, by resource: {dict(idle.writes)}; "
+        f"Events by reporter: {dict(idle.events)}"
+    )
