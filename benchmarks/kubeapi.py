@@ -3,6 +3,14 @@
 The benchmarks measure latencies of a few milliseconds with many requests in flight, so
 they use one aiohttp session (one connection pool, no thread per request) rather than
 the kubernetes package's blocking client. aiohttp comes with kopf.
+
+Why not the operator's own ``modelpipe.k8s.rest.Rest``: this is the load generator and
+the stopwatch, on the other side of the API server from the operator being measured. It
+must not share the code it times (a slower ``Rest`` would slow both sides and hide in the
+ratios), it needs watches (``Rest`` has none: kopf watches for the operator) and a 300-
+pipeline burst of requests in flight at once on one event loop, where ``Rest`` is
+blocking, one thread per request, and retries 429/5xx (which a benchmark must see, not
+absorb). ``Rest`` itself is measured against other clients in ``operator/bench_clients.py``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import yaml
 from localkube.cluster import Cluster
 from localkube.reach import node_network, on_node
 from localkube.waiting import wait_for
+from modelpipe.layout import RETRAIN_ANNOTATION
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
@@ -190,6 +191,11 @@ class Namespace:
 
     def patch(self, name: str, patch: dict[str, Any], kind: str = "modelpipeline") -> None:
         self.kubectl("patch", kind, name, "--type", "merge", "-p", json.dumps(patch))
+
+    def retrain(self, token: str, *, name: str = "iris") -> None:
+        """Ask for a new run of the same inputs (a new token each time: one run each)."""
+        annotation = f"{RETRAIN_ANNOTATION}={token}"
+        self.kubectl("annotate", "--overwrite", "modelpipeline", name, annotation)
 
 
 def condition(pipeline: dict[str, Any], type_: str) -> tuple[str, str] | None:

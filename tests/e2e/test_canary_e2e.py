@@ -32,10 +32,6 @@ SLOW_LIMIT = 0.01
 SLOW = 600
 
 
-def retrain(ns: Namespace, token: str) -> None:
-    ns.kubectl("annotate", "modelpipeline", "iris", f"modelpipe.io/retrain={token}", "--overwrite")
-
-
 def under_load(ns: Namespace, probe: Any) -> Any:
     """``probe`` after one request to every ready serving pod (wait_for bounds the loop)."""
 
@@ -64,7 +60,7 @@ def test_a_good_candidate_is_promoted_step_by_step_and_a_slow_one_aborted(
     first = promoted(ns, timeout=SLOW)
     assert ns.pipeline()["status"].get("canary") is None  # the first model rolls at once
 
-    retrain(ns, "1")
+    ns.retrain("1")
     step = wait_for("the candidate's first canary step", under_load(ns, canary_step), timeout=SLOW)
     second = step["modelVersion"]
     assert (step["step"], step["canaryReplicas"], step["stableReplicas"]) == (0, 1, 1)
@@ -107,7 +103,7 @@ def test_a_good_candidate_is_promoted_step_by_step_and_a_slow_one_aborted(
     # A slow candidate: its first step breaks the p99 limit under load and is aborted.
     slow = {**HEALTHY, "maxLatencyP99Ms": SLOW_LIMIT}
     ns.patch("iris", {"spec": {"serving": {"analysis": slow}}})
-    retrain(ns, "2")
+    ns.retrain("2")
 
     def aborted(pipeline: dict[str, Any]) -> dict[str, Any] | None:
         run = pipeline["status"].get("lastRun") or {}

@@ -19,11 +19,10 @@ from tests.e2e.harness import Namespace, Operator, condition, example_documents
 from localkube.cluster import Cluster
 from localkube.kueue import Kueue, running
 from localkube.waiting import wait_for
+from modelpipe.k8s.calls import KUEUE_API_VERSION
 from modelpipe.layout import KUEUE_QUEUE_LABEL, PIPELINE_LABEL
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
-
-KUEUE = "kueue.x-k8s.io/v1beta2"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,7 @@ def kueue(cluster: Cluster) -> Iterator[Kueue]:
 
 def local_queue(name: str, namespace: str, cluster_queue: str) -> dict[str, Any]:
     return {
-        "apiVersion": KUEUE,
+        "apiVersion": KUEUE_API_VERSION,
         "kind": "LocalQueue",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"clusterQueue": cluster_queue},
@@ -46,14 +45,14 @@ def local_queue(name: str, namespace: str, cluster_queue: str) -> dict[str, Any]
 def quota(cluster: Cluster, ns: Namespace, kueue: Kueue) -> Iterator[str]:
     """A ClusterQueue for ``ns`` alone admitting one training pod at a time; its name."""
     name = f"cq-{uuid.uuid4().hex[:6]}"
-    flavor = {"apiVersion": KUEUE, "kind": "ResourceFlavor", "metadata": {"name": name}}
+    flavor = {"apiVersion": KUEUE_API_VERSION, "kind": "ResourceFlavor", "metadata": {"name": name}}
     resources = [
         {"name": "cpu", "nominalQuota": "100"},
         {"name": "memory", "nominalQuota": "100Gi"},
         {"name": "pods", "nominalQuota": "1"},
     ]
     queue = {
-        "apiVersion": KUEUE,
+        "apiVersion": KUEUE_API_VERSION,
         "kind": "ClusterQueue",
         "metadata": {"name": name},
         "spec": {

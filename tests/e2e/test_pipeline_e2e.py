@@ -116,7 +116,7 @@ def test_train_gate_promote_retrain_and_reject(
     jobs_before = ns.jobs()
     time.sleep(3)
     assert ns.jobs() == jobs_before
-    ns.patch("iris", {"metadata": {"annotations": {"modelpipe.io/retrain": "1"}}})
+    ns.retrain("1")
     wait_for("a retrain Job", lambda: len(ns.jobs()) == len(jobs_before) + 1, timeout=60)
 
 

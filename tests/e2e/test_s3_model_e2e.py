@@ -99,7 +99,7 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     # The champion is production's model, downloaded from S3 by fetch-champion and
     # compared on the same holdout: a retrain of the same data and seed scores the same.
     ns.patch("iris", {"spec": {"evaluation": {"champion": {"metric": "accuracy"}}}})
-    ns.kubectl("annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=champion")
+    ns.retrain("champion")
     first = promoted(ns, besides=zeroth, timeout=420)
     compared = run_of(ns, first)
     assert compared["championMetrics"]["accuracy"] == run_of(ns, zeroth)["metrics"]["accuracy"]
@@ -137,9 +137,7 @@ def test_models_in_s3_are_served_verified_and_a_changed_or_unfinished_upload_nev
     assert changed["modelUri"].startswith(
         f"s3://{s3_bucket}/{PREFIX}/{ns.name}/iris/{changed['modelVersion']}/"
     )
-    ns.kubectl(
-        "annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=unfinished"
-    )
+    ns.retrain("unfinished")
     unfinished = held(ns, besides={first, changed["modelVersion"]})
     key_of = {
         r["modelVersion"]: r["modelUri"].removeprefix(f"s3://{s3_bucket}/")
@@ -202,7 +200,7 @@ def test_a_switch_from_a_pvc_keeps_production_serving_until_a_model_in_s3_is_pro
     answer = predict(ns)
     assert answer is not None and answer["model_version"] == zeroth
 
-    ns.kubectl("annotate", "--overwrite", "modelpipeline", "iris", "modelpipe.io/retrain=s3")
+    ns.retrain("s3")
     first = promoted(ns, besides=zeroth, timeout=420)
     assert run_of(ns, first).get("championMetrics") is None  # the PVC's model is no champion
     production = ns.pipeline()["status"]["production"]

@@ -27,7 +27,7 @@ from modelpipe.k8s.bodies import (
     UnreadableBody,
     parse,
 )
-from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.calls import KUEUE_API_VERSION, KubeApi
 from modelpipe.k8s.gather import _deployment
 from modelpipe.k8s.jobevents import JobEvents
 from modelpipe.k8s.jobs import observe_job, with_pod_report
@@ -49,7 +49,7 @@ _READ_FOR_METADATA = (
 OTHERS = [a for a in ANSWERS if a.get("kind") in _READ_FOR_METADATA]
 # Kueue v0.17's answer for a LocalQueue (only the fields the operator reads differ from it).
 LOCAL_QUEUE = {
-    "apiVersion": "kueue.x-k8s.io/v1beta2",
+    "apiVersion": KUEUE_API_VERSION,
     "kind": "LocalQueue",
     "metadata": {"name": "team", "namespace": "ml", "uid": "lq-1", "generation": 1},
     "spec": {"clusterQueue": "cluster", "stopPolicy": "None"},

@@ -27,7 +27,7 @@ from tests.operator.test_queue import add_pipeline
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineSpec, Reason, RunPhase, Verdict
 from modelpipe.api.v1alpha1.status import all_runs
 from modelpipe.k8s.bodies import JobBody, parse
-from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.calls import KUEUE_API_VERSION, KubeApi
 from modelpipe.k8s.jobs import observe_job
 from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
 from modelpipe.k8s.reconciler import Reconciler
@@ -37,7 +37,7 @@ from modelpipe.planning.outcome import CreateJob
 from modelpipe.planning.queue import Limits, Request
 
 JOBS = "/apis/batch/v1/namespaces/ml/jobs"
-LOCAL_QUEUES = "/apis/kueue.x-k8s.io/v1beta2/namespaces/ml/localqueues"
+LOCAL_QUEUES = f"/apis/{KUEUE_API_VERSION}/namespaces/ml/localqueues"
 TEAM = KueueQueue(name="team", exists=True, cluster_queue="shared", pending=2)
 
 

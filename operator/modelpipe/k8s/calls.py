@@ -29,7 +29,8 @@ from modelpipe.sources.credentials import SecretView
 
 JSON_PATCH = "application/json-patch+json"
 # Kueue's storage version since v0.15 (v1beta1 is still served, deprecated).
-KUEUE_GROUP, _KUEUE = "kueue.x-k8s.io", "kueue.x-k8s.io/v1beta2"
+KUEUE_GROUP = "kueue.x-k8s.io"
+KUEUE_API_VERSION = f"{KUEUE_GROUP}/v1beta2"
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,9 @@ class KubeApi:
 
     def get_local_queue(self, namespace: str, name: str) -> LocalQueueBody | None:
         """A Kueue LocalQueue; ``None`` also when Kueue's CRDs are not installed."""
-        return self._get(LocalQueueBody, f"{_ns(_KUEUE, namespace, 'localqueues')}/{name}")
+        return self._get(
+            LocalQueueBody, f"{_ns(KUEUE_API_VERSION, namespace, 'localqueues')}/{name}"
+        )
 
     def get_pvc(self, namespace: str, name: str) -> ObjectBody | None:
         path = f"{_ns('v1', namespace, 'persistentvolumeclaims')}/{name}"

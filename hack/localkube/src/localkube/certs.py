@@ -207,15 +207,21 @@ def _write_pair(pair: Pair, cert: x509.Certificate, key: ec.EllipticCurvePrivate
     )
 
 
+def _cluster_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The cluster CA in ``directory`` (made first if missing), to issue more certs from."""
+    pki = ensure_pki(directory)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    return ca_cert, ca_key
+
+
 def ensure_loopback_serving(directory: Path, pair: Pair, *, cn: str) -> Pair:
     """A serving cert for 127.0.0.1 from the cluster CA in ``directory`` (once): for a host
     process the apiserver calls back, such as a webhook server (caBundle: the cluster CA)."""
     if pair.cert.exists() and pair.key.exists():
         return pair
-    pki = ensure_pki(directory)
-    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
-    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_cert, ca_key = _cluster_ca(directory)
     pair.cert.parent.mkdir(parents=True, exist_ok=True)
     sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     _issue(pair, ca_cert, ca_key, cn=cn, server=True, sans=sans)
@@ -243,10 +249,7 @@ def ensure_node_certs(directory: Path, *, node_name: str, node_ip: str) -> NodeC
     pairs = (certs.kubelet_client, certs.kubelet_serving, certs.kube_proxy)
     if all(p.cert.exists() and p.key.exists() for p in pairs):
         return certs
-    pki = ensure_pki(directory)
-    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
-    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_cert, ca_key = _cluster_ca(directory)
     _issue(certs.kubelet_client, ca_cert, ca_key, cn=f"system:node:{node_name}", org="system:nodes")
     serving_sans: list[x509.GeneralName] = [
         x509.IPAddress(ipaddress.ip_address(node_ip)),
