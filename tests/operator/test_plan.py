@@ -14,6 +14,7 @@ from tests.operator.builders import (
     kinds,
     observe,
     reasons,
+    record,
     result,
     serving,
     spec,
@@ -64,6 +65,39 @@ def test_running_job_is_adopted_and_metadata_changes_start_nothing(
     planned = step(world)
     assert planned.actions == () and planned.events == ()
     assert condition(planned, ConditionType.TRAINING) == ("True", Reason.JOB_RUNNING)
+
+
+@pytest.mark.parametrize(
+    ("phase", "then"),
+    [
+        (JobPhase.ACTIVE, []),  # followed as running
+        (JobPhase.SUCCEEDED, [Reason.GATE_PASSED, Reason.ROLLING_OUT]),  # judged, promoted
+    ],
+)
+def test_a_job_status_does_not_record_is_adopted_with_an_event_once(
+    phase: JobPhase, then: list[Reason]
+) -> None:
+    """A restarted operator (or a new leader) finds the Job its predecessor created but
+    never recorded: it records it, says so once, creates nothing."""
+    version = desired_version()
+    finished = {"result": result({"accuracy": 0.95})} if phase != JobPhase.ACTIVE else {}
+    world = observe(jobs=(job(version, phase, **finished),))
+    planned = step(world)
+    assert "CreateJob" not in kinds(planned)
+    assert reasons(planned)[:1] == [Reason.ADOPTED_JOB]
+    assert reasons(planned)[1:] == then
+    adopted = next(e for e in planned.events if e.reason == Reason.ADOPTED_JOB)
+    assert f"iris-{version}" in adopted.message and adopted.type.value == "Normal"
+    assert record(planned, version).job_name == f"iris-{version}"
+    again = step(with_(world, status=planned.status))
+    assert Reason.ADOPTED_JOB not in reasons(again) and "CreateJob" not in kinds(again)
+
+
+def test_a_recorded_job_is_not_adopted_again() -> None:
+    created = observe()
+    version = desired_version()
+    world = cycle(created, jobs=(job(version, JobPhase.ACTIVE),))
+    assert Reason.ADOPTED_JOB not in reasons(step(world))
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,7 @@ def test_restart_after_rollout_before_status_write_promotes_once() -> None:
     assert (
         planned.status.production is not None and planned.status.production.model_version == version
     )
-    assert reasons(planned) == [Reason.GATE_PASSED, Reason.PROMOTED]
+    assert reasons(planned) == [Reason.ADOPTED_JOB, Reason.GATE_PASSED, Reason.PROMOTED]
 
 
 def test_surging_rollout_with_unready_new_pod_is_not_done() -> None:

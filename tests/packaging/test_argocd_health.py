@@ -75,6 +75,7 @@ IN_PROGRESS_REASONS = {
     "NoModelYet",
     "Queued",
     "JobCreated",
+    "AdoptedJob",  # event-only: a Job found unrecorded is followed as running
     "JobRunning",
     "JobSuperseded",
     "JobSucceeded",

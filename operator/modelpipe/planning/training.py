@@ -104,7 +104,27 @@ def settle_current_run(d: Decided) -> Part:
     job = d.obs.job(job_name(pipeline=d.obs.metadata.name, version=version))
     if job is None or job.deleting:
         return NOTHING
-    record = d.find(version) or _new_record(d, job.name)
+    recorded = d.find(version)
+    if recorded is not None:
+        return _follow(d, job, recorded)
+    record = _new_record(d, job.name)
+    adopted = adopt_job(d, job, record)
+    return adopted + _follow(d.after(adopted), job, record)
+
+
+def adopt_job(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
+    """Record the desired Job that status does not know: its creator stopped (a restart, a
+    new leader) between creating it and writing status. Said once, with an event."""
+    return Part(status=d.with_record(record)) + emit(
+        EventType.NORMAL,
+        Reason.ADOPTED_JOB,
+        f"Adopted Job {job.name} for model {record.model_version}: it exists but status did "
+        f"not record it (its creator stopped before writing status)",
+    )
+
+
+def _follow(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
+    version = record.model_version
     if job.phase == JobPhase.ACTIVE:
         if record.verdict not in (Verdict.RUNNING, Verdict.SUPERSEDED):
             return NOTHING

@@ -38,6 +38,8 @@ class Reason(StrEnum):
     # spec.training.queueName names a Kueue LocalQueue that does not exist.
     QUEUE_NOT_FOUND = "QueueNotFound"
     JOB_CREATED = "JobCreated"
+    # The desired Job existed but status did not record it (created before a restart).
+    ADOPTED_JOB = "AdoptedJob"
     JOB_RUNNING = "JobRunning"
     JOB_SUPERSEDED = "JobSuperseded"
     JOB_SUCCEEDED = "JobSucceeded"
