@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from tests.operator.builders import (
     NOW,
     condition,
@@ -24,6 +25,7 @@ from tests.operator.builders import (
 from tests.operator.fake_api import PIPELINES, FakeClock, FakeRest, FakeTimer
 from tests.operator.test_queue import add_pipeline
 
+from modelpipe.api.config import UNCONFIGURED, OperatorConfig
 from modelpipe.api.v1alpha1 import ConditionType, ModelPipelineSpec, Reason, RunPhase, Verdict
 from modelpipe.api.v1alpha1.status import all_runs
 from modelpipe.k8s.bodies import JobBody, parse
@@ -210,3 +212,77 @@ def test_the_reconciler_creates_suspended_jobs_past_a_full_operator_queue_only_i
     status = rest.objects[f"{PIPELINES}/c"]["status"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "QueueNotFound"
+
+
+# A suspended Job in a queue the spec no longer names; the chart's kueue switch and default queue
+
+
+@pytest.mark.parametrize(
+    ("now_named", "queue"),
+    [(None, None), ("other", KueueQueue(name="other", exists=True))],
+)
+def test_a_suspended_job_in_a_queue_no_longer_named_goes_and_the_run_starts_again(
+    now_named: str | None, queue: KueueQueue | None
+) -> None:
+    """queueName removed (or Kueue switched off) or renamed: the Job never ran, so it is
+    deleted and made again for where the run now goes; it is not left Queued forever."""
+    world, version = suspended_world()
+    moved = replace(
+        world, spec=spec(training={**spec_dict()["training"], "queueName": now_named}), kueue=queue
+    )
+    planned = step(moved)
+    assert kinds(planned) == ["DeleteJob"] and reasons(planned) == [Reason.JOB_SUPERSEDED]
+    assert "waits in LocalQueue team" in planned.events[0].message
+    assert condition(planned, ConditionType.TRAINING) == ("False", Reason.QUEUED)
+    gone = with_(moved, status=planned.status, jobs=())
+    made = created_job(step(gone))
+    assert made["metadata"]["name"] == f"iris-{version}"  # type: ignore[index]
+    labels = made["metadata"]["labels"]  # type: ignore[index]
+    assert labels.get(KUEUE_QUEUE_LABEL) == now_named
+    assert ("suspend" in made["spec"]) is (now_named is not None)  # type: ignore[operator]
+
+
+def parse_spec(config: OperatorConfig, **training: Any) -> ModelPipelineSpec:
+    body = spec_dict(training={**spec_dict()["training"], **training})
+    return ModelPipelineSpec.model_validate(body, context=config)
+
+
+def test_the_default_queue_is_used_only_where_a_pipeline_names_none() -> None:
+    default = OperatorConfig(default_queue="batch")
+    assert parse_spec(default).training.queue_name == "batch"
+    assert parse_spec(default, queueName="team").training.queue_name == "team"
+    assert parse_spec(UNCONFIGURED).training.queue_name is None
+
+
+def test_without_kueue_a_queue_name_is_refused_and_the_default_ignored() -> None:
+    off = OperatorConfig(kueue=False, default_queue="batch")
+    assert parse_spec(off).training.queue_name is None
+    with pytest.raises(ValidationError, match=r"queueName team: .*kueue.enabled=false"):
+        parse_spec(off, queueName="team")
+
+
+def test_without_kueue_a_pipeline_naming_a_queue_gets_invalid_spec_and_no_queue_is_read() -> None:
+    reads: list[str] = []
+
+    class Recording(FakeRest):
+        def request(self, method: str, path: str, **kwargs: Any) -> Any:
+            reads.append(path)
+            return super().request(method, path, **kwargs)
+
+    rest = Recording()
+    rest.objects["/api/v1/namespaces/ml/persistentvolumeclaims/models"] = {"metadata": {}}
+    add_pipeline(rest, "a", queueName="team")
+    rec = Reconciler(
+        KubeApi(rest),  # type: ignore[arg-type]
+        clock=FakeClock(),
+        timer=FakeTimer,
+        namespaces=("ml",),
+        config=OperatorConfig(kueue=False),
+    )
+    rec.reconcile("ml", "a")
+    assert rest.under(JOBS) == []
+    ready = next(
+        c for c in rest.objects[f"{PIPELINES}/a"]["status"]["conditions"] if c["type"] == "Ready"
+    )
+    assert ready["reason"] == "InvalidSpec" and "kueue.enabled=false" in ready["message"]
+    assert not [p for p in reads if "localqueues" in p]

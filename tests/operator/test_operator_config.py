@@ -22,6 +22,8 @@ from tests.operator.builders import (
 )
 
 from modelpipe.api.config import (
+    KUEUE_DEFAULT_QUEUE_ENV,
+    KUEUE_ENV,
     PRIORITY_CLASSES_ENV,
     SERVER_IMAGE_ENV,
     TRAINER_IMAGE_ENV,
@@ -78,6 +80,13 @@ def test_reads_the_charts_variables() -> None:
     assert config == CONFIGURED
     unset = OperatorConfig.from_environment({TRAINER_IMAGE_ENV: "", SERVER_IMAGE_ENV: ""})
     assert unset == UNCONFIGURED == OperatorConfig(trainer_image=DEFAULT_TRAINER_IMAGE)
+
+
+def test_reads_the_charts_kueue_switch_and_default_queue() -> None:
+    assert UNCONFIGURED.kueue and UNCONFIGURED.default_queue is None
+    off = OperatorConfig.from_environment({KUEUE_ENV: "false", KUEUE_DEFAULT_QUEUE_ENV: "batch"})
+    assert (off.kueue, off.default_queue) == (False, "batch")
+    assert OperatorConfig.from_environment({KUEUE_ENV: "true"}).kueue
 
 
 def test_the_process_environment_reaches_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:

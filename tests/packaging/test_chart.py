@@ -46,6 +46,7 @@ def test_helm_lint_is_clean(helm: HelmRun, mode: str) -> None:
         ("trainer.image=registry.local/trainer:1", "at '/trainer/image': got string, want object"),
         ("crds.enabled=maybe", "at '/crds/enabled': got string, want boolean"),
         ("modelServers.podMonitor.interval=often", "at '/modelServers/podMonitor/interval'"),
+        ("kueue.defaultQueue=Team_A", "at '/kueue/defaultQueue': 'Team_A' does not match"),
     ],
 )
 def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, message: str) -> None:
@@ -117,6 +118,14 @@ def test_training_queue_limits_reach_the_operator_only_when_set(render: Render) 
         "--max-training-jobs=4",
         "--max-training-jobs-per-namespace=2",
     ]
+
+
+def test_the_kueue_default_queue_reaches_the_operator(render: Render) -> None:
+    def env(*values: str) -> dict[str, str | None]:
+        return {e["name"]: e.get("value") for e in operator_container(render(*values))["env"]}
+
+    assert (env()["MODELPIPE_KUEUE"], env()["MODELPIPE_KUEUE_DEFAULT_QUEUE"]) == ("true", "")
+    assert env("--set", "kueue.defaultQueue=batch")["MODELPIPE_KUEUE_DEFAULT_QUEUE"] == "batch"
 
 
 def test_pod_meets_pod_security_restricted(render: Render) -> None:

@@ -8,6 +8,7 @@ grants checked against what the operator declares in modelpipe.k8s.calls.RBAC_RU
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from tests.packaging.chart_helpers import (
@@ -146,6 +147,20 @@ def test_rules_name_exact_verbs_and_resources(render: Render, mode: str) -> None
 def test_secret_access_can_be_turned_off(render: Render) -> None:
     (role,) = kinds(render("--set", "rbac.readSecrets=false"), "ClusterRole")
     assert "secrets" not in {r for rule in role["rules"] for r in rule["resources"]}
+
+
+def test_kueue_access_can_be_turned_off_and_the_operator_is_told(render: Render) -> None:
+    def local_queue_rules(*values: str) -> list[dict[str, Any]]:
+        (role,) = kinds(render(*values), "ClusterRole")
+        return [r for r in role["rules"] if "localqueues" in r["resources"]]
+
+    assert [r["verbs"] for r in local_queue_rules()] == [["get"]]
+    assert local_queue_rules("--set", "kueue.enabled=false") == []
+    env = {
+        e["name"]: e.get("value")
+        for e in operator_container(render("--set", "kueue.enabled=false"))["env"]
+    }
+    assert env["MODELPIPE_KUEUE"] == "false"
 
 
 _KOPF_FALLS_BACK = "kopf only observes it to notice changes later, and falls back when refused"

@@ -75,12 +75,15 @@ operator (settings.scanning.disabled) would remove both the wait and the calls.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
+{{- if .Values.kueue.enabled }}
 # get: KubeApi.get_local_queue, the Kueue LocalQueue a spec.training.queueName names,
 # in the pipeline's own namespace: QueueNotFound instead of a Job no queue admits
 # (k8s/gather.py, planning/kueue.py). Kueue itself unsuspends the Jobs; never list or watch.
+# kueue.enabled=false drops it (a spec naming a queue is then refused, InvalidSpec).
 - apiGroups: [kueue.x-k8s.io]
   resources: [localqueues]
   verbs: [get]
+{{- end }}
 # create: KubeApi.create_event (JobCreated, GateFailed, Promoted, ...) and
 # kopf's own warning events (handlers.configure: settings.posting.level).
 - apiGroups: [""]

@@ -22,6 +22,12 @@ TRAINER_IMAGE_ENV = "MODELPIPE_TRAINER_IMAGE"
 SERVER_IMAGE_ENV = "MODELPIPE_SERVER_IMAGE"
 # Helm value pods.priorityClassNames, comma-separated: the PriorityClasses pods may use.
 PRIORITY_CLASSES_ENV = "MODELPIPE_PRIORITY_CLASSES"
+# Helm value kueue.enabled: "false" means no Kueue here (and no RBAC on its LocalQueues),
+# so spec.training.queueName is refused with a condition instead of a Job nothing admits.
+KUEUE_ENV = "MODELPIPE_KUEUE"
+# Helm value kueue.defaultQueue: the LocalQueue (in each pipeline's own namespace) of every
+# pipeline that names none; empty: such pipelines use the operator's own training queue.
+KUEUE_DEFAULT_QUEUE_ENV = "MODELPIPE_KUEUE_DEFAULT_QUEUE"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class OperatorConfig:
     trainer_image: str = DEFAULT_TRAINER_IMAGE
     server_image: str | None = None
     priority_classes: frozenset[str] = frozenset()
+    kueue: bool = True
+    default_queue: str | None = None
 
     @classmethod
     def from_environment(cls, variables: Mapping[str, str]) -> OperatorConfig:
@@ -41,6 +49,8 @@ class OperatorConfig:
             priority_classes=frozenset(
                 filter(None, variables.get(PRIORITY_CLASSES_ENV, "").split(","))
             ),
+            kueue=variables.get(KUEUE_ENV, "true").strip().lower() != "false",
+            default_queue=variables.get(KUEUE_DEFAULT_QUEUE_ENV) or None,
         )
 
 

@@ -7,7 +7,12 @@ ever unsuspends it. These checks turn what was read into status::
 
     LocalQueue not found ──▶ no Job; Ready=False, Training=False QueueNotFound (+ Warning)
     Job suspended        ──▶ currentRun.phase Queued; Training=False Queued (+ Normal, once)
+      in another queue   ──▶ deleted (it never ran), made again for the queue now named
+                             (queueName changed or removed, Kueue switched off)
     Job unsuspended      ──▶ Kueue admitted it: Running, as any other Job
+
+Without Kueue (the chart's kueue.enabled=false) a spec naming a queue is refused when it
+is parsed (api.v1alpha1.training), so no LocalQueue is read.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 from modelpipe.api.v1alpha1 import ConditionType, CurrentRun, Reason, RunPhase, RunRecord
 from modelpipe.observed import ObservedJob
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
-from modelpipe.planning.outcome import EventType
+from modelpipe.planning.outcome import DeleteJob, EventType
 
 
 def queue_not_found(d: Decided) -> bool:
@@ -28,8 +33,9 @@ def queue_missing(d: Decided) -> Part:
     if kueue is None or kueue.exists:
         return NOTHING
     message = (
-        f"Kueue LocalQueue {kueue.name} not found in namespace {d.obs.metadata.namespace}: "
-        "create it or fix spec.training.queueName (no training Job starts outside the queue)"
+        f"Kueue LocalQueue {kueue.name} not found in namespace {d.obs.metadata.namespace} "
+        "(or Kueue is not installed): create it or fix spec.training.queueName (no training "
+        "Job starts outside the queue)"
     )
     # Checked again every 30 s: a LocalQueue created later is found without a spec change.
     return block(d, Reason.QUEUE_NOT_FOUND, message) + condition(
@@ -38,7 +44,11 @@ def queue_missing(d: Decided) -> Part:
 
 
 def awaiting_admission(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
-    """The Job waits, suspended, for Kueue to admit it."""
+    """The Job waits, suspended, for Kueue to admit it; or, if it waits in a queue the spec
+    no longer names, it goes (it never ran) and the run starts again where it now should."""
+    named = d.spec.training.queue_name or ""
+    if job.queue_name != named:
+        return _requeue(d, job, record, named)
     if queue_not_found(d):  # Kueue holds it; it never starts outside the queue
         return queue_missing(d) + _queued_run(d, job, record)
     kueue = d.obs.kueue
@@ -60,3 +70,18 @@ def _queued_run(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
         phase=RunPhase.QUEUED,
     )
     return Part(status=d.with_record(record).model_copy(update={"current_run": run}))
+
+
+def _requeue(d: Decided, job: ObservedJob, record: RunRecord, named: str) -> Part:
+    now = f"LocalQueue {named}" if named else "the operator's own training queue"
+    message = (
+        f"Stopped suspended Job {job.name}: it waits in LocalQueue {job.queue_name}, which "
+        f"spec.training.queueName no longer names; model {record.model_version} goes "
+        f"through {now} instead"
+    )
+    return (
+        Part(actions=(DeleteJob(job.name, why="queue changed"),))
+        + emit(EventType.NORMAL, Reason.JOB_SUPERSEDED, message)
+        + condition(ConditionType.TRAINING, "False", Reason.QUEUED, message)
+        + _queued_run(d, job, record)
+    )

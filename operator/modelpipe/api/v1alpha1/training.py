@@ -11,8 +11,9 @@ from modelpipe_contract.runconfig import (
     Task,
     is_accepted_estimator,
 )
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from modelpipe.api.config import config_in
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
 from modelpipe.api.v1alpha1.pods import PodPlacement
@@ -83,14 +84,17 @@ class TrainingSpec(PodPlacement):
             "higher starts first. Not an input: changing it retrains nothing."
         ),
     )
+    # Omitted, it is the platform's default LocalQueue if one is configured (_queue).
     queue_name: str | None = Field(
         default=None,
+        validate_default=True,
         max_length=63,
         pattern=OBJECT_NAME_PATTERN,
         description=(
             "A Kueue LocalQueue in the pipeline's namespace: training Jobs are created "
             "suspended with the label kueue.x-k8s.io/queue-name and Kueue admits them; the "
-            "operator's own training queue does not hold them. Not an input."
+            "operator's own training queue does not hold them. Defaults to the operator's "
+            "default queue (Helm value kueue.defaultQueue), if set. Not an input."
         ),
     )
     active_deadline_seconds: int = Field(
@@ -105,3 +109,18 @@ class TrainingSpec(PodPlacement):
         pattern=OBJECT_NAME_PATTERN,
         description="Service account of the training pod.",
     )
+
+    @field_validator("queue_name", mode="before")
+    @classmethod
+    def _queue(cls, name: object, info: ValidationInfo) -> object:
+        """The platform's default LocalQueue when none is named; none at all without Kueue."""
+        config = config_in(info.context)
+        if not config.kueue:
+            if name is not None:
+                raise ValueError(
+                    f"queueName {name}: this operator runs without Kueue (Helm value "
+                    "kueue.enabled=false), so no training Job could be admitted through it; "
+                    "remove spec.training.queueName, or ask the platform admin to enable Kueue"
+                )
+            return None
+        return config.default_queue if name is None else name
