@@ -299,6 +299,20 @@ def promoted(
     return wait_for(f"a model other than {besides} to serve", check, timeout=timeout)
 
 
+def new_run(ns: Namespace, *, besides: str, timeout: float = 60) -> str:
+    """Wait until a run of a model other than ``besides`` is under way; its version."""
+    version: str = wait_for(
+        "the new run",
+        lambda: (
+            (run := ns.pipeline()["status"].get("currentRun"))
+            and run["modelVersion"] != besides
+            and run["modelVersion"]
+        ),
+        timeout=timeout,
+    )
+    return version
+
+
 def settled(
     ns: Namespace, verdict: str, *, timeout: float = 120, name: str = "iris"
 ) -> dict[str, Any]:
@@ -309,3 +323,23 @@ def settled(
         return pipeline if last_verdict(pipeline) == verdict else None
 
     return wait_for(f"last run {verdict}", check, timeout=timeout)
+
+
+def trainer_pid(model_version: str, command: str = "train") -> int | None:
+    """The host's PID of ``modelpipe-trainer <command>`` in this model's training pod: a
+    container's processes are the host's too, seen from here. The runtime sets HOSTNAME
+    to the pod's name, ``iris-<model version>-<suffix>``.
+    """
+    marker = f"HOSTNAME=iris-{model_version}-".encode()
+    argv = f"modelpipe-trainer\0{command}\0".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if argv not in (entry / "cmdline").read_bytes():
+                continue
+            if marker in (entry / "environ").read_bytes():
+                return int(entry.name)
+        except OSError:  # gone meanwhile
+            continue
+    return None

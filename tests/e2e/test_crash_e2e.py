@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,12 @@ from tests.e2e.harness import (
     Operator,
     condition,
     example_documents,
+    new_run,
     predict,
     promoted,
     serving_version,
     settled,
+    trainer_pid,
 )
 
 from localkube.reach import exposed
@@ -59,25 +60,6 @@ def stalling_server() -> Iterator[tuple[str, threading.Event]]:
         server.server_close()
 
 
-def trainer_pid(model_version: str) -> int | None:
-    """The host's PID of ``modelpipe-trainer train`` for this model: a container's processes
-    are the host's too, seen from here. The runtime sets HOSTNAME to
-    the pod's name, ``iris-<model version>-<suffix>``.
-    """
-    marker = f"HOSTNAME=iris-{model_version}-".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if b"modelpipe-trainer\0train" not in (entry / "cmdline").read_bytes():
-                continue
-            if marker in (entry / "environ").read_bytes():
-                return int(entry.name)
-        except OSError:  # gone meanwhile
-            continue
-    return None
-
-
 def test_trainer_killed_mid_run_leaves_production_alone(
     ns: Namespace, operator: Operator, data_url: str
 ) -> None:
@@ -85,15 +67,7 @@ def test_trainer_killed_mid_run_leaves_production_alone(
     first = promoted(ns)
     with stalling_server() as (local, arrived), exposed(ns.cluster, local) as url:
         ns.patch("iris", {"spec": {"dataset": {"uri": f"{url}/v3.csv", "version": "v3"}}})
-        version = wait_for(
-            "the new run",
-            lambda: (
-                (run := ns.pipeline()["status"].get("currentRun"))
-                and run["modelVersion"] != first
-                and run["modelVersion"]
-            ),
-            timeout=60,
-        )
+        version = new_run(ns, besides=first)
         wait_for("the trainer to start downloading", arrived.is_set, timeout=120)
         os.kill(wait_for("the trainer's process", lambda: trainer_pid(version)), signal.SIGKILL)
         pipeline = settled(ns, "TrainingFailed", timeout=120)

@@ -32,3 +32,9 @@ def shown(ns: Namespace, operator: Operator, name: str = "iris") -> str:
     """Everything a pipeline's readers see: status, Events, the operator's log."""
     events = ns.kubectl("get", "events", "-o", "yaml").stdout
     return repr(ns.pipeline(name).get("status")) + events + operator.logs()
+
+
+def no_key_shown(ns: Namespace, operator: Operator, server: S3Server, name: str = "iris") -> None:
+    """Neither of ``server``'s keys is in anything the pipeline's readers see."""
+    everything = shown(ns, operator, name)
+    assert server.secret_key not in everything and server.access_key not in everything
