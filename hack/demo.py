@@ -22,10 +22,8 @@ demo`` removes them. Every wait is bounded.
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -37,18 +35,24 @@ from typing import Any
 
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from demo_store import (
+    DATA_BUCKET,
+    DATA_KEY,
+    KEYS,
+    MODELS_BUCKET,
+    MODELS_PREFIX,
+    NAMESPACE,
+    ROOT_KEYS,
+    S3_PORT,
+    AdminError,
+    ObjectStore,
+)
 
 from localkube.cluster import Cluster, ClusterError
 from localkube.portforward import PortForwardError, port_forward
 
 REPO = Path(__file__).resolve().parents[1]
-NAMESPACE = "modelpipe-demo"
 RELEASE, SYSTEM = "modelpipe", "modelpipe-system"
-KEYS = "iris-s3"  # the Secret with the store's keys, opted in for both prefixes below
-DATA_BUCKET, DATA_PREFIX = "iris-data", "iris"
-DATA_KEY = f"{DATA_PREFIX}/train.csv"
-MODELS_BUCKET, MODELS_PREFIX = "iris-models", "models"
-S3_PORT = 7070
 SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 
 
@@ -60,74 +64,6 @@ def datasets_module() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class ObjectStore:
-    """The S3 server in the cluster (examples/iris/s3-server.yaml), reached from the host
-    through ``kubectl port-forward service/s3``; fresh keys, the demo's only account."""
-
-    def __init__(self, cluster: Cluster, *, access_key: str = "", secret_key: str = "") -> None:
-        self.cluster = cluster
-        self.access_key = access_key or "demo" + secrets.token_hex(8)
-        self.secret_key = secret_key or secrets.token_urlsafe(24)
-
-    @classmethod
-    def of(cls, cluster: Cluster) -> ObjectStore:
-        """The keys of an earlier run's Secret (its server was started with them), else new."""
-        got = cluster.kubectl("-n", NAMESPACE, "get", "secret", KEYS, "-o", "json", check=False)
-        data = json.loads(got.stdout).get("data", {}) if got.returncode == 0 else {}
-        return cls(
-            cluster,
-            access_key=base64.b64decode(data.get("AWS_ACCESS_KEY_ID", "")).decode(),
-            secret_key=base64.b64decode(data.get("AWS_SECRET_ACCESS_KEY", "")).decode(),
-        )
-
-    @property
-    def endpoint(self) -> str:
-        """Where pods (the operator's, the training and serving pods') reach it."""
-        return f"http://s3.{NAMESPACE}.svc.cluster.local:{S3_PORT}"
-
-    def keys(self) -> dict[str, Any]:
-        """The Secret iris-s3: opted in for the dataset and the models (docs/triggers.md)."""
-        metadata = {
-            "name": KEYS,
-            "labels": {"modelpipe.io/credentials": "true"},
-            "annotations": {
-                "modelpipe.io/url-prefixes": (
-                    f"s3://{DATA_BUCKET}/{DATA_PREFIX} s3://{MODELS_BUCKET}/{MODELS_PREFIX}"
-                )
-            },
-        }
-        data = {
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_ENDPOINT_URL": self.endpoint,
-        }
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One S3 request from the host, signed with the demo's keys, through a port-forward."""
-        import boto3
-        from botocore.config import Config
-
-        with port_forward(
-            self.cluster, namespace=NAMESPACE, target="service/s3", port=S3_PORT
-        ) as local:
-            client = boto3.client(
-                "s3",
-                endpoint_url=f"http://127.0.0.1:{local}",
-                aws_access_key_id=self.access_key,
-                aws_secret_access_key=self.secret_key,
-                region_name="us-east-1",
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
-            )
-            answer: dict[str, Any] = getattr(client, method)(**params)
-        return answer
-
-    def upload(self, path: Path) -> str:
-        """Put ``path`` as a new version of the dataset object; its VersionId."""
-        answer = self.call("put_object", Bucket=DATA_BUCKET, Key=DATA_KEY, Body=path.read_bytes())
-        return str(answer.get("VersionId", "?"))
 
 
 class Demo:
@@ -199,25 +135,19 @@ def verdict(pipeline: dict[str, Any]) -> str | None:
 
 
 def start_object_store(cluster: Cluster) -> ObjectStore:
-    """Run examples/iris/s3-server.yaml with fresh keys; create the two buckets, versioned."""
-    store = ObjectStore.of(cluster)
-    cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=json.dumps(store.keys()))
+    """Run examples/iris/s3-server.yaml (its data and IAM on a PVC) with root keys of its
+    own; create the two buckets, versioned, and the pipeline's user (hack/demo_store.py)."""
+    store = ObjectStore(cluster)
+    for secret in (store.root_keys(), store.keys()):
+        cluster.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=json.dumps(secret))
     cluster.kubectl("-n", NAMESPACE, "apply", "-f", str(REPO / "examples/iris/s3-server.yaml"))
     cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/s3", "--timeout=180s")
-    for bucket in (DATA_BUCKET, MODELS_BUCKET):
-        try:
-            store.call("create_bucket", Bucket=bucket)
-        except ClientError as failed:  # an earlier run's bucket: keep it
-            if failed.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-                raise
-        store.call(
-            "put_bucket_versioning",
-            Bucket=bucket,
-            VersioningConfiguration={"Status": "Enabled"},
-        )
+    store.provision()
     print(
-        f"== S3 server running in the cluster: deployment/s3 at {store.endpoint} "
-        f"(versioned buckets {DATA_BUCKET} and {MODELS_BUCKET}; keys in Secret {KEYS})"
+        f"== S3 server running in the cluster: deployment/s3 at {store.endpoint}, data on "
+        f"PVC s3-data (versioned buckets {DATA_BUCKET} and {MODELS_BUCKET}, owned by root, "
+        f"keys in Secret {ROOT_KEYS}); the pipeline's Secret {KEYS} holds an IAM user "
+        "that may only read the dataset and read and write its namespace's models"
     )
     return store
 
@@ -327,7 +257,7 @@ def run(demo: Demo) -> int:
         f"  export KUBECONFIG={demo.cluster.kubeconfig}\n"
         f"  kubectl -n {NAMESPACE} get mp iris            # dataset version, model serving\n"
         f"  kubectl -n {NAMESPACE} port-forward service/s3 {S3_PORT}   # the S3 server, "
-        f"keys in Secret {KEYS}\n"
+        f"root keys in Secret {ROOT_KEYS}\n"
         "Stop the cluster with: uv run localkube down --name demo"
     )
     return 0
@@ -343,7 +273,7 @@ def main() -> int:
         print(f"\ndemo: this command failed (exit {failed.returncode}):\n  {command}\n{stderr}")
     except subprocess.TimeoutExpired as slow:
         print(f"\ndemo: this command did not finish in {slow.timeout:.0f}s:\n  {slow.cmd}")
-    except (DemoFailed, ClusterError, PortForwardError, AssertionError) as failed:
+    except (DemoFailed, ClusterError, PortForwardError, AdminError, AssertionError) as failed:
         print(f"\ndemo: {failed}")
     except (BotoCoreError, ClientError) as failed:
         print(f"\ndemo: a request to the S3 server in the cluster (service/s3) failed: {failed}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,9 @@ DEMO = Path(__file__).resolve().parents[2] / "hack" / "demo.py"
 
 
 def load_demo() -> ModuleType:
+    # As `python hack/demo.py` runs it: its directory first, for hack/demo_store.py.
+    if str(DEMO.parent) not in sys.path:
+        sys.path.insert(0, str(DEMO.parent))
     spec = importlib.util.spec_from_file_location("modelpipe_demo", DEMO)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
