@@ -49,33 +49,3 @@ def test_the_demo_secret_is_opted_in_for_the_dataset_and_the_models() -> None:
     assert (
         keys["stringData"]["AWS_ENDPOINT_URL"] == "http://s3.modelpipe-demo.svc.cluster.local:7070"
     )
-
-
-def test_the_pipelines_keys_are_a_user_allowed_only_what_the_pipeline_does() -> None:
-    """Root's keys stay in a Secret only the server mounts; the pipeline's user may read
-    the dataset's prefix and read and write the models below its namespace, nothing else."""
-    demo = load_demo()
-    store = demo.ObjectStore(None)
-    root, keys = store.root_keys(), store.keys()
-    assert "labels" not in root["metadata"]  # not opted in for any pipeline
-    assert root["stringData"]["AWS_ACCESS_KEY_ID"] != keys["stringData"]["AWS_ACCESS_KEY_ID"]
-    policies = store.policies()
-    assert set(policies) == {demo.DATA_BUCKET, demo.MODELS_BUCKET}
-    granted = {
-        (resource, action)
-        for policy in policies.values()
-        for statement in policy["Statement"]
-        for resource in statement["Resource"]
-        for action in statement["Action"]
-        if statement["Effect"] == "Allow"
-        and statement["Principal"] == {"AWS": [keys["stringData"]["AWS_ACCESS_KEY_ID"]]}
-    }
-    data = "arn:aws:s3:::iris-data/iris/*"
-    models = f"arn:aws:s3:::iris-models/models/{demo.NAMESPACE}/*"
-    assert granted == {
-        (data, "s3:GetObject"),
-        (data, "s3:GetObjectVersion"),
-        (models, "s3:GetObject"),
-        (models, "s3:GetObjectVersion"),
-        (models, "s3:PutObject"),
-    }

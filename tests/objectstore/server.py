@@ -53,6 +53,8 @@ class S3Server:
     access_key: str = field(default_factory=lambda: "mp" + secrets.token_hex(8))
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     binary: Path | None = None
+    # versitygw's internal IAM (--iam-dir under data_dir): accounts besides root.
+    iam: bool = False
     # The endpoint handed out when others reach the server elsewhere than on loopback (a
     # real node's pods and operator: localkube.reach); this process's client stays local.
     public_endpoint: str | None = None
@@ -80,9 +82,13 @@ class S3Server:
             "ROOT_ACCESS_KEY": self.access_key,
             "ROOT_SECRET_KEY": self.secret_key,
         }
+        iam: list[str] = []
+        if self.iam:
+            (self.data_dir / "iam").mkdir(exist_ok=True)
+            iam = ["--iam-dir", str(self.data_dir / "iam")]
         self._process = subprocess.Popen(
             [str(binary), "--port", f"{self.host}:{self.port}", "--region", REGION, "--quiet",
-             "posix", "--versioning-dir", str(self.data_dir / "versions"),
+             *iam, "posix", "--versioning-dir", str(self.data_dir / "versions"),
              str(self.data_dir / "buckets")],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
