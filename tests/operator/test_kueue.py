@@ -261,24 +261,36 @@ def test_without_kueue_a_queue_name_is_refused_and_the_default_ignored() -> None
         parse_spec(off, queueName="team")
 
 
-def test_without_kueue_a_pipeline_naming_a_queue_gets_invalid_spec_and_no_queue_is_read() -> None:
-    reads: list[str] = []
+class Recording(FakeRest):
+    """The fake API, noting every path asked for."""
 
-    class Recording(FakeRest):
-        def request(self, method: str, path: str, **kwargs: Any) -> Any:
-            reads.append(path)
-            return super().request(method, path, **kwargs)
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
 
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.paths.append(path)
+        return super().request(method, path, **kwargs)
+
+
+def recorded(config: OperatorConfig) -> tuple[Recording, Reconciler]:
+    """A reconciler for namespace ml (its PVC there) on a fake API that notes each path."""
     rest = Recording()
     rest.objects["/api/v1/namespaces/ml/persistentvolumeclaims/models"] = {"metadata": {}}
-    add_pipeline(rest, "a", queueName="team")
-    rec = Reconciler(
+    reconciler = Reconciler(
         KubeApi(rest),  # type: ignore[arg-type]
         clock=FakeClock(),
         timer=FakeTimer,
         namespaces=("ml",),
-        config=OperatorConfig(kueue=False),
+        config=config,
     )
+    return rest, reconciler
+
+
+def test_without_kueue_a_pipeline_naming_a_queue_gets_invalid_spec_and_no_queue_is_read() -> None:
+    rest, rec = recorded(OperatorConfig(kueue=False))
+    reads = rest.paths
+    add_pipeline(rest, "a", queueName="team")
     rec.reconcile("ml", "a")
     assert rest.under(JOBS) == []
     ready = next(
@@ -286,3 +298,24 @@ def test_without_kueue_a_pipeline_naming_a_queue_gets_invalid_spec_and_no_queue_
     )
     assert ready["reason"] == "InvalidSpec" and "kueue.enabled=false" in ready["message"]
     assert not [p for p in reads if "localqueues" in p]
+
+
+def test_the_local_queue_is_read_only_for_a_job_due_or_suspended_not_on_every_pass() -> None:
+    rest, rec = recorded(UNCONFIGURED)
+    reads = rest.paths
+    rest.objects[f"{LOCAL_QUEUES}/team"] = {"spec": {"clusterQueue": "shared"}, "status": {}}
+    add_pipeline(rest, "a", queueName="team")
+
+    def queue_reads() -> int:
+        return sum("localqueues" in p for p in reads)
+
+    rec.reconcile("ml", "a")  # the Job is due: the queue is read before it is made
+    (made,) = rest.under(JOBS)
+    assert made["spec"]["suspend"] is True and queue_reads() == 1
+    rec.reconcile("ml", "a")  # suspended: read for its status line
+    assert queue_reads() == 2
+    made["spec"]["suspend"] = False  # Kueue admitted it
+    rest.objects[f"{JOBS}/{made['metadata']['name']}"] = made
+    rec.reconcile("ml", "a")
+    rec.reconcile("ml", "a")
+    assert queue_reads() == 2

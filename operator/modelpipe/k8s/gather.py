@@ -154,7 +154,10 @@ def observe(
         credentials_problem=refused.message if refused else None,
         artifacts_problem=artifacts_lent.error.message if artifacts_lent.error else None,
         service_account_problem=refusal(accounts, pipeline=name),
-        kueue=_kueue_queue(api, namespace=namespace, spec=spec),
+        # Read for a Job waiting in Kueue; for a Job about to be made, by k8s.queue.
+        kueue=local_queue(api, namespace=namespace, spec=spec)
+        if any(j.suspended for j in jobs)
+        else None,
         webhooks=_webhook_targets(api, namespace=namespace, spec=spec),
         deliveries=notifier.finished(namespace, name) if notifier else (),
         config=config,
@@ -193,8 +196,11 @@ def _lend_artifacts_credentials(
     return _read_and_lend(api, ref, urls=(s3.pipeline_uri(namespace=namespace, pipeline=name),))
 
 
-def _kueue_queue(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> KueueQueue | None:
-    """The LocalQueue spec.training.queueName names, in the pipeline's own namespace only."""
+def local_queue(api: KubeApi, *, namespace: str, spec: ModelPipelineSpec) -> KueueQueue | None:
+    """The LocalQueue spec.training.queueName names, in the pipeline's own namespace only.
+
+    Read only when a Job waits in Kueue or is about to be made, not on every pass: a settled
+    pipeline naming a queue costs no read."""
     name = spec.training.queue_name
     if name is None:
         return None

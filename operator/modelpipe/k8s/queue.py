@@ -13,7 +13,8 @@ waiting pipelines join again as their resume passes run.
 
 A pass plans as if there were no queue; if that plan starts a training Job and no slot is
 free, it plans again with the queue's answer in the observation, so ``plan()`` (pure)
-writes the Queued status instead.
+writes the Queued status instead. Kueue's LocalQueue is read the same way
+(:func:`with_local_queue`): only when the plan would make a Job for it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from modelpipe.k8s.calls import KubeApi
+from modelpipe.k8s.gather import local_queue
 from modelpipe.k8s.jobs import label
 from modelpipe.k8s.pvcdata import is_hash_check
 from modelpipe.layout import KUEUE_QUEUE_LABEL, MODEL_VERSION_LABEL, PIPELINE_LABEL, job_name
@@ -160,6 +162,20 @@ def take_seat(
     waiting = QueueSeat(position=seat.position, waiting=seat.waiting, limits=describe(queue.limits))
     queued = replace(observed, queue=waiting)
     return queued, plan(queued, now)
+
+
+def with_local_queue(
+    api: KubeApi, observed: Observed, decided: Plan, *, now: datetime
+) -> tuple[Observed, Plan]:
+    """If ``decided`` makes a training Job for a Kueue LocalQueue not read yet, read it and
+    plan again: a missing one then makes no Job (QueueNotFound) instead."""
+    spec, meta = observed.spec, observed.metadata
+    if spec is None or not spec.training.queue_name or observed.kueue is not None:
+        return observed, decided
+    if _training_job_version(decided, pipeline=meta.name) is None:
+        return observed, decided
+    found = replace(observed, kueue=local_queue(api, namespace=meta.namespace, spec=spec))
+    return found, plan(found, now)
 
 
 def _training_job_version(decided: Plan, *, pipeline: str) -> str | None:

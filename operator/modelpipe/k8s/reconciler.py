@@ -24,7 +24,12 @@ from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
 from modelpipe.k8s.notifier import Notifier
-from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
+from modelpipe.k8s.queue import (
+    TrainingQueue,
+    running_training_jobs,
+    take_seat,
+    with_local_queue,
+)
 from modelpipe.k8s.systemclock import SYSTEM_CLOCK
 from modelpipe.observed import Observed, Refusal
 from modelpipe.planning import Plan, plan, refusal
@@ -158,6 +163,7 @@ class Reconciler:
         known = refusal.current(self._refusals.get(key), observed.metadata.generation)
         observed = replace(observed, refusal=known)
         decided = plan(observed, now)
+        observed, decided = with_local_queue(self.api, observed, decided, now=now)
         if self.queue is not None:
             observed, decided = take_seat(self.queue, observed, decided, now=now)
         try:
