@@ -21,6 +21,7 @@ ROLLOUT_ATTEMPT_ANNOTATION = "modelpipe.io/rollout-attempt"
 PIPELINE_ANNOTATION = "modelpipe.io/pipeline"
 # On a training Job with spec.training.queueName: the Kueue LocalQueue that admits it.
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"  # a WorkloadPriorityClass
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "modelpipe-operator"
 

@@ -183,6 +183,16 @@ def pipeline(**spec_changes: Any) -> dict[str, Any]:
             {"training": {"estimator": {"className": "sklearn.svm.SVC"}, "testSplit": 1.5}},
             "testSplit",
         ),
+        (  # a tenant may not pick a Kueue priority the platform did not allow (none here)
+            {
+                "training": {
+                    "estimator": {"className": "sklearn.svm.SVC"},
+                    "queueName": "team",
+                    "workloadPriorityClassName": "high",
+                }
+            },
+            "spec.training.workloadPriorityClassName is not one the platform allows",
+        ),
     ],
 )
 def test_invalid_specs_are_rejected_with_clear_messages(

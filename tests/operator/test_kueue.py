@@ -33,7 +33,7 @@ from modelpipe.k8s.calls import KUEUE_API_VERSION, KubeApi
 from modelpipe.k8s.jobs import observe_job
 from modelpipe.k8s.queue import TrainingQueue, running_training_jobs, take_seat
 from modelpipe.k8s.reconciler import Reconciler
-from modelpipe.layout import KUEUE_QUEUE_LABEL
+from modelpipe.layout import KUEUE_PRIORITY_LABEL, KUEUE_QUEUE_LABEL
 from modelpipe.observed import JobPhase, KueueQueue, Observed
 from modelpipe.planning.outcome import CreateJob
 from modelpipe.planning.queue import Limits, Request
@@ -319,3 +319,33 @@ def test_the_local_queue_is_read_only_for_a_job_due_or_suspended_not_on_every_pa
     rec.reconcile("ml", "a")
     rec.reconcile("ml", "a")
     assert queue_reads() == 2
+
+
+# WorkloadPriorityClass: only one the platform allows, and only through a queue
+
+ALLOWS_HIGH = OperatorConfig(workload_priority_classes=frozenset({"high"}))
+
+
+def test_an_allowed_workload_priority_class_goes_on_the_kueue_job() -> None:
+    chosen = parse_spec(ALLOWS_HIGH, queueName="team", workloadPriorityClassName="high")
+    manifest = created_job(step(replace(observe(chosen), kueue=TEAM)))
+    assert manifest["metadata"]["labels"][KUEUE_PRIORITY_LABEL] == "high"  # type: ignore[index]
+    pod_labels = manifest["spec"]["template"]["metadata"]["labels"]  # type: ignore[index]
+    assert KUEUE_PRIORITY_LABEL not in pod_labels
+    plain = created_job(step(kueue_world()))
+    assert KUEUE_PRIORITY_LABEL not in plain["metadata"]["labels"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("config", "training", "message"),
+    [
+        (UNCONFIGURED, {"queueName": "team", "workloadPriorityClassName": "high"}, "allowed: none"),
+        (ALLOWS_HIGH, {"queueName": "team", "workloadPriorityClassName": "top"}, "allowed: high"),
+        (ALLOWS_HIGH, {"workloadPriorityClassName": "high"}, "needs a Kueue queue"),
+    ],
+)
+def test_a_tenant_cannot_pick_a_workload_priority_class_the_platform_did_not_allow(
+    config: OperatorConfig, training: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_spec(config, **training)

@@ -24,6 +24,7 @@ from tests.operator.builders import (
 from modelpipe.api.config import (
     KUEUE_DEFAULT_QUEUE_ENV,
     KUEUE_ENV,
+    KUEUE_PRIORITY_CLASSES_ENV,
     PRIORITY_CLASSES_ENV,
     SERVER_IMAGE_ENV,
     TRAINER_IMAGE_ENV,
@@ -84,8 +85,11 @@ def test_reads_the_charts_variables() -> None:
 
 def test_reads_the_charts_kueue_switch_and_default_queue() -> None:
     assert UNCONFIGURED.kueue and UNCONFIGURED.default_queue is None
-    off = OperatorConfig.from_environment({KUEUE_ENV: "false", KUEUE_DEFAULT_QUEUE_ENV: "batch"})
+    off = OperatorConfig.from_environment(
+        {KUEUE_ENV: "false", KUEUE_DEFAULT_QUEUE_ENV: "batch", KUEUE_PRIORITY_CLASSES_ENV: "a,b"}
+    )
     assert (off.kueue, off.default_queue) == (False, "batch")
+    assert off.workload_priority_classes == {"a", "b"}
     assert OperatorConfig.from_environment({KUEUE_ENV: "true"}).kueue
 
 

@@ -212,7 +212,8 @@ def test_serving_patch_drops_what_the_spec_no_longer_says() -> None:
 def _priority_rules(text: str) -> list[str]:
     (policy, _) = yaml.safe_load_all(text)
     rules = [v["expression"] for v in policy["spec"]["validations"]]
-    return [r for r in rules if "priorityClassName" in r]
+    # The pods' PriorityClasses, not Kueue's WorkloadPriorityClass (test_chart_conventions).
+    return [r for r in rules if "priorityClassName" in r and "workloadPriority" not in r]
 
 
 def test_admission_policy_allows_only_the_charts_priority_classes() -> None:

@@ -155,7 +155,19 @@ def test_allowed_priority_classes_reach_the_policy_and_the_operator(render: Rend
     rules = [v["expression"] for v in policy["spec"]["validations"]]
     assert sum(r.endswith('priorityClassName in ["batch-low","high"]') for r in rules) == 2
     (default,) = kinds(render(), "ValidatingAdmissionPolicy")
-    assert sum(v["expression"].endswith(" in []") for v in default["spec"]["validations"]) == 2
+    # Both pods' PriorityClasses and the Kueue WorkloadPriorityClass: none by default.
+    assert sum(v["expression"].endswith(" in []") for v in default["spec"]["validations"]) == 3
+
+
+def test_allowed_workload_priority_classes_reach_the_policy_and_the_operator(
+    render: Render,
+) -> None:
+    docs = render("--set", "kueue.priorityClassNames={batch-low,high}")
+    env = {e["name"]: e.get("value") for e in operator_container(docs)["env"]}
+    assert env["MODELPIPE_KUEUE_PRIORITY_CLASSES"] == "batch-low,high"
+    (policy,) = kinds(docs, "ValidatingAdmissionPolicy")
+    rules = [v["expression"] for v in policy["spec"]["validations"]]
+    assert sum(r.endswith('workloadPriorityClassName in ["batch-low","high"]') for r in rules) == 1
 
 
 def test_the_chart_readme_is_generated_from_the_values() -> None:

@@ -28,6 +28,9 @@ KUEUE_ENV = "MODELPIPE_KUEUE"
 # Helm value kueue.defaultQueue: the LocalQueue (in each pipeline's own namespace) of every
 # pipeline that names none; empty: such pipelines use the operator's own training queue.
 KUEUE_DEFAULT_QUEUE_ENV = "MODELPIPE_KUEUE_DEFAULT_QUEUE"
+# Helm value kueue.priorityClassNames, comma-separated: the WorkloadPriorityClasses a
+# pipeline may put on its Kueue Job (spec.training.workloadPriorityClassName).
+KUEUE_PRIORITY_CLASSES_ENV = "MODELPIPE_KUEUE_PRIORITY_CLASSES"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class OperatorConfig:
     priority_classes: frozenset[str] = frozenset()
     kueue: bool = True
     default_queue: str | None = None
+    workload_priority_classes: frozenset[str] = frozenset()
 
     @classmethod
     def from_environment(cls, variables: Mapping[str, str]) -> OperatorConfig:
@@ -51,6 +55,9 @@ class OperatorConfig:
             ),
             kueue=variables.get(KUEUE_ENV, "true").strip().lower() != "false",
             default_queue=variables.get(KUEUE_DEFAULT_QUEUE_ENV) or None,
+            workload_priority_classes=frozenset(
+                filter(None, variables.get(KUEUE_PRIORITY_CLASSES_ENV, "").split(","))
+            ),
         )
 
 

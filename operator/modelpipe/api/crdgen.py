@@ -21,6 +21,7 @@ import yaml
 from modelpipe.api import chartcrds, v1alpha1
 from modelpipe.api.policy import (
     CHART_PRIORITY_CLASSES,
+    CHART_WORKLOAD_PRIORITY_CLASSES,
     NO_PRIORITY_CLASSES,
     POLICY_NAME,
     admission_policy,
@@ -165,8 +166,12 @@ CHART_POLICY_NAME = '{{ include "modelpipe.fullname" . }}-admission'
 
 
 def render_policy(*, name: str = POLICY_NAME) -> str:
-    classes = CHART_PRIORITY_CLASSES if name == CHART_POLICY_NAME else NO_PRIORITY_CLASSES
-    documents = admission_policy(name, priority_classes=classes)
+    chart = name == CHART_POLICY_NAME
+    documents = admission_policy(
+        name,
+        priority_classes=CHART_PRIORITY_CLASSES if chart else NO_PRIORITY_CLASSES,
+        workload_priority_classes=CHART_WORKLOAD_PRIORITY_CLASSES if chart else NO_PRIORITY_CLASSES,
+    )
     return HEADER + "---\n".join(_dump(doc) for doc in documents)
 
 

@@ -19,6 +19,8 @@ POLICY_NAME = f"{v1alpha1.PLURAL}.{v1alpha1.GROUP}"
 # copy lists the Helm value pods.priorityClassNames (modelpipe.api.v1alpha1.pods).
 NO_PRIORITY_CLASSES = "[]"
 CHART_PRIORITY_CLASSES = "{{ .Values.pods.priorityClassNames | toJson }}"
+# Likewise the Kueue WorkloadPriorityClasses (Helm value kueue.priorityClassNames).
+CHART_WORKLOAD_PRIORITY_CLASSES = "{{ .Values.kueue.priorityClassNames | toJson }}"
 _PRIORITY_FIELDS = {
     "spec.training": "has(object.spec.training.priorityClassName)",
     "spec.serving.template": "has(object.spec.serving.template) && "
@@ -38,8 +40,21 @@ def priority_class_validations(allowed: str) -> list[dict[str, str]]:
     ]
 
 
+def workload_priority_class_validation(allowed: str) -> dict[str, str]:
+    """A pipeline's Kueue Job may only name a WorkloadPriorityClass the platform allows."""
+    field = "object.spec.training.workloadPriorityClassName"
+    return {
+        "expression": f"!has({field}) || {field} in {allowed}",
+        "message": "spec.training.workloadPriorityClassName is not one the platform allows "
+        "(Helm value kueue.priorityClassNames): a higher priority would preempt other workloads",
+    }
+
+
 def admission_policy(
-    name: str = POLICY_NAME, *, priority_classes: str = NO_PRIORITY_CLASSES
+    name: str = POLICY_NAME,
+    *,
+    priority_classes: str = NO_PRIORITY_CLASSES,
+    workload_priority_classes: str = NO_PRIORITY_CLASSES,
 ) -> list[dict[str, Any]]:
     """The policy and its binding (Deny in every namespace)."""
     policy = {
@@ -62,6 +77,7 @@ def admission_policy(
             "validations": [
                 *params_policy_validations("object.spec.training.estimator.params"),
                 *priority_class_validations(priority_classes),
+                workload_priority_class_validation(workload_priority_classes),
             ],
         },
     }

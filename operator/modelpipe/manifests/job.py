@@ -28,6 +28,7 @@ from modelpipe.layout import (
     ARTIFACTS_VOLUME,
     CODE_TEST_CONTAINER,
     INPUT_HASH_LABEL,
+    KUEUE_PRIORITY_LABEL,
     KUEUE_QUEUE_LABEL,
     MODEL_VERSION_LABEL,
     TRAIN_CONTAINER,
@@ -165,6 +166,8 @@ def training_run(
         # integration as well.
         job_labels[KUEUE_QUEUE_LABEL] = training.queue_name
         job_spec["suspend"] = True
+        if training.workload_priority_class_name is not None:  # one the platform allows
+            job_labels[KUEUE_PRIORITY_LABEL] = training.workload_priority_class_name
     job: Manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",

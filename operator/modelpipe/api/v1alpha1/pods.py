@@ -214,11 +214,17 @@ class PodPlacement(SpecModel):
     def _allowed(cls, name: str | None, info: ValidationInfo) -> str | None:
         """Only the classes the operator's configuration lists (none unless configured)."""
         allowed = config_in(info.context).priority_classes
-        if name is not None and name not in allowed:
-            listed = ", ".join(sorted(allowed)) or "none"
-            raise ValueError(
-                f"priorityClassName {name} is not allowed by the operator (allowed: {listed}); "
-                "the platform admin lists the allowed ones in the Helm value "
-                "pods.priorityClassNames"
-            )
-        return name
+        return listed_only(
+            name, allowed, field="priorityClassName", value="pods.priorityClassNames"
+        )
+
+
+def listed_only(name: str | None, allowed: frozenset[str], *, field: str, value: str) -> str | None:
+    """``name`` if the platform lists it (Helm ``value``); else a message naming the list."""
+    if name is not None and name not in allowed:
+        listed = ", ".join(sorted(allowed)) or "none"
+        raise ValueError(
+            f"{field} {name} is not allowed by the operator (allowed: {listed}); the platform "
+            f"admin lists the allowed ones in the Helm value {value}"
+        )
+    return name

@@ -11,12 +11,12 @@ from modelpipe_contract.runconfig import (
     Task,
     is_accepted_estimator,
 )
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modelpipe.api.config import config_in
 from modelpipe.api.v1alpha1._base import OBJECT_NAME_PATTERN, SpecModel, cel, validations
 from modelpipe.api.v1alpha1.params import MAX_DEPTH, MAX_PARAMS, params_problem
-from modelpipe.api.v1alpha1.pods import PodPlacement
+from modelpipe.api.v1alpha1.pods import PodPlacement, listed_only
 from modelpipe.api.v1alpha1.resources import Resources
 
 ESTIMATOR_MESSAGE = (
@@ -97,6 +97,16 @@ class TrainingSpec(PodPlacement):
             "default queue (Helm value kueue.defaultQueue), if set. Not an input."
         ),
     )
+    workload_priority_class_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=OBJECT_NAME_PATTERN,
+        description=(
+            "Kueue WorkloadPriorityClass of the training Job (with a queueName): only one "
+            "the platform allows (Helm value kueue.priorityClassNames), since a higher "
+            "priority preempts other teams' workloads. Not an input."
+        ),
+    )
     active_deadline_seconds: int = Field(
         default=3600, ge=1, description="Wall-clock limit of a run."
     )
@@ -124,3 +134,22 @@ class TrainingSpec(PodPlacement):
                 )
             return None
         return config.default_queue if name is None else name
+
+    @field_validator("workload_priority_class_name")
+    @classmethod
+    def _allowed_workload_class(cls, name: str | None, info: ValidationInfo) -> str | None:
+        """Only the WorkloadPriorityClasses the operator's configuration lists."""
+        allowed = config_in(info.context).workload_priority_classes
+        return listed_only(
+            name, allowed, field="workloadPriorityClassName", value="kueue.priorityClassNames"
+        )
+
+    @model_validator(mode="after")
+    def _queued_for_priority(self) -> TrainingSpec:
+        """A WorkloadPriorityClass means something only to Kueue: it needs a queue."""
+        if self.workload_priority_class_name is not None and self.queue_name is None:
+            raise ValueError(
+                "workloadPriorityClassName needs a Kueue queue: set spec.training.queueName "
+                "(or ask for the operator's default queue, Helm value kueue.defaultQueue)"
+            )
+        return self
