@@ -12,9 +12,11 @@ import json
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +29,8 @@ from localkube.waiting import wait_for
 from modelpipe.layout import RETRAIN_ANNOTATION
 
 REPO = Path(__file__).resolve().parents[2]
+# Changes nothing the operator reads; an update all the same, so it makes a pass.
+POKE_ANNOTATION = "test.modelpipe.io/poke"
 CRD = REPO / "crds" / "modelpipe.io_modelpipelines.yaml"
 # What the CRD's own CEL cannot check (free-form estimator params), generated with it.
 POLICY = REPO / "crds" / "modelpipe.io_admission-policy.yaml"
@@ -120,6 +124,29 @@ class Operator:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with node_network(self.cluster), urllib.request.urlopen(url, timeout=5) as response:
             return str(response.read().decode())
+
+    def passes(self) -> int:
+        """Reconcile passes this process has begun in its namespace (its metrics)."""
+        prefix = f'modelpipe_reconciles_total{{namespace="{self.namespace}"}} '
+        lines = self.metrics().splitlines()
+        return sum(int(float(line.split()[-1])) for line in lines if line.startswith(prefix))
+
+    def looked_again(self, ns: Namespace, *, name: str = "iris", timeout: float = 60) -> None:
+        """Return once a whole pass over ``name`` has run that began after this call.
+
+        In place of "sleep, then assert nothing changed": two rounds of a harmless annotation
+        (an update, so a pass) and a wait for the pass counter to move. Passes over one
+        pipeline run one at a time and are counted as they begin, so a pass begun after the
+        second round means the one seen after the first, begun after this call, has ended.
+        """
+        for _ in range(2):
+            before = self.passes()
+            poke = f"{POKE_ANNOTATION}={time.monotonic_ns()}"
+            ns.kubectl("annotate", "--overwrite", "modelpipeline", name, poke)
+            wait_for("a reconcile pass", partial(self._passed, before), timeout=timeout, every=0.2)
+
+    def _passed(self, count: int) -> bool:
+        return self.passes() > count
 
     def liveness(self) -> tuple[int, str]:
         """kopf's liveness endpoint: HTTP status and body."""

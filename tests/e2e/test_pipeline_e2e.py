@@ -45,7 +45,7 @@ def test_train_gate_promote_retrain_and_reject(
             }
         },
     )
-    time.sleep(5)
+    operator.looked_again(ns)
     assert ns.jobs() == [f"iris-{first}"]
     kopf_status = ns.pipeline()["status"]["kopf"]
     assert "lastHandledDigest" in kopf_status and "lastHandledConfiguration" not in kopf_status
@@ -114,7 +114,7 @@ def test_train_gate_promote_retrain_and_reject(
 
     # The same failed inputs are not retried; the retrain annotation starts one new attempt.
     jobs_before = ns.jobs()
-    time.sleep(3)
+    operator.looked_again(ns)
     assert ns.jobs() == jobs_before
     ns.retrain("1")
     wait_for("a retrain Job", lambda: len(ns.jobs()) == len(jobs_before) + 1, timeout=60)

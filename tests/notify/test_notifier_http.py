@@ -3,6 +3,7 @@ bounded attempts, no redirect, the egress policy, and no URL in the log or the r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -25,6 +26,7 @@ from modelpipe.planning.notifications import payload
 from modelpipe.sources.egress import EgressPolicy
 
 TOKEN = "T0-B0-very-secret-token"
+SENDS = "modelpipe_notification_sends_total"
 ROW = Notification(
     id="Promoted/iris-3f2c9e1/2026-12-04T09:00:00Z",
     webhook="team",
@@ -171,6 +173,7 @@ def test_the_same_notification_is_sent_once_however_often_it_is_planned(
     receiver: Receiver, sent: Sent
 ) -> None:
     sent.deliver(intent(WebhookFormat.JSON), receiver.url())
+    sends = REGISTRY.get_sample_value(SENDS, {"namespace": "ml"})
     for _ in range(3):  # later passes, before status records the delivery
         sent.notifier.send(
             "ml",
@@ -179,7 +182,10 @@ def test_the_same_notification_is_sent_once_however_often_it_is_planned(
             (WebhookTarget("team", url=receiver.url()),),
             pending=frozenset({("team", ROW.id)}),
         )
-    time.sleep(0.2)
+    # A send begins on the notifier's loop, counted before its first await; one more turn
+    # of that loop after the three calls has seen any send they started.
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), sent.notifier._loop).result(timeout=10)
+    assert REGISTRY.get_sample_value(SENDS, {"namespace": "ml"}) == sends
     assert len(receiver.got) == 1
     # A plan held back (a refused write) lists no intent but status still has it Pending.
     sent.notifier.send("ml", "iris", (), (), pending=frozenset({("team", ROW.id)}))

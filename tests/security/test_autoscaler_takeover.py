@@ -60,7 +60,7 @@ def test_a_foreign_autoscaler_of_the_pipeline_s_name_is_never_written(
     assert planted is not None
 
     pipeline_as_tenant(ns, tenant, data_url, name="iris", serving=SERVING)
-    pipeline = passed(ns, "iris")
+    pipeline = passed(ns, operator, "iris")
     assert condition(pipeline, "Ready") == ("False", "DeploymentConflict")
     ready = next(c for c in pipeline["status"]["conditions"] if c["type"] == "Ready")
     assert "HorizontalPodAutoscaler iris already exists and is not owned" in ready["message"]

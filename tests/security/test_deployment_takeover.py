@@ -11,7 +11,6 @@ owns it opts in with the annotation ``modelpipe.io/pipeline: <pipeline>``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -104,7 +103,7 @@ def pipeline_as_tenant(
     assert done.returncode == 0, done.stderr
 
 
-def passed(ns: Namespace, name: str) -> dict[str, Any]:
+def passed(ns: Namespace, operator: Operator, name: str) -> dict[str, Any]:
     """The model was judged: from here on the operator would promote it (it did, before)."""
 
     def check() -> dict[str, Any] | None:
@@ -112,7 +111,7 @@ def passed(ns: Namespace, name: str) -> dict[str, Any]:
         return pipeline if last_verdict(pipeline) not in (None, "Running") else None
 
     pipeline = wait_for("the model's verdict", check, timeout=240)
-    time.sleep(5)  # a pass or two to act on it; nothing may be written meanwhile either
+    operator.looked_again(ns, name=name)  # a whole pass to act on it; no write meanwhile either
     pipeline = ns.pipeline(name)
     assert last_verdict(pipeline) == "Passed", "the model was promoted into a foreign object"
     return pipeline
@@ -132,7 +131,7 @@ def test_a_pipeline_named_like_a_deployment_does_not_take_it_over(
     ns: Namespace, tenant: Tenant, planted: dict[str, Any], operator: Operator, data_url: str
 ) -> None:
     pipeline_as_tenant(ns, tenant, data_url, name=VICTIM)
-    pipeline = passed(ns, VICTIM)
+    pipeline = passed(ns, operator, VICTIM)
     assert condition(pipeline, "Ready") == ("False", "DeploymentConflict")
     assert condition(pipeline, "Promoted") == ("False", "DeploymentConflict")
     ready = next(c for c in pipeline["status"]["conditions"] if c["type"] == "Ready")
@@ -157,7 +156,7 @@ def test_a_foreign_service_of_the_pipeline_s_name_blocks_serving(
     assert ns.apply(service).returncode == 0
     planted = ns.get("service", "iris")
     pipeline_as_tenant(ns, tenant, data_url, name="iris")
-    pipeline = passed(ns, "iris")
+    pipeline = passed(ns, operator, "iris")
     assert condition(pipeline, "Ready") == ("False", "DeploymentConflict")
     found = ns.get("service", "iris")
     assert planted is not None and found is not None
@@ -170,7 +169,7 @@ def test_a_named_deployment_is_served_only_once_it_opts_in(
 ) -> None:
     serving = {"deploymentName": VICTIM, "template": None}
     pipeline_as_tenant(ns, tenant, data_url, name="iris", serving=serving)
-    pipeline = passed(ns, "iris")
+    pipeline = passed(ns, operator, "iris")
     assert condition(pipeline, "Ready") == ("False", "DeploymentConflict")
     ready = next(c for c in pipeline["status"]["conditions"] if c["type"] == "Ready")
     assert "annotate it modelpipe.io/pipeline=iris" in ready["message"]

@@ -2,9 +2,10 @@
 
 Adding a source type is a :class:`~modelpipe.api.sources.SourceKind` member, a
 module with ``async def check(c: Check) -> Observation`` and one line in
-:data:`CHECKERS`. A kind without a checker fails at import (and in
-``tests/sources/test_kinds.py``), never at the first poll: nothing falls back to
-another kind's checker.
+:data:`CHECKERS`; a dataset kind also needs its URI told apart in
+``sources.follower.follows`` (and the spec, the trainer's fetch, to accept it).
+A kind without a checker fails at import (and in ``tests/sources/test_kinds.py``),
+never at the first poll: nothing falls back to another kind's checker.
 """
 
 from __future__ import annotations
