@@ -43,6 +43,7 @@ local FAILURE_REASONS = {
   RolledBack = true,
   AnalysisFailed = true,
   CanaryAborted = true,
+  ShadowRejected = true,
   PinnedVersionUnknown = true,
   -- Ready: a followed source or the schedule fails (SourcesReady says which).
   SourceFailed = true,

@@ -1,13 +1,15 @@
 """Iris dataset versions for the example pipeline, and a tiny HTTP server for them.
 
-    python examples/iris/datasets.py make DIR               # write v1, v2, bad and noisy CSVs
+    python examples/iris/datasets.py make DIR               # write every version
     python examples/iris/datasets.py serve DIR --port 8765  # serve DIR on 127.0.0.1
 
 The data comes from scikit-learn's bundled copy of iris (no network needed):
 - ``v1.csv``: 120 rows sampled with seed 1;
 - ``v2.csv``: all 150 rows;
 - ``bad.csv``: v2 with negative petal lengths, rejected by the schema (min 0);
-- ``shuffled.csv``: v2 with the labels shuffled, so no model clears the gate.
+- ``shuffled.csv``: v2 with the labels shuffled, so no model clears the gate;
+- ``swapped.csv``: v2 with setosa and virginica swapped: a consistent corruption, so its
+  model clears the accuracy gate but disagrees with a good one (a shadow rejects it).
 """
 
 from __future__ import annotations
@@ -40,11 +42,14 @@ def make(directory: Path) -> dict[str, Path]:
     bad.loc[bad.index[:20], "petal_length"] = -1.0
     shuffled = full.copy()
     shuffled["species"] = shuffled["species"].sample(frac=1.0, random_state=7).to_numpy()
+    swapped = full.copy()
+    swapped["species"] = swapped["species"].replace({"setosa": "virginica", "virginica": "setosa"})
     versions = {
         "v1": full.sample(n=120, random_state=1),
         "v2": full,
         "bad": bad,
         "shuffled": shuffled,
+        "swapped": swapped,
     }
     paths = {}
     for name, frame in versions.items():

@@ -59,3 +59,9 @@ def model_dir(*, pipeline: str, version: str) -> str:
 # selector is its own while the pipeline's Service still selects them.
 TRACK_LABEL = "modelpipe.io/track"
 CANARY_SUFFIX = "-canary"
+
+# The shadow (spec.serving.strategy Shadow): a Deployment and a Service of this suffix, its
+# pods outside the pipeline's Service; production's server copies requests to it (the
+# server's MODELPIPE_SHADOW_TARGET, host:port of that Service, derived from the name only).
+SHADOW_SUFFIX = "-shadow"
+SHADOW_TARGET_ENV = "MODELPIPE_SHADOW_TARGET"

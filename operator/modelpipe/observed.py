@@ -147,6 +147,9 @@ class PodMetrics:
     errors: float = 0.0
     rows: float = 0.0
     latency_buckets: tuple[tuple[float, float], ...] = ()
+    # A production pod mirroring to a shadow: rows compared, by the shadow's model version,
+    # as (version, agreed, disagreed).
+    agreement: tuple[tuple[str, float, float], ...] = ()
     # Why it could not be read (refused, timed out, not Prometheus text); then the rest is 0.
     problem: str | None = None
 
@@ -221,7 +224,13 @@ class Observed:
     deployment: ObservedDeployment | None = None
     # The canary Deployment (spec.serving.strategy Canary, or one left to retire).
     canary: ObservedDeployment | None = None
-    # The serving pods' /metrics, read only while a bake window or canary runs.
+    # The shadow Deployment (spec.serving.strategy Shadow, or one left to retire), and
+    # whether a Service of its name exists and is this pipeline's.
+    shadow: ObservedDeployment | None = None
+    shadow_service_exists: bool = False
+    shadow_service_owned: bool = False
+    # The serving pods' /metrics (and the shadow's), read only while a bake window, a
+    # canary or a shadow runs.
     pod_metrics: tuple[PodMetrics, ...] = ()
     service_exists: bool = False
     # The Service of that name is controlled by this pipeline (see ObservedDeployment.owned).

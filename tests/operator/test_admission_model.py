@@ -21,6 +21,7 @@ def nested(depth: int) -> Any:
 
 
 STEPS = [{"weight": 20, "pauseSeconds": 30}, {"weight": 60}]
+SHADOW = {"type": "Shadow", "shadow": {"minAgreement": 0.9}}
 REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_model.Ridge"}}
 
 
@@ -91,6 +92,36 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
             {"serving": {"deploymentName": "web", "strategy": {"type": "Canary", "steps": STEPS}}},
             "serving.strategy Canary needs serving.template and no serving.autoscaling",
         ),
+        ({"serving": {"template": {}, "strategy": {"type": "Shadow"}}}, "shadow is required"),
+        (
+            {"serving": {"template": {}, "strategy": {"shadow": {"minAgreement": 0.9}}}},
+            "shadow is required with type Shadow",
+        ),
+        (
+            {"serving": {"template": {}, "strategy": {**SHADOW, "steps": STEPS}}},
+            "steps is required with type Canary",
+        ),
+        (
+            {"serving": {"template": {}, "strategy": {"type": "Shadow", "shadow": {}}}},
+            "minAgreement",
+        ),
+        (
+            {
+                "serving": {
+                    "template": {},
+                    "strategy": {"type": "Shadow", "shadow": {"minAgreement": 1.5}},
+                }
+            },
+            "less than or equal to 1",
+        ),
+        (
+            {"serving": {"deploymentName": "web", "strategy": SHADOW}},
+            "serving.strategy Shadow needs serving.template",
+        ),
+        (
+            {"serving": {"template": {}, "replicas": 0, "strategy": SHADOW}},
+            "serving.replicas of at least 1",
+        ),
         ({"dataset": {"uri": "pvc://", "version": "v1"}}, "pvc://"),
         ({"dataset": {"uri": "pvc://claim/../x", "version": "v1"}}, "'..'"),
         (
@@ -122,6 +153,15 @@ REGRESSION = {"task": "regression", "estimator": {"className": "sklearn.linear_m
 def test_the_operator_refuses_what_admission_refuses(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace(".", r"\.")):
         ModelPipelineSpec.model_validate(spec_dict(**change))
+
+
+def test_shadow_with_one_replica_is_accepted() -> None:
+    """One production pod copies to one shadow pod (docs/operator.md, "Shadow")."""
+    parsed = ModelPipelineSpec.model_validate(
+        spec_dict(serving={"template": {}, "replicas": 1, "strategy": SHADOW})
+    )
+    trial = parsed.serving.strategy.shadow
+    assert parsed.serving.strategy.shadowing and trial and trial.duration_seconds == 300
 
 
 @pytest.mark.parametrize(

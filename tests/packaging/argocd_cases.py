@@ -37,6 +37,7 @@ from tests.operator.builders import (
     with_,
 )
 from tests.operator.canary_world import scenario_canary_aborted, scenario_canary_step
+from tests.operator.shadow_world import scenario_shadow_rejected, scenario_shadow_running
 
 from modelpipe.api.v1alpha1 import (
     API_VERSION,
@@ -112,7 +113,7 @@ def scenario(name: str) -> Callable[[], Seen]:
 
 
 def canary_story(build: Callable[[], tuple[Observed, Any]]) -> Callable[[], Seen]:
-    """A canary situation of tests/operator/canary_world.py."""
+    """A canary or shadow situation of tests/operator/canary_world.py or shadow_world.py."""
 
     def story() -> Seen:
         world, planned = build()
@@ -298,6 +299,7 @@ CASES = (
     # A bake window (spec.serving.analysis) is a step under way, as a canary step is.
     Case("progressing_baking", scenario("baking"), "Progressing", READY),
     Case("progressing_canary_step", canary_story(scenario_canary_step), "Progressing", READY),
+    Case("progressing_shadow", canary_story(scenario_shadow_running), "Progressing", READY),
     Case("healthy_serving", healthy_serving, "Healthy", READY),
     # Ready's one meaning: tightened thresholds leave the asked-for model serving.
     Case(
@@ -311,6 +313,7 @@ CASES = (
     Case("degraded_rolled_back", scenario("candidate_rolled_back"), "Degraded", READY),
     Case("degraded_rolled_back_in_bake", scenario("rolled_back_in_bake"), "Degraded", READY),
     Case("degraded_canary_aborted", canary_story(scenario_canary_aborted), "Degraded", READY),
+    Case("degraded_shadow_rejected", canary_story(scenario_shadow_rejected), "Degraded", READY),
     Case("degraded_deployment_not_found", deployment_not_found, "Degraded", READY),
     Case("degraded_pvc_not_found", pvc_not_found, "Degraded", READY),
     Case("degraded_pinned_version_unknown", pinned_version_unknown, "Degraded", READY),

@@ -50,6 +50,7 @@ FAILURE_REASONS = {
     "RolledBack",
     "AnalysisFailed",
     "CanaryAborted",
+    "ShadowRejected",
     "PinnedVersionUnknown",
     "SourceFailed",
     # SourcesReady's reasons, should Ready ever carry them.
@@ -92,6 +93,7 @@ IN_PROGRESS_REASONS = {
     "AnalysisHeld",
     "AnalysisPassed",
     "CanaryStep",
+    "ShadowRunning",
     # Event-only reasons of followed sources, and SourcesReady's own.
     "SourceChanged",
     "SourceRecovered",

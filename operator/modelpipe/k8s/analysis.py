@@ -38,17 +38,22 @@ def observe_pod_metrics(
     spec: ModelPipelineSpec,
     status: ModelPipelineStatus,
     deployment: DeploymentBody | None,
+    shadow: DeploymentBody | None = None,
 ) -> tuple[PodMetrics, ...]:
     """The serving pods' /metrics while a bake window (planning.bake) or a canary step
-    (planning.canary; its pods share the serving labels) runs; else nothing, so a
-    pipeline without one costs no extra call."""
+    (planning.canary; its pods share the serving labels) runs, and with them the shadow's
+    while a shadow runs (planning.shadow: production's pods count the agreement); else
+    nothing, so a pipeline without one costs no extra call."""
     production = status.production
     template, analysis = spec.serving.template, spec.serving.analysis
     baking = production is not None and production.replaced_version is not None
-    judging = baking or status.canary is not None
-    if not judging or template is None or analysis is None or deployment is None:
+    shadowing = status.shadow is not None and status.shadow.passed_at is None
+    judging = (baking or status.canary is not None) and analysis is not None
+    if not (judging or shadowing) or template is None or deployment is None:
         return ()
     pods = deployment_pods(api, namespace, deployment)
+    if shadowing and shadow is not None:
+        pods += deployment_pods(api, namespace, shadow)
     return read_pod_metrics(pods, port=template.port)
 
 
@@ -113,12 +118,20 @@ def parse_metrics(text: str, *, pod: str, version: str | None) -> PodMetrics:
     """The server's counters and latency histogram for the inference endpoints."""
     requests = errors = rows = 0.0
     buckets: dict[float, float] = {}
+    agreement: dict[str, tuple[float, float]] = {}
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 labels = sample.labels
                 if sample.name == "modelpipe_predicted_rows_total":
                     rows += sample.value
+                if sample.name == "modelpipe_shadow_rows_total":
+                    agreed, disagreed = agreement.get(labels["shadow_version"], (0.0, 0.0))
+                    if labels["agreement"] == "agreed":
+                        agreed += sample.value
+                    else:
+                        disagreed += sample.value
+                    agreement[labels["shadow_version"]] = (agreed, disagreed)
                 if labels.get("endpoint") not in INFERENCE_ENDPOINTS:
                     continue
                 if sample.name == "modelpipe_requests_total":
@@ -138,4 +151,5 @@ def parse_metrics(text: str, *, pod: str, version: str | None) -> PodMetrics:
         errors=errors,
         rows=rows,
         latency_buckets=tuple(sorted(buckets.items())),
+        agreement=tuple((v, a, d) for v, (a, d) in sorted(agreement.items())),
     )

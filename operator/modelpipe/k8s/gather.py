@@ -41,6 +41,7 @@ from modelpipe.layout import (
     SERVING_HASH_ANNOTATION,
 )
 from modelpipe.manifests.canary import canary_name
+from modelpipe.manifests.shadow import shadow_name
 from modelpipe.observed import (
     KueueQueue,
     Observed,
@@ -111,6 +112,9 @@ def observe(
     autoscaler = api.get_autoscaler(namespace, name) if owns_serving else None
     stepping = owns_serving and (spec.serving.strategy.canary or status.canary is not None)
     canary = api.get_deployment(namespace, canary_name(name)) if stepping else None
+    shadowing = owns_serving and (spec.serving.strategy.shadowing or status.shadow is not None)
+    shadow = api.get_deployment(namespace, shadow_name(name)) if shadowing else None
+    shadow_service = api.get_service(namespace, shadow_name(name)) if shadowing else None
     lent = _lend_credentials(api, namespace=namespace, spec=spec)
     data_lent = _lend_dataset_credentials(api, namespace=namespace, spec=spec)
     values, rows, changes = _follow(
@@ -136,8 +140,17 @@ def observe(
         jobs=jobs,
         deployment=_observe_deployment(api, deployment, meta=metadata) if deployment else None,
         canary=_observe_deployment(api, canary, meta=metadata) if canary else None,
+        shadow=_observe_deployment(api, shadow, meta=metadata) if shadow else None,
+        shadow_service_exists=shadow_service is not None,
+        shadow_service_owned=shadow_service is not None
+        and shadow_service.metadata.controlled_by(metadata.uid),
         pod_metrics=observe_pod_metrics(
-            api, namespace=namespace, spec=spec, status=status, deployment=deployment
+            api,
+            namespace=namespace,
+            spec=spec,
+            status=status,
+            deployment=deployment,
+            shadow=shadow,
         ),
         service_exists=service is not None,
         service_owned=service is not None and service.metadata.controlled_by(metadata.uid),

@@ -30,6 +30,8 @@ from modelpipe.layout import (
     PIPELINE_LABEL,
     SERVE_CONTAINER,
     SERVING_HASH_ANNOTATION,
+    SHADOW_SUFFIX,
+    SHADOW_TARGET_ENV,
 )
 from modelpipe.manifests.common import (
     HOME_ENV,
@@ -68,6 +70,13 @@ def selector_labels(pipeline: str) -> dict[str, str]:
     return {PIPELINE_LABEL: pipeline, COMPONENT_LABEL: "serving"}
 
 
+def shadow_target(*, pipeline: str, spec: ModelPipelineSpec) -> str:
+    """host:port of the ``<pipeline>-shadow`` Service (manifests.shadow): derived from the
+    pipeline's name only, never from a URL a tenant typed."""
+    port = (spec.serving.template or ServingTemplate()).port
+    return f"{pipeline}{SHADOW_SUFFIX}:{port}"
+
+
 def model_name(*, meta: Metadata, spec: ModelPipelineSpec) -> str:
     return spec.serving.model_name or meta.name
 
@@ -80,10 +89,12 @@ def serving_deployment(
     model_dir: str,
     config: OperatorConfig = UNCONFIGURED,
     model_uri: str | None = None,
+    mirror: bool = False,
 ) -> Manifest:
     """A Deployment named after the pipeline serving ``version``, owned by the pipeline.
 
-    With ``spec.artifacts.s3`` its pods download ``model_uri`` into ``model_dir`` first."""
+    With ``spec.artifacts.s3`` its pods download ``model_uri`` into ``model_dir`` first;
+    with ``mirror`` they copy each request to the shadow (:func:`shadow_target`)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -93,7 +104,9 @@ def serving_deployment(
             "labels": {**base_labels(meta.name), COMPONENT_LABEL: "serving"},
             "annotations": {
                 MODEL_VERSION_ANNOTATION: version,
-                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec, config=config),
+                SERVING_HASH_ANNOTATION: serving_hash(
+                    meta=meta, spec=spec, config=config, mirror=mirror
+                ),
             },
             "ownerReferences": [owner_reference(meta)],
         },
@@ -104,16 +117,21 @@ def serving_deployment(
             model_dir=model_dir,
             model_uri=model_uri,
             config=config,
+            mirror=mirror,
         ),
     }
 
 
 def serving_hash(
-    *, meta: Metadata, spec: ModelPipelineSpec, config: OperatorConfig = UNCONFIGURED
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    config: OperatorConfig = UNCONFIGURED,
+    mirror: bool = False,
 ) -> str:
     """What spec.serving (and the operator's own rendering) asks of the Deployment, as a hash."""
     rendered = _deployment_spec(
-        meta=meta, spec=spec, version="", model_dir="", model_uri="", config=config
+        meta=meta, spec=spec, version="", model_dir="", model_uri="", config=config, mirror=mirror
     )
     return hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -127,6 +145,7 @@ def template_patch(
     model_uri: str | None = None,
     node_selector_keys: Iterable[str] = (),
     config: OperatorConfig = UNCONFIGURED,
+    mirror: bool = False,
 ) -> Manifest:
     """JSON merge patch bringing an owned Deployment to spec.serving, still serving ``version``.
 
@@ -144,6 +163,7 @@ def template_patch(
         model_dir=model_dir,
         model_uri=model_uri,
         config=config,
+        mirror=mirror,
     )
     rendered = desired["spec"]["template"]["spec"]
     pod = {
@@ -161,7 +181,9 @@ def template_patch(
     return {
         "metadata": {
             "annotations": {
-                SERVING_HASH_ANNOTATION: serving_hash(meta=meta, spec=spec, config=config)
+                SERVING_HASH_ANNOTATION: serving_hash(
+                    meta=meta, spec=spec, config=config, mirror=mirror
+                )
             }
         },
         "spec": {
@@ -187,6 +209,7 @@ def _deployment_spec(
     model_dir: str,
     model_uri: str | None,
     config: OperatorConfig,
+    mirror: bool = False,
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     annotations = {MODEL_VERSION_ANNOTATION: version}
@@ -201,6 +224,7 @@ def _deployment_spec(
                 version=version,
                 model_dir=model_dir,
                 image=_serving_image(spec, template, server_image=config.server_image),
+                mirror=mirror,
             )
         ],
     }
@@ -234,7 +258,13 @@ def _deployment_spec(
 
 
 def _serve_container(
-    *, meta: Metadata, spec: ModelPipelineSpec, version: str, model_dir: str, image: str
+    *,
+    meta: Metadata,
+    spec: ModelPipelineSpec,
+    version: str,
+    model_dir: str,
+    image: str,
+    mirror: bool,
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
     probe = spec.serving.readiness_probe
@@ -249,6 +279,7 @@ def _serve_container(
             {"name": "PORT", "value": str(template.port)},
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             HOME_ENV,
+            *_mirror_env(meta=meta, spec=spec, mirror=mirror),
         ],
         "ports": [{"name": "http", "containerPort": template.port, "protocol": "TCP"}],
         "readinessProbe": {
@@ -266,6 +297,16 @@ def _serve_container(
         "resources": resources(template.resources),
         "securityContext": container_security_context(),
     }
+
+
+def _mirror_env(*, meta: Metadata, spec: ModelPipelineSpec, mirror: bool) -> list[Manifest]:
+    """Production's server copies each request to the shadow Service (planning.shadow
+    decides when: strategy Shadow, and that Service is the pipeline's own). Set while the
+    strategy is Shadow, not per candidate: production's pods roll once when the strategy
+    is switched, never when a shadow starts or ends."""
+    if not mirror:
+        return []
+    return [{"name": SHADOW_TARGET_ENV, "value": shadow_target(pipeline=meta.name, spec=spec)}]
 
 
 def _start_and_liveness_probes(deadline: int) -> Manifest:

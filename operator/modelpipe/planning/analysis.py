@@ -13,6 +13,9 @@ window (a canary step, a post-promotion bake) is judged the same way:
     otherwise                              ─▶ WAIT   (judged again on the next pass)
     window over with too few requests      ─▶ HOLD   (inconclusive: no traffic, no verdict)
 
+A shadow (planning.shadow) is judged the same way on the shadow's pods, and then on its
+agreement with production (:func:`judge_shadow`), counted by production's pods.
+
 Counters are cumulative since each pod started; the pods of a new version start with the
 window, so their totals are the window's.
 """
@@ -75,6 +78,8 @@ class Decision:
     finding: Finding
     message: str
     window: Window | None = None
+    # A shadow's share of mirrored rows that agreed with production (judge_shadow).
+    agreement: float | None = None
 
 
 def merge(scrapes: tuple[PodMetrics, ...], *, version: str) -> Window | str:
@@ -156,3 +161,52 @@ def _broken(window: Window, limits: Limits) -> str:
     if bound is not None and p99 is not None and p99 > bound:
         broken.append(f"p99 latency {p99:.1f} ms above {bound:g} ms")
     return "; ".join(broken)
+
+
+def agreement(scrapes: tuple[PodMetrics, ...], *, version: str) -> tuple[float, float]:
+    """(rows compared, rows agreed) with the shadow of ``version``, over production's pods."""
+    compared = agreed = 0.0
+    for scrape in scrapes:
+        for shadow_version, yes, no in scrape.agreement:
+            if shadow_version == version:
+                compared, agreed = compared + yes + no, agreed + yes
+    return compared, agreed
+
+
+def judge_shadow(
+    scrapes: tuple[PodMetrics, ...],
+    *,
+    version: str,
+    limits: Limits,
+    min_agreement: float,
+    started: datetime,
+    seconds: float,
+    now: datetime,
+) -> Decision:
+    """The shadow's window as :func:`judge` has it, then its agreement with production:
+    too low on enough rows rejects it at once; too few rows at the end hold it."""
+    decision = judge(
+        scrapes, version=version, limits=limits, started=started, seconds=seconds, now=now
+    )
+    if decision.finding in (Finding.ABORT, Finding.HOLD):
+        return decision
+    compared, agreed = agreement(scrapes, version=version)
+    share = agreed / compared if compared else None
+    said = (
+        f"agreement {share:.1%} ({agreed:g} of {compared:g} mirrored rows)"
+        if share is not None
+        else "no mirrored rows compared yet"
+    )
+    enough = compared >= limits.min_requests
+    if share is not None and enough and share < min_agreement:
+        message = f"{said} below the {min_agreement:.1%} required"
+        return Decision(Finding.ABORT, message, decision.window, share)
+    if decision.finding is Finding.WAIT:
+        return Decision(Finding.WAIT, f"{decision.message}; {said}", decision.window, share)
+    if not enough:
+        held = (
+            f"analysis held: {compared:g} mirrored rows compared with production's answers, "
+            f"fewer than the {limits.min_requests} needed (is production's server mirroring?)"
+        )
+        return Decision(Finding.HOLD, held, decision.window, share)
+    return Decision(Finding.HEALTHY, f"{decision.message}; {said}", decision.window, share)

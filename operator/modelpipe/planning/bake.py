@@ -18,10 +18,11 @@ from __future__ import annotations
 from modelpipe.api.v1alpha1 import ConditionType, GateCheck, Production, Reason, Verdict
 from modelpipe.api.v1alpha1.serving import Analysis
 from modelpipe.layout import model_dir
+from modelpipe.observed import ObservedDeployment
 from modelpipe.planning.analysis import Decision, Finding, Limits, judge
 from modelpipe.planning.clock import parse, seconds_between
 from modelpipe.planning.draft import NOTHING, Decided, Part, condition, emit, wake_after
-from modelpipe.planning.outcome import EventType
+from modelpipe.planning.outcome import EventType, ScaleDeployment
 
 # How often the pods' /metrics are read while a window runs.
 POLL_SECONDS = 10.0
@@ -159,7 +160,8 @@ def analysis_row(
     d: Decided, version: str, decision: Decision, *, metric: str, bound: str, passed: bool
 ) -> Part:
     """A status.lastRun.checks row (gate "analysis") for one judged window; it replaces an
-    earlier row of the same window (``metric``: "live" for the bake, "canary 25%" ...)."""
+    earlier row of the same window (``metric``: "live" for the bake, "canary 25%",
+    "shadow" ...). Its value is the error rate, or a shadow's agreement."""
     record = d.find(version)
     if record is None:
         return NOTHING
@@ -168,12 +170,30 @@ def analysis_row(
         gate="analysis",
         metric=metric,
         bound=bound,
-        value=window.error_rate if window else None,
+        value=decision.agreement
+        if decision.agreement is not None
+        else (window.error_rate if window else None),
         passed=passed,
         message=decision.message[:1024],
     )
     kept = [c for c in record.checks if (c.gate, c.metric) != ("analysis", metric)]
     return Part(status=d.with_run(version, checks=[*kept, row][-32:]))
+
+
+def held(d: Decided, message: str) -> Part:
+    """Promoted=False AnalysisHeld, warned once: a canary step or a shadow waits for
+    readable evidence (planning.canary, planning.shadow)."""
+    part = condition(ConditionType.PROMOTED, "False", Reason.ANALYSIS_HELD, message)
+    if d.previous_reason(ConditionType.PROMOTED) != Reason.ANALYSIS_HELD:
+        part += emit(EventType.WARNING, Reason.ANALYSIS_HELD, message[:1024])
+    return part
+
+
+def scale_to_zero(deployment: ObservedDeployment | None) -> Part:
+    """A canary or shadow Deployment of the pipeline's own at zero pods (kept, owned)."""
+    if deployment is None or not deployment.owned or deployment.replicas == 0:
+        return NOTHING
+    return Part(actions=(ScaleDeployment(deployment.name, 0),))
 
 
 def limits(analysis: Analysis) -> Limits:

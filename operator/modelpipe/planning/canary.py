@@ -245,7 +245,7 @@ def _abort(d: Decided, progress: CanaryProgress, decision: Decision) -> Part:
             )
         )
     part += Part(status=d.after(part).with_status(canary=None))
-    part += _scale_canary_down(d)
+    part += bake.scale_to_zero(d.obs.canary)
     if d.obs.deployment is not None:
         part += _restore(d, d.obs.deployment)
     return (
@@ -257,13 +257,6 @@ def _abort(d: Decided, progress: CanaryProgress, decision: Decision) -> Part:
         )
         + wake_after(1.0)
     )
-
-
-def _scale_canary_down(d: Decided) -> Part:
-    canary = d.obs.canary
-    if canary is None or not canary.owned or canary.replicas == 0:
-        return NOTHING
-    return Part(actions=(ScaleDeployment(canary.name, 0),))
 
 
 def _row(d: Decided, progress: CanaryProgress, decision: Decision, *, passed: bool) -> Part:
@@ -282,12 +275,8 @@ def _stepping(d: Decided, progress: CanaryProgress, words: str) -> Part:
 
 
 def _held(d: Decided, progress: CanaryProgress, decision: Decision) -> Part:
-    """Promoted=False AnalysisHeld, warned once: the step waits for readable evidence."""
-    message = _where(d, progress, decision.message)
-    part = condition(ConditionType.PROMOTED, "False", Reason.ANALYSIS_HELD, message)
-    if d.previous_reason(ConditionType.PROMOTED) != Reason.ANALYSIS_HELD:
-        part += emit(EventType.WARNING, Reason.ANALYSIS_HELD, message[:1024])
-    return part + wake_after(POLL_SECONDS)
+    """The step waits for readable evidence (bake.held)."""
+    return bake.held(d, _where(d, progress, decision.message)) + wake_after(POLL_SECONDS)
 
 
 def _where(d: Decided, progress: CanaryProgress, words: str) -> str:
@@ -308,7 +297,7 @@ def retire(d: Decided) -> Part:
     part = NOTHING
     if progress is not None:
         part += Part(status=d.with_status(canary=None))
-    part += _scale_canary_down(d)
+    part += bake.scale_to_zero(d.obs.canary)
     stable = d.obs.deployment
     if progress is not None and stable is not None and stable.owned:
         part += _restore(d, stable)

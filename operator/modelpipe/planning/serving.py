@@ -30,7 +30,7 @@ from modelpipe.manifests import (
 )
 from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
-from modelpipe.planning import bake, canary, retry
+from modelpipe.planning import bake, canary, retry, shadow
 from modelpipe.planning.autoscaling import converge_autoscaler
 from modelpipe.planning.clock import seconds_between
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
@@ -80,7 +80,7 @@ def _converge(d: Decided, target: Target | None) -> Part:
             f"Deployment {deployment.name} has no container {container}: "
             "fix spec.serving.containerName",
         )
-    part = NOTHING
+    part = shadow.claim_service(d)
     if d.spec.serving.template is not None and not d.obs.service_exists:
         part += Part(actions=(CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),))
     part += apply_serving_edits(d, deployment, target) + converge_autoscaler(d)
@@ -88,12 +88,13 @@ def _converge(d: Decided, target: Target | None) -> Part:
     production = d.status.production
     retry_in_place = d.retrying == target.version and deployment.rollout_failed
     if deployment.template_version != target.version or retry_in_place:
-        if canary.applies(d, target):
-            stepped, stage = canary.advance(d, deployment, target)
+        trial = _trial(d, deployment, target)
+        if trial is not None:
+            stepped, stage = trial
             part += stepped
             if stage is canary.Stage.ABORTED:  # the next pass keeps production (target)
                 return part
-            if stage is canary.Stage.STEPPING:  # beside production: Promoted says which step
+            if stage is canary.Stage.STEPPING:  # beside production: Promoted says how it stands
                 said = Part(conditions=stepped.conditions)  # the step's words win over RollingOut
                 return part + _mark_rolling(d.after(part), target) + said
         return part + _roll(d.after(part), deployment, target, container)
@@ -105,6 +106,17 @@ def _converge(d: Decided, target: Target | None) -> Part:
     return part + _mark_rolling(d, target)
 
 
+def _trial(
+    d: Decided, deployment: ObservedDeployment, target: Target
+) -> tuple[Part, canary.Stage] | None:
+    """A canary's or a shadow's part of this pass, when the strategy runs one for ``target``."""
+    if canary.applies(d, target):
+        return canary.advance(d, deployment, target)
+    if shadow.applies(d, target):
+        return shadow.advance(d, target)
+    return None
+
+
 def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Target) -> Part:
     """Bring a Deployment the operator owns to spec.serving (replicas, image, resources ...).
 
@@ -113,8 +125,9 @@ def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Targ
     """
     if d.spec.serving.template is None or not deployment.owned:
         return NOTHING
+    mirror = shadow.mirrors(d)
     if deployment.serving_hash == serving_hash(
-        meta=d.obs.metadata, spec=d.spec, config=d.obs.config
+        meta=d.obs.metadata, spec=d.spec, config=d.obs.config, mirror=mirror
     ):
         return NOTHING
     version = deployment.template_version or target.version
@@ -131,6 +144,7 @@ def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Targ
         model_uri=stored_model_uri(d, version),
         node_selector_keys=deployment.node_selector_keys,
         config=d.obs.config,
+        mirror=mirror,
     )
     return Part(actions=(UpdateDeployment(deployment.name, patch),)) + emit(
         EventType.NORMAL,
@@ -155,6 +169,7 @@ def _create_or_block(d: Decided, target: Target) -> Part:
         model_dir=path,
         config=d.obs.config,
         model_uri=stored_model_uri(d, target.version),
+        mirror=shadow.mirrors(d),
     )
     service = (
         ()
@@ -162,6 +177,7 @@ def _create_or_block(d: Decided, target: Target) -> Part:
         else (CreateService(serving_service(meta=d.obs.metadata, spec=d.spec)),)
     )
     part = Part(actions=(CreateDeployment(manifest), *service)) + converge_autoscaler(d)
+    part += shadow.claim_service(d)
     part += emit(
         EventType.NORMAL,
         Reason.ROLLING_OUT,

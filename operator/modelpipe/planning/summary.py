@@ -169,8 +169,8 @@ def promoted_condition(d: Decided) -> Part:
 
 # A promoted model's bake window runs: Ready waits for its verdict (Argo CD: Progressing).
 _BAKING = (Reason.BAKING, Reason.ANALYSIS_HELD)
-# A canary step runs (or is held): Ready says which, Argo CD shows Progressing.
-_STEPPING = (Reason.CANARY_STEP, Reason.ANALYSIS_HELD)
+# A canary step or a shadow runs (or is held): Ready says how, Argo CD shows Progressing.
+_STEPPING = (Reason.CANARY_STEP, Reason.SHADOW_RUNNING, Reason.ANALYSIS_HELD)
 
 
 def ready_condition(d: Decided) -> Part:
@@ -203,7 +203,7 @@ def _ready(d: Decided) -> Verdicted:
         )
     if asked is not None and d.rolling_out == asked:
         promoted = d.conditions.get(ConditionType.PROMOTED)
-        if promoted is not None and promoted.reason in _STEPPING:  # planning.canary
+        if promoted is not None and promoted.reason in _STEPPING:  # planning.canary, .shadow
             return Verdicted("False", promoted.reason, f"{promoted.message}{serves}"[:2048])
         return Verdicted("False", Reason.ROLLING_OUT, f"rolling out model {asked}{serves}")
     run = d.status.current_run

@@ -23,6 +23,7 @@ from modelpipe.api.v1alpha1.status import (
     ModelPipelineStatus,
     Production,
     RunRecord,
+    ShadowProgress,
     all_runs,
     with_runs,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Reason",
     "RunPhase",
     "RunRecord",
+    "ShadowProgress",
     "Verdict",
     "all_runs",
     "with_runs",

@@ -71,6 +71,8 @@ class Reason(StrEnum):
     ANALYSIS_FAILED = "AnalysisFailed"
     CANARY_STEP = "CanaryStep"
     CANARY_ABORTED = "CanaryAborted"
+    SHADOW_RUNNING = "ShadowRunning"
+    SHADOW_REJECTED = "ShadowRejected"
     # Followed sources (events only; the SourcesReady condition has its own reasons)
     SOURCE_CHANGED = "SourceChanged"
     SOURCE_FAILED = "SourceFailed"

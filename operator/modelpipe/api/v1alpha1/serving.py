@@ -138,6 +138,13 @@ _CANARY_NEEDS = (
 )
 
 
+_SHADOW_NEEDS = (
+    "serving.strategy Shadow needs serving.template, no serving.autoscaling and "
+    "serving.replicas of at least 1: production's pods (created by the operator) copy "
+    "their requests to the shadow"
+)
+
+
 class ServingSpec(SpecModel):
     """Where the promoted model serves: an existing Deployment or one the operator creates."""
 
@@ -194,8 +201,8 @@ class ServingSpec(SpecModel):
     )
     strategy: Strategy = Field(
         default_factory=Strategy,
-        description="How a model that passed the gate reaches production: RollingUpdate or "
-        "Canary steps (needs serving.template, no autoscaling).",
+        description="How a model that passed the gate reaches production: RollingUpdate, "
+        "Canary steps or Shadow (both need serving.template, no autoscaling).",
     )
 
     model_config = ConfigDict(
@@ -220,6 +227,12 @@ class ServingSpec(SpecModel):
                 _CANARY_NEEDS,
             ),
             cel(
+                "!has(self.strategy) || !has(self.strategy.type) || "
+                "self.strategy.type != 'Shadow' || (has(self.template) && "
+                "!has(self.autoscaling) && (!has(self.replicas) || self.replicas >= 1))",
+                _SHADOW_NEEDS,
+            ),
+            cel(
                 "!has(self.autoscaling) || !has(self.replicas) || self.replicas == 1",
                 _AUTOSCALING_OWNS_REPLICAS,
             ),
@@ -238,6 +251,13 @@ class ServingSpec(SpecModel):
     def _canary_has_replicas_to_split(self) -> Self:
         if self.strategy.canary and (self.template is None or self.autoscaling is not None):
             raise ValueError(_CANARY_NEEDS)
+        return self
+
+    @model_validator(mode="after")
+    def _shadow_has_production_pods_to_copy(self) -> Self:
+        shadowing = self.strategy.shadowing
+        if shadowing and (self.template is None or self.autoscaling or self.replicas < 1):
+            raise ValueError(_SHADOW_NEEDS)
         return self
 
     @model_validator(mode="after")

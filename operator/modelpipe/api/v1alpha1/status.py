@@ -255,6 +255,24 @@ class CanaryProgress(StatusModel):
     )
 
 
+class ShadowProgress(StatusModel):
+    """A shadow under way (spec.serving.strategy Shadow): which candidate, since when.
+
+    planning.shadow resumes from here after a restart; ``passedAt`` is set once the
+    shadow passed, while production rolls out to the candidate.
+    """
+
+    model_version: str = Field(description="The candidate answering copies of the requests.")
+    started_at: str = Field(description="When the shadow began (RFC 3339).")
+    ready_at: str | None = Field(
+        default=None,
+        description="When the shadow's pods were all ready: its duration counts from here.",
+    )
+    passed_at: str | None = Field(
+        default=None, description="When it passed: production rolls out to it from then on."
+    )
+
+
 class ModelPipelineStatus(StatusModel):
     """Observed state, rebuilt by each reconcile."""
 
@@ -291,6 +309,9 @@ class ModelPipelineStatus(StatusModel):
     )
     canary: CanaryProgress | None = Field(
         default=None, description="The canary under way (spec.serving.strategy Canary)."
+    )
+    shadow: ShadowProgress | None = Field(
+        default=None, description="The shadow under way (spec.serving.strategy Shadow)."
     )
     last_run: RunRecord | None = Field(
         default=None, description="The newest run (its verdict is Running while it trains)."

@@ -3,8 +3,10 @@
 ``RollingUpdate`` (the default) rolls the serving Deployment to it at once. ``Canary``
 first runs it beside production in steps of traffic weight, each a pause (or, with
 ``spec.serving.analysis``, a bake judged on its live ``/metrics``). The split is by
-replica ratio behind the one Service (planning.canary). The rules that need the rest
-of ``spec.serving`` (a template, no autoscaler) live on ``ServingSpec``.
+replica ratio behind the one Service (planning.canary). ``Shadow`` runs it beside
+production on a copy of each request, answering no client, and promotes it only if its
+answers agree with production's often enough (planning.shadow). The rules that need the
+rest of ``spec.serving`` (a template, no autoscaler, replicas) live on ``ServingSpec``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from modelpipe.api.v1alpha1._base import SpecModel, cel, validations
 
 MAX_STEPS = 10
 _STEPS_NEEDED = "serving.strategy.steps is required with type Canary (and only with it)"
+_SHADOW_NEEDED = "serving.strategy.shadow is required with type Shadow (and only with it)"
 _INCREASING = "serving.strategy.steps: weights must increase from one step to the next"
 
 
 class StrategyType(StrEnum):
     ROLLING_UPDATE = "RollingUpdate"
     CANARY = "Canary"
+    SHADOW = "Shadow"
 
 
 class CanaryStep(SpecModel):
@@ -45,12 +49,32 @@ class CanaryStep(SpecModel):
     )
 
 
+class ShadowTrial(SpecModel):
+    """How long the candidate runs in shadow, and how often it must agree with production."""
+
+    duration_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="How long the shadow runs on copies of production's requests (counted "
+        "from when its pods are ready) before it is judged.",
+    )
+    min_agreement: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Share of mirrored rows whose prediction must equal production's "
+        "(classification) or be within 5% of it (regression), e.g. 0.95.",
+    )
+
+
 class Strategy(SpecModel):
-    """RollingUpdate (at once) or Canary (steps of traffic weight, then production)."""
+    """RollingUpdate (at once), Canary (steps of traffic weight, then production) or Shadow
+    (a copy of the traffic, judged on agreement, then production)."""
 
     type: StrategyType = Field(
         default=StrategyType.ROLLING_UPDATE,
-        description="RollingUpdate (at once) or Canary (steps beside production first).",
+        description="RollingUpdate (at once), Canary (steps beside production first) or Shadow "
+        "(copies of production's requests first; its answers are compared, never returned).",
     )
     steps: list[CanaryStep] | None = Field(
         default=None,
@@ -59,10 +83,15 @@ class Strategy(SpecModel):
         description="Canary steps, weights increasing; after the last one passes the model "
         "rolls out to every pod.",
     )
+    shadow: ShadowTrial | None = Field(
+        default=None,
+        description="The shadow's duration and minAgreement (type Shadow only).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel("(has(self.type) && self.type == 'Canary') == has(self.steps)", _STEPS_NEEDED),
+            cel("(has(self.type) && self.type == 'Shadow') == has(self.shadow)", _SHADOW_NEEDED),
             cel(
                 "!has(self.steps) || (self.steps.map(s, s.weight).isSorted() && "
                 "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight)))",
@@ -75,6 +104,8 @@ class Strategy(SpecModel):
     def _steps_fit_the_type(self) -> Self:
         if (self.type == StrategyType.CANARY) != (self.steps is not None):
             raise ValueError(_STEPS_NEEDED)
+        if (self.type == StrategyType.SHADOW) != (self.shadow is not None):
+            raise ValueError(_SHADOW_NEEDED)
         weights = [s.weight for s in self.steps or ()]
         if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
             raise ValueError(_INCREASING)
@@ -83,3 +114,7 @@ class Strategy(SpecModel):
     @property
     def canary(self) -> bool:
         return self.type == StrategyType.CANARY
+
+    @property
+    def shadowing(self) -> bool:
+        return self.type == StrategyType.SHADOW
