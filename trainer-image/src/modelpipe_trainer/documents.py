@@ -59,6 +59,12 @@ class OnnxRecord(Document):
     )
     rel_tolerance: float = Field(alias="relTolerance")
     abs_tolerance: float = Field(alias="absTolerance")
+    summation_tolerance: float = Field(
+        default=0.0,
+        alias="summationTolerance",
+        description="largest per-row allowance added for a tree ensemble's float32 sum"
+        " (regressors only; float32_sums)",
+    )
     rows: int = Field(default=0, description="holdout rows compared")
     seconds: float = Field(default=0.0, description="conversion and verification time")
     fit_seconds: float = Field(default=0.0, alias="fitSeconds")

@@ -7,8 +7,10 @@
 Verification runs the server's own :class:`OnnxPredictor` on the holdout rows and
 compares with the Pipeline: predicted classes must be identical (values and type),
 probabilities and regression predictions within ``|onnx - sklearn| <= ABS_TOLERANCE
-+ REL_TOLERANCE * |sklearn|``. The graph takes float64 inputs, imputes and scales
-them in float64 as the Pipeline does, then casts them to float32 for the estimator.
++ REL_TOLERANCE * |sklearn|``, plus, for a regressor whose prediction is a tree
+ensemble's sum, the rounding of that float32 sum (:mod:`float32_sums`). The graph
+takes float64 inputs, imputes and scales them in float64 as the Pipeline does, then
+casts them to float32 for the estimator.
 That cast is what scikit-learn's trees do to their input (skl2onnx adjusts the
 float32 thresholds to match), so a row on a split takes the same branch in both
 runtimes; scaling in float32 instead flipped such rows. (skl2onnx's float64 tree
@@ -28,12 +30,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import onnx
 from modelpipe_contract.runconfig import FeatureKind
 from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.documents import ModelSchema, OnnxRecord
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.evaluation import Holdout
+from modelpipe_trainer.float32_sums import (
+    absolute_graph,
+    allowance,
+    summed_terms,
+    summing_ensemble,
+)
 from modelpipe_trainer.serving.onnx_predictor import (
     FEATURES_KEY,
     FILL_KEY,
@@ -67,7 +76,7 @@ def export_onnx(
         return _done(OnnxExport(_record(base, started, converted=False, reason=reason), None))
     try:
         predictor = OnnxPredictor(data, schema, source="the converted graph")
-        difference, problem = _compare(model, predictor, holdout, schema)
+        difference, problem, summation = _compare(model, predictor, holdout, schema, data)
     except ModelRejectedError as exc:  # outside the allow-list
         reason = str(exc)
         return _done(OnnxExport(_record(base, started, converted=True, reason=reason), None))
@@ -79,6 +88,7 @@ def export_onnx(
         base, started, converted=True, verified=problem is None, reason=problem, rows=rows
     )
     record.max_difference = difference
+    record.summation_tolerance = summation
     return _done(OnnxExport(record, data if problem is None else None))
 
 
@@ -173,9 +183,10 @@ def _convert_numeric_imputer(scope: Any, operator: Any, container: Any) -> None:
 
 
 def _compare(
-    model: Pipeline, predictor: OnnxPredictor, holdout: Holdout, schema: ModelSchema
-) -> tuple[float | None, str | None]:
-    """The largest difference, and what failed verification (None if nothing)."""
+    model: Pipeline, predictor: OnnxPredictor, holdout: Holdout, schema: ModelSchema, data: bytes
+) -> tuple[float | None, str | None, float]:
+    """The largest difference, what failed verification (None if nothing), and the largest
+    float32 summation allowance used."""
     columns = {
         f.name: holdout.features[f.name].to_numpy(
             dtype=np.float64 if f.kind is FeatureKind.NUMERIC else object
@@ -184,18 +195,38 @@ def _compare(
     }
     expected = np.asarray(model.predict(holdout.features))
     got = predictor.predict(columns)
+    summation = np.zeros(0)
     if schema.classes:
         if _kind(expected) != _kind(got) or not np.array_equal(expected, got):
             wrong = int(np.sum(expected != got)) if expected.shape == got.shape else len(expected)
-            return None, f"predicted classes differ on {wrong} holdout rows"
+            return None, f"predicted classes differ on {wrong} holdout rows", 0.0
         if not predictor.has_proba:
-            return 0.0, None
+            return 0.0, None, 0.0
         expected = np.asarray(model.predict_proba(holdout.features))
         got = predictor.predict_proba(columns)
+    else:
+        summation = _summation_allowance(data, predictor, columns, schema)
+    largest = float(summation.max()) if summation.size else 0.0
     difference = float(np.max(np.abs(expected - got))) if expected.size else 0.0
-    if not np.allclose(got, expected, rtol=REL_TOLERANCE, atol=ABS_TOLERANCE):
-        return difference, f"outputs differ by up to {difference:.3g}, over the tolerance"
-    return difference, None
+    tolerance = ABS_TOLERANCE + REL_TOLERANCE * np.abs(expected)
+    if summation.size:
+        tolerance = tolerance + summation
+    if np.any(np.abs(got - expected) > tolerance):
+        return difference, f"outputs differ by up to {difference:.3g}, over the tolerance", largest
+    return difference, None, largest
+
+
+def _summation_allowance(
+    data: bytes, predictor: OnnxPredictor, columns: dict[str, np.ndarray], schema: ModelSchema
+) -> np.ndarray:
+    """Per holdout row, the float32 rounding of the ensemble's sum; empty when the
+    prediction is not a plain tree-ensemble sum (float32_sums)."""
+    graph = onnx.load_model_from_string(data)
+    node = summing_ensemble(graph, predictor.names["predict"])
+    if node is None:
+        return np.zeros(0)
+    absolute = OnnxPredictor(absolute_graph(graph, node.name), schema, source="|graph|")
+    return allowance(absolute.predict(columns), summed_terms(node))
 
 
 def _kind(values: np.ndarray) -> str:
