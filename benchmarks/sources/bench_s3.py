@@ -6,8 +6,8 @@
 1. Detection latency: from a new object version being put to the registry
    announcing it, p50 / p99, next to the poll interval (the floor: a change lands
    at a random phase of the cycle, so ~interval/2 on average). The operator's
-   reconcile and the Job's creation come on top (``bench_detection.py`` measures
-   that path on a cluster for HTTP; it is the same after the check).
+   reconcile and the Job's creation come on top: ``bench_detection.py`` measures
+   the whole path, a new object version to the Job, through the operator on a cluster.
 2. Download of one object: ``modelpipe-trainer fetch-s3`` (botocore ``get_object``,
    streamed to a file under a temporary name, size-capped) against boto3's own
    ``download_file`` (s3transfer, concurrent ranged GETs) of the same object: the
