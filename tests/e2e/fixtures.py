@@ -13,20 +13,30 @@ from localkube.cluster import Cluster
 from localkube.reach import exposed
 
 
-@pytest.fixture(scope="session")
-def crd(cluster: Cluster) -> Path:
+def install_crd(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(CRD), "-f", str(POLICY))
     cluster.kubectl(
         "wait", "--for=condition=Established", "crd/modelpipelines.modelpipe.io", "--timeout=60s"
     )
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> Path:
+    install_crd(cluster)
     return CRD
+
+
+@contextlib.contextmanager
+def served_data(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The iris CSVs over HTTP, where the cluster's pods reach them (localkube.reach)."""
+    directory = tmp_path_factory.mktemp("iris-data")
+    with example_data_server(directory) as served, exposed(cluster, served) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def data_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The iris CSVs over HTTP, where the cluster's pods reach them (localkube.reach)."""
-    directory = tmp_path_factory.mktemp("iris-data")
-    with example_data_server(directory) as served, exposed(cluster, served) as url:
+    with served_data(cluster, tmp_path_factory) as url:
         yield url
 
 

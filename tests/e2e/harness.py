@@ -266,20 +266,25 @@ def predict(ns: Namespace, *, selector: str = SERVING) -> dict[str, Any] | None:
     """Ask every ready serving pod; return the answer if they all agree on one version."""
     answers = []
     for pod in _ready_pods(ns, selector):
-        row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-        request = urllib.request.Request(
-            f"http://{pod['status']['podIP']}:8080/predict",
-            data=json.dumps({"instances": [row]}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         try:
-            with node_network(ns.cluster), urllib.request.urlopen(request, timeout=5) as response:
-                answers.append(json.loads(response.read()))
+            answers.append(answer(ns, pod))
         except OSError:
             return None
     versions = {a["model_version"] for a in answers}
     return answers[0] if len(versions) == 1 else None
+
+
+def answer(ns: Namespace, pod: dict[str, Any]) -> dict[str, Any]:
+    """One serving pod's answer to ``POST /predict`` for one iris row."""
+    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    request = urllib.request.Request(
+        f"http://{pod['status']['podIP']}:8080/predict",
+        data=json.dumps({"instances": [row]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with node_network(ns.cluster), urllib.request.urlopen(request, timeout=5) as response:
+        return dict(json.loads(response.read()))
 
 
 def _ready_pods(ns: Namespace, selector: str) -> list[dict[str, Any]]:

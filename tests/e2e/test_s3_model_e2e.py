@@ -25,15 +25,14 @@ from tests.e2e.harness import (
     runs,
     serving_version,
 )
-from tests.objectstore.cluster import keys_secret, shown
+from tests.objectstore.cluster import MODEL_PREFIX as PREFIX
+from tests.objectstore.cluster import s3_documents, shown
 from tests.objectstore.server import S3Server
 
 from localkube.reach import exposed
 from localkube.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
-KEYS = "model-keys"
-PREFIX = "models"
 
 
 @pytest.fixture
@@ -41,19 +40,6 @@ def s3_endpoint(ns: Namespace, s3_server: S3Server) -> Iterator[str]:
     """The S3 server's URL as the node's pods reach it (localkube.reach)."""
     with exposed(ns.cluster, s3_server.endpoint) as url:
         yield url
-
-
-def s3_documents(
-    data_url: str, server: S3Server, bucket: str, *, endpoint: str, deadline: int = 45
-) -> list[dict[str, Any]]:
-    """The iris example with its models in ``bucket`` (no PVC), and the opted-in keys."""
-    _, pipeline = example_documents(data_url=data_url)
-    spec = pipeline["spec"]
-    spec["artifacts"] = {"s3": {"bucket": bucket, "prefix": PREFIX, "credentialsSecret": KEYS}}
-    # A first model with no production to return to is taken once ready (planning.retry).
-    spec["serving"]["progressDeadlineSeconds"] = deadline
-    keys = keys_secret(KEYS, server, prefix=f"s3://{bucket}/{PREFIX}", endpoint=endpoint)
-    return [keys, pipeline]
 
 
 def key_holders(pod: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.harness import Namespace, Operator, secret
+from tests.e2e.harness import Namespace, Operator, example_documents, secret
 from tests.objectstore.server import S3Server
 
 
@@ -38,3 +38,24 @@ def no_key_shown(ns: Namespace, operator: Operator, server: S3Server, name: str 
     """Neither of ``server``'s keys is in anything the pipeline's readers see."""
     everything = shown(ns, operator, name)
     assert server.secret_key not in everything and server.access_key not in everything
+
+
+MODEL_KEYS = "model-keys"
+MODEL_PREFIX = "models"
+
+
+def s3_documents(
+    data_url: str, server: S3Server, bucket: str, *, endpoint: str, deadline: int = 45
+) -> list[dict[str, Any]]:
+    """The iris example with its models in ``bucket`` (no PVC), and the opted-in keys."""
+    _, pipeline = example_documents(data_url=data_url)
+    spec = pipeline["spec"]
+    spec["artifacts"] = {
+        "s3": {"bucket": bucket, "prefix": MODEL_PREFIX, "credentialsSecret": MODEL_KEYS}
+    }
+    # A first model with no production to return to is taken once ready (planning.retry).
+    spec["serving"]["progressDeadlineSeconds"] = deadline
+    keys = keys_secret(
+        MODEL_KEYS, server, prefix=f"s3://{bucket}/{MODEL_PREFIX}", endpoint=endpoint
+    )
+    return [keys, pipeline]

@@ -14,6 +14,7 @@ import pytest
 from localkube import processes
 from localkube.cluster import Cluster
 from localkube.node import cgroups
+from localkube.traces import net_namespace_inodes, processes_mentioning
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -201,31 +202,6 @@ def test_a_claim_is_a_directory_of_the_cluster_until_it_is_deleted(real: Cluster
     assert real.kubectl("get", *helpers, "-o", "name").stdout.strip() == ""
 
 
-def _net_namespace_inodes() -> dict[int, int]:
-    """pid -> inode of its network namespace, for every process we can see."""
-    found = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                found[int(proc.name)] = (proc / "ns" / "net").stat().st_ino
-            except OSError:
-                continue
-    return found
-
-
-def _processes_mentioning(marker: bytes, *files: str) -> list[str]:
-    hits = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            for name in files:
-                try:
-                    if marker in (proc / name).read_bytes():
-                        hits.append(f"{proc.name} ({name})")
-                except OSError:
-                    continue
-    return hits
-
-
 def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
     real: Cluster, ns: str, cluster: Cluster
 ) -> None:
@@ -238,11 +214,11 @@ def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
     _wait(real, ns, "left-running", "{.status.phase}", "Running")
     layout = real.node_layout
     node_netns = (Path("/run/netns") / layout.netns).stat().st_ino
-    node_processes = {pid for pid, ino in _net_namespace_inodes().items() if ino == node_netns}
+    node_processes = {pid for pid, ino in net_namespace_inodes().items() if ino == node_netns}
     containers = cgroups.pids(layout.cgroup_root)
     assert containers and node_processes  # the pod and the node's components were running
     home = str(real.home).encode()
-    assert _processes_mentioning(home, "mountinfo")  # the node's mount namespace exists
+    assert processes_mentioning(home, "mountinfo")  # the node's mount namespace exists
 
     real.down()
 
@@ -254,12 +230,12 @@ def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
         ).stdout
     )
     assert not (Path("/run/netns") / layout.netns).exists()
-    assert node_netns not in _net_namespace_inodes().values()
+    assert node_netns not in net_namespace_inodes().values()
     # A killed process whose new parent (PID 1 here) has not reaped it yet is a zombie: it
     # holds no memory, mount or namespace any more, so it counts as gone; anything else not.
     alive = [pid for pid in node_processes | containers if processes.alive(pid)]
     assert alive == []
-    assert _processes_mentioning(home, "cmdline", "environ", "mountinfo") == []
+    assert processes_mentioning(home, "cmdline", "environ", "mountinfo") == []
     host_links = subprocess.run(
         ["ip", "-o", "addr"], capture_output=True, text=True, check=True
     ).stdout

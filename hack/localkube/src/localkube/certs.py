@@ -239,12 +239,19 @@ class NodeCerts:
     kube_proxy: Pair
 
 
-def ensure_node_certs(directory: Path, *, node_name: str, node_ip: str) -> NodeCerts:
-    """Issue the node's certs from the cluster CA in ``directory`` (once)."""
+def ensure_node_certs(
+    directory: Path, *, node_name: str, node_ip: str, index: int = 0
+) -> NodeCerts:
+    """Issue node ``index``'s certs from the cluster CA in ``directory`` (once)."""
+    tag = f"-{index + 1}" if index else ""
+
+    def files(stem: str) -> Pair:
+        return Pair(directory / f"{stem}{tag}.crt", directory / f"{stem}{tag}.key")
+
     certs = NodeCerts(
-        kubelet_client=Pair(directory / "node-client.crt", directory / "node-client.key"),
-        kubelet_serving=Pair(directory / "node-serving.crt", directory / "node-serving.key"),
-        kube_proxy=Pair(directory / "kube-proxy.crt", directory / "kube-proxy.key"),
+        kubelet_client=files("node-client"),
+        kubelet_serving=files("node-serving"),
+        kube_proxy=files("kube-proxy"),
     )
     pairs = (certs.kubelet_client, certs.kubelet_serving, certs.kube_proxy)
     if all(p.cert.exists() and p.key.exists() for p in pairs):

@@ -1,4 +1,5 @@
-"""Start, reuse and stop a local Kubernetes: the control plane plus one real node.
+"""Start, reuse and stop a local Kubernetes: the control plane plus real nodes
+(one by default; ``nodes=N`` for more, linked by ``localkube.node.links``).
 
 Each cluster lives in ``<repo>/.localkube/<name>/``: PKI, kubeconfig, etcd data,
 the node's files (``node/``), claims' volumes, logs and ``state.json`` (ports,
@@ -27,9 +28,9 @@ from typing import Any
 
 from localkube import api, binaries, components, images, kubeconfig, processes
 from localkube.certs import Pki, ensure_pki
-from localkube.node import dns, storage
+from localkube.node import dns, links, storage
 from localkube.node import setup as realnode
-from localkube.node.config import NodeLayout
+from localkube.node.config import MAX_NODES, NodeLayout, node_home
 
 Log = Callable[[str], None]
 # The first start of a node loads its images into containerd: minutes, cold.
@@ -87,9 +88,23 @@ class Cluster:
         return self.home / "volumes"
 
     @property
-    def node_layout(self) -> NodeLayout:
+    def node_count(self) -> int:
+        return int(self.state.get("nodes", 1))
+
+    @property
+    def node_layouts(self) -> list[NodeLayout]:
+        """Every node's layout, the first node first."""
         port = int(self.state.get("ports", {}).get("apiserver", 0))
-        return NodeLayout(cluster=self.name, home=self.home / "node", api_port=port)
+        return [
+            NodeLayout(cluster=self.name, home=node_home(self.home, i), api_port=port, index=i)
+            for i in range(self.node_count)
+        ]
+
+    @property
+    def node_layout(self) -> NodeLayout:
+        """The first node: its netns holds the API forwarder, the ``kubernetes``
+        Service's endpoint and what ``localkube.reach`` uses."""
+        return self.node_layouts[0]
 
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
@@ -119,16 +134,22 @@ class Cluster:
         *,
         timeout: float = START_TIMEOUT,
         log: Log = _stderr,
+        nodes: int = 1,
     ) -> Cluster:
-        """Start the cluster, or reuse it when it is already running and healthy."""
+        """Start the cluster with ``nodes`` real nodes, or reuse it when it is already
+        running and healthy with that many (one with another count is restarted)."""
         _check_name(name)
+        if not 1 <= nodes <= MAX_NODES:
+            raise ClusterError(f"--nodes {nodes}: a cluster has 1 to {MAX_NODES} nodes")
         cluster = cls.at(name)
         if cluster.running():
-            log(f"Reused running cluster {name!r} at {cluster.server}")
-            return cluster
+            if cluster.node_count == nodes:
+                log(f"Reused running cluster {name!r} at {cluster.server}")
+                return cluster
+            log(f"Cluster {name!r} runs {cluster.node_count} node(s), not {nodes}: restarting it")
         cluster.bin_dir = binaries.ensure(log=log)
         cluster.down(quiet=True)
-        cluster._start(timeout=timeout, log=log)
+        cluster._start(nodes=nodes, timeout=timeout, log=log)
         return cluster
 
     def running(self) -> bool:
@@ -141,18 +162,25 @@ class Cluster:
     def down(self, *, quiet: bool = False, log: Log = _stderr) -> None:
         """Stop every process this cluster started and remove its runtime data."""
         pids = self.state.get("pids", {})
-        # The node first: its pods go with its namespaces and cgroups.
-        realnode.teardown(
-            self.node_layout, init_pid=pids.get("node"), forwarder_pid=pids.get("forwarder")
-        )
+        # The nodes first: their pods go with their namespaces and cgroups. The first
+        # node last: with it goes the forwarder, whose sockets hold every node's netns.
+        self.state["nodes"] = max(self.node_count, _nodes_on_disk(self.home))
+        for layout in reversed(self.node_layouts):
+            realnode.teardown(
+                layout,
+                init_pid=pids.get(_node_pid_key(layout.index)),
+                forwarder_pid=pids.get("forwarder") if layout.index == 0 else None,
+            )
         # The rest in reverse start order (etcd last); any other pid a cluster of an
         # older localkube recorded goes first.
+        node_keys = {_node_pid_key(i) for i in range(self.node_count)}
         for comp in sorted(pids, key=lambda c: STOP_ORDER.index(c) if c in STOP_ORDER else -1):
-            if comp not in ("node", "forwarder"):
+            if comp not in node_keys and comp != "forwarder":
                 processes.terminate(pids[comp], grace=10.0)
         processes.kill_strays(str(self.home))
         # (agent/: what a cluster of an older localkube kept for its node agent.)
-        for sub in ("etcd", "node", "volumes", "agent", "logs"):
+        nodes = [layout.home.name for layout in self.node_layouts]
+        for sub in ("etcd", *nodes, "volumes", "agent", "logs"):
             shutil.rmtree(self.home / sub, ignore_errors=True)
         for f in ("state.json", "kubeconfig"):
             (self.home / f).unlink(missing_ok=True)
@@ -160,7 +188,7 @@ class Cluster:
         if pids and not quiet:
             log(f"Stopped cluster {self.name!r}")
 
-    def _start(self, *, timeout: float, log: Log) -> None:
+    def _start(self, *, nodes: int, timeout: float, log: Log) -> None:
         t0 = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
@@ -168,6 +196,7 @@ class Cluster:
         self.state = {
             "ports": processes.free_ports(4),
             "pids": {},
+            "nodes": nodes,
         }
         ports = dict(zip(["etcd", "etcdPeer", "apiserver", "cm"], self.state["ports"], strict=True))
         self.state["ports"] = ports
@@ -182,15 +211,17 @@ class Cluster:
         self._spawn("kube-controller-manager", components.controller_manager_args(self))
         self._spawn("kube-scheduler", components.scheduler_args(self))
         self.start_provisioner(log=log)
-        self._start_node(deadline=t0 + timeout, log=log)
-        api.wait_node_ready(
-            self.server,
-            pki,
-            self.node_name,
-            deadline=t0 + timeout,
-            alive=self._pid_check("node"),
-            logs=str(self.node_layout.home / "logs"),
-        )
+        self._start_nodes(deadline=t0 + timeout, log=log)
+        for layout in self.node_layouts:
+            api.wait_node_ready(
+                self.server,
+                pki,
+                layout.node_name,
+                deadline=t0 + timeout,
+                alive=self._pid_check(_node_pid_key(layout.index)),
+                logs=str(layout.home / "logs"),
+            )
+            self._set_pod_cidr(layout)
         api.wait_default_sa(self.server, pki, deadline=t0 + timeout)
         self._start_dns(deadline=t0 + timeout)
         self._save()
@@ -199,20 +230,39 @@ class Cluster:
             f"KUBECONFIG={self.kubeconfig}"
         )
 
-    # ----- the node, cluster DNS and the provisioner -----------------------------
-    def _start_node(self, *, deadline: float, log: Log) -> None:
-        """Start the node's init (kubelet, containerd, kube-proxy) and its API forwarder."""
-        layout = self.node_layout
-        spec = realnode.prepare(
-            layout,
-            pki=self.pki,
-            pki_dir=self.home / "pki",
-            server=self.server,
-            bin_dir=binaries.ensure_node(log=log),
-        )
-        self._spawn("forwarder", realnode.forwarder_argv(layout))
-        self._spawn("node", realnode.init_argv(spec))
-        realnode.load_images(layout, images.ensure_node_images(log=log), deadline=deadline, log=log)
+    # ----- the nodes, cluster DNS and the provisioner ----------------------------
+    def _start_nodes(self, *, deadline: float, log: Log) -> None:
+        """Start each node's init (kubelet, containerd, kube-proxy), link the nodes'
+        namespaces, start the API forwarder and load the images into every node."""
+        layouts = self.node_layouts
+        bin_dir = binaries.ensure_node(log=log)
+        specs = [
+            realnode.prepare(
+                layout, pki=self.pki, pki_dir=self.home / "pki", server=self.server, bin_dir=bin_dir
+            )
+            for layout in layouts
+        ]
+        if len(layouts) > 1:
+            try:
+                links.link(layouts)
+            except links.LinkError as err:
+                raise ClusterError(f"linking the nodes' network namespaces: {err}") from err
+        self._spawn("forwarder", realnode.forwarder_argv(layouts[0], layouts[1:]))
+        for layout, spec in zip(layouts, specs, strict=True):
+            self._spawn(_node_pid_key(layout.index), realnode.init_argv(spec))
+        node_images = images.ensure_node_images(log=log)
+        for layout in layouts:
+            realnode.load_images(layout, node_images, deadline=deadline, log=log)
+
+    def _set_pod_cidr(self, layout: NodeLayout) -> None:
+        """Record the node's pod subnet (its CNI bridge's range) as its podCIDR; no
+        controller allocates one (nodeipam does not run), and it is set only once."""
+        cidr = self.kubectl(
+            "get", "node", layout.node_name, "-o", "jsonpath={.spec.podCIDR}"
+        ).stdout.strip()
+        if not cidr:
+            patch = {"spec": {"podCIDR": layout.pod_subnet, "podCIDRs": [layout.pod_subnet]}}
+            self.kubectl("patch", "node", layout.node_name, "-p", json.dumps(patch))
 
     def _start_dns(self, *, deadline: float) -> None:
         self.kubectl("apply", "-f", "-", input=dns.manifest_text())
@@ -228,7 +278,8 @@ class Cluster:
     def start_provisioner(self, *, log: Log = _stderr) -> None:
         """Rancher's local-path-provisioner: its configuration, then the process."""
         binary = binaries.ensure_storage(log=log) / "local-path-provisioner"
-        manifest = storage.manifest_text(node=self.node_name, volumes=self.volumes_dir)
+        nodes = [layout.node_name for layout in self.node_layouts]
+        manifest = storage.manifest_text(nodes=nodes, volumes=self.volumes_dir)
         self.kubectl("apply", "-f", "-", input=manifest)
         self._spawn(
             "provisioner", storage.provisioner_argv(binary, self.home / "provisioner.kubeconfig")
@@ -263,6 +314,20 @@ class Cluster:
     def _save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "state.json").write_text(json.dumps(self.state, indent=2))
+
+
+def _node_pid_key(index: int) -> str:
+    """``state.json``'s name for node ``index``'s init ("node" for the first)."""
+    return "node" if index == 0 else f"node-{index + 1}"
+
+
+def _nodes_on_disk(home: Path) -> int:
+    """How many nodes' directories ``home`` holds (for a ``down`` without state)."""
+    indices = [0]
+    for path in home.glob("node-*"):
+        if path.is_dir() and path.name[5:].isdigit():
+            indices.append(int(path.name[5:]) - 1)
+    return max(indices) + 1
 
 
 def _check_name(name: str) -> None:

@@ -2,12 +2,16 @@
 
 ``cluster`` starts the session's cluster (control plane and a real node) once,
 or reuses a running one: ``LOCALKUBE_NAME`` picks which (default ``test``).
+``two_nodes`` is a second cluster with two real nodes (``<LOCALKUBE_NAME>-2n``),
+started once for the tests that need pods on different nodes and stopped when
+the session ends.
 ``namespace`` gives each test a fresh namespace and deletes it afterwards.
 ``kube_client`` is an ApiClient for the cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -19,9 +23,20 @@ import pytest
 from localkube.cluster import Cluster
 
 
+def _name() -> str:
+    return os.environ.get("LOCALKUBE_NAME", "test")
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
-    return Cluster.up(os.environ.get("LOCALKUBE_NAME", "test"))
+    return Cluster.up(_name())
+
+
+@pytest.fixture(scope="session")
+def two_nodes() -> Iterator[Cluster]:
+    two = Cluster.up(f"{_name()}-2n", nodes=2)
+    yield two
+    two.down(quiet=True)
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +47,11 @@ def kube_client(cluster: Cluster) -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture
-def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+@contextlib.contextmanager
+def fresh_namespace(cluster: Cluster, base: str) -> Iterator[str]:
+    """A new namespace named after ``base`` (a test's name), ready for pods: its
+    ``default`` ServiceAccount exists. Deleted (without waiting) afterwards."""
+    base = "".join(c if c.isalnum() else "-" for c in base.lower())[:40].strip("-")
     name = f"{base}-{uuid.uuid4().hex[:5]}"
     cluster.kubectl("create", "namespace", name)
     # The serviceaccount controller creates "default" shortly after the namespace;
@@ -44,5 +61,13 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
         if time.monotonic() > deadline:
             pytest.fail(f"namespace {name}: the default ServiceAccount never appeared")
         time.sleep(0.1)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    with fresh_namespace(cluster, request.node.name) as name:
+        yield name

@@ -19,9 +19,12 @@ import yaml
 
 from localkube.node.dns import DNS_IP
 
-# Addresses that exist only inside the node's network namespace (and its pods').
-NODE_IP = "10.243.0.1"  # on the node netns' loopback: InternalIP, the kubelet, the API forwarder
-POD_SUBNET = "10.244.0.0/24"  # this node's pods, on bridge BRIDGE
+# Addresses that exist only inside the nodes' network namespaces (and their pods').
+# Node i (0-based) is 10.243.0.<i+1> on its netns' loopback (InternalIP, the kubelet,
+# for node 0 the API forwarder too) and runs its pods in 10.244.<i>.0/24, on bridge
+# BRIDGE; the nodes' namespaces are linked with veth pairs (``localkube.node.links``).
+MAX_NODES = 8
+NODE_IP = "10.243.0.1"  # the first node's: the kubernetes Service's endpoint, reach helpers
 CLUSTER_CIDR = "10.244.0.0/16"
 BRIDGE = "mp0"
 KUBELET_PORT = 10250
@@ -46,12 +49,22 @@ class NodeLayout:
     """Where one node keeps everything, and the names it goes by."""
 
     cluster: str
-    home: Path  # .localkube/NAME/node
+    home: Path  # .localkube/NAME/node (the first node), .localkube/NAME/node-<i+1>
     api_port: int
+    index: int = 0  # 0-based; a one-node cluster has node 0 only
 
     @property
     def node_name(self) -> str:
-        return f"localkube-{self.cluster}"
+        suffix = f"-{self.index + 1}" if self.index else ""
+        return f"localkube-{self.cluster}{suffix}"
+
+    @property
+    def node_ip(self) -> str:
+        return node_ip(self.index)
+
+    @property
+    def pod_subnet(self) -> str:
+        return pod_subnet(self.index)
 
     @property
     def host_tag(self) -> str:
@@ -79,11 +92,25 @@ class NodeLayout:
     @property
     def image_store(self) -> Path:
         """containerd's root: its content store and snapshots. Kept across
-        ``localkube down`` (outside ``home``), so a warm start imports no image."""
-        return self.home.parent / "containerd-root"
+        ``localkube down`` (outside ``home``), so a warm start imports no image.
+        Each node has its own: two containerds never share a root."""
+        suffix = f"-{self.index + 1}" if self.index else ""
+        return self.home.parent / f"containerd-root{suffix}"
 
     def path(self, *parts: str) -> Path:
         return self.home.joinpath(*parts)
+
+
+def node_ip(index: int) -> str:
+    return f"10.243.0.{index + 1}"
+
+
+def pod_subnet(index: int) -> str:
+    return f"10.244.{index}.0/24"
+
+
+def node_home(cluster_home: Path, index: int) -> Path:
+    return cluster_home / ("node" if index == 0 else f"node-{index + 1}")
 
 
 def containerd_toml(layout: NodeLayout) -> str:
@@ -149,7 +176,7 @@ def cni_conflist(layout: NodeLayout) -> str:
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": POD_SUBNET}]],
+                    "ranges": [[{"subnet": layout.pod_subnet}]],
                     # Pods route everything to the node (Services are DNATed there);
                     # the node netns itself has no route out.
                     "routes": [{"dst": "0.0.0.0/0"}],
@@ -175,7 +202,7 @@ def kubelet_config(layout: NodeLayout, *, ca: Path, cert: Path, key: Path) -> st
         "enforceNodeAllocatable": [],
         "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
         "podLogsDir": str(layout.path("pod-logs")),
-        "address": NODE_IP,
+        "address": layout.node_ip,
         "port": KUBELET_PORT,
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",

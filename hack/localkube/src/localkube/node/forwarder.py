@@ -4,14 +4,19 @@ no address outside loopback on the host:
 * node -> API server: listens on ``127.0.0.1:<api port>`` and ``<node ip>:<api
   port>`` *inside* the node netns (the kubelet and kube-proxy use the former,
   pods reach the latter through the ``kubernetes`` Service) and relays to the API
-  server on the host's ``127.0.0.1``.
+  server on the host's ``127.0.0.1``. Every further node (``--also-netns``) gets a
+  ``127.0.0.1:<api port>`` listener in its own netns, for its kubelet and kube-proxy.
 * API server -> node and pods: an HTTP CONNECT proxy on a unix socket (the API
   server's egress selector for "cluster" traffic: logs, exec, port-forward,
   service and pod proxy). It dials targets inside the node netns; targets on
   127.0.0.0/8 (webhooks served on the host) are dialed on the host.
 
     python -m localkube.node.forwarder --netns PATH --node-ip IP --api-port N \\
-        --egress-socket PATH
+        --egress-socket PATH [--also-netns PATH ...]
+
+The egress proxy dials in the first node's netns; the nodes' namespaces are
+linked (``localkube.node.links``), so the other nodes and their pods are reached
+from there too.
 """
 
 from __future__ import annotations
@@ -72,9 +77,18 @@ async def _connect(
 
 
 class Forwarder:
-    def __init__(self, *, netns: Path, node_ip: str, api_port: int, egress_socket: Path) -> None:
+    def __init__(
+        self,
+        *,
+        netns: Path,
+        node_ip: str,
+        api_port: int,
+        egress_socket: Path,
+        also: tuple[Path, ...] = (),
+    ) -> None:
         self.netns, self.node_ip = netns, node_ip
         self.api_port, self.egress_socket = api_port, egress_socket
+        self.also = also
 
     async def serve(self) -> None:
         with entered_netns(self.netns):
@@ -82,6 +96,9 @@ class Forwarder:
                 socket.create_server((address, self.api_port))
                 for address in ("127.0.0.1", self.node_ip)
             ]
+        for netns in self.also:
+            with entered_netns(netns):
+                listeners.append(socket.create_server(("127.0.0.1", self.api_port)))
         servers = [await asyncio.start_server(self._to_api, sock=s) for s in listeners]
         self.egress_socket.unlink(missing_ok=True)
         egress = await asyncio.start_unix_server(self._connect_proxy, path=str(self.egress_socket))
@@ -90,7 +107,9 @@ class Forwarder:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with egress, servers[0], servers[1]:
+        async with contextlib.AsyncExitStack() as stack:
+            for server in (egress, *servers):
+                await stack.enter_async_context(server)
             await stop.wait()
         self.egress_socket.unlink(missing_ok=True)
 
@@ -138,12 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--node-ip", required=True)
     parser.add_argument("--api-port", type=int, required=True)
     parser.add_argument("--egress-socket", type=Path, required=True)
+    parser.add_argument("--also-netns", type=Path, action="append", default=[])
     args = parser.parse_args(argv)
     forwarder = Forwarder(
         netns=args.netns,
         node_ip=args.node_ip,
         api_port=args.api_port,
         egress_socket=args.egress_socket,
+        also=tuple(args.also_netns),
     )
     asyncio.run(forwarder.serve())
 

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from localkube import kubeconfig
@@ -46,7 +46,9 @@ def prepare(layout: NodeLayout, *, pki: Pki, pki_dir: Path, server: str, bin_dir
     home = layout.home
     for sub in ("containerd", "cni", "cni-ipam", "kubelet", "pod-logs", "sysctl", "logs"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    certs = ensure_node_certs(pki_dir, node_name=layout.node_name, node_ip=config.NODE_IP)
+    certs = ensure_node_certs(
+        pki_dir, node_name=layout.node_name, node_ip=layout.node_ip, index=layout.index
+    )
     (home / "containerd" / "config.toml").write_text(config.containerd_toml(layout))
     (home / "cni" / "10-localkube.conflist").write_text(config.cni_conflist(layout))
     kubelet_kc = home / "kubelet.kubeconfig"
@@ -78,7 +80,7 @@ def _create_netns(layout: NodeLayout) -> None:
         delete_netns(layout.netns)
     add_netns(layout.netns)
     in_netns(layout.netns, "ip", "link", "set", "lo", "up")
-    in_netns(layout.netns, "ip", "addr", "add", f"{config.NODE_IP}/32", "dev", "lo")
+    in_netns(layout.netns, "ip", "addr", "add", f"{layout.node_ip}/32", "dev", "lo")
     # Service traffic between pods on the one bridge must pass kube-proxy's rules.
     in_netns(layout.netns, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1")
 
@@ -106,7 +108,7 @@ def _init_spec(layout: NodeLayout, bin_dir: Path, kubelet_kc: Path) -> dict[str,
                     f"--kubeconfig={kubelet_kc}",
                     f"--root-dir={home / 'kubelet' / 'root'}",
                     f"--hostname-override={layout.node_name}",
-                    f"--node-ip={config.NODE_IP}",
+                    f"--node-ip={layout.node_ip}",
                     "--v=1",
                 ],
                 "log": str(logs / "kubelet.log"),
@@ -122,7 +124,9 @@ def _init_spec(layout: NodeLayout, bin_dir: Path, kubelet_kc: Path) -> dict[str,
     }
 
 
-def forwarder_argv(layout: NodeLayout) -> list[str]:
+def forwarder_argv(layout: NodeLayout, others: Sequence[NodeLayout] = ()) -> list[str]:
+    """The forwarder for the first node (``layout``) and any further nodes."""
+    also = [a for other in others for a in ("--also-netns", str(netns_path(other.netns)))]
     return [
         sys.executable,
         "-m",
@@ -135,6 +139,7 @@ def forwarder_argv(layout: NodeLayout) -> list[str]:
         str(layout.api_port),
         "--egress-socket",
         str(layout.egress_socket),
+        *also,
     ]
 
 
@@ -169,7 +174,7 @@ def _import(layout: NodeLayout, image: Image, record: Path, log: Log) -> None:
         raise NodeError(f"importing {image.ref} from {image.archive} failed: {proc.stderr}")
     with record.open("a") as out:
         out.write(f"{image.archive}\n")
-    log(f"Loaded image {image.ref} into the node ({time.monotonic() - t0:.1f}s)")
+    log(f"Loaded image {image.ref} into {layout.node_name} ({time.monotonic() - t0:.1f}s)")
 
 
 def _ctr(layout: NodeLayout) -> list[str]:

@@ -36,10 +36,13 @@ _SETUP = 'set -eu\nmkdir -p "$VOL_DIR"\nchmod 0777 "$VOL_DIR"\n'
 _TEARDOWN = 'set -eu\nrm -rf "$VOL_DIR"\n'
 
 
-def manifests(*, node: str, volumes: Path) -> list[dict[str, Any]]:
-    """The provisioner's namespace, configuration and the default StorageClass."""
+def manifests(*, nodes: list[str], volumes: Path) -> list[dict[str, Any]]:
+    """The provisioner's namespace, configuration and the default StorageClass. Every
+    node keeps its claims in the same host directory (the nodes share the host's
+    filesystem), but a volume is still tied to the node that made it, as a local disk."""
     meta = {"namespace": NAMESPACE}
-    config = {"nodePathMap": [{"node": node, "paths": [str(volumes)]}], "cmdTimeoutSeconds": 60}
+    path_map = [{"node": node, "paths": [str(volumes)]} for node in nodes]
+    config = {"nodePathMap": path_map, "cmdTimeoutSeconds": 60}
     return [
         {
             "apiVersion": "v1",
@@ -82,8 +85,8 @@ def manifests(*, node: str, volumes: Path) -> list[dict[str, Any]]:
     ]
 
 
-def manifest_text(*, node: str, volumes: Path) -> str:
-    items = manifests(node=node, volumes=volumes)
+def manifest_text(*, nodes: list[str], volumes: Path) -> str:
+    items = manifests(nodes=nodes, volumes=volumes)
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
