@@ -5,7 +5,8 @@ A model in S3 (``spec.artifacts.s3``) is downloaded by each serving pod, so two 
 spread over both nodes (``topologySpreadConstraints`` on ``kubernetes.io/hostname``)
 are both Ready and both answer. A model on a ``ReadWriteOnce`` claim cannot: the claim's
 volume is tied to the node that made it, so the replica the spread sends to the other
-node stays Pending, and the scheduler says why on the pod.
+node stays Pending, and the scheduler says why on the pod ("didn't match
+PersistentVolume's node affinity").
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ SPREAD = {
 
 @pytest.fixture(scope="module")
 def two(two_nodes: Cluster) -> Cluster:
-    install_crd(two_nodes)
-    return two_nodes
+    # Reused as it is, or started again if hack/localkube/tests took it down already.
+    cluster = Cluster.up(two_nodes.name, nodes=2)
+    install_crd(cluster)
+    return cluster
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,7 @@ def test_a_model_on_a_read_write_once_claim_cannot_serve_on_the_other_node(
 
     pods, condition = wait_for("a serving replica that cannot be scheduled", stuck, timeout=600)
     # What the user sees on the pod: the volume is tied to the other node.
-    assert "volume node affinity conflict" in condition["message"], condition
+    assert "didn't match PersistentVolume's node affinity" in condition["message"], condition
     ready = [p for p in pods if _ready(p)]
     assert len(ready) == 1
     volume = json.loads(ns.cluster.kubectl("get", "pv", _volume(ns), "-o", "json").stdout)

@@ -36,7 +36,8 @@ def cluster() -> Cluster:
 def two_nodes() -> Iterator[Cluster]:
     two = Cluster.up(f"{_name()}-2n", nodes=2)
     yield two
-    two.down(quiet=True)
+    # Read afresh: a test may have taken it down (and another brought it up again).
+    Cluster.at(two.name).down(quiet=True)
 
 
 @pytest.fixture(scope="session")
