@@ -230,7 +230,10 @@ def test_down_leaves_no_process_mount_namespace_bridge_or_cgroup(
         ).stdout
     )
     assert not (Path("/run/netns") / layout.netns).exists()
-    assert node_netns not in net_namespace_inodes().values()
+    # nsfs inode numbers are reused by the next namespace anyone on the host makes (the
+    # lowest free one): the namespace lives on only if one of its processes is still there.
+    still_inside = {pid for pid, ino in net_namespace_inodes().items() if ino == node_netns}
+    assert not still_inside & node_processes
     # A killed process whose new parent (PID 1 here) has not reaped it yet is a zombie: it
     # holds no memory, mount or namespace any more, so it counts as gone; anything else not.
     alive = [pid for pid in node_processes | containers if processes.alive(pid)]
