@@ -20,7 +20,8 @@ from tests.e2e.harness import (
     example_documents,
     promoted,
 )
-from tests.e2e.test_s3_model_e2e import s3_documents, s3_endpoint
+from tests.e2e.test_s3_model_e2e import s3_endpoint
+from tests.objectstore.cluster import s3_documents
 from tests.objectstore.server import S3Server
 
 from localkube.waiting import wait_for

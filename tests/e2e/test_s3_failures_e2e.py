@@ -31,8 +31,9 @@ from tests.e2e.harness import (
     settled,
     trainer_pid,
 )
-from tests.e2e.test_s3_model_e2e import PREFIX, held, run_of, s3_documents
-from tests.objectstore.cluster import no_key_shown
+from tests.e2e.test_s3_model_e2e import held, run_of
+from tests.objectstore.cluster import MODEL_PREFIX as PREFIX
+from tests.objectstore.cluster import no_key_shown, s3_documents
 from tests.objectstore.server import S3Server
 from tests.objectstore.stall import holding
 
