@@ -9,11 +9,12 @@ a field of the wrong type is an :class:`UnreadableBody` naming the object and th
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.operator.fake_api import FakeRest
+from tests.operator.fake_api import FakeClock, FakeRest, FakeTimer, cluster_with
 from tests.operator.recorded.exchanges import load
 
 from modelpipe.api.v1alpha1 import Metadata
@@ -32,8 +33,9 @@ from modelpipe.k8s.gather import _deployment
 from modelpipe.k8s.jobevents import JobEvents
 from modelpipe.k8s.jobs import observe_job, with_pod_report
 from modelpipe.k8s.pvcdata import result_from
+from modelpipe.k8s.reconciler import Reconciler
 from modelpipe.k8s.rollout import summarise_pods
-from modelpipe.layout import MODEL_VERSION_LABEL
+from modelpipe.layout import MODEL_VERSION_LABEL, PIPELINE_LABEL
 from modelpipe.observed import JobPhase, ObservedJob
 
 ANSWERS = [e["answer"] for e in load("observe_fresh")["exchanges"]]
@@ -171,3 +173,20 @@ def test_a_field_of_the_wrong_type_names_the_object_and_the_field(
 def test_an_answer_that_is_not_an_object_is_unreadable_too() -> None:
     with pytest.raises(UnreadableBody, match=r"^Job \? is unreadable"):
         parse(JobBody, ["not", "a", "Job"])  # type: ignore[arg-type]
+
+
+def test_a_pass_over_an_unreadable_object_fails_with_its_name_and_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """kopf's handlers get the error (kopf retries); a requeued pass logs it in one line."""
+    rest, api = cluster_with({})
+    labels = {PIPELINE_LABEL: "iris"}
+    bad = {"metadata": {"name": "iris-1", "labels": labels}, "status": {"startTime": 5}}
+    rest.objects["/apis/batch/v1/namespaces/ml/jobs/iris-1"] = bad
+    passes = Reconciler(api, clock=FakeClock(), timer=FakeTimer)
+    with pytest.raises(UnreadableBody, match=r"^Job iris-1 is unreadable: status\.startTime"):
+        passes.reconcile("ml", "iris")
+    with caplog.at_level(logging.WARNING, logger="modelpipe.reconciler"):
+        passes._reconcile_logged("ml", "iris")
+    (record,) = caplog.records
+    assert record.exc_info is None and "status.startTime" in record.getMessage()

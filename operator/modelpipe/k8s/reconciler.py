@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from modelpipe import metrics
 from modelpipe.api.config import UNCONFIGURED, OperatorConfig
+from modelpipe.k8s.bodies import UnreadableBody
 from modelpipe.k8s.calls import KubeApi
 from modelpipe.k8s.execute import WriteRefused, execute
 from modelpipe.k8s.gather import observe
@@ -263,6 +264,8 @@ class Reconciler:
         """A reconcile outside kopf (timers, source changes): log failures, raise nothing."""
         try:
             self.reconcile(namespace, name)
+        except UnreadableBody as error:  # its message says which object and field
+            logger.warning("Requeued reconcile of %s/%s failed: %s", namespace, name, error)
         except Exception:
             logger.exception("Requeued reconcile of %s/%s failed", namespace, name)
 
