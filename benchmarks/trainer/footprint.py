@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata as metadata
+import re
 from pathlib import Path
 
 HEAVY = ("pandas", "sklearn", "scipy", "skops", "skl2onnx", "xgboost", "lightgbm", "onnxruntime")
@@ -51,7 +52,12 @@ def imported_top_level(importtime_log: str) -> set[str]:
 def distributions(top_level: set[str]) -> set[str]:
     """The installed distributions providing these modules (the standard library has none)."""
     providers = metadata.packages_distributions()
-    return {dist for name in top_level for dist in providers.get(name, [])}
+    return {_normal(dist) for name in top_level for dist in providers.get(name, [])}
+
+
+def _normal(name: str) -> str:
+    """PEP 503's form: what ``uv export`` writes (``pydantic-core``, not ``pydantic_core``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @functools.cache
@@ -74,5 +80,5 @@ def locked_distributions(lock: Path) -> set[str]:
     names = set()
     for line in lock.read_text().splitlines():
         if line[:1].isalpha() and "==" in line:
-            names.add(line.split("==", 1)[0].strip())
+            names.add(_normal(line.split("==", 1)[0].strip()))
     return names
