@@ -65,9 +65,10 @@ from benchmarks.operator.restart import report_restart, restart, time_start
 from tests.e2e.harness import Operator
 
 from localkube.cluster import Cluster
+from modelpipe.api.v1alpha1 import FINAL_VERDICTS
 
 GROUP_PATH = "/apis/modelpipe.io/v1alpha1/namespaces/{ns}/modelpipelines"
-SETTLED = "CodeValidationFailed"
+FINAL = frozenset(v.value for v in FINAL_VERDICTS)  # CodeValidationFailed, every run here
 CONCURRENCY = 20
 T = TypeVar("T")
 
@@ -229,9 +230,11 @@ def _event_time(event: Json) -> datetime:
 
 
 def _settled(body: Json) -> bool:
+    """The current revision's run ended: in its code test, as every run should, or in any
+    other final verdict (a pod that never started, say), so that one cannot stall the run."""
     last = (body.get("status") or {}).get("lastRun") or {}
     revision = body["spec"]["code"]["revision"]
-    return bool(last.get("verdict") == SETTLED and last.get("codeRevision") == revision)
+    return bool(last.get("verdict") in FINAL and last.get("codeRevision") == revision)
 
 
 def ratio_line(what: str, values: list[float], floor: tuple[float, float]) -> str:

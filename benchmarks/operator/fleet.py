@@ -68,6 +68,9 @@ def pipeline(name: str, revision: str) -> Json:
     spec["code"] = {"revision": revision, "test": {"command": ["sh", "-c", "exit 1"]}}
     spec["dataset"]["version"] = "v1"
     spec["historyLimit"] = 3
+    # The first runs of 1,000 pipelines at once queue on one node: with the example's 600 s,
+    # pods that waited that long ended TrainingFailed (DeadlineExceeded) before they ran.
+    spec["training"]["activeDeadlineSeconds"] = 3600
     return document
 
 
