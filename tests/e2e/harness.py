@@ -265,7 +265,7 @@ def example_documents(
 def predict(ns: Namespace, *, selector: str = SERVING) -> dict[str, Any] | None:
     """Ask every ready serving pod; return the answer if they all agree on one version."""
     answers = []
-    for pod in _ready_pods(ns, selector):
+    for pod in ready_pods(ns, selector):
         try:
             answers.append(answer(ns, pod))
         except OSError:
@@ -287,7 +287,7 @@ def answer(ns: Namespace, pod: dict[str, Any]) -> dict[str, Any]:
         return dict(json.loads(response.read()))
 
 
-def _ready_pods(ns: Namespace, selector: str) -> list[dict[str, Any]]:
+def ready_pods(ns: Namespace, selector: str) -> list[dict[str, Any]]:
     return [
         pod
         for pod in ns.items("pods", selector)
@@ -301,7 +301,7 @@ def _ready_pods(ns: Namespace, selector: str) -> list[dict[str, Any]]:
 
 def model_metadata(ns: Namespace, *, name: str = "iris", selector: str = SERVING) -> dict[str, Any]:
     """``GET /v2/models/{name}`` from a ready serving pod: the model's lineage included."""
-    pod = _ready_pods(ns, selector)[0]
+    pod = ready_pods(ns, selector)[0]
     url = f"http://{pod['status']['podIP']}:8080/v2/models/{name}"
     with node_network(ns.cluster), urllib.request.urlopen(url, timeout=5) as response:
         return dict(json.loads(response.read()))
