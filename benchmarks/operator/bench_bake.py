@@ -23,12 +23,10 @@ here, minutes on a loaded machine), so the default is 3 samples. A throwaway clu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from tests.e2e.harness import (
     SERVING,
     Namespace,
     Operator,
+    answer,
     example_data_server,
     example_documents,
     promoted,
@@ -48,7 +47,7 @@ from tests.e2e.harness import (
 )
 
 from localkube.cluster import Cluster
-from localkube.reach import exposed, node_network
+from localkube.reach import exposed
 from localkube.waiting import wait_for
 from modelpipe.layout import MODEL_VERSION_ANNOTATION
 from modelpipe.planning.bake import POLL_SECONDS
@@ -57,26 +56,12 @@ from modelpipe.planning.bake import POLL_SECONDS
 ANALYSIS = {"bakeSeconds": 3600, "maxLatencyP99Ms": 0.01, "minRequests": 20}
 REQUESTS = 40  # spread over the serving pods: enough for minRequests in total
 SLOW = 900  # a promotion on a loaded 2-core machine: a training Job, new pods
-ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
-def pod_urls(ns: Namespace) -> list[str]:
-    return [f"http://{p['status']['podIP']}:8080/predict" for p in ready_pods(ns, SERVING)]
-
-
-def load(ns: Namespace, urls: list[str]) -> None:
+def load(ns: Namespace, pods: list[dict[str, Any]]) -> None:
     """``REQUESTS`` predictions, round robin over the pods, from the node's network."""
-    body = json.dumps({"instances": [ROW]}).encode()
-    with node_network(ns.cluster):
-        for n in range(REQUESTS):
-            request = urllib.request.Request(
-                urls[n % len(urls)],
-                data=body,
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                response.read()
+    for n in range(REQUESTS):
+        answer(ns, pods[n % len(pods)])
 
 
 def rolled_back(ns: Namespace, version: str, first: str) -> bool:
@@ -97,10 +82,10 @@ def sample(
     else:
         ns.retrain(token)
     version = promoted(ns, besides=first, timeout=SLOW)
-    urls = wait_for("the promoted model's pods", lambda: pod_urls(ns), timeout=60)
+    pods = wait_for("the promoted model's pods", lambda: ready_pods(ns, SERVING), timeout=60)
     time.sleep(delay)
     onset = time.monotonic()
-    load(ns, urls)
+    load(ns, pods)
     loaded = time.monotonic() - onset
     wait_for(
         f"the rollback of {version}",
