@@ -24,8 +24,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from modelpipe.api.durations import parse_duration
-from modelpipe.api.pvcdata import parse_uri as parse_pvc_uri
-from modelpipe.api.s3data import parse_s3_uri
 from modelpipe.api.sources import SecretRef, SourceKey, SourceKind
 from modelpipe.api.v1alpha1 import ModelPipelineSpec
 from modelpipe.api.v1alpha1.status import SourceStatus
@@ -34,6 +32,7 @@ from modelpipe.planning.clock import Clock
 from modelpipe.planning.polling import PollState
 from modelpipe.planning.sourcestatus import source_status
 from modelpipe.sources.credentials import Lent
+from modelpipe.sources.kinds import CHECKERS, dataset_kind
 from modelpipe.sources.limits import SourceLimits
 from modelpipe.sources.ratelimit import RateLimiter
 from modelpipe.sources.registry import Follow, Snapshot, SourceRegistry
@@ -61,19 +60,20 @@ def follows(
         key = SourceKey(SourceKind.GIT, git.url, git.ref, secret)
         result[CODE] = Follow(key, bounds.interval(_seconds(git.poll_interval)))
     data = spec.dataset
-    # A dataset on a PVC is checked by a Job the plan starts (modelpipe.planning.pvcdata).
-    s3 = parse_s3_uri(data.uri)
-    if data.version is None and parse_pvc_uri(data.uri) is None and not (s3 and s3.version_id):
+    # A dataset on a PVC is checked by a Job the plan starts (modelpipe.planning.pvcdata):
+    # its kind has no poller, so it is never followed here.
+    kind = dataset_kind(data.uri)
+    unpolled = kind is not None and (kind.kind not in CHECKERS or kind.pinned(data.uri))
+    if data.version is None and not unpolled:
         max_bytes = bounds.bytes_limit(data.max_bytes)
-        if data.manifest_uri:
+        if data.manifest_uri:  # the manifest names the versions, whatever the URI's scheme
             key = SourceKey(SourceKind.MANIFEST, data.manifest_uri, max_bytes=max_bytes)
-        elif s3 is not None:
-            secret = (
-                SecretRef(namespace, data.credentials_secret) if data.credentials_secret else None
-            )
-            key = SourceKey(SourceKind.S3, data.uri, secret=secret, max_bytes=max_bytes)
-        else:
-            key = SourceKey(SourceKind.HTTP, data.uri, max_bytes=max_bytes)
+        elif kind is not None:
+            name = data.credentials_secret if kind.lends_secret else None
+            secret = SecretRef(namespace, name) if name else None
+            key = SourceKey(kind.kind, data.uri, secret=secret, max_bytes=max_bytes)
+        else:  # no registered kind reads it (the spec refuses such a URI unpinned)
+            return result
         result[DATASET] = Follow(key, bounds.interval(_seconds(data.poll_interval)))
     return result
 
