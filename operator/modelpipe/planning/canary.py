@@ -36,6 +36,7 @@ from modelpipe.planning.outcome import (
     ScaleDeployment,
     UpdateDeployment,
 )
+from modelpipe.planning.stored import stored_here, stored_model_uri
 from modelpipe.planning.target import Target
 
 # How often a step is looked at while its pods start or its pause runs.
@@ -73,6 +74,7 @@ def applies(d: Decided, target: Target) -> bool:
         and production is not None
         and production.model_version != target.version
         and d.retrying != target.version
+        and stored_here(d, target.version)  # else it rolls nowhere (serving._roll)
     )
 
 
@@ -176,6 +178,9 @@ def _converge_step(
     """The writes that bring both Deployments to the step's split (none when they are)."""
     canary = d.obs.canary
     version = progress.model_version
+    uri = stored_model_uri(d, version)
+    if uri == "":  # the spec moved to another store mid-way: nothing points pods at the old one
+        return NOTHING
     manifest = canary_deployment(
         meta=d.obs.metadata,
         spec=d.spec,
@@ -183,7 +188,7 @@ def _converge_step(
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=version),
         replicas=progress.canary_replicas,
         config=d.obs.config,
-        model_uri=target.record.model_uri if target.record and d.spec.artifacts.s3 else None,
+        model_uri=uri,
     )
     part = NOTHING
     if canary is None:

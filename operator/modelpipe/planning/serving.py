@@ -28,7 +28,6 @@ from modelpipe.manifests import (
     serving_service,
     template_patch,
 )
-from modelpipe.manifests.s3model import own_run_uri
 from modelpipe.observed import ObservedDeployment
 from modelpipe.planning import bake, canary, retry, shadow
 from modelpipe.planning.autoscaling import converge_autoscaler
@@ -43,6 +42,7 @@ from modelpipe.planning.outcome import (
     UpdateDeployment,
 )
 from modelpipe.planning.ownership import serving_conflict
+from modelpipe.planning.stored import stored_here, stored_model_uri
 from modelpipe.planning.target import Target, choose_target
 
 
@@ -346,36 +346,6 @@ def _production(d: Decided, target: Target) -> Production:
         promoted_at=d.now,
         reason=why,
     )
-
-
-def _recorded_uri(d: Decided, version: str) -> str | None:
-    """Where ``version`` was uploaded, as status says (None: it never was, a PVC's)."""
-    record, production = d.find(version), d.status.production
-    found = record.model_uri if record is not None else None
-    if not found and production is not None and production.model_version == version:
-        found = production.model_uri
-    return found
-
-
-def stored_here(d: Decided, version: str) -> bool:
-    """Whether ``version``'s model is in the store spec.artifacts names now.
-
-    After a switch between a PVC and S3 (or to a prefix the spec no longer covers),
-    production's model stays where it was: it is neither compared as the champion nor
-    rolled to, and its pods keep serving until a model in the new store is promoted."""
-    if d.spec.artifacts.s3 is not None:
-        return bool(stored_model_uri(d, version))
-    return not _recorded_uri(d, version)
-
-
-def stored_model_uri(d: Decided, version: str) -> str | None:
-    """With spec.artifacts.s3, where ``version`` was uploaded ("" if nowhere known); else None."""
-    s3 = d.spec.artifacts.s3
-    if s3 is None:
-        return None
-    found = _recorded_uri(d, version)
-    meta = d.obs.metadata
-    return own_run_uri(found, s3, namespace=meta.namespace, pipeline=meta.name, version=version)
 
 
 def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:

@@ -42,6 +42,7 @@ from modelpipe.planning.outcome import (
     EventType,
     UpdateDeployment,
 )
+from modelpipe.planning.stored import stored_here, stored_model_uri
 from modelpipe.planning.target import Target
 
 # How often the shadow is looked at while its pods start or its window runs.
@@ -76,6 +77,7 @@ def applies(d: Decided, target: Target) -> bool:
         and production is not None
         and production.model_version != target.version
         and d.retrying != target.version
+        and stored_here(d, target.version)  # else it rolls nowhere (serving._roll)
     )
 
 
@@ -166,6 +168,9 @@ def _converge(d: Decided, target: Target, progress: ShadowProgress) -> Part:
     """The writes that bring the shadow to the candidate (none when it is there)."""
     shadow = d.obs.shadow
     version = progress.model_version
+    uri = stored_model_uri(d, version)
+    if uri == "":  # the spec moved to another store mid-way: nothing points pods at the old one
+        return NOTHING
     manifest = shadow_deployment(
         meta=d.obs.metadata,
         spec=d.spec,
@@ -173,7 +178,7 @@ def _converge(d: Decided, target: Target, progress: ShadowProgress) -> Part:
         model_dir=model_dir(pipeline=d.obs.metadata.name, version=version),
         replicas=d.spec.serving.replicas,
         config=d.obs.config,
-        model_uri=target.record.model_uri if target.record and d.spec.artifacts.s3 else None,
+        model_uri=uri,
     )
     part = NOTHING
     if shadow is None:

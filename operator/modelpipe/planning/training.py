@@ -43,7 +43,7 @@ from modelpipe.planning.outcome import (
     RunFinished,
     Sample,
 )
-from modelpipe.planning.serving import stored_here, stored_model_uri
+from modelpipe.planning.stored import stored_here, stored_model_uri
 
 _SETTLED = FINAL_VERDICTS | {Verdict.PASSED, Verdict.HELD}
 _WARNINGS = {
