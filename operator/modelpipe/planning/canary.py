@@ -36,8 +36,8 @@ from modelpipe.planning.outcome import (
     ScaleDeployment,
     UpdateDeployment,
 )
-from modelpipe.planning.stored import stored_here, stored_model_uri
-from modelpipe.planning.target import Target
+from modelpipe.planning.stored import stored_model_uri
+from modelpipe.planning.target import Target, replaces_production
 
 # How often a step is looked at while its pods start or its pause runs.
 POLL_SECONDS = 5.0
@@ -64,18 +64,8 @@ def split(total: int, weight: int) -> tuple[int, int]:
 
 
 def applies(d: Decided, target: Target) -> bool:
-    """A promotion replacing a model in production goes through the steps; a first model,
-    a pin and a rollback roll at once."""
-    production = d.status.production
-    return (
-        d.spec.serving.strategy.canary
-        and target.why == Reason.PROMOTED
-        and target.record is not None
-        and production is not None
-        and production.model_version != target.version
-        and d.retrying != target.version
-        and stored_here(d, target.version)  # else it rolls nowhere (serving._roll)
-    )
+    """A promotion replacing a served model goes through the steps (replaces_production)."""
+    return d.spec.serving.strategy.canary and replaces_production(d, target)
 
 
 def advance(d: Decided, stable: ObservedDeployment, target: Target) -> tuple[Part, Stage]:

@@ -42,8 +42,8 @@ from modelpipe.planning.outcome import (
     EventType,
     UpdateDeployment,
 )
-from modelpipe.planning.stored import stored_here, stored_model_uri
-from modelpipe.planning.target import Target
+from modelpipe.planning.stored import stored_model_uri
+from modelpipe.planning.target import Target, replaces_production
 
 # How often the shadow is looked at while its pods start or its window runs.
 POLL_SECONDS = 5.0
@@ -67,18 +67,8 @@ def claim_service(d: Decided) -> Part:
 
 
 def applies(d: Decided, target: Target) -> bool:
-    """A promotion replacing a model in production runs in shadow first; a first model,
-    a pin and a rollback roll at once."""
-    production = d.status.production
-    return (
-        d.spec.serving.strategy.shadowing
-        and target.why == Reason.PROMOTED
-        and target.record is not None
-        and production is not None
-        and production.model_version != target.version
-        and d.retrying != target.version
-        and stored_here(d, target.version)  # else it rolls nowhere (serving._roll)
-    )
+    """A promotion replacing a served model runs in shadow first (replaces_production)."""
+    return d.spec.serving.strategy.shadowing and replaces_production(d, target)
 
 
 def advance(d: Decided, target: Target) -> tuple[Part, Stage]:

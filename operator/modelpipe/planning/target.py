@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from modelpipe.api.v1alpha1 import ConditionType, Reason, RunRecord, Verdict
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition
+from modelpipe.planning.stored import stored_here
 
 _CANDIDATES = (Verdict.PASSED, Verdict.HELD, Verdict.PROMOTED)
 
@@ -80,4 +81,20 @@ def _pinned_target(d: Decided, pinned: str) -> tuple[Target | None, Part]:
         f"spec.serving.pinnedVersion {pinned} is not a trained version in status.history "
         f"(known: {known})",
         requeue_after=None,
+    )
+
+
+def replaces_production(d: Decided, target: Target) -> bool:
+    """A promotion replacing a model that serves, in the store the spec names now: what a
+    canary or a shadow tries first. A first model, a pin and a rollback roll at once; a
+    retry of a failed rollout rolls again; a model outside the store rolls nowhere
+    (``serving._roll``)."""
+    production = d.status.production
+    return (
+        target.why == Reason.PROMOTED
+        and target.record is not None
+        and production is not None
+        and production.model_version != target.version
+        and d.retrying != target.version
+        and stored_here(d, target.version)
     )
