@@ -21,6 +21,10 @@ ROLLOUT_ATTEMPT_ANNOTATION = "modelpipe.io/rollout-attempt"
 PIPELINE_ANNOTATION = "modelpipe.io/pipeline"
 # On a training Job with spec.training.queueName: the Kueue LocalQueue that admits it.
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# The LocalQueue the operator asked for when it made the Job ("" for none). Kueue's
+# LocalQueueDefaulting may label a Job made without a queue with its namespace's
+# "default" LocalQueue; the Job then waits where Kueue put it, not requeued every pass.
+QUEUE_ASKED_ANNOTATION = "modelpipe.io/queue-name"
 KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"  # a WorkloadPriorityClass
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "modelpipe-operator"

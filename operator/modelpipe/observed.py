@@ -48,6 +48,9 @@ class ObservedJob:
     # whether it is still suspended, i.e. not admitted yet; "" and False for the others.
     queue_name: str = ""
     suspended: bool = False
+    # The queue the operator asked for when it made the Job (its modelpipe.io/queue-name
+    # annotation); None for a Job made before that annotation existed.
+    asked_queue: str | None = None
     start_time: str | None = None
     completion_time: str | None = None
     deleting: bool = False

@@ -21,6 +21,7 @@ from modelpipe.layout import (
     GIT_CONTAINER,
     KUEUE_QUEUE_LABEL,
     MODEL_VERSION_LABEL,
+    QUEUE_ASKED_ANNOTATION,
     TRAIN_CONTAINER,
 )
 from modelpipe.manifests.s3model import MODEL_URI_ANNOTATION, UPLOAD_CONTAINER, run_uri
@@ -44,6 +45,7 @@ def observe_job(api: KubeApi, job: JobBody, *, namespace: str, read_pods: bool) 
         model_version=label(job, MODEL_VERSION_LABEL),
         phase=phase,
         queue_name=label(job, KUEUE_QUEUE_LABEL),
+        asked_queue=meta.annotations.get(QUEUE_ASKED_ANNOTATION),
         suspended=phase == JobPhase.ACTIVE and bool(job.spec.suspend),
         start_time=job.status.start_time,
         completion_time=job.status.completion_time

@@ -31,6 +31,7 @@ from modelpipe.layout import (
     KUEUE_PRIORITY_LABEL,
     KUEUE_QUEUE_LABEL,
     MODEL_VERSION_LABEL,
+    QUEUE_ASKED_ANNOTATION,
     TRAIN_CONTAINER,
     job_name,
     model_dir,
@@ -178,6 +179,7 @@ def training_run(
             "annotations": {
                 "modelpipe.io/code-revision": inputs.code_revision,
                 "modelpipe.io/dataset-version": inputs.dataset_version,
+                QUEUE_ASKED_ANNOTATION: training.queue_name or "",
             },
             "ownerReferences": [owner_reference(meta)],
         },

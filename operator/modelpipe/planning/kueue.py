@@ -47,7 +47,10 @@ def awaiting_admission(d: Decided, job: ObservedJob, record: RunRecord) -> Part:
     """The Job waits, suspended, for Kueue to admit it; or, if it waits in a queue the spec
     no longer names, it goes (it never ran) and the run starts again where it now should."""
     named = d.spec.training.queue_name or ""
-    if job.queue_name != named:
+    # What the operator asked for, not Kueue's label: Kueue's defaulting may have put a
+    # Job made without a queue into the namespace's "default" LocalQueue.
+    asked = job.queue_name if job.asked_queue is None else job.asked_queue
+    if asked != named:
         return _requeue(d, job, record, named)
     if queue_not_found(d):  # Kueue holds it; it never starts outside the queue
         return queue_missing(d) + _queued_run(d, job, record)
