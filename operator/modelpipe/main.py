@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         training = Limits(
             cluster=args.max_training_jobs, per_namespace=args.max_training_jobs_per_namespace
         )
+        # The chart's settings (images, PriorityClasses, deadlines), read here and nowhere else.
+        config = OperatorConfig.from_environment(os.environ)
     except (ValueError, LimitError) as error:
         print(f"modelpipe-operator: {error}", file=sys.stderr)
         return 2
@@ -107,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             source_limits=limits,
             training_limits=training,
             namespaces=None if args.all_namespaces else tuple(args.namespace),
-            # The chart's settings (images, PriorityClasses), read here and nowhere else.
-            config=OperatorConfig.from_environment(os.environ),
+            config=config,
         ),
     )
     return 0

@@ -110,6 +110,9 @@ class ObservedDeployment:
     # The pod template's nodeSelector keys: a serving patch nulls those the spec dropped.
     node_selector_keys: tuple[str, ...] = ()
     progress_deadline_exceeded: bool = False
+    # spec.progressDeadlineSeconds (the apiserver's default 600): what a user's Deployment
+    # is held to; on one the operator owns it is the deadline planning.deadline chose.
+    progress_deadline_seconds: int = 600
     # Carries ``modelpipe.io/pipeline: <this pipeline>``: a user's Deployment opted in to
     # be served by it (spec.serving.deploymentName).
     opted_in: bool = False

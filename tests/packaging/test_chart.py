@@ -47,6 +47,8 @@ def test_helm_lint_is_clean(helm: HelmRun, mode: str) -> None:
         ("crds.enabled=maybe", "at '/crds/enabled': got string, want boolean"),
         ("modelServers.podMonitor.interval=often", "at '/modelServers/podMonitor/interval'"),
         ("kueue.defaultQueue=Team_A", "at '/kueue/defaultQueue': 'Team_A' does not match"),
+        ("server.progressDeadlineSeconds.onnx=0", "at '/server/progressDeadlineSeconds/onnx'"),
+        ("server.progressDeadlineSeconds.scikitLearn=-60", "/progressDeadlineSeconds/scikitLearn"),
     ],
 )
 def test_schema_rejects_wrong_values_naming_them(helm: HelmRun, values: str, message: str) -> None:
@@ -126,6 +128,20 @@ def test_the_kueue_default_queue_reaches_the_operator(render: Render) -> None:
 
     assert (env()["MODELPIPE_KUEUE"], env()["MODELPIPE_KUEUE_DEFAULT_QUEUE"]) == ("true", "")
     assert env("--set", "kueue.defaultQueue=batch")["MODELPIPE_KUEUE_DEFAULT_QUEUE"] == "batch"
+
+
+def test_the_default_rollout_deadlines_reach_the_operator(render: Render) -> None:
+    """values server.progressDeadlineSeconds become the operator's config, by runtime."""
+    from modelpipe.api.config import OperatorConfig
+
+    def config(*values: str) -> OperatorConfig:
+        env = {e["name"]: e.get("value") for e in operator_container(render(*values))["env"]}
+        return OperatorConfig.from_environment({k: v for k, v in env.items() if v is not None})
+
+    default = config()
+    assert (default.progress_deadline_onnx, default.progress_deadline_sklearn) == (200, 600)
+    tuned = config("--set", "server.progressDeadlineSeconds.onnx=90")
+    assert (tuned.progress_deadline_onnx, tuned.progress_deadline_sklearn) == (90, 600)
 
 
 def test_pod_meets_pod_security_restricted(render: Render) -> None:

@@ -61,6 +61,7 @@ def test_unconvertible_model_is_served_by_sklearn_and_says_why(
     code, result = run_cli("train", make_config(iris_csv, estimator={"className": estimator}))
     assert code == 0, result
     assert result["serving"].startswith("served by scikit-learn (")
+    assert result["servingRuntime"] == "scikit-learn"  # the operator's long default deadline
     assert why in result["serving"]
     model_dir = Path(result["artifactPath"])
     lineage = Lineage.model_validate_json((model_dir / "lineage.json").read_bytes())
@@ -80,6 +81,7 @@ def test_a_verified_model_says_so_in_the_result(
     code, result = run_cli("train", make_config(iris_csv))
     assert code == 0
     assert result["serving"].startswith("served by onnxruntime (verified on 30 holdout rows")
+    assert result["servingRuntime"] == "onnxruntime"  # the operator's short default deadline
 
 
 def _train_iris(frame: pd.DataFrame, tmp_path: Path, estimator: str) -> TrainerResult:

@@ -31,6 +31,20 @@ KUEUE_DEFAULT_QUEUE_ENV = "MODELPIPE_KUEUE_DEFAULT_QUEUE"
 # Helm value kueue.priorityClassNames, comma-separated: the WorkloadPriorityClasses a
 # pipeline may put on its Kueue Job (spec.training.workloadPriorityClassName).
 KUEUE_PRIORITY_CLASSES_ENV = "MODELPIPE_KUEUE_PRIORITY_CLASSES"
+# Helm values server.progressDeadlineSeconds.onnx and .scikitLearn: the rollout deadline
+# of a pipeline that sets no spec.serving.progressDeadlineSeconds, by the runtime that
+# serves its candidate (planning.deadline; the arithmetic is in docs/operator.md).
+PROGRESS_DEADLINE_ONNX_ENV = "MODELPIPE_PROGRESS_DEADLINE_ONNX"
+PROGRESS_DEADLINE_SKLEARN_ENV = "MODELPIPE_PROGRESS_DEADLINE_SKLEARN"
+# onnxruntime (docs/operator.md, "Slow to start is not crashing"): its worst start to ready
+# measured here was 32 s, in a run where scikit-learn took 142 s (ratio 0.23); scaled to the
+# worst scikit-learn start seen (300 s) that is 68 s; plus 30 s the benchmark leaves out
+# (pod sandbox, fetch-model, the first readiness probe) is 98 s; x2, as 600 s is for 300 s.
+DEFAULT_PROGRESS_DEADLINE_ONNX = 200
+# scikit-learn: Kubernetes' own default, twice the worst start seen on a loaded node (300 s).
+DEFAULT_PROGRESS_DEADLINE_SKLEARN = 600
+# The floor spec.serving.progressDeadlineSeconds has too.
+MIN_PROGRESS_DEADLINE = 5
 
 
 @dataclass(frozen=True)
@@ -43,10 +57,15 @@ class OperatorConfig:
     kueue: bool = True
     default_queue: str | None = None
     workload_priority_classes: frozenset[str] = frozenset()
+    progress_deadline_onnx: int = DEFAULT_PROGRESS_DEADLINE_ONNX
+    progress_deadline_sklearn: int = DEFAULT_PROGRESS_DEADLINE_SKLEARN
 
     @classmethod
     def from_environment(cls, variables: Mapping[str, str]) -> OperatorConfig:
-        """The configuration the chart wrote into ``variables``; unset or empty means default."""
+        """The configuration the chart wrote into ``variables``; unset or empty means default.
+
+        Raises ``ValueError`` naming the variable for a value the operator cannot run with.
+        """
         return cls(
             trainer_image=variables.get(TRAINER_IMAGE_ENV) or DEFAULT_TRAINER_IMAGE,
             server_image=variables.get(SERVER_IMAGE_ENV) or None,
@@ -58,7 +77,29 @@ class OperatorConfig:
             workload_priority_classes=frozenset(
                 filter(None, variables.get(KUEUE_PRIORITY_CLASSES_ENV, "").split(","))
             ),
+            progress_deadline_onnx=_seconds(
+                variables, PROGRESS_DEADLINE_ONNX_ENV, DEFAULT_PROGRESS_DEADLINE_ONNX
+            ),
+            progress_deadline_sklearn=_seconds(
+                variables, PROGRESS_DEADLINE_SKLEARN_ENV, DEFAULT_PROGRESS_DEADLINE_SKLEARN
+            ),
         )
+
+
+def _seconds(variables: Mapping[str, str], name: str, default: int) -> int:
+    text = variables.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if seconds < MIN_PROGRESS_DEADLINE:
+        raise ValueError(
+            f"{name}={text!r} is not a rollout deadline: give whole seconds, at least "
+            f"{MIN_PROGRESS_DEADLINE} (Helm values server.progressDeadlineSeconds)"
+        )
+    return seconds
 
 
 UNCONFIGURED = OperatorConfig()

@@ -179,6 +179,7 @@ class DeploymentSpec(_Body):
     replicas: int = 1
     selector: LabelSelector = LabelSelector()
     template: PodTemplate = PodTemplate()
+    progress_deadline_seconds: int = Field(600, alias="progressDeadlineSeconds")
 
 
 class DeploymentStatus(_Body):

@@ -369,6 +369,7 @@ def _deployment(body: DeploymentBody, *, meta: Metadata) -> ObservedDeployment:
         serving_hash=found.annotations.get(SERVING_HASH_ANNOTATION),
         containers=tuple(c.name for c in template.spec.containers),
         node_selector_keys=tuple(template.spec.node_selector),
+        progress_deadline_seconds=spec.progress_deadline_seconds,
         progress_deadline_exceeded=any(
             c.type == "Progressing" and c.reason == "ProgressDeadlineExceeded"
             for c in status.conditions

@@ -49,6 +49,7 @@ from modelpipe.manifests.common import (
     resources,
     service_account,
 )
+from modelpipe.manifests.probes import serving_probes, startup_window
 from modelpipe.manifests.s3model import (
     FETCH_MODEL_CONTAINER,
     MODEL_URI_ENV,
@@ -60,9 +61,6 @@ from modelpipe.manifests.s3model import (
 )
 
 SERVE_COMMAND = ["modelpipe-trainer", "serve"]
-READY_PATH = "/v2/health/ready"
-LIVE_PATH = "/v2/health/live"
-STARTUP_PERIOD_SECONDS = 5
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
 
@@ -90,11 +88,14 @@ def serving_deployment(
     config: OperatorConfig = UNCONFIGURED,
     model_uri: str | None = None,
     mirror: bool = False,
+    progress_deadline: int | None = None,
 ) -> Manifest:
     """A Deployment named after the pipeline serving ``version``, owned by the pipeline.
 
     With ``spec.artifacts.s3`` its pods download ``model_uri`` into ``model_dir`` first;
-    with ``mirror`` they copy each request to the shadow (:func:`shadow_target`)."""
+    with ``mirror`` they copy each request to the shadow (:func:`shadow_target`).
+    ``progress_deadline`` is the one planning.deadline chose for ``version``'s runtime;
+    without it, the longest the pipeline can get (:func:`startup_window`)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -118,6 +119,7 @@ def serving_deployment(
             model_uri=model_uri,
             config=config,
             mirror=mirror,
+            progress_deadline=progress_deadline,
         ),
     }
 
@@ -146,6 +148,7 @@ def template_patch(
     node_selector_keys: Iterable[str] = (),
     config: OperatorConfig = UNCONFIGURED,
     mirror: bool = False,
+    progress_deadline: int | None = None,
 ) -> Manifest:
     """JSON merge patch bringing an owned Deployment to spec.serving, still serving ``version``.
 
@@ -164,6 +167,7 @@ def template_patch(
         model_uri=model_uri,
         config=config,
         mirror=mirror,
+        progress_deadline=progress_deadline,
     )
     rendered = desired["spec"]["template"]["spec"]
     pod = {
@@ -210,8 +214,10 @@ def _deployment_spec(
     model_uri: str | None,
     config: OperatorConfig,
     mirror: bool = False,
+    progress_deadline: int | None = None,
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
+    window = startup_window(spec=spec, config=config)
     annotations = {MODEL_VERSION_ANNOTATION: version}
     pod_labels = {**selector_labels(meta.name), MODEL_VERSION_LABEL: version}
     pod: Manifest = {
@@ -225,6 +231,7 @@ def _deployment_spec(
                 model_dir=model_dir,
                 image=_serving_image(spec, template, server_image=config.server_image),
                 mirror=mirror,
+                startup_window=window,
             )
         ],
     }
@@ -243,7 +250,7 @@ def _deployment_spec(
     replicas = {} if spec.serving.autoscaling else {"replicas": spec.serving.replicas}
     return {
         **replicas,
-        "progressDeadlineSeconds": spec.serving.progress_deadline_seconds,
+        "progressDeadlineSeconds": progress_deadline or window,
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector_labels(meta.name)},
         "strategy": {
@@ -265,9 +272,9 @@ def _serve_container(
     model_dir: str,
     image: str,
     mirror: bool,
+    startup_window: int,
 ) -> Manifest:
     template = spec.serving.template or ServingTemplate()
-    probe = spec.serving.readiness_probe
     return {
         "name": SERVE_CONTAINER,
         "image": image,
@@ -282,14 +289,7 @@ def _serve_container(
             *_mirror_env(meta=meta, spec=spec, mirror=mirror),
         ],
         "ports": [{"name": "http", "containerPort": template.port, "protocol": "TCP"}],
-        "readinessProbe": {
-            "httpGet": {"path": READY_PATH, "port": "http"},
-            "initialDelaySeconds": probe.initial_delay_seconds,
-            "periodSeconds": probe.period_seconds,
-            "timeoutSeconds": probe.timeout_seconds,
-            "failureThreshold": probe.failure_threshold,
-        },
-        **_start_and_liveness_probes(spec.serving.progress_deadline_seconds),
+        **serving_probes(spec.serving.readiness_probe, startup_window=startup_window),
         "volumeMounts": [
             {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT, "readOnly": True},
             TMP_MOUNT,
@@ -307,25 +307,6 @@ def _mirror_env(*, meta: Metadata, spec: ModelPipelineSpec, mirror: bool) -> lis
     if not mirror:
         return []
     return [{"name": SHADOW_TARGET_ENV, "value": shadow_target(pipeline=meta.name, spec=spec)}]
-
-
-def _start_and_liveness_probes(deadline: int) -> Manifest:
-    """Slow to start is not crashing: liveness starts only once the server has answered, and
-    the start-up probe gives it the whole rollout deadline before a restart."""
-    live = {"path": LIVE_PATH, "port": "http"}
-    return {
-        "startupProbe": {
-            "httpGet": live,
-            "periodSeconds": STARTUP_PERIOD_SECONDS,
-            "failureThreshold": -(-deadline // STARTUP_PERIOD_SECONDS),
-        },
-        "livenessProbe": {
-            "httpGet": live,
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
-    }
 
 
 def serving_service(*, meta: Metadata, spec: ModelPipelineSpec) -> Manifest:
@@ -351,13 +332,20 @@ def serving_service(*, meta: Metadata, spec: ModelPipelineSpec) -> Manifest:
 
 
 def promotion_patch(
-    *, pipeline: str, container: str, version: str, model_dir: str, model_uri: str | None = None
+    *,
+    pipeline: str,
+    container: str,
+    version: str,
+    model_dir: str,
+    model_uri: str | None = None,
+    progress_deadline: int | None = None,
 ) -> Manifest:
     """Strategic-merge patch pointing one container at a model version.
 
     The pipeline label lets the operator's label-selected Deployment watch see
     rollouts of Deployments it did not create. With ``model_uri`` (artifacts.s3) the
-    ``fetch-model`` init container is pointed at it too.
+    ``fetch-model`` init container is pointed at it too. ``progress_deadline`` (only for
+    a Deployment the operator owns) is the deadline planning.deadline chose for ``version``.
     """
     annotations = {MODEL_VERSION_ANNOTATION: version}
     patch: Manifest = {
@@ -386,6 +374,8 @@ def promotion_patch(
         ]
         fetch = {"name": FETCH_MODEL_CONTAINER, "env": env}
         patch["spec"]["template"]["spec"]["initContainers"] = [fetch]
+    if progress_deadline is not None:
+        patch["spec"]["progressDeadlineSeconds"] = progress_deadline
     return patch
 
 

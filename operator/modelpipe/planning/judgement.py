@@ -145,6 +145,7 @@ def _update(
     if result is not None:
         record.data_hash = result.data_hash
         record.metrics = dict(result.metrics)
+        record.serving_runtime = result.serving_runtime
         record.champion_metrics = dict(result.champion_metrics) if result.champion_metrics else None
         record.failures = [
             Failure(check=f.check, column=f.column, message=redact_text(f.message)[:500])

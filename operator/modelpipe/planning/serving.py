@@ -32,6 +32,12 @@ from modelpipe.observed import ObservedDeployment
 from modelpipe.planning import bake, canary, retry, shadow
 from modelpipe.planning.autoscaling import converge_autoscaler
 from modelpipe.planning.clock import seconds_between
+from modelpipe.planning.deadline import (
+    SPEC_FIELD,
+    ProgressDeadline,
+    deadline_of,
+    missed_deadline,
+)
 from modelpipe.planning.draft import NOTHING, Decided, Part, block, condition, emit
 from modelpipe.planning.outcome import (
     CreateDeployment,
@@ -145,6 +151,7 @@ def apply_serving_edits(d: Decided, deployment: ObservedDeployment, target: Targ
         node_selector_keys=deployment.node_selector_keys,
         config=d.obs.config,
         mirror=mirror,
+        progress_deadline=_deadline(d, version).seconds,
     )
     return Part(actions=(UpdateDeployment(deployment.name, patch),)) + emit(
         EventType.NORMAL,
@@ -170,6 +177,7 @@ def _create_or_block(d: Decided, target: Target) -> Part:
         config=d.obs.config,
         model_uri=stored_model_uri(d, target.version),
         mirror=shadow.mirrors(d),
+        progress_deadline=_deadline(d, target.version).seconds,
     )
     service = (
         ()
@@ -206,6 +214,8 @@ def _roll(
         version=target.version,
         model_dir=path,
         model_uri=stored_model_uri(d, target.version),
+        # A user's Deployment keeps its own deadline, as it keeps everything but the model.
+        progress_deadline=_deadline(d, target.version).seconds if deployment.owned else None,
     )
     if target.record is not None and target.record.rollout_attempts:
         # A new pod template, so a retry rolls anew even onto the same model version.
@@ -249,9 +259,11 @@ def _mark_rolling(d: Decided, target: Target) -> Part:
 
 def _rollback(d: Decided, deployment: ObservedDeployment, target: Target, container: str) -> Part:
     production = d.status.production
-    deadline = d.spec.serving.progress_deadline_seconds
     if production is not None and production.model_version == target.version:
         return NOTHING  # production's own rollout: Degraded (planning.summary), never rolled back
+    deadline = missed_deadline(
+        spec=d.spec, record=d.find(target.version), config=d.obs.config, deployment=deployment
+    )
     failure = rollout_failure(deployment, deadline)
     next_step = ""
     part = NOTHING
@@ -348,16 +360,23 @@ def _production(d: Decided, target: Target) -> Production:
     )
 
 
-def rollout_failure(deployment: ObservedDeployment, deadline: int) -> str:
-    """Why the new pods missed the deadline: crashing and slow to start need different fixes."""
+def _deadline(d: Decided, version: str) -> ProgressDeadline:
+    """The rollout deadline of ``version``, by the runtime its run recorded."""
+    return deadline_of(spec=d.spec, record=d.find(version), config=d.obs.config)
+
+
+def rollout_failure(deployment: ObservedDeployment, deadline: ProgressDeadline) -> str:
+    """Why the new pods missed the deadline: crashing and slow to start need different fixes.
+    Both say which deadline it was and where it came from (planning.deadline)."""
+    within = f"not ready within {deadline.seconds}s ({deadline.source}; ProgressDeadlineExceeded"
     if deployment.crash is not None or deployment.restarts > 0:
         last = f"; last: {deployment.crash}" if deployment.crash else ""
         return (
             f"serving pods kept crashing ({deployment.restarts} restarts{last}) and were "
-            f"not ready within {deadline}s (ProgressDeadlineExceeded); see the pods' logs"
+            f"{within}); see the pods' logs"
         )
+    field = SPEC_FIELD if deployment.owned else f"Deployment {deployment.name}'s deadline"
     return (
-        f"serving pods were running but not ready within {deadline}s "
-        "(ProgressDeadlineExceeded; slow to start, not crashing): on a busy node raise "
-        "spec.serving.progressDeadlineSeconds"
+        f"serving pods were running but {within}; slow to start, not crashing): "
+        f"on a busy node raise {field}"
     )

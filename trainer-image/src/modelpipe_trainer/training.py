@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from modelpipe_contract.result import Outcome, RowCounts, Significance, TrainerResult
+from modelpipe_contract.result import (
+    Outcome,
+    RowCounts,
+    ServingRuntime,
+    Significance,
+    TrainerResult,
+)
 from modelpipe_contract.runconfig import RunConfig, Task
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -257,6 +263,12 @@ def serving_note(record: OnnxRecord | None) -> str:
     return f"served by scikit-learn ({reason})"
 
 
+def serving_runtime(record: OnnxRecord | None) -> ServingRuntime:
+    """onnxruntime only for a graph verified against the model (what ``serve`` auto picks)."""
+    verified = record is not None and record.verified
+    return ServingRuntime.ONNX if verified else ServingRuntime.SKLEARN
+
+
 def _serialize(model: Pipeline, config: RunConfig) -> bytes:
     try:
         return serialize_model(model, extra_prefixes=extra_trusted_prefixes(config))
@@ -315,6 +327,7 @@ def _result(
         champion_metrics=facts.champion_metrics if outcome is Outcome.SUCCEEDED else None,
         significance=facts.significance if outcome is Outcome.SUCCEEDED else None,
         serving=serving_note(facts.onnx) if outcome is Outcome.SUCCEEDED else None,
+        serving_runtime=serving_runtime(facts.onnx) if outcome is Outcome.SUCCEEDED else None,
         failures=error.failures if error else [],
         null_counts=facts.null_counts or (error.null_counts if error else None),
     )

@@ -183,11 +183,12 @@ class ServingSpec(SpecModel):
         "serving.replicas applies again.",
     )
     readiness_probe: Probe = Field(default_factory=Probe)
-    progress_deadline_seconds: int = Field(
-        default=600,
+    progress_deadline_seconds: int | None = Field(
+        default=None,
         ge=5,
-        description="Rollouts slower than this are rolled back. The default (Kubernetes' own) "
-        "leaves room for a server start on a busy node; the start-up probe waits as long.",
+        description="Rollouts slower than this are rolled back. Unset: the operator's "
+        "default for the runtime that serves the candidate (short for a verified ONNX "
+        "model, long for the scikit-learn fallback; status.lastRun.servingRuntime).",
     )
     pinned_version: str | None = Field(
         default=None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from modelpipe_contract.result import ServingRuntime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -186,6 +187,12 @@ class RunRecord(StatusModel):
     )
     failures_truncated: int = Field(
         default=0, description="Failures left out of the list above (it is bounded)."
+    )
+    serving_runtime: ServingRuntime | None = Field(
+        default=None,
+        description="What serves the model, as the trainer verified it: onnxruntime or "
+        "scikit-learn. Without spec.serving.progressDeadlineSeconds it sets the rollout "
+        "deadline (the operator's default for that runtime).",
     )
     rollout_attempts: int = Field(
         default=0, description="Rollouts of this model whose pods missed the progress deadline."

@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION: Literal["modelpipe.io/trainer-result/v1"] = "modelpipe.io/trainer-result/v1"
 MAX_MESSAGE_BYTES = 4096
@@ -30,6 +30,13 @@ class Outcome(StrEnum):
     VALIDATION_FAILED = "ValidationFailed"
     TRAINING_FAILED = "TrainingFailed"
     ARTIFACT_WRITE_FAILED = "ArtifactWriteFailed"
+
+
+class ServingRuntime(StrEnum):
+    """What ``serve`` will run a model with: the operator sets the rollout deadline by it."""
+
+    ONNX = "onnxruntime"  # the trainer verified the ONNX graph against the model
+    SKLEARN = "scikit-learn"  # no verified graph: the server imports scikit-learn
 
 
 class ExitCode(IntEnum):
@@ -125,6 +132,9 @@ class TrainerResult(BaseModel):
     # On success: which runtime will serve the model and why (onnxruntime, or scikit-learn
     # with the reason the ONNX graph was not verified). The operator adds it to lastRun.
     serving: str | None = None
+    # The same as a value (optional, v1-additive; a trainer from before sends none): the
+    # operator's default rollout deadline is short for onnxruntime (planning.deadline).
+    serving_runtime: ServingRuntime | None = Field(default=None, alias="servingRuntime")
     failures: list[ValidationFailure] = Field(default_factory=list)
     failures_truncated: int = Field(default=0, alias="failuresTruncated")
     null_counts: dict[str, dict[str, int]] | None = Field(
@@ -133,6 +143,13 @@ class TrainerResult(BaseModel):
         description="Per dataset role (dataset, evalDataset): the nulls read in each declared "
         "column that has any (schema.nullValues decides what is null in a CSV)",
     )
+
+    @field_validator("serving_runtime", mode="before")
+    @classmethod
+    def _known_runtime(cls, value: object) -> object:
+        """A runtime a newer trainer added reads as not known (the long deadline), not as
+        an unusable result."""
+        return value if value in {r.value for r in ServingRuntime} else None
 
     def to_message(self) -> str:
         """Compact JSON that fits Kubernetes' termination-message limit.
