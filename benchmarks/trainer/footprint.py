@@ -8,7 +8,17 @@ import importlib.metadata as metadata
 import re
 from pathlib import Path
 
-HEAVY = ("pandas", "sklearn", "scipy", "skops", "skl2onnx", "xgboost", "lightgbm", "onnxruntime")
+HEAVY = (
+    "pandas",
+    "sklearn",
+    "scipy",
+    "skops",
+    "skl2onnx",
+    "onnxmltools",
+    "xgboost",
+    "lightgbm",
+    "onnxruntime",
+)
 
 
 def rss_mib(pid: int) -> float:

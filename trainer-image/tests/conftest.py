@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -29,6 +30,7 @@ from modelpipe_trainer import cli, training
 from modelpipe_trainer.bundle import ModelBundle, load_bundle
 from modelpipe_trainer.serving.app import create_app
 from modelpipe_trainer.serving.loading import Runtime, load_served
+from modelpipe_trainer.serving.payloads import columns_from_records, v2_datatype
 from modelpipe_trainer.serving.predictor import ServedModel
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -170,6 +172,29 @@ def iris_bundle(iris_model: Path) -> ModelBundle:
 def iris_served(request: pytest.FixtureRequest, iris_model: Path) -> ServedModel:
     """The iris model loaded for serving, once per runtime: every serving test runs on both."""
     return load_served(iris_model, runtime=request.param)
+
+
+RuntimeAnswers = Callable[[Path, list[dict[str, Any]], str], tuple[np.ndarray, np.ndarray]]
+
+
+@pytest.fixture(scope="session")
+def runtime_answers() -> RuntimeAnswers:
+    """``(model_dir, rows, output)``: what the onnxruntime and the scikit-learn runtime
+    answer for ``rows`` (their ``predict`` or ``predict_proba``), once both were found to
+    give it the same V2 datatype."""
+
+    def answers(
+        model_dir: Path, rows: list[dict[str, Any]], output: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        onnx_served = load_served(model_dir, runtime=Runtime.ONNX)
+        sklearn_served = load_served(model_dir, runtime=Runtime.SKLEARN)
+        columns = columns_from_records({"instances": rows}, onnx_served.schema)
+        got = np.asarray(getattr(onnx_served.predictor, output)(columns))
+        expected = np.asarray(getattr(sklearn_served.predictor, output)(columns))
+        assert v2_datatype(got.dtype) == v2_datatype(expected.dtype)
+        return got, expected
+
+    return answers
 
 
 @pytest.fixture

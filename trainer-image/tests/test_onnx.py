@@ -25,7 +25,7 @@ from modelpipe_trainer.documents import Lineage, MetricsDocument
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.graphs import refused_parts
 from modelpipe_trainer.serving.loading import Runtime, load_served
-from modelpipe_trainer.serving.payloads import columns_from_records, v2_datatype
+from modelpipe_trainer.serving.payloads import columns_from_records
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
 
@@ -117,17 +117,15 @@ def _train_iris(frame: pd.DataFrame, tmp_path: Path, estimator: str) -> TrainerR
     ],
 )
 def test_class_outputs_are_identical_on_the_held_in_data(
-    iris: pd.DataFrame, tmp_path: Path, estimator: str
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    estimator: str,
+    runtime_answers: Callable[..., tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """Every row the model was trained on, through both runtimes: the same labels, bit for bit."""
     model_dir = Path(_train_iris(iris, tmp_path, estimator).artifact_path or "")
-    onnx_served = load_served(model_dir, runtime=Runtime.ONNX)
-    sklearn_served = load_served(model_dir, runtime=Runtime.SKLEARN)
     rows = iris[IRIS_FEATURES].to_dict("records")
-    columns = columns_from_records({"instances": rows}, onnx_served.schema)
-    got = onnx_served.predictor.predict(columns)
-    expected = sklearn_served.predictor.predict(columns)
-    assert v2_datatype(got.dtype) == v2_datatype(expected.dtype)
+    got, expected = runtime_answers(model_dir, rows, "predict")
     assert got.tolist() == expected.tolist()
     assert load_bundle(model_dir).model.predict(iris[IRIS_FEATURES]).tolist() == got.tolist()
 

@@ -35,7 +35,14 @@ from modelpipe_trainer.serving.onnx_predictor import OUTPUTS_KEY, OnnxPredictor
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
 
 TREES = ["DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting", "AdaBoost"]
-_MODULES = {"DecisionTree": "sklearn.tree", "ExtraTree": "sklearn.tree"}
+# XGBoost and LightGBM, through onnxmltools' converters (onnx_boosters).
+BOOSTERS = ["XGB", "LGBM"]
+_MODULES = {
+    "DecisionTree": "sklearn.tree",
+    "ExtraTree": "sklearn.tree",
+    "XGB": "xgboost",
+    "LGBM": "lightgbm",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +57,19 @@ def _estimator(family: str, task: Task, seed: int) -> BaseEstimator:
     suffix = "Classifier" if task is Task.CLASSIFICATION else "Regressor"
     module = _MODULES.get(family, "sklearn.ensemble")
     cls = resolve_estimator_class(f"{module}.{family}{suffix}", allowed_prefixes=["sklearn."])
-    return cls(random_state=seed)
+    params = {"XGB": {"n_estimators": 50}, "LGBM": {"n_estimators": 50, "verbose": -1}}
+    return cls(random_state=seed, **params.get(family, {}))
 
 
-def _export(frame: pd.DataFrame, target: str, family: str, task: Task, seed: int) -> OnnxExport:
+def _export(
+    frame: pd.DataFrame,
+    target: str,
+    family: str,
+    task: Task,
+    seed: int,
+    *,
+    estimator: BaseEstimator | None = None,
+) -> OnnxExport:
     features = [c for c in frame.columns if c != target]
     spec = SchemaSpec.model_validate(
         {
@@ -65,7 +81,7 @@ def _export(frame: pd.DataFrame, target: str, family: str, task: Task, seed: int
         }
     )
     train, held = train_test_split(frame, test_size=0.3, random_state=seed)
-    model = build_pipeline(spec, _estimator(family, task, seed))
+    model = build_pipeline(spec, estimator or _estimator(family, task, seed))
     model.fit(train[features], train[target])
     classes = list(model.classes_) if task is Task.CLASSIFICATION else []
     schema = ModelSchema(task=task, target=target, features=spec.features, classes=classes)
@@ -80,7 +96,7 @@ def _assert_verified(record: OnnxRecord) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("family", TREES)
+@pytest.mark.parametrize("family", TREES + BOOSTERS)
 def test_tree_classifiers_verify(
     iris: pd.DataFrame, wine: pd.DataFrame, family: str, seed: int
 ) -> None:
@@ -91,11 +107,46 @@ def test_tree_classifiers_verify(
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("family", TREES)
+@pytest.mark.parametrize("family", TREES + BOOSTERS)
 def test_tree_regressors_verify(diabetes: pd.DataFrame, family: str, seed: int) -> None:
     """Diabetes has a categorical column (sex) next to the numeric ones."""
     exported = _export(diabetes, "target", family, Task.REGRESSION, seed)
     _assert_verified(exported.record)
+
+
+@pytest.mark.parametrize("family", BOOSTERS)
+@pytest.mark.parametrize(
+    "labels",
+    [{"setosa": 3, "versicolor": 7, "virginica": 9}, {"versicolor": 3, "virginica": 7}],
+    ids=["gapped-integers", "binary"],
+)
+def test_booster_classes_come_back_as_given(
+    iris: pd.DataFrame, family: str, labels: dict[str, int]
+) -> None:
+    """XGBoost is fitted on codes 0..n-1 (labels.py); its graph maps them back to the labels,
+    and verification holds the classes to the Pipeline's, values and type."""
+    coded = iris[iris["species"].isin(list(labels))]
+    coded = coded.assign(species=coded["species"].map(labels))
+    exported = _export(coded, "species", family, Task.CLASSIFICATION, 0)
+    _assert_verified(exported.record)
+    assert exported.data is not None
+    graph = onnx.load_model_from_string(exported.data)
+    assert {n.op_type for n in graph.graph.node} >= {"TreeEnsembleClassifier"}
+
+
+def test_a_booster_the_converter_gets_wrong_is_served_by_scikit_learn(
+    diabetes: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """onnxmltools converts LightGBM's linear leaves (linear_tree) as constant leaves: the
+    graph runs, verification refuses it, and the reason is reported."""
+    cls = resolve_estimator_class("lightgbm.LGBMRegressor", allowed_prefixes=[])
+    linear = cls(n_estimators=20, linear_tree=True, verbose=-1, random_state=0)
+    with caplog.at_level(logging.WARNING):
+        exported = _export(diabetes, "target", "LGBM", Task.REGRESSION, 0, estimator=linear)
+    assert exported.record.converted and not exported.record.verified
+    assert exported.data is None
+    assert (exported.record.reason or "").startswith("outputs differ by up to ")
+    assert "served by scikit-learn" in caplog.text
 
 
 def test_the_served_graph_takes_float64_and_answers_like_scikit_learn(

@@ -15,8 +15,10 @@ That cast is what scikit-learn's trees do to their input (skl2onnx adjusts the
 float32 thresholds to match), so a row on a split takes the same branch in both
 runtimes; scaling in float32 instead flipped such rows. (skl2onnx's float64 tree
 operators do not load in onnxruntime 1.32.)
-Nothing here fails the run: a model that cannot be converted or verified is still a
-good scikit-learn model.
+XGBoost and LightGBM convert through onnxmltools' converters (:mod:`onnx_boosters`,
+which says why the same verification holds for them; LightGBM compares in float64, so
+its graph skips the cast). Nothing here fails the run: a
+model that cannot be converted or verified is still a good scikit-learn model.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ from modelpipe_trainer.float32_sums import (
     allowance,
     summed_terms,
     summing_ensemble,
+)
+from modelpipe_trainer.onnx_boosters import (
+    float32_sum_sides,
+    is_booster,
+    register_boosters,
+    takes_float64,
 )
 from modelpipe_trainer.serving.onnx_predictor import (
     FEATURES_KEY,
@@ -98,6 +106,8 @@ def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
     from sklearn.impute import SimpleImputer
 
     graph_model, fill = _graph_model(model)
+    if is_booster(model.named_steps["estimator"]):
+        register_boosters()  # onnxmltools' converters for XGBoost and LightGBM
     types = [
         (f.name, DoubleTensorType([None, 1]))
         if f.kind is FeatureKind.NUMERIC
@@ -134,7 +144,8 @@ def _graph_model(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
     """A copy to convert, and the categorical values it leaves to the predictor to impute.
 
     - The numeric branch (imputed and scaled in float64, like the Pipeline) ends in a
-      cast to float32, as scikit-learn's trees cast their input (module docstring).
+      cast to float32, as scikit-learn's trees cast their input (module docstring),
+      except before LightGBM, which compares in float64 (onnx_boosters).
     - The categorical branch is only the encoder: skl2onnx cannot convert a string
       imputer whose missing value is NaN, and ONNX string tensors have no null; the
       predictor fills nulls with the fitted imputer's values instead.
@@ -142,11 +153,12 @@ def _graph_model(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
     from skl2onnx.sklapi import CastTransformer
 
     graph_model = copy.deepcopy(model)
+    cast = not takes_float64(model.named_steps["estimator"])
     preprocess = graph_model.named_steps["preprocess"]
     fill: dict[str, str] = {}
     transformers = []
     for name, transformer, columns in preprocess.transformers_:
-        if name == "numeric":
+        if name == "numeric" and cast:
             transformer.steps.append(("float32", CastTransformer(dtype=np.float32)))
         if name == "categorical":
             statistics = transformer.named_steps["impute"].statistics_
@@ -206,6 +218,7 @@ def _compare(
         got = predictor.predict_proba(columns)
     else:
         summation = _summation_allowance(data, predictor, columns, schema)
+        summation = summation * float32_sum_sides(model.named_steps["estimator"])
     largest = float(summation.max()) if summation.size else 0.0
     difference = float(np.max(np.abs(expected - got))) if expected.size else 0.0
     tolerance = ABS_TOLERANCE + REL_TOLERANCE * np.abs(expected)

@@ -17,7 +17,13 @@ class SklearnPredictor:
         self.has_proba = hasattr(model, "predict_proba")
 
     def predict(self, columns: Columns) -> np.ndarray:
-        return np.asarray(self.model.predict(pd.DataFrame(columns)))
+        return _float64(np.asarray(self.model.predict(pd.DataFrame(columns))))
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(pd.DataFrame(columns)))
+        return _float64(np.asarray(self.model.predict_proba(pd.DataFrame(columns))))
+
+
+def _float64(values: np.ndarray) -> np.ndarray:
+    # XGBoost answers in float32; the V2 metadata declares FP64 for numbers, as the
+    # onnxruntime path serves them.
+    return values.astype(np.float64) if values.dtype.kind == "f" else values
