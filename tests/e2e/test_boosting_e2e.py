@@ -1,7 +1,7 @@
 """Issue 15: an end-to-end run with each boosting family. An XGBoost and a LightGBM pipeline
-train in real pods, pass the gate, are promoted and answer requests, served by scikit-learn
-because ONNX cannot take them. Both learn iris's text labels: XGBClassifier, which takes
-only codes 0..n-1, through the trainer's label encoding."""
+train in real pods, pass the gate, are promoted and answer requests, served by onnxruntime
+(issue 17: converted through onnxmltools and verified). Both learn iris's text labels:
+XGBClassifier, which takes only codes 0..n-1, through the trainer's label encoding."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def test_boosting_pipeline_trains_and_is_promoted(
     version = promoted(ns, timeout=240)
     assert ns.pipeline()["status"]["lastRun"]["verdict"] == "Promoted"
     metadata = model_metadata(ns)
-    assert metadata["platform"] == "sklearn", metadata
+    assert metadata["platform"] == "onnxruntime", metadata
     lineage = metadata["lineage"]
     assert (lineage["modelVersion"], lineage["estimator"]) == (version, class_name)
-    assert lineage["onnx"]["reason"].startswith("no ONNX conversion"), lineage["onnx"]
+    assert lineage["onnx"]["verified"] is True, lineage["onnx"]
     answer = predict(ns)
     # The species as text: XGBoost was given codes and the model decodes them (labels.py).
     assert answer is not None and answer["predictions"] == ["setosa"], answer
