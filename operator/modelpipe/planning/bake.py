@@ -116,13 +116,7 @@ def _roll_back(d: Decided, production: Production, decision: Decision, analysis:
     version, previous = production.model_version, production.replaced_version
     assert previous is not None
     message = f"rolled back in its bake window: {decision.message}"
-    part = NOTHING
-    if d.find(version) is not None:
-        part += Part(
-            status=d.with_run(
-                version, verdict=Verdict.ROLLED_BACK, reason=Reason.ANALYSIS_FAILED, message=message
-            )
-        )
+    part = rolled_back(d, version, reason=Reason.ANALYSIS_FAILED, message=message)
     part += _row(d.after(part), version, decision, analysis, passed=False)
     back = d.find(previous)
     restored = Production(
@@ -147,6 +141,18 @@ def _roll_back(d: Decided, production: Production, decision: Decision, analysis:
             f"rolling back to {previous}",
         )
         + wake_after(1.0)  # the next pass moves the Deployment back (planning.serving)
+    )
+
+
+def rolled_back(d: Decided, version: str, *, reason: Reason, message: str) -> Part:
+    """The run of ``version`` marked RolledBack with why (nothing when history dropped it):
+    a bake window, a canary step or a shadow that judged the live model bad."""
+    if d.find(version) is None:
+        return NOTHING
+    return Part(
+        status=d.with_run(
+            version, verdict=Verdict.ROLLED_BACK, reason=reason, message=message[:4096]
+        )
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from modelpipe.api.v1alpha1 import CanaryProgress, ConditionType, Reason, Verdict
+from modelpipe.api.v1alpha1 import CanaryProgress, ConditionType, Reason
 from modelpipe.api.v1alpha1.strategy import CanaryStep
 from modelpipe.layout import model_dir
 from modelpipe.manifests.canary import canary_deployment, canary_name, canary_patch
@@ -230,15 +230,7 @@ def _abort(d: Decided, progress: CanaryProgress, decision: Decision) -> Part:
     where = f"step {progress.step + 1}/{len(steps)} ({progress.weight}%)"
     message = f"canary aborted at {where}: {decision.message}"
     part = _row(d, progress, decision, passed=False)
-    if d.find(version) is not None:
-        part += Part(
-            status=d.after(part).with_run(
-                version,
-                verdict=Verdict.ROLLED_BACK,
-                reason=Reason.CANARY_ABORTED,
-                message=message[:4096],
-            )
-        )
+    part += bake.rolled_back(d.after(part), version, reason=Reason.CANARY_ABORTED, message=message)
     part += Part(status=d.after(part).with_status(canary=None))
     part += bake.scale_to_zero(d.obs.canary)
     if d.obs.deployment is not None:

@@ -27,7 +27,7 @@ planning.analysis.judge_shadow.
 
 from __future__ import annotations
 
-from modelpipe.api.v1alpha1 import ConditionType, Reason, ShadowProgress, Verdict
+from modelpipe.api.v1alpha1 import ConditionType, Reason, ShadowProgress
 from modelpipe.layout import model_dir
 from modelpipe.manifests.canary import canary_patch
 from modelpipe.manifests.shadow import shadow_deployment, shadow_name, shadow_service
@@ -195,15 +195,7 @@ def _reject(d: Decided, progress: ShadowProgress, decision: Decision) -> Part:
     version = progress.model_version
     message = f"rejected in shadow: {decision.message}"
     part = _row(d, progress, decision, passed=False)
-    if d.find(version) is not None:
-        part += Part(
-            status=d.after(part).with_run(
-                version,
-                verdict=Verdict.ROLLED_BACK,
-                reason=Reason.SHADOW_REJECTED,
-                message=message[:4096],
-            )
-        )
+    part += bake.rolled_back(d.after(part), version, reason=Reason.SHADOW_REJECTED, message=message)
     part += Part(status=d.after(part).with_status(shadow=None))
     return (
         part
