@@ -1,6 +1,7 @@
-"""XGBoost and LightGBM through their scikit-learn interfaces: trained by the trainer, saved
-as skops under the allowlist (no pickle, no trusted=True), converted to ONNX through
-onnxmltools (onnx_boosters) and served by onnxruntime, answering as scikit-learn does."""
+"""XGBoost and LightGBM through their scikit-learn interfaces, and scikit-learn's
+HistGradientBoosting: trained by the trainer, saved as skops under the allowlist (no pickle,
+no trusted=True), converted to ONNX (onnx_boosters) and served by onnxruntime, answering as
+scikit-learn does."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ CODES = {"setosa": 0, "versicolor": 1, "virginica": 2}
 LIBRARY = {"xgboost.XGBClassifier": "xgboost-cpu", "lightgbm.LGBMClassifier": "lightgbm"}
 # conftest.runtime_answers: (model_dir, rows, output) -> (onnxruntime's, scikit-learn's)
 RuntimeAnswers = Callable[..., tuple[np.ndarray, np.ndarray]]
+HIST = "sklearn.ensemble.HistGradientBoosting"
 DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
@@ -91,13 +93,22 @@ def test_classifier_on_iris(
     assert (predicted == coded["species"]).mean() > 0.9
 
 
-@pytest.mark.parametrize("class_path", ["xgboost.XGBRegressor", "lightgbm.LGBMRegressor"])
+@pytest.mark.parametrize(
+    ("class_path", "params"),
+    [
+        ("xgboost.XGBRegressor", {**SMALL, "learning_rate": 0.1}),
+        ("lightgbm.LGBMRegressor", {**SMALL, "learning_rate": 0.1}),
+        # Compared in float32, this one's holdout was off by 1.03.
+        (HIST + "Regressor", {"max_iter": 300}),
+    ],
+)
 def test_regressor_on_diabetes(
     run_cli: Callable[..., tuple[int, dict[str, Any]]],
     make_config: Callable[..., dict[str, Any]],
     diabetes: pd.DataFrame,
     tmp_path: Path,
     class_path: str,
+    params: dict[str, Any],
     runtime_answers: RuntimeAnswers,
 ) -> None:
     diabetes.to_parquet(tmp_path / "diabetes.parquet", index=False)
@@ -107,7 +118,7 @@ def test_regressor_on_diabetes(
         tmp_path / "diabetes.parquet",
         task="regression",
         schema={"target": "target", "features": features},
-        estimator={"className": class_path, "params": {**SMALL, "learning_rate": 0.1}},
+        estimator={"className": class_path, "params": params},
     )
     code, result = run_cli("train", config)
     assert (code, result["outcome"]) == (0, "Succeeded"), result
@@ -117,6 +128,31 @@ def test_regressor_on_diabetes(
         Path(result["artifactPath"]), diabetes, DIABETES_FEATURES, runtime_answers
     )
     assert r2_score(diabetes["target"], predicted) > 0.3
+
+
+@pytest.mark.parametrize(
+    "species",
+    [["setosa", "versicolor", "virginica"], ["versicolor", "virginica"]],
+    ids=["multiclass", "binary"],
+)
+def test_hist_gradient_boosting_classifier_is_served_by_onnxruntime(
+    run_cli: Callable[..., tuple[int, dict[str, Any]]],
+    make_config: Callable[..., dict[str, Any]],
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    species: list[str],
+    runtime_answers: RuntimeAnswers,
+) -> None:
+    """Binary (one LOGISTIC score) and multiclass (SOFTMAX over a score per class)."""
+    subset = iris[iris["species"].isin(species)]
+    subset.to_csv(tmp_path / "iris.csv", index=False)
+    config = make_config(tmp_path / "iris.csv", estimator={"className": HIST + "Classifier"})
+    code, result = run_cli("train", config)
+    assert (code, result["outcome"]) == (0, "Succeeded"), result
+    assert result["serving"].startswith("served by onnxruntime (verified on "), result
+    features = [f["name"] for f in config["schema"]["features"]]
+    predicted = _check_model_dir(Path(result["artifactPath"]), subset, features, runtime_answers)
+    assert (predicted == subset["species"]).mean() > 0.9
 
 
 @pytest.mark.parametrize("class_path", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])

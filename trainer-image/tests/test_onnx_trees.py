@@ -20,23 +20,26 @@ import pandas as pd
 import pytest
 from modelpipe_contract.runconfig import SchemaSpec, Task
 from pandas.api.types import is_numeric_dtype
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.datasets import load_wine
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from modelpipe_trainer.documents import ModelSchema, OnnxRecord
 from modelpipe_trainer.errors import ModelRejectedError
 from modelpipe_trainer.estimators import resolve_estimator_class
 from modelpipe_trainer.evaluation import Holdout
 from modelpipe_trainer.modeling import build_pipeline
-from modelpipe_trainer.onnx_export import OnnxExport, export_onnx
+from modelpipe_trainer.onnx_boosters import register_boosters
+from modelpipe_trainer.onnx_export import TARGET_OPSET, OnnxExport, export_onnx
 from modelpipe_trainer.serving.onnx_predictor import OUTPUTS_KEY, OnnxPredictor
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
 
 TREES = ["DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting", "AdaBoost"]
-# XGBoost and LightGBM, through onnxmltools' converters (onnx_boosters).
-BOOSTERS = ["XGB", "LGBM"]
+# XGBoost and LightGBM, through onnxmltools' converters, and HistGradientBoosting, through
+# skl2onnx's with float64 thresholds and leaves (onnx_boosters).
+BOOSTERS = ["XGB", "LGBM", "HistGradientBoosting"]
 _MODULES = {
     "DecisionTree": "sklearn.tree",
     "ExtraTree": "sklearn.tree",
@@ -57,7 +60,11 @@ def _estimator(family: str, task: Task, seed: int) -> BaseEstimator:
     suffix = "Classifier" if task is Task.CLASSIFICATION else "Regressor"
     module = _MODULES.get(family, "sklearn.ensemble")
     cls = resolve_estimator_class(f"{module}.{family}{suffix}", allowed_prefixes=["sklearn."])
-    params = {"XGB": {"n_estimators": 50}, "LGBM": {"n_estimators": 50, "verbose": -1}}
+    params = {
+        "XGB": {"n_estimators": 50},
+        "LGBM": {"n_estimators": 50, "verbose": -1},
+        "HistGradientBoosting": {"max_iter": 300},
+    }
     return cls(random_state=seed, **params.get(family, {}))
 
 
@@ -70,6 +77,15 @@ def _export(
     *,
     estimator: BaseEstimator | None = None,
 ) -> OnnxExport:
+    model, schema, holdout = _fit(frame, target, estimator or _estimator(family, task, seed), seed)
+    return export_onnx(model, holdout, schema=schema, fit_seconds=1.0)
+
+
+def _fit(
+    frame: pd.DataFrame, target: str, estimator: BaseEstimator, seed: int
+) -> tuple[Pipeline, ModelSchema, Holdout]:
+    """The trainer's Pipeline fitted on 70% of ``frame``, its schema, the other 30%."""
+    task = Task.CLASSIFICATION if is_classifier(estimator) else Task.REGRESSION
     features = [c for c in frame.columns if c != target]
     spec = SchemaSpec.model_validate(
         {
@@ -81,12 +97,11 @@ def _export(
         }
     )
     train, held = train_test_split(frame, test_size=0.3, random_state=seed)
-    model = build_pipeline(spec, estimator or _estimator(family, task, seed))
+    model = build_pipeline(spec, estimator)
     model.fit(train[features], train[target])
     classes = list(model.classes_) if task is Task.CLASSIFICATION else []
     schema = ModelSchema(task=task, target=target, features=spec.features, classes=classes)
-    holdout = Holdout(held[features], held[target], source="split")
-    return export_onnx(model, holdout, schema=schema, fit_seconds=1.0)
+    return model, schema, Holdout(held[features], held[target], source="split")
 
 
 def _assert_verified(record: OnnxRecord) -> None:
@@ -124,7 +139,9 @@ def test_booster_classes_come_back_as_given(
     iris: pd.DataFrame, family: str, labels: dict[str, int]
 ) -> None:
     """XGBoost is fitted on codes 0..n-1 (labels.py); its graph maps them back to the labels,
-    and verification holds the classes to the Pipeline's, values and type."""
+    and verification holds the classes to the Pipeline's, values and type. A binary
+    HistGradientBoosting has one score column (LOGISTIC), a multiclass one a column per class
+    (SOFTMAX): both verify."""
     coded = iris[iris["species"].isin(list(labels))]
     coded = coded.assign(species=coded["species"].map(labels))
     exported = _export(coded, "species", family, Task.CLASSIFICATION, 0)
@@ -185,6 +202,117 @@ def test_a_tree_model_that_fails_verification_is_reported(
     assert exported.data is None and not exported.record.verified
     assert exported.record.reason == "outputs differ by up to 0.01, over the tolerance"
     assert "served by scikit-learn" in caplog.text
+
+
+@pytest.mark.parametrize("task", [Task.CLASSIFICATION, Task.REGRESSION])
+def test_hist_gradient_boosting_rows_on_its_splits_take_its_branches(
+    wine: pd.DataFrame, diabetes: pd.DataFrame, task: Task
+) -> None:
+    """HistGradientBoosting compares the scaled float64 value with a float64 threshold
+    (``x <= t``). Rows a few float64 steps either side of every threshold it learned get the
+    Pipeline's class bit for bit and its outputs within the tolerance; a graph comparing in
+    float32 sends the ones just above a threshold left."""
+    frame, target = (wine, "target") if task is Task.CLASSIFICATION else (diabetes, "target")
+    estimator = _estimator("HistGradientBoosting", task, 0).set_params(max_iter=30)
+    model, schema, holdout = _fit(frame, target, estimator, 0)
+    exported = export_onnx(model, holdout, schema=schema, fit_seconds=1.0)
+    _assert_verified(exported.record)
+    assert exported.data is not None
+    rows = _rows_around_thresholds(model, schema, holdout.features.iloc[0])
+    predictor = OnnxPredictor(exported.data, schema, source="the test graph")
+    columns = {c: rows[c].to_numpy() for c in rows.columns}
+    expected, got = model.predict(rows), predictor.predict(columns)
+    if task is Task.CLASSIFICATION:
+        assert got.tolist() == expected.tolist()
+        expected, got = model.predict_proba(rows), predictor.predict_proba(columns)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def _rows_around_thresholds(model: Pipeline, schema: ModelSchema, base: pd.Series) -> pd.DataFrame:
+    """``base`` with one numeric feature moved to ``mean + t * scale`` (the raw value scaling
+    to the threshold ``t``) and three float64 steps either side, for every split."""
+    numeric = [f.name for f in schema.features if f.kind.value == "numeric"]
+    preprocess = model.named_steps["preprocess"].named_transformers_["numeric"]
+    scaler = preprocess.named_steps["scale"]
+    rows = []
+    for trees in model.named_steps["estimator"]._predictors:
+        for tree in trees:
+            for node in tree.nodes[tree.nodes["is_leaf"] == 0]:
+                feature = int(node["feature_idx"])
+                if feature >= len(numeric):  # a one-hot column: 0 or 1 against 0.5
+                    continue
+                raw = node["num_threshold"] * scaler.scale_[feature] + scaler.mean_[feature]
+                for steps in range(-3, 4):
+                    value = np.nextafter(raw, np.inf * steps) if steps else raw
+                    for _ in range(abs(steps) - 1):
+                        value = np.nextafter(value, np.inf * steps)
+                    rows.append(base.copy())
+                    rows[-1][numeric[feature]] = value
+    assert len(rows) > 100
+    return pd.DataFrame(rows).astype(base.to_frame().T.dtypes.to_dict())
+
+
+@pytest.mark.parametrize("task", [Task.CLASSIFICATION, Task.REGRESSION])
+def test_hist_gradient_boosting_sends_missing_values_where_it_learned(task: Task) -> None:
+    """The trainer's Pipeline imputes before the estimator, but the converter alone keeps
+    HistGradientBoosting's learned side for NaN (``nodes_missing_value_tracks_true``)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    x, y = _with_missing_values(np.random.default_rng(0))
+    if task is Task.CLASSIFICATION:
+        model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(x, y > 0.5)
+    else:
+        model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(x, y)
+    sides = {bool(n["missing_go_to_left"]) for t in model._predictors for n in t[0].nodes}
+    assert sides == {True, False}
+    outputs = _run_bare_graph(model, x)
+    if task is Task.CLASSIFICATION:
+        assert outputs[0].tolist() == model.predict(x).tolist()
+        np.testing.assert_allclose(outputs[1], model.predict_proba(x), rtol=1e-4, atol=1e-5)
+    else:
+        np.testing.assert_allclose(outputs[0].ravel(), model.predict(x), rtol=1e-4, atol=1e-5)
+
+
+def test_hist_gradient_boosting_with_categorical_splits_is_not_converted() -> None:
+    """A categorical split tests a bitset, which no tree operator on the list does: refused
+    (the trainer then reports "no ONNX conversion" and serves scikit-learn)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = _with_missing_values(np.random.default_rng(1))
+    x[:, 0] = np.nan_to_num(x[:, 0] * 4, nan=0).astype(int) % 5
+    model = HistGradientBoostingClassifier(categorical_features=[0], max_iter=10).fit(x, y > 0.5)
+    with pytest.raises(NotImplementedError, match="categorical splits"):
+        _run_bare_graph(model, x)
+
+
+def _with_missing_values(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose NaNs say something about the target, in both directions."""
+    x = rng.normal(size=(600, 3))
+    y = x[:, 0] + x[:, 1] ** 2
+    x[:, 0][y > 1.5] = np.nan  # missing means high: NaN learned on one side...
+    x[:, 1][rng.random(600) < 0.2] = np.nan  # ...and missing at random on another
+    y[np.isnan(x[:, 1])] -= 2  # ...low
+    return x, y
+
+
+def _run_bare_graph(model: BaseEstimator, x: np.ndarray) -> list[np.ndarray]:
+    """``model`` alone converted with float64 input (onnx_boosters' converter), run on ``x``."""
+    import onnxruntime
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    register_boosters()
+    options = {id(model): {"zipmap": False}} if is_classifier(model) else None
+    graph = convert_sklearn(
+        model,
+        initial_types=[("x", DoubleTensorType([None, x.shape[1]]))],
+        options=options,
+        target_opset=TARGET_OPSET,
+    )
+    session = onnxruntime.InferenceSession(
+        graph.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    return [np.asarray(o) for o in session.run(None, {"x": x})]
 
 
 def _identity_graph(elem_type: int) -> bytes:

@@ -1,9 +1,11 @@
 """How far a tree ensemble's float32 sum may drift from scikit-learn's float64 one.
 
-ONNX's ``TreeEnsembleRegressor`` stores leaf values in float32 and onnxruntime adds
-them up in float32 (its output type is float32 by the operator's definition, and
-skl2onnx's double-precision variant does not load). scikit-learn adds the same leaves
-in float64. Each float32 operation rounds by at most ``u = 2**-24`` of its result,
+ONNX's ``TreeEnsembleRegressor`` as skl2onnx writes it for scikit-learn's trees stores
+leaf values in float32 and onnxruntime adds them up in float32 (its output type is
+float32 by the operator's definition). scikit-learn adds the same leaves in float64.
+(LightGBM's and HistGradientBoosting's graphs keep float64 leaves as tensors, which
+onnxruntime adds in float64: :func:`summing_ensemble` finds no float32 list there.)
+Each float32 operation rounds by at most ``u = 2**-24`` of its result,
 so a row's error grows with the number of summed terms ``n`` (trees, the base value,
 the stored leaves' own rounding) and with ``S``, the sum of the *absolute* values of
 its terms: ``|error| <= n u S`` in the worst case (Higham, *Accuracy and Stability of

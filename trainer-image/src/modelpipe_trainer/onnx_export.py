@@ -13,11 +13,13 @@ takes float64 inputs, imputes and scales them in float64 as the Pipeline does, t
 casts them to float32 for the estimator.
 That cast is what scikit-learn's trees do to their input (skl2onnx adjusts the
 float32 thresholds to match), so a row on a split takes the same branch in both
-runtimes; scaling in float32 instead flipped such rows. (skl2onnx's float64 tree
-operators do not load in onnxruntime 1.32.)
-XGBoost and LightGBM convert through onnxmltools' converters (:mod:`onnx_boosters`,
-which says why the same verification holds for them; LightGBM compares in float64, so
-its graph skips the cast). Nothing here fails the run: a
+runtimes; scaling in float32 instead flipped such rows.
+XGBoost and LightGBM convert through onnxmltools' converters, HistGradientBoosting
+through skl2onnx's own with float64 thresholds and leaves (:mod:`onnx_boosters`, which
+says why the same verification holds for them). LightGBM and HistGradientBoosting
+compare in float64, so their graphs skip the cast and their tree operators keep
+float64 tensors (``nodes_values_as_tensor``, ML opset 3), which onnxruntime 1.32 runs
+on float64 input. Nothing here fails the run: a
 model that cannot be converted or verified is still a good scikit-learn model.
 """
 
@@ -107,7 +109,7 @@ def _convert(model: Pipeline, schema: ModelSchema) -> bytes:
 
     graph_model, fill = _graph_model(model)
     if is_booster(model.named_steps["estimator"]):
-        register_boosters()  # onnxmltools' converters for XGBoost and LightGBM
+        register_boosters()  # XGBoost, LightGBM (onnxmltools) and HistGradientBoosting
     types = [
         (f.name, DoubleTensorType([None, 1]))
         if f.kind is FeatureKind.NUMERIC
@@ -145,7 +147,8 @@ def _graph_model(model: Pipeline) -> tuple[Pipeline, dict[str, str]]:
 
     - The numeric branch (imputed and scaled in float64, like the Pipeline) ends in a
       cast to float32, as scikit-learn's trees cast their input (module docstring),
-      except before LightGBM, which compares in float64 (onnx_boosters).
+      except before LightGBM and HistGradientBoosting, which compare in float64
+      (onnx_boosters).
     - The categorical branch is only the encoder: skl2onnx cannot convert a string
       imputer whose missing value is NaN, and ONNX string tensors have no null; the
       predictor fills nulls with the fitted imputer's values instead.
