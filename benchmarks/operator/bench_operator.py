@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.kubeapi import MERGE, KubeApi
+from benchmarks.operator import where
 from benchmarks.operator.fleet import (
     Idle,
     JobWatch,
@@ -56,6 +57,7 @@ from benchmarks.operator.fleet import (
     pipeline,
     pvc,
     quantiles,
+    ratio_line,
     reconciles,
     report_idle,
     request_counts,
@@ -91,6 +93,7 @@ class Bench:
         self.cluster, self.api, self.ns, self.watch = cluster, api, namespace, watch
         self.revisions: dict[str, int] = {}
         self.floor: dict[str, tuple[float, float]] = {}
+        self.floor_profiles: dict[int, str] = {}
 
     @property
     def pipelines_path(self) -> str:
@@ -143,7 +146,13 @@ class Bench:
         self.floor["one at a time"] = quantiles(sequential)
         for size in bursts:
             names = [f"floor-{size}-{n}" for n in range(size)]
+            before, began = await asyncio.to_thread(where.mark, self.cluster), time.monotonic()
             self.floor[f"burst of {size}"] = quantiles(await self.burst(self.post_job, names))
+            seconds, after = (
+                time.monotonic() - began,
+                await asyncio.to_thread(where.mark, self.cluster),
+            )
+            self.floor_profiles[size] = where.report(before, after, changes=size, seconds=seconds)
         await self.api.request(
             "DELETE",
             f"/apis/batch/v1/namespaces/{self.ns}/jobs",
@@ -237,14 +246,6 @@ def _settled(body: Json) -> bool:
     return bool(last.get("verdict") in FINAL and last.get("codeRevision") == revision)
 
 
-def ratio_line(what: str, values: list[float], floor: tuple[float, float]) -> str:
-    (p50, p99), (f50, f99) = quantiles(values), floor
-    return (
-        f"  {what:<34} p50 {p50 * 1000:7.1f} ms ({p50 / f50:5.1f}x floor)   "
-        f"p99 {p99 * 1000:7.1f} ms ({p99 / f99:5.1f}x floor)   max {max(values) * 1000:.0f} ms"
-    )
-
-
 async def sequential(bench: Bench, size: int, samples: int) -> list[float]:
     names = sorted(bench.revisions)[:size]
     found = []
@@ -319,13 +320,27 @@ async def one_at_a_time(bench: Bench, size: int, mode: Mode) -> None:
 
 
 async def burst(bench: Bench, size: int) -> None:
+    """Every pipeline changed at once, the node cordoned: the floor's Jobs are suspended, so
+    the operator's Jobs' pods wait Pending instead of starting ``size`` containers on the
+    same cores as the control plane. Then where the time went, next to the floor's."""
     names = sorted(bench.revisions)[:size]
     await bench.gather([bench.ping] * CONCURRENCY)  # the client's connections are open
-    began = time.monotonic()
-    found = await bench.burst(bench.bump, names)
+    node = bench.cluster.kubectl("get", "nodes", "-o", "name").stdout.split()[0]
+    bench.cluster.kubectl("cordon", node)
+    try:
+        before, began = await asyncio.to_thread(where.mark, bench.cluster), time.monotonic()
+        found = await bench.burst(bench.bump, names)
+        seconds, after = (
+            time.monotonic() - began,
+            await asyncio.to_thread(where.mark, bench.cluster),
+        )
+    finally:
+        bench.cluster.kubectl("uncordon", node)
     what = f"change -> Job, all {size} at once"
     print(ratio_line(what, found, bench.floor[f"burst of {size}"]), flush=True)
-    print(f"    every Job of the burst created {time.monotonic() - began:.2f}s after its start")
+    print(f"    every Job of the burst created {seconds:.2f}s after its start (node cordoned)")
+    print(where.report(before, after, changes=size, seconds=seconds))
+    print(f"  the floor's burst of {size} Jobs:\n{bench.floor_profiles[size]}", flush=True)
     await bench.settle(limit=120 + size * 2)
 
 

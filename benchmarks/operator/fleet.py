@@ -187,3 +187,11 @@ def report_idle(idle: Idle, *, size: int) -> None:
         f"    every apiserver write in the window, by resource: {dict(idle.writes)}; "
         f"Events by reporter: {dict(idle.events)}"
     )
+
+
+def ratio_line(what: str, values: list[float], floor: tuple[float, float]) -> str:
+    (p50, p99), (f50, f99) = quantiles(values), floor
+    return (
+        f"  {what:<34} p50 {p50 * 1000:7.1f} ms ({p50 / f50:5.1f}x floor)   "
+        f"p99 {p99 * 1000:7.1f} ms ({p99 / f99:5.1f}x floor)   max {max(values) * 1000:.0f} ms"
+    )
