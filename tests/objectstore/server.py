@@ -13,8 +13,10 @@ recovery).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -35,6 +37,18 @@ def server_binary() -> Path:
     if built.returncode != 0:
         raise RuntimeError(f"hack/localkube/build.sh s3 failed:\n{built.stderr[-4000:]}")
     return Path(built.stdout.strip().splitlines()[-1]) / "versitygw"
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the process that started it dies, so a
+    pytest killed mid-test (timeout, CI cancel, kill -9) leaves no server behind. The
+    signal follows the starting thread; the servers are started from pytest's main one."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 def _free_port(host: str) -> int:
@@ -91,6 +105,7 @@ class S3Server:
              *iam, "posix", "--versioning-dir", str(self.data_dir / "versions"),
              str(self.data_dir / "buckets")],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + timeout_seconds

@@ -6,9 +6,16 @@ boto3 is the oracle: ETags, conditional GETs (304 / 412), bucket versioning
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError
-from tests.objectstore.server import S3Server
+from tests.objectstore.server import ROOT, S3Server, server_binary
 
 
 def _status(error: ClientError) -> int:
@@ -57,3 +64,41 @@ def test_restart_keeps_data(s3_outage_server: S3Server) -> None:
     assert s3_outage_server.port == port
     body = s3_outage_server.client().get_object(Bucket=bucket, Key="k")["Body"].read()
     assert body == b"x"
+
+
+def test_a_killed_test_process_leaves_no_server_behind(tmp_path: Path) -> None:
+    """SIGKILL the process that started versitygw (as a CI timeout does to pytest): the
+    server goes with it instead of holding its port and data directory."""
+    starter = (
+        "import sys; from pathlib import Path; from tests.objectstore.server import S3Server\n"
+        "server = S3Server(Path(sys.argv[1]), binary=Path(sys.argv[2])); server.start()\n"
+        "print(server._process.pid, flush=True); sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", starter, str(tmp_path), str(server_binary())],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True,
+    )  # fmt: skip
+    server_pid = 0
+    try:
+        assert child.stdout is not None
+        server_pid = int(child.stdout.readline())
+        assert _alive(server_pid)
+        child.kill()
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(server_pid), "versitygw outlived the process that started it"
+    finally:
+        child.kill()
+        if server_pid and _alive(server_pid):  # the failure above: clean up after it
+            os.kill(server_pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie awaiting its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
