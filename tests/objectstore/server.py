@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import secrets
 import signal
@@ -40,15 +41,16 @@ def server_binary() -> Path:
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """In the child before exec: SIGKILL it when the process that started it dies, so a
     pytest killed mid-test (timeout, CI cancel, kill -9) leaves no server behind. The
-    signal follows the starting thread; the servers are started from pytest's main one."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    signal follows the starting thread; the servers are started from pytest's main one.
+    A parent that died before the prctl is seen as a changed parent pid: exit at once."""
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+        os._exit(1)
 
 
 def _free_port(host: str) -> int:
@@ -105,7 +107,7 @@ class S3Server:
              *iam, "posix", "--versioning-dir", str(self.data_dir / "versions"),
              str(self.data_dir / "buckets")],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + timeout_seconds

@@ -67,6 +67,12 @@ def test_the_deadline_follows_the_runtime_unless_the_spec_sets_one(
     assert chosen == expected
 
 
+def test_a_pipeline_with_its_own_server_command_keeps_the_long_default() -> None:
+    own = make_spec(serving={"template": {"command": ["mlserver", "start", "/models"]}})
+    chosen = progress_deadline(spec=own, runtime=ONNX, config=CONFIG)
+    assert chosen == ProgressDeadline(900, SKLEARN_DEFAULT)
+
+
 def test_the_unconfigured_defaults_are_short_for_onnx_and_long_for_sklearn() -> None:
     unset = make_spec()
     onnx = progress_deadline(spec=unset, runtime=ONNX, config=OperatorConfig())
@@ -195,10 +201,15 @@ def test_the_start_up_probe_waits_out_the_longest_deadline() -> None:
     assert unset["spec"]["progressDeadlineSeconds"] == 600  # canary, shadow: the long one
 
 
-@pytest.mark.parametrize(("sent", "read"), [("onnxruntime", ONNX), ("triton", None), (None, None)])
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [('"onnxruntime"', ONNX), ('"triton"', None), (None, None), ("[]", None), ("{}", None),
+     ("1", None), ("null", None)],
+)  # fmt: skip
 def test_a_runtime_this_operator_does_not_know_reads_as_not_known(
     sent: str | None, read: ServingRuntime | None
 ) -> None:
-    runtime = "" if sent is None else f',"servingRuntime":"{sent}"'
+    """The trainer's result is the tenant's output: any JSON there reads, never raises."""
+    runtime = "" if sent is None else f',"servingRuntime":{sent}'
     message = f'{{"schemaVersion":"modelpipe.io/trainer-result/v1","outcome":"Succeeded"{runtime}}}'
     assert TrainerResult.from_message(message).serving_runtime is read

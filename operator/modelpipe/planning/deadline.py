@@ -3,6 +3,9 @@
     spec.serving.progressDeadlineSeconds set ──▶ that value (this pipeline only)
     unset, candidate verified as ONNX ─────────▶ the operator's onnxruntime default (short)
     unset, scikit-learn or not known ──────────▶ the operator's scikit-learn default (long)
+    unset, spec.serving.template.command set ──▶ the long default: the pipeline's own server
+                                                 decides how it serves (MLServer, --runtime
+                                                 sklearn, ...), not the trainer's verdict
 
 A server on the ONNX path imports neither pandas nor scikit-learn and is ready in
 seconds, so a broken rollout of such a model is rolled back in minutes instead of ten;
@@ -36,7 +39,9 @@ def progress_deadline(
     """The deadline of a rollout of a model served by ``runtime`` (None: not known)."""
     if spec.serving.progress_deadline_seconds is not None:
         return ProgressDeadline(spec.serving.progress_deadline_seconds, SPEC_FIELD)
-    if runtime is ServingRuntime.ONNX:
+    template = spec.serving.template
+    own_server = template is not None and template.command is not None
+    if runtime is ServingRuntime.ONNX and not own_server:
         return ProgressDeadline(
             config.progress_deadline_onnx, "the operator's default for a verified ONNX model"
         )

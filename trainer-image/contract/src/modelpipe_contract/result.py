@@ -148,8 +148,10 @@ class TrainerResult(BaseModel):
     @classmethod
     def _known_runtime(cls, value: object) -> object:
         """A runtime a newer trainer added reads as not known (the long deadline), not as
-        an unusable result."""
-        return value if value in {r.value for r in ServingRuntime} else None
+        an unusable result; so does any other JSON value (a list is not even hashable)."""
+        return (
+            value if isinstance(value, str) and value in {r.value for r in ServingRuntime} else None
+        )
 
     def to_message(self) -> str:
         """Compact JSON that fits Kubernetes' termination-message limit.
