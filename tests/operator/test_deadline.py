@@ -34,7 +34,7 @@ from modelpipe.api.config import (
 )
 from modelpipe.api.v1alpha1 import Reason
 from modelpipe.main import main
-from modelpipe.manifests import serving_deployment
+from modelpipe.manifests import serving_deployment, serving_hash
 from modelpipe.observed import JobPhase, Observed
 from modelpipe.planning.deadline import ProgressDeadline, missed_deadline, progress_deadline
 from modelpipe.planning.outcome import PatchDeployment
@@ -213,3 +213,23 @@ def test_a_runtime_this_operator_does_not_know_reads_as_not_known(
     runtime = "" if sent is None else f',"servingRuntime":{sent}'
     message = f'{{"schemaVersion":"modelpipe.io/trainer-result/v1","outcome":"Succeeded"{runtime}}}'
     assert TrainerResult.from_message(message).serving_runtime is read
+
+
+def test_only_the_longest_default_deadline_is_in_every_pod_template() -> None:
+    """Pinned, as charts/modelpipe/values.yaml warns: the start-up probe waits out the longer
+    of the two defaults, so raising or lowering that one changes the serving hash (and so
+    the pod template, a rolling restart) of every pipeline without its own deadline, while
+    the shorter one, and any pipeline that sets spec.serving.progressDeadlineSeconds, are
+    left alone."""
+
+    def hashed(config: OperatorConfig, **spec: Any) -> str:
+        return serving_hash(meta=meta(), spec=make_spec(**spec), config=config)
+
+    base = hashed(CONFIG)
+    assert hashed(replace(CONFIG, progress_deadline_sklearn=1200)) != base  # the longest
+    assert hashed(replace(CONFIG, progress_deadline_onnx=120)) == base  # still the shorter
+    assert hashed(replace(CONFIG, progress_deadline_onnx=1000)) != base  # now the longest
+    own = {"template": {}, "progressDeadlineSeconds": 300}
+    assert hashed(CONFIG, serving=own) == hashed(
+        replace(CONFIG, progress_deadline_sklearn=1200), serving=own
+    )
