@@ -204,16 +204,19 @@ def test_a_tree_model_that_fails_verification_is_reported(
     assert "served by scikit-learn" in caplog.text
 
 
+@pytest.mark.parametrize("family", BOOSTERS)
 @pytest.mark.parametrize("task", [Task.CLASSIFICATION, Task.REGRESSION])
-def test_hist_gradient_boosting_rows_on_its_splits_take_its_branches(
-    wine: pd.DataFrame, diabetes: pd.DataFrame, task: Task
+def test_booster_rows_on_its_splits_take_its_branches(
+    wine: pd.DataFrame, diabetes: pd.DataFrame, family: str, task: Task
 ) -> None:
-    """HistGradientBoosting compares the scaled float64 value with a float64 threshold
-    (``x <= t``). Rows a few float64 steps either side of every threshold it learned get the
-    Pipeline's class bit for bit and its outputs within the tolerance; a graph comparing in
-    float32 sends the ones just above a threshold left."""
+    """HistGradientBoosting and LightGBM compare the scaled float64 value with a float64
+    threshold (``x <= t``), XGBoost its float32 cast with a float32 one (``x < t``). Rows a
+    few steps of that precision either side of every threshold the model learned get the
+    Pipeline's class bit for bit and its outputs within the tolerance; a graph that scales
+    or compares in another precision sends some of them down the other branch."""
     frame, target = (wine, "target") if task is Task.CLASSIFICATION else (diabetes, "target")
-    estimator = _estimator("HistGradientBoosting", task, 0).set_params(max_iter=30)
+    params = {"max_iter": 30} if family == "HistGradientBoosting" else {"n_estimators": 30}
+    estimator = _estimator(family, task, 0).set_params(**params)
     model, schema, holdout = _fit(frame, target, estimator, 0)
     exported = export_onnx(model, holdout, schema=schema, fit_seconds=1.0)
     _assert_verified(exported.record)
@@ -228,26 +231,51 @@ def test_hist_gradient_boosting_rows_on_its_splits_take_its_branches(
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def _splits(estimator: BaseEstimator) -> tuple[list[tuple[int, float]], type[np.floating]]:
+    """Every (feature index, threshold) of a fitted booster's trees, on the scaled matrix
+    the Pipeline hands it, and the precision it compares in."""
+    found: list[tuple[int, float]] = []
+    if hasattr(estimator, "_predictors"):  # HistGradientBoosting
+        for trees in estimator._predictors:
+            for tree in trees:
+                inner = tree.nodes[tree.nodes["is_leaf"] == 0]
+                found += [(int(n["feature_idx"]), float(n["num_threshold"])) for n in inner]
+        return found, np.float64
+    if hasattr(estimator, "booster_"):  # LightGBM
+        stack = [t["tree_structure"] for t in estimator.booster_.dump_model()["tree_info"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" in node:
+                found.append((int(node["split_feature"]), float(node["threshold"])))
+                stack += [node["left_child"], node["right_child"]]
+        return found, np.float64
+    booster = getattr(estimator, "estimator_", estimator)  # a classifier is label-encoded
+    table = booster.get_booster().trees_to_dataframe()  # XGBoost
+    inner = table[table["Feature"] != "Leaf"]
+    pairs = zip(inner["Feature"], inner["Split"], strict=True)
+    found += [(int(feature.lstrip("f")), float(split)) for feature, split in pairs]
+    return found, np.float32
+
+
 def _rows_around_thresholds(model: Pipeline, schema: ModelSchema, base: pd.Series) -> pd.DataFrame:
-    """``base`` with one numeric feature moved to ``mean + t * scale`` (the raw value scaling
-    to the threshold ``t``) and three float64 steps either side, for every split."""
+    """``base`` with one numeric feature moved to the raw value that scales to a threshold,
+    and to the raw values of three steps of the booster's precision either side, for every
+    split on a numeric feature (the one-hot columns, 0 or 1 against 0.5, come after them)."""
     numeric = [f.name for f in schema.features if f.kind.value == "numeric"]
     preprocess = model.named_steps["preprocess"].named_transformers_["numeric"]
     scaler = preprocess.named_steps["scale"]
+    splits, precision = _splits(model.named_steps["estimator"])
     rows = []
-    for trees in model.named_steps["estimator"]._predictors:
-        for tree in trees:
-            for node in tree.nodes[tree.nodes["is_leaf"] == 0]:
-                feature = int(node["feature_idx"])
-                if feature >= len(numeric):  # a one-hot column: 0 or 1 against 0.5
-                    continue
-                raw = node["num_threshold"] * scaler.scale_[feature] + scaler.mean_[feature]
-                for steps in range(-3, 4):
-                    value = np.nextafter(raw, np.inf * steps) if steps else raw
-                    for _ in range(abs(steps) - 1):
-                        value = np.nextafter(value, np.inf * steps)
-                    rows.append(base.copy())
-                    rows[-1][numeric[feature]] = value
+    for feature, threshold in splits:
+        if feature >= len(numeric):
+            continue
+        for steps in range(-3, 4):
+            scaled = precision(threshold)
+            for _ in range(abs(steps)):
+                scaled = np.nextafter(scaled, precision(np.inf * steps))
+            raw = float(scaled) * scaler.scale_[feature] + scaler.mean_[feature]
+            rows.append(base.copy())
+            rows[-1][numeric[feature]] = raw
     assert len(rows) > 100
     return pd.DataFrame(rows).astype(base.to_frame().T.dtypes.to_dict())
 
