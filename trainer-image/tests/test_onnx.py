@@ -130,6 +130,42 @@ def test_class_outputs_are_identical_on_the_held_in_data(
     assert load_bundle(model_dir).model.predict(iris[IRIS_FEATURES]).tolist() == got.tolist()
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "xgboost.XGBClassifier",
+        "lightgbm.LGBMClassifier",
+    ],
+)
+@pytest.mark.parametrize(
+    ("labels", "kind"),
+    [({"setosa": False, "versicolor": True, "virginica": True}, bool),
+     ({"setosa": 0.0, "versicolor": 1.0, "virginica": 2.0}, float)],
+    ids=["bool", "float"],
+)  # fmt: skip
+def test_bool_and_float_labels_are_served_by_onnxruntime_as_they_were_given(
+    iris: pd.DataFrame,
+    tmp_path: Path,
+    estimator: str,
+    labels: dict[str, object],
+    kind: type,
+    runtime_answers: Callable[..., tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """A graph holds such labels as int64; the predictor casts them back to the type the
+    trainer saw, so they verify and both runtimes answer the same values of the same type
+    (before, they were refused, or said "predicted classes differ on 0 holdout rows")."""
+    frame = iris.assign(species=iris["species"].map(labels))
+    result = _train_iris(frame, tmp_path, estimator)
+    assert result.serving_runtime == "onnxruntime", result.serving
+    model_dir = Path(result.artifact_path or "")
+    got, expected = runtime_answers(model_dir, frame[IRIS_FEATURES].to_dict("records"), "predict")
+    assert got.tolist() == expected.tolist()
+    assert {type(v) for v in got.tolist()} == {kind}
+
+
 def test_a_tampered_onnx_file_is_refused(iris_model: Path, tmp_path: Path) -> None:
     copy = tmp_path / "v1"
     shutil.copytree(iris_model, copy)

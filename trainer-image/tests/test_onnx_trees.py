@@ -32,6 +32,7 @@ from modelpipe_trainer.evaluation import Holdout
 from modelpipe_trainer.modeling import build_pipeline
 from modelpipe_trainer.onnx_boosters import register_boosters
 from modelpipe_trainer.onnx_export import TARGET_OPSET, OnnxExport, export_onnx
+from modelpipe_trainer.serving import onnx_predictor
 from modelpipe_trainer.serving.onnx_predictor import OUTPUTS_KEY, OnnxPredictor
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # conftest.iris
@@ -378,3 +379,15 @@ def test_a_text_input_for_a_numeric_feature_is_refused() -> None:
         OnnxPredictor(
             _identity_graph(onnx.TensorProto.STRING), _ONE_NUMERIC, source="the test graph"
         )
+
+
+def test_labels_of_another_type_than_the_pipelines_are_refused_and_say_so(
+    iris: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Classes are compared as values and as types: a graph whose labels would come out as
+    int64 where the Pipeline's are bool is not served, and the reason names both types."""
+    monkeypatch.setattr(onnx_predictor, "label_type", lambda classes: None)  # no cast back
+    coded = iris.assign(species=iris["species"] != "setosa")
+    exported = _export(coded, "species", "RandomForest", Task.CLASSIFICATION, 0)
+    assert exported.data is None and not exported.record.verified
+    assert exported.record.reason == "the graph's class labels are int64, the Pipeline's bool"

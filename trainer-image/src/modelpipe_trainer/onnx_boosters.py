@@ -282,11 +282,14 @@ def _float_outputs(shapes: Any) -> Any:
 
 def _label_tensor(classes: np.ndarray) -> tuple[list[Any], int]:
     """The labels as an ONNX initializer's values and element type: text or int64, the
-    two label types skl2onnx's shape calculator declares; anything else does not convert."""
+    two label types skl2onnx's shape calculator declares. Bool and whole-number float
+    labels go in as int64, as skl2onnx's own classifiers put them, and the predictor casts
+    them back (OnnxPredictor.label_type); anything else does not convert."""
     from onnx import TensorProto
 
     if all(isinstance(c, str) for c in classes):
         return [str(c).encode("utf-8") for c in classes], TensorProto.STRING
-    if np.issubdtype(classes.dtype, np.integer):
+    whole = classes.dtype.kind == "f" and bool(np.all(np.mod(classes, 1) == 0))
+    if np.issubdtype(classes.dtype, np.integer) or classes.dtype == np.bool_ or whole:
         return [int(c) for c in classes], TensorProto.INT64
     raise TypeError(f"labels of type {classes.dtype} have no ONNX label tensor here")

@@ -212,7 +212,10 @@ def _compare(
     got = predictor.predict(columns)
     summation = np.zeros(0)
     if schema.classes:
-        if _kind(expected) != _kind(got) or not np.array_equal(expected, got):
+        if _kind(expected) != _kind(got):  # e.g. bool or float labels, int64 in the graph
+            problem = f"the graph's class labels are {got.dtype}, the Pipeline's {expected.dtype}"
+            return None, problem, 0.0
+        if not np.array_equal(expected, got):
             wrong = int(np.sum(expected != got)) if expected.shape == got.shape else len(expected)
             return None, f"predicted classes differ on {wrong} holdout rows", 0.0
         if not predictor.has_proba:

@@ -61,10 +61,13 @@ class OnnxPredictor:
         if "predict" not in self.names:
             raise ModelRejectedError(f"{source} lacks the trainer's output metadata")
         self.has_proba = "predict_proba" in self.names
+        self.label_type = label_type(schema.classes)
         self.session = _session(data, source)
 
     def predict(self, columns: Columns) -> np.ndarray:
         values = self._run("predict", columns).ravel()
+        if self.label_type is not None:
+            return values.astype(self.label_type)
         return _float64(values) if values.dtype.kind == "f" else values
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
@@ -85,6 +88,17 @@ class OnnxPredictor:
                 text = [v if isinstance(v, str) else fill for v in values]
                 feeds[name] = np.array(text, dtype=object).reshape(-1, 1)
         return feeds
+
+
+def label_type(classes: list[Any]) -> type[np.bool_] | type[np.float64] | None:
+    """What a classifier's int64 labels are cast back to: bool or float64 when every class
+    the trainer saw is one (the graph holds them as int64), else None (text and integers
+    come out of the graph as they went in)."""
+    if classes and all(isinstance(c, (bool, np.bool_)) for c in classes):
+        return np.bool_
+    if classes and all(isinstance(c, float) for c in classes):
+        return np.float64
+    return None
 
 
 def _feature_inputs(
