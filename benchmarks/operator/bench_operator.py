@@ -2,6 +2,7 @@
 
     uv run python benchmarks/operator/bench_operator.py           # 100 changes per size
     uv run python benchmarks/operator/bench_operator.py --quick   # 20 changes, short idle window
+    uv run python benchmarks/operator/bench_operator.py --bursts  # 300 at once, three ways
     uv run python -m benchmarks --only operator [-- --quick]
 
 1. Floor: the raw latency of creating a Job through the API, from just before the
@@ -10,7 +11,10 @@
    PATCH of ``spec.code.revision``) to the same watch seeing the operator's Job for it, p50
    and p99, one change at a time (the operator otherwise idle; up to 300 pipelines); and in
    full mode also every pipeline changed at once (a burst: every PATCH sent, 20 in flight,
-   then the Jobs awaited), against a floor burst of as many POSTs sent the same way.
+   then the Jobs awaited), against a floor burst of as many POSTs sent the same way, and
+   against the least a kopf operator can do per change (ideal.py: the same burst, under
+   an operator that only POSTs the Job), so the ratio to the raw floor splits into what
+   any kopf operator pays and what is modelpipe's own work.
 3. API writes per pipeline per minute while idle, once the namespace's pods are quiet:
    the apiserver's own ``apiserver_request_total`` (POST/PUT/PATCH/DELETE) before and
    after an idle window, by resource. The operator's share is what only it writes
@@ -36,25 +40,21 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
 
 # Run as a script by `python -m benchmarks`: the repository root holds tests/ and benchmarks/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.kubeapi import MERGE, KubeApi
+from benchmarks.kubeapi import KubeApi
 from benchmarks.operator import where
+from benchmarks.operator.driver import CONCURRENCY, Bench
 from benchmarks.operator.fleet import (
     Idle,
     JobWatch,
-    Json,
     cluster_with_crd,
-    floor_job,
-    pipeline,
     pvc,
     quantiles,
     ratio_line,
@@ -63,16 +63,11 @@ from benchmarks.operator.fleet import (
     request_counts,
     rss_mib,
 )
+from benchmarks.operator.ideal import ideal_burst
 from benchmarks.operator.restart import report_restart, restart, time_start
 from tests.e2e.harness import Operator
 
 from localkube.cluster import Cluster
-from modelpipe.api.v1alpha1 import FINAL_VERDICTS
-
-GROUP_PATH = "/apis/modelpipe.io/v1alpha1/namespaces/{ns}/modelpipelines"
-FINAL = frozenset(v.value for v in FINAL_VERDICTS)  # CodeValidationFailed, every run here
-CONCURRENCY = 20
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,169 +76,13 @@ class Mode:
     samples: int  # one-at-a-time changes, at sizes up to MAX_SEQUENTIAL
     idle_seconds: float
     burst: bool
+    only_burst: bool = False  # the floor, the bursts and the ideal operator's: ~7 min at 300
 
 
 MAX_SEQUENTIAL = 300  # at 1,000 the burst is the figure; 100 more pods would cost minutes
 QUICK = Mode(sizes=(10, 300), samples=20, idle_seconds=30, burst=False)
 FULL = Mode(sizes=(10, 300, 1000), samples=100, idle_seconds=120, burst=True)
-
-
-class Bench:
-    def __init__(self, cluster: Cluster, api: KubeApi, namespace: str, watch: JobWatch) -> None:
-        self.cluster, self.api, self.ns, self.watch = cluster, api, namespace, watch
-        self.revisions: dict[str, int] = {}
-        self.floor: dict[str, tuple[float, float]] = {}
-        self.floor_profiles: dict[int, str] = {}
-
-    @property
-    def pipelines_path(self) -> str:
-        return GROUP_PATH.format(ns=self.ns)
-
-    async def get_pipeline(self, n: int) -> Json:
-        """GET one of the loaded pipelines, round robin: a raw read for the restart floor."""
-        names = sorted(self.revisions)
-        return await self.api.request("GET", f"{self.pipelines_path}/{names[n % len(names)]}")
-
-    async def gather(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run the calls at most CONCURRENCY at a time; their results in order."""
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(call: Callable[[], Awaitable[T]]) -> T:
-            async with gate:
-                return await call()
-
-        return list(await asyncio.gather(*(one(c) for c in calls)))
-
-    async def burst(self, send: Callable[[str], Awaitable[Any]], keys: list[str]) -> list[float]:
-        """Send every request (CONCURRENCY in flight), then collect each Job's latency."""
-        sent = await self.gather([partial(self._timed, send, key) for key in keys])
-        return [await self.watch.wait(*seen, limit=120) - started for seen, started in sent]
-
-    @staticmethod
-    async def _timed(send: Callable[[str], Awaitable[Any]], key: str) -> tuple[Any, float]:
-        started = time.monotonic()
-        return await send(key), started
-
-    async def ping(self) -> float:
-        await self.api.request("GET", f"/api/v1/namespaces/{self.ns}")
-        return 0.0
-
-    async def post_job(self, name: str) -> tuple[dict[str, float], str]:
-        """POST a floor Job; where and under which key the watch will note it."""
-        await self.api.request(
-            "POST", f"/apis/batch/v1/namespaces/{self.ns}/jobs", body=floor_job(name)
-        )
-        return self.watch.by_name, name
-
-    async def create_job(self, name: str) -> float:
-        started = time.monotonic()
-        return await self.watch.wait(*await self.post_job(name), limit=30) - started
-
-    async def measure_floor(self, samples: int, bursts: tuple[int, ...]) -> None:
-        # Open the client's connections first: a TLS handshake is not the API's latency.
-        await self.gather([self.ping] * CONCURRENCY)
-        sequential = [await self.create_job(f"floor-{n}") for n in range(samples)]
-        self.floor["one at a time"] = quantiles(sequential)
-        for size in bursts:
-            names = [f"floor-{size}-{n}" for n in range(size)]
-            before, began = await asyncio.to_thread(where.mark, self.cluster), time.monotonic()
-            self.floor[f"burst of {size}"] = quantiles(await self.burst(self.post_job, names))
-            seconds, after = (
-                time.monotonic() - began,
-                await asyncio.to_thread(where.mark, self.cluster),
-            )
-            self.floor_profiles[size] = where.report(before, after, changes=size, seconds=seconds)
-        await self.api.request(
-            "DELETE",
-            f"/apis/batch/v1/namespaces/{self.ns}/jobs",
-            params={"labelSelector": "bench=floor"},
-            body={"propagationPolicy": "Background"},
-        )
-
-    async def add_pipelines(self, total: int) -> None:
-        names = [f"p{n:04d}" for n in range(len(self.revisions), total)]
-
-        async def create(name: str) -> float:
-            await self.api.request("POST", self.pipelines_path, body=pipeline(name, "r0"))
-            self.revisions[name] = 0
-            return 0.0
-
-        await self.gather([partial(create, name) for name in names])
-
-    async def bump(self, name: str) -> tuple[dict[tuple[str, str], float], tuple[str, str]]:
-        """PATCH one pipeline's code revision; where and under which key its Job will show."""
-        self.revisions[name] += 1
-        revision = f"r{self.revisions[name]}"
-        await self.api.request(
-            "PATCH",
-            f"{self.pipelines_path}/{name}",
-            body={"spec": {"code": {"revision": revision}}},
-            content_type=MERGE,
-        )
-        return self.watch.by_input, (name, revision)
-
-    async def change(self, name: str) -> float:
-        """Bump one pipeline's code revision; seconds until its Job is seen."""
-        started = time.monotonic()
-        return await self.watch.wait(*await self.bump(name), limit=60) - started
-
-    async def unsettled(self) -> list[str]:
-        """Pipelines whose last run is not yet the settled verdict for their current revision."""
-        items = (await self.api.request("GET", self.pipelines_path))["items"]
-        return [p["metadata"]["name"] for p in items if not _settled(p)]
-
-    async def settle_one(self, name: str, *, limit: float) -> None:
-        deadline = time.monotonic() + limit
-        while not _settled(await self.api.request("GET", f"{self.pipelines_path}/{name}")):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"bench: pipeline {name} unsettled after {limit:g}s")
-            await asyncio.sleep(0.2)
-
-    async def quiet(self, *, limit: float) -> None:
-        """Until no pod of the namespace is starting, running or being deleted."""
-        deadline = time.monotonic() + limit
-        path = f"/api/v1/namespaces/{self.ns}/pods"
-        while busy := [
-            pod["metadata"]["name"]
-            for pod in (await self.api.request("GET", path))["items"]
-            if pod["metadata"].get("deletionTimestamp")
-            or pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
-        ]:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"bench: {len(busy)} pods still busy, e.g. {busy[:3]}")
-            await asyncio.sleep(1)
-
-    async def events_since(self, since: datetime) -> Counter[str]:
-        """Events of every namespace written since ``since``, by namespace and reporter."""
-        items = (await self.api.request("GET", "/api/v1/events"))["items"]
-        return Counter(
-            f"{event['metadata']['namespace']}/"
-            + (event.get("reportingComponent") or event.get("source", {}).get("component") or "?")
-            for event in items
-            if _event_time(event) >= since
-        )
-
-    async def settle(self, *, limit: float) -> None:
-        deadline = time.monotonic() + limit
-        while waiting := await self.unsettled():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"bench: {len(waiting)} pipelines unsettled, e.g. {waiting[:3]}")
-            await asyncio.sleep(1)
-
-
-def _event_time(event: Json) -> datetime:
-    """When the apiserver stored the Event: reporters stamp the occurrence, and a backlog
-    of them (kube-controller-manager's after a burst) is posted minutes later."""
-    stamp = str(event["metadata"]["creationTimestamp"])
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _settled(body: Json) -> bool:
-    """The current revision's run ended: in its code test, as every run should, or in any
-    other final verdict (a pod that never started, say), so that one cannot stall the run."""
-    last = (body.get("status") or {}).get("lastRun") or {}
-    revision = body["spec"]["code"]["revision"]
-    return bool(last.get("verdict") in FINAL and last.get("codeRevision") == revision)
+BURSTS = Mode(sizes=(300,), samples=20, idle_seconds=0, burst=True, only_burst=True)
 
 
 async def sequential(bench: Bench, size: int, samples: int) -> list[float]:
@@ -278,10 +117,12 @@ async def one_size(bench: Bench, operator: Operator, size: int, mode: Mode, floo
     await bench.add_pipelines(size)
     await bench.settle(limit=120 + size * 2)
     print(f"  created and settled (first run each) in {time.monotonic() - started:.0f}s")
-    if size <= MAX_SEQUENTIAL:
+    if size <= MAX_SEQUENTIAL and not mode.only_burst:
         await one_at_a_time(bench, size, mode)
     if mode.burst:
-        await burst(bench, size)
+        await burst(bench, size, operator.log_dir)
+    if mode.only_burst:
+        return
     report_idle(await idle_writes(bench, operator, mode.idle_seconds), size=size)
     rss = rss_mib(_pid(operator))
     print(
@@ -319,7 +160,7 @@ async def one_at_a_time(bench: Bench, size: int, mode: Mode) -> None:
     )
 
 
-async def burst(bench: Bench, size: int) -> None:
+async def burst(bench: Bench, size: int, log_dir: Path) -> None:
     """Every pipeline changed at once, the node cordoned: the floor's Jobs are suspended, so
     the operator's Jobs' pods wait Pending instead of starting ``size`` containers on the
     same cores as the control plane. Then where the time went, next to the floor's."""
@@ -342,6 +183,13 @@ async def burst(bench: Bench, size: int) -> None:
     print(where.report(before, after, changes=size, seconds=seconds))
     print(f"  the floor's burst of {size} Jobs:\n{bench.floor_profiles[size]}", flush=True)
     await bench.settle(limit=120 + size * 2)
+    ideal = await ideal_burst(bench.cluster, bench.api, size=size, log_dir=log_dir)
+    what = f"the least a kopf operator does (ideal.py), all {size} at once"
+    print(ratio_line(what, ideal.latencies, bench.floor[f"burst of {size}"]), flush=True)
+    print(f"    every Job of its burst created {ideal.seconds:.2f}s after its start")
+    print(ideal.profile)
+    ours, bound = quantiles(found)[1], quantiles(ideal.latencies)[1]
+    print(f"  modelpipe's burst p99 against the ideal kopf operator's: {ours / bound:.1f}x")
 
 
 def _pid(operator: Operator) -> int:
@@ -392,10 +240,13 @@ def _alive(operator: Operator) -> Callable[[], bool]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 changes per size, 30 s idle")
+    parser.add_argument(
+        "--bursts", action="store_true", help="only the bursts (ours, the ideal's, the floor's)"
+    )
     parser.add_argument("--cluster", default="bench-op", help="local cluster to use")
     parser.add_argument("--sizes", type=int, nargs="+", help="pipeline counts (default: mode's)")
     args = parser.parse_args()
-    mode = QUICK if args.quick else FULL
+    mode = BURSTS if args.bursts else QUICK if args.quick else FULL
     if args.sizes:
         mode = replace(mode, sizes=tuple(args.sizes))
     cluster, already = cluster_with_crd(args.cluster)
