@@ -65,14 +65,24 @@ def missed_deadline(
     config: OperatorConfig,
     deployment: ObservedDeployment,
 ) -> ProgressDeadline:
-    """The deadline a rollout that ran out was held to, for its message.
+    """The deadline a rollout that ran out was held to, for its message: always the one
+    Kubernetes applied, the Deployment's own ``spec.progressDeadlineSeconds``.
 
-    The operator sets it on a Deployment it owns; a user's Deployment
-    (spec.serving.deploymentName) keeps its own, which is the one Kubernetes applied.
+    The operator sets it on a Deployment it owns, so it is named after the setting that
+    gave it, unless the operator now computes another (restarted with other defaults
+    after the rollout began); a user's Deployment (spec.serving.deploymentName) keeps
+    its own.
     """
-    if deployment.owned:
-        return deadline_of(spec=spec, record=record, config=config)
+    applied = deployment.progress_deadline_seconds
+    if not deployment.owned:
+        return ProgressDeadline(
+            applied, f"Deployment {deployment.name}'s own spec.progressDeadlineSeconds"
+        )
+    chosen = deadline_of(spec=spec, record=record, config=config)
+    if chosen.seconds == applied:
+        return chosen
     return ProgressDeadline(
-        deployment.progress_deadline_seconds,
-        f"Deployment {deployment.name}'s own spec.progressDeadlineSeconds",
+        applied,
+        f"Deployment {deployment.name}'s spec.progressDeadlineSeconds, set when the rollout "
+        f"began; the operator's settings now give {chosen.seconds}s",
     )
