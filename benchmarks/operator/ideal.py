@@ -61,7 +61,10 @@ async def ideal_burst(cluster: Cluster, api: KubeApi, *, size: int, log_dir: Pat
         terminate(process.pid, grace=30)
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        # Gone before the caller's idle window: the namespace controller's deletions of
+        # its pipelines and Jobs would count there as the operator's writes.
+        gone = ("delete", "namespace", namespace, "--timeout=300s")
+        cluster.kubectl(*gone, check=False, timeout=330)
 
 
 def _start(cluster: Cluster, namespace: str, log: Path) -> subprocess.Popen[bytes]:
