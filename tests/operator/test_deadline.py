@@ -141,7 +141,10 @@ def test_a_users_deployment_keeps_its_own_deadline_on_promotion() -> None:
         # The operator restarted with other defaults while the rollout ran: the message
         # names the deadline Kubernetes applied, not the one computed now.
         (ONNX, {}, 120, "not ready within 120s (Deployment iris's spec.progressDeadlineSeconds, "
-         "set when the rollout began; the operator's settings now give 200s; Progress"),
+         f"set when the rollout began; {ONNX_DEFAULT} now gives 200s; Progress"),
+        # ... or the tenant edited the spec's value: that is what is named.
+        (ONNX, {"progressDeadlineSeconds": 45}, 900, "not ready within 900s (Deployment iris's "
+         f"spec.progressDeadlineSeconds, set when the rollout began; {SPEC_FIELD} now gives 45s"),
     ],
 )  # fmt: skip
 def test_the_rollback_says_which_deadline_ran_out_and_where_it_came_from(
@@ -221,18 +224,28 @@ def test_a_runtime_this_operator_does_not_know_reads_as_not_known(
 
 def test_only_the_longest_default_deadline_is_in_every_pod_template() -> None:
     """Pinned, as charts/modelpipe/values.yaml warns: the start-up probe waits out the longer
-    of the two defaults, so raising or lowering that one changes the serving hash (and so
-    the pod template, a rolling restart) of every pipeline without its own deadline, while
-    the shorter one, and any pipeline that sets spec.serving.progressDeadlineSeconds, are
-    left alone."""
+    of the two defaults, so changing that one (or which one is longer) changes the pod
+    template, a rolling restart, of every pipeline serving through spec.serving.template
+    without its own deadline; the shorter one, and a pipeline that sets
+    spec.serving.progressDeadlineSeconds, are left alone."""
 
     def hashed(config: OperatorConfig, **spec: Any) -> str:
         return serving_hash(meta=meta(), spec=make_spec(**spec), config=config)
 
-    base = hashed(CONFIG)
-    assert hashed(replace(CONFIG, progress_deadline_sklearn=1200)) != base  # the longest
-    assert hashed(replace(CONFIG, progress_deadline_onnx=120)) == base  # still the shorter
-    assert hashed(replace(CONFIG, progress_deadline_onnx=1000)) != base  # now the longest
+    def template(config: OperatorConfig) -> Any:
+        made = serving_deployment(
+            meta=meta(), spec=make_spec(), version="v1", model_dir="/m", config=config
+        )
+        return made["spec"]["template"]
+
+    base, pods = hashed(CONFIG), template(CONFIG)
+    for config in (
+        replace(CONFIG, progress_deadline_sklearn=1200),  # the longest
+        replace(CONFIG, progress_deadline_onnx=1000),  # now the longest
+    ):
+        assert hashed(config) != base and template(config) != pods  # new pods
+    shorter = replace(CONFIG, progress_deadline_onnx=120)  # still the shorter
+    assert hashed(shorter) == base and template(shorter) == pods
     own = {"template": {}, "progressDeadlineSeconds": 300}
     assert hashed(CONFIG, serving=own) == hashed(
         replace(CONFIG, progress_deadline_sklearn=1200), serving=own

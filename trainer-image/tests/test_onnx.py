@@ -143,8 +143,9 @@ def test_class_outputs_are_identical_on_the_held_in_data(
 @pytest.mark.parametrize(
     ("labels", "kind"),
     [({"setosa": False, "versicolor": True, "virginica": True}, bool),
-     ({"setosa": 0.0, "versicolor": 1.0, "virginica": 2.0}, float)],
-    ids=["bool", "float"],
+     ({"setosa": 0.0, "versicolor": 1.0, "virginica": 2.0}, float),
+     ({"setosa": -0.0, "versicolor": 1.0, "virginica": -3.0}, float)],
+    ids=["bool", "float", "negative-zero"],
 )  # fmt: skip
 def test_bool_and_float_labels_are_served_by_onnxruntime_as_they_were_given(
     iris: pd.DataFrame,
@@ -164,6 +165,7 @@ def test_bool_and_float_labels_are_served_by_onnxruntime_as_they_were_given(
     got, expected = runtime_answers(model_dir, frame[IRIS_FEATURES].to_dict("records"), "predict")
     assert got.tolist() == expected.tolist()
     assert {type(v) for v in got.tolist()} == {kind}
+    assert np.signbit(got.astype(float)).tolist() == np.signbit(expected.astype(float)).tolist()
 
 
 def test_a_tampered_onnx_file_is_refused(iris_model: Path, tmp_path: Path) -> None:

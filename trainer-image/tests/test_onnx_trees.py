@@ -259,26 +259,62 @@ def _splits(estimator: BaseEstimator) -> tuple[list[tuple[int, float]], type[np.
 
 
 def _rows_around_thresholds(model: Pipeline, schema: ModelSchema, base: pd.Series) -> pd.DataFrame:
-    """``base`` with one numeric feature moved to the raw value that scales to a threshold,
-    and to the raw values of three steps of the booster's precision either side, for every
-    split on a numeric feature (the one-hot columns, 0 or 1 against 0.5, come after them)."""
+    """``base`` with one numeric feature moved around every split on a numeric feature (the
+    one-hot columns, 0 or 1 against 0.5, come after them), seven rows a split, checked to
+    fall on both sides of it as the booster compares.
+
+    HistGradientBoosting and LightGBM compare the scaled float64 value: the last raw value
+    the Pipeline sends left (found by stepping the raw value) and three float64 steps of
+    the raw value either side, so every split is straddled. XGBoost compares its float32
+    cast: raw values that scale to three float32 steps either side of the threshold."""
     numeric = [f.name for f in schema.features if f.kind.value == "numeric"]
     preprocess = model.named_steps["preprocess"].named_transformers_["numeric"]
     scaler = preprocess.named_steps["scale"]
     splits, precision = _splits(model.named_steps["estimator"])
-    rows = []
+    rows, straddled, numeric_splits = [], 0, 0
     for feature, threshold in splits:
         if feature >= len(numeric):
             continue
-        for steps in range(-3, 4):
-            scaled = precision(threshold)
-            for _ in range(abs(steps)):
-                scaled = np.nextafter(scaled, precision(np.inf * steps))
-            raw = float(scaled) * scaler.scale_[feature] + scaler.mean_[feature]
+        numeric_splits += 1
+        mean, scale = scaler.mean_[feature], scaler.scale_[feature]
+        if precision is np.float64:
+            last = _last_left(threshold, mean, scale)
+            raws = [_stepped(last, n) for n in range(-3, 4)]
+        else:
+            steps = [_stepped(np.float32(threshold), n) for n in range(-3, 4)]
+            raws = [np.float64(float(v) * scale + mean) for v in steps]
+        scaled = (np.array(raws) - mean) / scale  # as StandardScaler computes it
+        if precision is np.float64:
+            left = scaled <= threshold
+        else:
+            left = scaled.astype(np.float32) < np.float32(threshold)
+        straddled += int(left.any() and not left.all())
+        for raw in raws:
             rows.append(base.copy())
-            rows[-1][numeric[feature]] = raw
-    assert len(rows) > 100
+            rows[-1][numeric[feature]] = float(raw)
+    # float32 steps mapped back to raw float64 values can round onto one side (1 in ~1,000).
+    enough = numeric_splits if precision is np.float64 else 0.99 * numeric_splits
+    assert numeric_splits > 15 and straddled >= enough, (straddled, numeric_splits)
     return pd.DataFrame(rows).astype(base.to_frame().T.dtypes.to_dict())
+
+
+def _last_left(threshold: float, mean: float, scale: float) -> np.float64:
+    """The largest raw float64 value whose scaled value is ``<= threshold``."""
+    raw = np.float64(threshold * scale + mean)
+    left = bool((raw - mean) / scale <= threshold)
+    for _ in range(1_000):
+        beyond = np.nextafter(raw, np.inf if left else -np.inf)
+        if bool((beyond - mean) / scale <= threshold) != left:
+            return raw if left else beyond
+        raw = beyond
+    raise AssertionError(f"no boundary near the threshold {threshold}")
+
+
+def _stepped(value: np.floating, steps: int) -> np.floating:
+    """``value`` moved ``steps`` steps of its own precision (negative: down)."""
+    for _ in range(abs(steps)):
+        value = np.nextafter(value, type(value)(np.inf if steps > 0 else -np.inf))
+    return value
 
 
 @pytest.mark.parametrize("task", [Task.CLASSIFICATION, Task.REGRESSION])
@@ -386,7 +422,7 @@ def test_labels_of_another_type_than_the_pipelines_are_refused_and_say_so(
 ) -> None:
     """Classes are compared as values and as types: a graph whose labels would come out as
     int64 where the Pipeline's are bool is not served, and the reason names both types."""
-    monkeypatch.setattr(onnx_predictor, "label_type", lambda classes: None)  # no cast back
+    monkeypatch.setattr(onnx_predictor, "class_labels", lambda classes: None)  # no mapping
     coded = iris.assign(species=iris["species"] != "setosa")
     exported = _export(coded, "species", "RandomForest", Task.CLASSIFICATION, 0)
     assert exported.data is None and not exported.record.verified

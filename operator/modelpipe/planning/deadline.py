@@ -69,9 +69,9 @@ def missed_deadline(
     Kubernetes applied, the Deployment's own ``spec.progressDeadlineSeconds``.
 
     The operator sets it on a Deployment it owns, so it is named after the setting that
-    gave it, unless the operator now computes another (restarted with other defaults
-    after the rollout began); a user's Deployment (spec.serving.deploymentName) keeps
-    its own.
+    gave it, unless that now gives another (the operator restarted with other defaults, or
+    the spec's value was edited, after the rollout began); a user's Deployment
+    (spec.serving.deploymentName) keeps its own.
     """
     applied = deployment.progress_deadline_seconds
     if not deployment.owned:
@@ -84,5 +84,5 @@ def missed_deadline(
     return ProgressDeadline(
         applied,
         f"Deployment {deployment.name}'s spec.progressDeadlineSeconds, set when the rollout "
-        f"began; the operator's settings now give {chosen.seconds}s",
+        f"began; {chosen.source} now gives {chosen.seconds}s",
     )

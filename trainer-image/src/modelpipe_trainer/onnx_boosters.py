@@ -284,7 +284,7 @@ def _label_tensor(classes: np.ndarray) -> tuple[list[Any], int]:
     """The labels as an ONNX initializer's values and element type: text or int64, the
     two label types skl2onnx's shape calculator declares. Bool and whole-number float
     labels go in as int64, as skl2onnx's own classifiers put them, and the predictor casts
-    them back (OnnxPredictor.label_type); anything else does not convert."""
+    them back (onnx_predictor.class_labels); anything else does not convert."""
     from onnx import TensorProto
 
     if all(isinstance(c, str) for c in classes):

@@ -16,6 +16,7 @@ Imports neither pandas nor scikit-learn: the server starts in about a second.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,13 @@ class OnnxPredictor:
         if "predict" not in self.names:
             raise ModelRejectedError(f"{source} lacks the trainer's output metadata")
         self.has_proba = "predict_proba" in self.names
-        self.label_type = label_type(schema.classes)
+        self.labels = class_labels(schema.classes)
         self.session = _session(data, source)
 
     def predict(self, columns: Columns) -> np.ndarray:
         values = self._run("predict", columns).ravel()
-        if self.label_type is not None:
-            return values.astype(self.label_type)
+        if self.labels is not None:
+            return self.labels.of(values)
         return _float64(values) if values.dtype.kind == "f" else values
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
@@ -90,15 +91,32 @@ class OnnxPredictor:
         return feeds
 
 
-def label_type(classes: list[Any]) -> type[np.bool_] | type[np.float64] | None:
-    """What a classifier's int64 labels are cast back to: bool or float64 when every class
-    the trainer saw is one (the graph holds them as int64), else None (text and integers
-    come out of the graph as they went in)."""
+@dataclass(frozen=True)
+class ClassLabels:
+    """The schema's own bool or float classes, by the int64 code the graph gives each."""
+
+    codes: np.ndarray  # int64, ascending (the classes are sorted, and int() keeps order)
+    labels: np.ndarray  # bool or float64: the classes themselves, -0.0 included
+
+    def of(self, codes: np.ndarray) -> np.ndarray:
+        at = np.clip(np.searchsorted(self.codes, codes), 0, len(self.codes) - 1)
+        return self.labels[at]
+
+
+def class_labels(classes: list[Any]) -> ClassLabels | None:
+    """How a classifier's int64 labels map back when every class the trainer saw is a bool
+    or a float (the graph holds them as int64): each code to the class itself, so the value
+    and its type are the scikit-learn path's. None for text and integers, which come out of
+    the graph as they went in."""
     if classes and all(isinstance(c, (bool, np.bool_)) for c in classes):
-        return np.bool_
-    if classes and all(isinstance(c, float) for c in classes):
-        return np.float64
-    return None
+        kind: type[np.generic] = np.bool_
+    elif classes and all(isinstance(c, float) for c in classes):
+        kind = np.float64
+    else:
+        return None
+    codes = np.array([int(c) for c in classes], dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    return ClassLabels(codes[order], np.array(classes, dtype=kind)[order])
 
 
 def _feature_inputs(
