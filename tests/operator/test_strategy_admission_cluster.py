@@ -105,6 +105,24 @@ def test_admission_and_the_model_refuse_the_same_strategies(
     @example(serving={"template": {}}, strategy={**CANARY, "steps": CANARY["steps"][::-1]})
     @example(serving={"template": {}, "replicas": 1}, strategy=SHADOW)
     @example(serving={"template": {}, "replicas": 0}, strategy=SHADOW)
+    # Admitted canaries and shadows, so the counts below never hang on the draws (a CI run
+    # drew 2 shadows).
+    @example(
+        serving={"template": {}, "replicas": 4}, strategy={**CANARY, "steps": [{"weight": 50}]}
+    )
+    @example(
+        serving={"template": {}, "replicas": 4},
+        strategy={**CANARY, "steps": [{"weight": 5, "pauseSeconds": 60}, {"weight": 60}]},
+    )
+    @example(
+        serving={"template": {}, "replicas": 4}, strategy={**CANARY, "steps": [{"weight": 99}]}
+    )
+    @example(serving={"template": {}, "replicas": 4}, strategy=SHADOW)
+    @example(serving={"template": {}}, strategy={**SHADOW, "shadow": {"minAgreement": 1.0}})
+    @example(
+        serving={"template": {}, "replicas": 4},
+        strategy={"type": "Shadow", "shadow": {"minAgreement": 0.5, "durationSeconds": 600}},
+    )
     def check(serving: dict[str, Any], strategy: dict[str, Any]) -> None:
         doc = copy.deepcopy(BASE)
         doc["metadata"] = {"name": "iris"}
