@@ -283,8 +283,9 @@ def _float_outputs(shapes: Any) -> Any:
 def _label_tensor(classes: np.ndarray) -> tuple[list[Any], int]:
     """The labels as an ONNX initializer's values and element type: text or int64, the
     two label types skl2onnx's shape calculator declares. Bool and whole-number float
-    labels go in as int64, as skl2onnx's own classifiers put them, and the predictor casts
-    them back (onnx_predictor.class_labels); anything else does not convert."""
+    labels go in as int64, as skl2onnx's own classifiers put them, and the predictor maps
+    each code back to its class (onnx_predictor.class_labels); anything else does not
+    convert."""
     from onnx import TensorProto
 
     if all(isinstance(c, str) for c in classes):
